@@ -8,34 +8,41 @@ import java.util.Arrays;
  * one head, attended flash-style (online softmax over key tiles of {@link #BLOCK_K}) and merged into the
  * output by lse. One instance per worker thread: it owns the tiles, so memory stays
  * {@code O(BLOCK * d)} per thread and no {@code w x w} matrix exists.
+ *
+ * <p>The tiles are kept transposed, queries along the innermost index ({@code qT[c][i]},
+ * {@code scoresT[j][i]}, {@code accT[c][i]}), and as arrays of rows: every hot loop is then an axpy over
+ * the block's queries starting at index 0, the one shape HotSpot's C2 (JDK 17) vectorises reliably;
+ * inner loops along {@code d} are too short and offset indices defeat its alignment analysis.
  */
 final class SegmentTileAttention {
 
-    static final int BLOCK_Q = 64;
+    static final int BLOCK_Q = 128;
     static final int BLOCK_K = 64;
 
     private final int d;
     private final int heads;
     private final float scale;
-    private final float[] qTile;      // [BLOCK_Q][d], pre-scaled by 1/sqrt(d)
-    private final float[] kTileT;     // [d][BLOCK_K]: transposed so that the score loop runs along keys
-    private final float[] vTile;      // [BLOCK_K][d]
-    private final float[] scores;     // [BLOCK_Q][BLOCK_K], overwritten by probabilities
-    private final float[] acc;        // [BLOCK_Q][d], unnormalised output
+    private final float[][] qT;       // [d][BLOCK_Q], pre-scaled by 1/sqrt(d)
+    private final float[][] kTile;    // [BLOCK_K][d]
+    private final float[][] vTile;    // [BLOCK_K][d]
+    private final float[][] scoresT;  // [BLOCK_K][BLOCK_Q], overwritten by probabilities
+    private final float[][] accT;     // [d][BLOCK_Q], unnormalised output
     private final float[] rowMax = new float[BLOCK_Q];
     private final float[] rowSum = new float[BLOCK_Q];
-    private final float[] row;        // one row of d, for gathers and the merge
+    private final float[] tileMax = new float[BLOCK_Q];
+    private final float[] alpha = new float[BLOCK_Q];
+    private final float[] row;        // one row of d: gathers and the merge
     private final float[] outRow;
 
     SegmentTileAttention(int heads, int d) {
         this.d = d;
         this.heads = heads;
         this.scale = (float) (1.0 / Math.sqrt(d));
-        this.qTile = new float[BLOCK_Q * d];
-        this.kTileT = new float[d * BLOCK_K];
-        this.vTile = new float[BLOCK_K * d];
-        this.scores = new float[BLOCK_Q * BLOCK_K];
-        this.acc = new float[BLOCK_Q * d];
+        this.qT = new float[d][BLOCK_Q];
+        this.kTile = new float[BLOCK_K][d];
+        this.vTile = new float[BLOCK_K][d];
+        this.scoresT = new float[BLOCK_K][BLOCK_Q];
+        this.accT = new float[d][BLOCK_Q];
         this.row = new float[d];
         this.outRow = new float[d];
     }
@@ -49,19 +56,25 @@ final class SegmentTileAttention {
                 int head, int first, int r, int rows, int i0, int i1, boolean causal) {
         int bq = i1 - i0;
         for (int i = 0; i < bq; i++) {
-            q.get(index(first + (i0 + i) * r, head), qTile, i * d, d);
+            q.get(index(first + (i0 + i) * r, head), row, 0, d);
             for (int c = 0; c < d; c++) {
-                qTile[i * d + c] *= scale;
+                qT[c][i] = row[c] * scale;
             }
         }
-        Arrays.fill(acc, 0, bq * d, 0f);
+        for (int c = 0; c < d; c++) {
+            Arrays.fill(accT[c], 0, bq, 0f);
+        }
         Arrays.fill(rowMax, 0, bq, Float.NEGATIVE_INFINITY);
         Arrays.fill(rowSum, 0, bq, 0f);
 
         int keyEnd = causal ? i1 : rows;
         for (int j0 = 0; j0 < keyEnd; j0 += BLOCK_K) {
             int bk = Math.min(BLOCK_K, keyEnd - j0);
-            gatherKeys(k, v, head, first, r, j0, bk);
+            for (int j = 0; j < bk; j++) {
+                int at = index(first + (j0 + j) * r, head);
+                k.get(at, kTile[j], 0, d);
+                v.get(at, vTile[j], 0, d);
+            }
             scoreTile(bq, bk);
             if (causal && j0 + bk - 1 > i0) {
                 maskFuture(bq, bk, i0, j0);
@@ -75,75 +88,69 @@ final class SegmentTileAttention {
         return (position * heads + head) * d;
     }
 
-    private void gatherKeys(FloatBuffer k, FloatBuffer v, int head, int first, int r, int j0, int bk) {
-        for (int j = 0; j < bk; j++) {
-            int at = index(first + (j0 + j) * r, head);
-            k.get(at, row, 0, d);
-            for (int c = 0; c < d; c++) {
-                kTileT[c * BLOCK_K + j] = row[c];
-            }
-            v.get(at, vTile, j * d, d);
-        }
-    }
-
-    /** scores = qTile · kTileT. Loop order i, c, j keeps the innermost loop a vectorisable axpy. */
+    /** scoresT[j] = sum_c k[j][c] * qT[c]: one axpy over the queries per (key, channel). */
     private void scoreTile(int bq, int bk) {
-        for (int i = 0; i < bq; i++) {
-            int s0 = i * BLOCK_K;
-            Arrays.fill(scores, s0, s0 + bk, 0f);
+        for (int j = 0; j < bk; j++) {
+            float[] s = scoresT[j];
+            float[] kj = kTile[j];
+            Arrays.fill(s, 0, bq, 0f);
             for (int c = 0; c < d; c++) {
-                float a = qTile[i * d + c];
-                int k0 = c * BLOCK_K;
-                for (int j = 0; j < bk; j++) {
-                    scores[s0 + j] = Math.fma(a, kTileT[k0 + j], scores[s0 + j]);
+                float kc = kj[c];
+                float[] qc = qT[c];
+                for (int i = 0; i < bq; i++) {
+                    s[i] = Math.fma(kc, qc[i], s[i]);
                 }
             }
         }
     }
 
-    /** Causal mask for the tile that crosses the diagonal: key row {@code j0+j} after query {@code i0+i}. */
+    /** Causal mask for a tile that crosses the diagonal: key {@code j0+j} is after query {@code i0+i}. */
     private void maskFuture(int bq, int bk, int i0, int j0) {
-        for (int i = 0; i < bq; i++) {
-            int firstMasked = Math.max(0, i0 + i + 1 - j0);
-            if (firstMasked < bk) {
-                Arrays.fill(scores, i * BLOCK_K + firstMasked, i * BLOCK_K + bk, Float.NEGATIVE_INFINITY);
+        for (int j = 0; j < bk; j++) {
+            int firstAllowed = j0 + j - i0; // queries i >= this may see key j
+            if (firstAllowed > 0) {
+                Arrays.fill(scoresT[j], 0, Math.min(firstAllowed, bq), Float.NEGATIVE_INFINITY);
             }
         }
     }
 
-    /** Online softmax: rescale the running sums to the new row maximum, then acc += P · vTile. */
+    /** Online softmax: move each query's running sums to the new maximum, then accT += V^T P. */
     private void softmaxAccumulate(int bq, int bk) {
+        Arrays.fill(tileMax, 0, bq, Float.NEGATIVE_INFINITY);
+        for (int j = 0; j < bk; j++) {
+            float[] s = scoresT[j];
+            for (int i = 0; i < bq; i++) {
+                tileMax[i] = Math.max(tileMax[i], s[i]);
+            }
+        }
         for (int i = 0; i < bq; i++) {
-            int s0 = i * BLOCK_K;
-            float tileMax = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < bk; j++) {
-                tileMax = Math.max(tileMax, scores[s0 + j]);
+            float newMax = Math.max(rowMax[i], tileMax[i]);
+            // A query whose keys are all in its future so far keeps max -inf; 0 keeps exp() finite.
+            float ref = newMax == Float.NEGATIVE_INFINITY ? 0f : newMax;
+            alpha[i] = FastExp.expNonPositive(rowMax[i] - ref);
+            rowSum[i] *= alpha[i];
+            rowMax[i] = newMax;
+            tileMax[i] = ref;
+        }
+        for (int c = 0; c < d; c++) {
+            float[] a = accT[c];
+            for (int i = 0; i < bq; i++) {
+                a[i] *= alpha[i];
             }
-            if (tileMax == Float.NEGATIVE_INFINITY) {
-                continue; // every key of this tile is in the row's future
+        }
+        for (int j = 0; j < bk; j++) {
+            float[] s = scoresT[j];
+            for (int i = 0; i < bq; i++) {
+                float p = FastExp.expNonPositive(s[i] - tileMax[i]);
+                s[i] = p;
+                rowSum[i] += p;
             }
-            float newMax = Math.max(rowMax[i], tileMax);
-            float sum = 0f;
-            for (int j = 0; j < bk; j++) {
-                float p = (float) Math.exp(scores[s0 + j] - newMax);
-                scores[s0 + j] = p;
-                sum += p;
-            }
-            int a0 = i * d;
-            if (newMax != rowMax[i]) {
-                float alpha = (float) Math.exp(rowMax[i] - newMax);
-                rowSum[i] *= alpha;
-                for (int c = 0; c < d; c++) {
-                    acc[a0 + c] *= alpha;
-                }
-                rowMax[i] = newMax;
-            }
-            rowSum[i] += sum;
-            for (int j = 0; j < bk; j++) {
-                float p = scores[s0 + j];
-                int v0 = j * d;
-                for (int c = 0; c < d; c++) {
-                    acc[a0 + c] = Math.fma(p, vTile[v0 + c], acc[a0 + c]);
+            float[] vj = vTile[j];
+            for (int c = 0; c < d; c++) {
+                float vc = vj[c];
+                float[] a = accT[c];
+                for (int i = 0; i < bq; i++) {
+                    a[i] = Math.fma(vc, s[i], a[i]);
                 }
             }
         }
@@ -156,7 +163,7 @@ final class SegmentTileAttention {
             int lseAt = position * heads + head;
             float inv = 1f / rowSum[i];
             for (int c = 0; c < d; c++) {
-                row[c] = acc[i * d + c] * inv;
+                row[c] = accT[c][i] * inv;
             }
             float partLse = rowMax[i] + (float) Math.log(rowSum[i]);
             o.get(at, outRow, 0, d);
