@@ -29,8 +29,10 @@ final class SegmentTileAttention {
     private final float[][] accT;     // [d][BLOCK_Q], unnormalised output
     private final float[] rowMax = new float[BLOCK_Q];
     private final float[] rowSum = new float[BLOCK_Q];
-    private final float[] tileMax = new float[BLOCK_Q];
+    private final float[] shift = new float[BLOCK_Q];  // the tile maximum, then the new row maximum
     private final float[] alpha = new float[BLOCK_Q];
+    private final float[] expScratch = new float[BLOCK_Q];
+    private final int[] firstQuery = new int[BLOCK_K]; // first query of the block that may see key j
     private final float[] row;        // one row of d: gathers and the merge
     private final float[] outRow;
 
@@ -75,10 +77,11 @@ final class SegmentTileAttention {
                 k.get(at, kTile[j], 0, d);
                 v.get(at, vTile[j], 0, d);
             }
-            scoreTile(bq, bk);
-            if (causal && j0 + bk - 1 > i0) {
-                maskFuture(bq, bk, i0, j0);
+            boolean crossesDiagonal = causal && j0 + bk - 1 > i0;
+            for (int j = 0; j < bk; j++) {
+                firstQuery[j] = crossesDiagonal ? Math.min(bq, Math.max(0, j0 + j - i0)) : 0;
             }
+            scoreTile(bq, bk);
             softmaxAccumulate(bq, bk);
         }
         writeMerged(o, lse, head, first, r, i0, bq);
@@ -88,49 +91,47 @@ final class SegmentTileAttention {
         return (position * heads + head) * d;
     }
 
-    /** scoresT[j] = sum_c k[j][c] * qT[c]: one axpy over the queries per (key, channel). */
+    /**
+     * scoresT[j] = sum_c k[j][c] * qT[c]: one axpy over the queries per (key, channel). Queries before
+     * {@code firstQuery[j]} come before key j (causal mask): they get -inf and cost nothing, so a
+     * diagonal tile costs its triangle only.
+     */
     private void scoreTile(int bq, int bk) {
         for (int j = 0; j < bk; j++) {
             float[] s = scoresT[j];
             float[] kj = kTile[j];
-            Arrays.fill(s, 0, bq, 0f);
+            int lo = firstQuery[j];
+            Arrays.fill(s, 0, lo, Float.NEGATIVE_INFINITY);
+            Arrays.fill(s, lo, bq, 0f);
             for (int c = 0; c < d; c++) {
                 float kc = kj[c];
                 float[] qc = qT[c];
-                for (int i = 0; i < bq; i++) {
+                for (int i = lo; i < bq; i++) {
                     s[i] = Math.fma(kc, qc[i], s[i]);
                 }
             }
         }
     }
 
-    /** Causal mask for a tile that crosses the diagonal: key {@code j0+j} is after query {@code i0+i}. */
-    private void maskFuture(int bq, int bk, int i0, int j0) {
-        for (int j = 0; j < bk; j++) {
-            int firstAllowed = j0 + j - i0; // queries i >= this may see key j
-            if (firstAllowed > 0) {
-                Arrays.fill(scoresT[j], 0, Math.min(firstAllowed, bq), Float.NEGATIVE_INFINITY);
-            }
-        }
-    }
-
     /** Online softmax: move each query's running sums to the new maximum, then accT += V^T P. */
     private void softmaxAccumulate(int bq, int bk) {
-        Arrays.fill(tileMax, 0, bq, Float.NEGATIVE_INFINITY);
+        Arrays.fill(shift, 0, bq, Float.NEGATIVE_INFINITY);
         for (int j = 0; j < bk; j++) {
             float[] s = scoresT[j];
             for (int i = 0; i < bq; i++) {
-                tileMax[i] = Math.max(tileMax[i], s[i]);
+                shift[i] = Math.max(shift[i], s[i]);
             }
         }
         for (int i = 0; i < bq; i++) {
-            float newMax = Math.max(rowMax[i], tileMax[i]);
+            float newMax = Math.max(rowMax[i], shift[i]);
             // A query whose keys are all in its future so far keeps max -inf; 0 keeps exp() finite.
-            float ref = newMax == Float.NEGATIVE_INFINITY ? 0f : newMax;
-            alpha[i] = FastExp.expNonPositive(rowMax[i] - ref);
-            rowSum[i] *= alpha[i];
+            alpha[i] = rowMax[i];
             rowMax[i] = newMax;
-            tileMax[i] = ref;
+            shift[i] = newMax == Float.NEGATIVE_INFINITY ? 0f : newMax;
+        }
+        FastExp.expInPlace(alpha, shift, 0, bq, expScratch); // alpha = exp(oldMax - newMax)
+        for (int i = 0; i < bq; i++) {
+            rowSum[i] *= alpha[i];
         }
         for (int c = 0; c < d; c++) {
             float[] a = accT[c];
@@ -140,16 +141,16 @@ final class SegmentTileAttention {
         }
         for (int j = 0; j < bk; j++) {
             float[] s = scoresT[j];
-            for (int i = 0; i < bq; i++) {
-                float p = FastExp.expNonPositive(s[i] - tileMax[i]);
-                s[i] = p;
-                rowSum[i] += p;
+            int lo = firstQuery[j];
+            FastExp.expInPlace(s, shift, lo, bq, expScratch);
+            for (int i = lo; i < bq; i++) {
+                rowSum[i] += s[i];
             }
             float[] vj = vTile[j];
             for (int c = 0; c < d; c++) {
                 float vc = vj[c];
                 float[] a = accT[c];
-                for (int i = 0; i < bq; i++) {
+                for (int i = lo; i < bq; i++) {
                     a[i] = Math.fma(vc, s[i], a[i]);
                 }
             }
