@@ -1,6 +1,7 @@
 package io.longnet.attention;
 
 import java.nio.FloatBuffer;
+import java.util.List;
 
 /**
  * A backend that computes dilated attention (DESIGN.md §1): the CPU kernel here, the GPU kernel of
@@ -14,10 +15,30 @@ public interface AttentionKernel extends AutoCloseable {
 
     /**
      * Writes {@code o} ({@code n * H * d} floats) and {@code lse} ({@code n * H} floats) for {@code n}
-     * positions of {@code q}, {@code k}, {@code v}.
+     * positions of {@code q}, {@code k}, {@code v}, mixing only {@code branches} (a subset of the
+     * config's, in its order; possibly empty, which gives {@code o = 0, lse = -inf}). Position 0 is the
+     * start of a segment of every branch. The distributed plan passes the branches whose segments lie
+     * inside its block and adds the others through {@link #attendGathered}.
      */
-    void forward(DilatedAttentionConfig config, FloatBuffer q, FloatBuffer k, FloatBuffer v, int n,
-                 FloatBuffer o, FloatBuffer lse);
+    void forward(DilatedAttentionConfig config, List<Branch> branches, FloatBuffer q, FloatBuffer k,
+                 FloatBuffer v, int n, FloatBuffer o, FloatBuffer lse);
+
+    /**
+     * Merges into {@code o}, {@code lse} one branch's attention of the {@code n} positions of {@code q}
+     * (a block lying inside one segment, starting {@code offsetInSegment} positions into it) to keys and
+     * values gathered from the partitions that segment spans: {@code keys.get(h)}, {@code values.get(h)}
+     * hold rows {@code t = 0, 1, ...} of head {@code h}'s sparsified segment, {@code d} floats each (when
+     * causal, at least up to the block's last selected row).
+     */
+    void attendGathered(DilatedAttentionConfig config, Branch branch, int offsetInSegment, FloatBuffer q,
+                        int n, List<FloatBuffer> keys, List<FloatBuffer> values, FloatBuffer o,
+                        FloatBuffer lse);
+
+    /** All branches of the config: the whole of dilated attention in one process. */
+    default void forward(DilatedAttentionConfig config, FloatBuffer q, FloatBuffer k, FloatBuffer v, int n,
+                         FloatBuffer o, FloatBuffer lse) {
+        forward(config, config.branches(), q, k, v, n, o, lse);
+    }
 
     /** Computes into freshly allocated heap buffers. */
     default AttentionResult forward(DilatedAttentionConfig config, FloatBuffer q, FloatBuffer k,
@@ -41,6 +62,19 @@ public interface AttentionKernel extends AutoCloseable {
     /** Releases threads or device resources. */
     @Override
     void close();
+
+    /** Checks that {@code branches} are the config's own, in its order; shared by all backends. */
+    static void checkBranches(DilatedAttentionConfig config, List<Branch> branches) {
+        int at = 0;
+        for (Branch b : branches) {
+            int found = config.branches().indexOf(b);
+            if (found < at) {
+                throw new IllegalArgumentException("branch " + b + " is not one of " + config.branches()
+                        + " (or out of their order)");
+            }
+            at = found + 1;
+        }
+    }
 
     /** Checks buffer sizes for {@code n} positions; shared by all backends. */
     static void checkShapes(DilatedAttentionConfig config, FloatBuffer q, FloatBuffer k, FloatBuffer v,

@@ -1,5 +1,6 @@
 package io.longnet.attention;
 
+import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -7,7 +8,7 @@ import java.util.List;
  * One branch of dilated attention: segments of {@code segmentLength} (w) positions, of which every
  * {@code dilation}-th (r) row takes part. Validation lives in {@link DilatedAttentionConfig}.
  */
-public record Branch(int segmentLength, int dilation) {
+public record Branch(int segmentLength, int dilation) implements Serializable {
 
     /** Parses {@code "w:r"}, e.g. {@code "16384:6"}. */
     public static Branch parse(String text) {

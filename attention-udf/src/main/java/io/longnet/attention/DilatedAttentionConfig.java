@@ -1,5 +1,6 @@
 package io.longnet.attention;
 
+import java.io.Serializable;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -10,7 +11,8 @@ import java.util.Set;
  * on.
  */
 public record DilatedAttentionConfig(
-        List<Branch> branches, int heads, int headDim, boolean causal, HeadOffset headOffset) {
+        List<Branch> branches, int heads, int headDim, boolean causal, HeadOffset headOffset)
+        implements Serializable {
 
     public DilatedAttentionConfig {
         if (branches == null || branches.isEmpty()) {

@@ -7,7 +7,9 @@ import java.util.Arrays;
  * The math of one CPU work item: a block of up to {@link #BLOCK_Q} query rows of one dilated segment of
  * one head, attended flash-style (online softmax over key tiles of {@link #BLOCK_K}) and merged into the
  * output by lse. One instance per worker thread: it owns the tiles, so memory stays
- * {@code O(BLOCK * d)} per thread and no {@code w x w} matrix exists.
+ * {@code O(BLOCK * d)} per thread and no {@code w x w} matrix exists. Rows are addressed by
+ * {@link Rows} (element index of row t = base + t * stride), so the same code serves keys read in place
+ * from a sequence and keys gathered from other partitions.
  *
  * <p>The tiles are kept transposed, queries along the innermost index ({@code qT[c][i]},
  * {@code scoresT[j][i]}, {@code accT[c][i]}), and as arrays of rows: every hot loop is then an axpy over
@@ -19,8 +21,14 @@ final class SegmentTileAttention {
     static final int BLOCK_Q = 128;
     static final int BLOCK_K = 64;
 
+    /** Where row {@code t} of a sparsified segment starts: element {@code base + t * stride}. */
+    record Rows(int base, int stride) {
+        int at(int t) {
+            return base + t * stride;
+        }
+    }
+
     private final int d;
-    private final int heads;
     private final float scale;
     private final float[][] qT;       // [d][BLOCK_Q], pre-scaled by 1/sqrt(d)
     private final float[][] kTile;    // [BLOCK_K][d]
@@ -36,9 +44,8 @@ final class SegmentTileAttention {
     private final float[] row;        // one row of d: gathers and the merge
     private final float[] outRow;
 
-    SegmentTileAttention(int heads, int d) {
+    SegmentTileAttention(int d) {
         this.d = d;
-        this.heads = heads;
         this.scale = (float) (1.0 / Math.sqrt(d));
         this.qT = new float[d][BLOCK_Q];
         this.kTile = new float[BLOCK_K][d];
@@ -50,15 +57,17 @@ final class SegmentTileAttention {
     }
 
     /**
-     * Attends query rows {@code [i0, i1)} of the sparsified segment whose row {@code t} is position
-     * {@code first + t * r}, to key rows {@code [0, rows)} (causal: key {@code t <= query t}), for head
-     * {@code head}, and merges the result into {@code o}, {@code lse}.
+     * Attends query rows {@code [i0, i1)} (laid out by {@code queries} in {@code q}, {@code o}; their lse
+     * at element {@code queries.at(i) / d} of {@code lse}) to key rows {@code [0, keyRows)} (laid out by
+     * {@code keys} in {@code k} and {@code v}), and merges the result into {@code o}, {@code lse}. Causal:
+     * query {@code i} sees key {@code j} iff {@code j <= i + queryShift}, the shift being the sparse index
+     * of query row 0 counted in key rows.
      */
-    void attend(FloatBuffer q, FloatBuffer k, FloatBuffer v, FloatBuffer o, FloatBuffer lse,
-                int head, int first, int r, int rows, int i0, int i1, boolean causal) {
+    void attend(FloatBuffer q, Rows queries, FloatBuffer k, FloatBuffer v, Rows keys, int keyRows,
+                FloatBuffer o, FloatBuffer lse, int i0, int i1, int queryShift, boolean causal) {
         int bq = i1 - i0;
         for (int i = 0; i < bq; i++) {
-            q.get(index(first + (i0 + i) * r, head), row, 0, d);
+            q.get(queries.at(i0 + i), row, 0, d);
             for (int c = 0; c < d; c++) {
                 qT[c][i] = row[c] * scale;
             }
@@ -69,26 +78,23 @@ final class SegmentTileAttention {
         Arrays.fill(rowMax, 0, bq, Float.NEGATIVE_INFINITY);
         Arrays.fill(rowSum, 0, bq, 0f);
 
-        int keyEnd = causal ? i1 : rows;
+        int diagonal = i0 + queryShift; // key index seen by query row i0 and no later key
+        int keyEnd = causal ? Math.min(keyRows, i1 + queryShift) : keyRows;
         for (int j0 = 0; j0 < keyEnd; j0 += BLOCK_K) {
             int bk = Math.min(BLOCK_K, keyEnd - j0);
             for (int j = 0; j < bk; j++) {
-                int at = index(first + (j0 + j) * r, head);
+                int at = keys.at(j0 + j);
                 k.get(at, kTile[j], 0, d);
                 v.get(at, vTile[j], 0, d);
             }
-            boolean crossesDiagonal = causal && j0 + bk - 1 > i0;
+            boolean crossesDiagonal = causal && j0 + bk - 1 > diagonal;
             for (int j = 0; j < bk; j++) {
-                firstQuery[j] = crossesDiagonal ? Math.min(bq, Math.max(0, j0 + j - i0)) : 0;
+                firstQuery[j] = crossesDiagonal ? Math.min(bq, Math.max(0, j0 + j - diagonal)) : 0;
             }
             scoreTile(bq, bk);
             softmaxAccumulate(bq, bk);
         }
-        writeMerged(o, lse, head, first, r, i0, bq);
-    }
-
-    private int index(int position, int head) {
-        return (position * heads + head) * d;
+        writeMerged(o, lse, queries, i0, bq);
     }
 
     /**
@@ -157,11 +163,10 @@ final class SegmentTileAttention {
         }
     }
 
-    private void writeMerged(FloatBuffer o, FloatBuffer lse, int head, int first, int r, int i0, int bq) {
+    private void writeMerged(FloatBuffer o, FloatBuffer lse, Rows queries, int i0, int bq) {
         for (int i = 0; i < bq; i++) {
-            int position = first + (i0 + i) * r;
-            int at = index(position, head);
-            int lseAt = position * heads + head;
+            int at = queries.at(i0 + i);
+            int lseAt = at / d;
             float inv = 1f / rowSum[i];
             for (int c = 0; c < d; c++) {
                 row[c] = accT[c][i] * inv;

@@ -1,0 +1,17 @@
+package io.longnet.attention;
+
+/**
+ * A backend other modules contribute through {@link java.util.ServiceLoader} (the GPU kernel of
+ * {@code gpu-native} registers one in {@code META-INF/services}).
+ */
+public interface AttentionKernelProvider {
+
+    /** The name users select it by, e.g. {@code gpu}. */
+    String name();
+
+    /** Why it cannot run here, or {@code null} when it can (e.g. "no CUDA device"). */
+    String unavailableReason();
+
+    /** Opens a kernel on device {@code device} (an ordinal; ignored by backends without devices). */
+    AttentionKernel open(int device);
+}

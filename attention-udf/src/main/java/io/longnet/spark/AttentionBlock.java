@@ -1,0 +1,8 @@
+package io.longnet.spark;
+
+import java.io.Serializable;
+
+/** o ({@code length * H * d} floats) and lse ({@code length * H}) of one partition's positions. */
+public record AttentionBlock(int partition, long start, int length, float[] o, float[] lse)
+        implements Serializable {
+}

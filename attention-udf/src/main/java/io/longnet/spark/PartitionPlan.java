@@ -1,0 +1,164 @@
+package io.longnet.spark;
+
+import io.longnet.attention.Branch;
+import io.longnet.attention.DilatedAttentionConfig;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+
+/**
+ * How one sequence of {@code n} positions is cut for the sequence-parallel plan (DESIGN.md §3-4):
+ * partitions of {@code partitionLength} (L) consecutive positions; branches whose segment length divides
+ * L are computed inside a partition ({@link #local()}), branches whose segment length L divides span
+ * {@code w / L} partitions and exchange their sparsified keys/values ({@link #spanning()}).
+ */
+public record PartitionPlan(DilatedAttentionConfig config, long n, int partitionLength,
+                            List<Branch> local, List<Branch> spanning) implements Serializable {
+
+    /** Default bytes of q, k and v per task when L is chosen automatically. */
+    public static final long DEFAULT_TASK_BYTES = 96L << 20;
+
+    public PartitionPlan {
+        local = List.copyOf(local);
+        spanning = List.copyOf(spanning);
+    }
+
+    /**
+     * Plans {@code n} positions with partition length {@code requested}, or, when {@code requested} is
+     * 0, with the power of two nearest to {@code taskBytes} of q, k, v per task that fits every branch.
+     */
+    public static PartitionPlan of(DilatedAttentionConfig config, long n, int requested, long taskBytes) {
+        if (n < 1) {
+            throw new IllegalArgumentException("sequence length must be >= 1 (got " + n + ")");
+        }
+        if (requested < 0) {
+            throw new IllegalArgumentException("partition length must be >= 1, or 0 to choose (got "
+                    + requested + ")");
+        }
+        int length = requested == 0 ? automaticLength(config, n, taskBytes) : requested;
+        List<Branch> local = new ArrayList<>();
+        List<Branch> spanning = new ArrayList<>();
+        for (Branch b : config.branches()) {
+            int w = b.segmentLength();
+            if (length % w == 0) {
+                local.add(b);
+            } else if (w % length == 0) {
+                spanning.add(b);
+            } else {
+                throw new IllegalArgumentException("partition length " + length + " does not fit branch " + b
+                        + ": L must divide or be a multiple of every segment length; valid: "
+                        + validLengths(config, length));
+            }
+        }
+        if ((long) length * config.rowWidth() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("partition length " + length + " x H x d exceeds one buffer"
+                    + " per task: choose a smaller L; valid: " + validLengths(config, length));
+        }
+        return new PartitionPlan(config, n, length, local, spanning);
+    }
+
+    /** Number of partitions (the last may be short). */
+    public int partitions() {
+        return Math.toIntExact((n + partitionLength - 1) / partitionLength);
+    }
+
+    /** First position of partition {@code p}. */
+    public long start(int p) {
+        return (long) p * partitionLength;
+    }
+
+    /** Positions in partition {@code p}. */
+    public int length(int p) {
+        return (int) Math.min(partitionLength, n - start(p));
+    }
+
+    /** Partitions covered by a segment of {@code branch} (1 for local branches). */
+    public int partitionsPerSegment(Branch branch) {
+        return Math.max(1, branch.segmentLength() / partitionLength);
+    }
+
+    /** A readable summary for logs and the CLI. */
+    public String describe() {
+        StringBuilder s = new StringBuilder();
+        s.append(String.format("N=%d, L=%d, %d partition(s); local branches %s", n, partitionLength,
+                partitions(), local));
+        for (Branch b : spanning) {
+            s.append(String.format("; spanning %s over %d partitions", b, partitionsPerSegment(b)));
+        }
+        return s.toString();
+    }
+
+    private static int automaticLength(DilatedAttentionConfig config, long n, long taskBytes) {
+        long bytesPerPosition = 3L * config.rowWidth() * Float.BYTES;
+        long target = Math.max(1, taskBytes / bytesPerPosition);
+        // Never larger than the sequence needs, rounded up to a power of two.
+        target = Math.min(target, Long.highestOneBit(Math.max(1, n - 1)) << 1);
+        TreeSet<Integer> valid = validLengthSet(config);
+        Integer below = valid.floor((int) Math.min(Integer.MAX_VALUE, target));
+        Integer above = valid.ceiling((int) Math.min(Integer.MAX_VALUE, target));
+        if (below == null) {
+            return above;
+        }
+        if (above == null) {
+            return below;
+        }
+        return target - below <= above - target ? below : above;
+    }
+
+    private static String validLengths(DilatedAttentionConfig config, int near) {
+        TreeSet<Integer> valid = validLengthSet(config);
+        List<Integer> shown = new ArrayList<>();
+        Integer lo = valid.floor(near);
+        for (int i = 0; i < 3 && lo != null; i++, lo = valid.lower(lo)) {
+            shown.add(0, lo);
+        }
+        Integer hi = valid.higher(near);
+        for (int i = 0; i < 3 && hi != null; i++, hi = valid.higher(hi)) {
+            shown.add(hi);
+        }
+        return shown.toString().replaceAll("[\\[\\]]", "");
+    }
+
+    /**
+     * Lengths that fit every branch: divisors of the smallest segment length that divide all others,
+     * and multiples (up to 2^30) of the least common multiple of every segment length.
+     */
+    private static TreeSet<Integer> validLengthSet(DilatedAttentionConfig config) {
+        TreeSet<Integer> valid = new TreeSet<>();
+        long lcm = 1;
+        for (Branch b : config.branches()) {
+            lcm = lcm / gcd(lcm, b.segmentLength()) * b.segmentLength();
+            if (lcm > (1 << 30)) {
+                lcm = 0;
+                break;
+            }
+        }
+        for (int cand = 1; cand <= config.maxSegmentLength(); cand++) {
+            if (fits(config, cand)) {
+                valid.add(cand);
+            }
+        }
+        for (long m = lcm; lcm > 0 && m <= (1 << 30); m += lcm) {
+            if (valid.size() > 4096) {
+                break;
+            }
+            valid.add((int) m);
+        }
+        return valid;
+    }
+
+    private static boolean fits(DilatedAttentionConfig config, int length) {
+        for (Branch b : config.branches()) {
+            int w = b.segmentLength();
+            if (length % w != 0 && w % length != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static long gcd(long a, long b) {
+        return b == 0 ? a : gcd(b, a % b);
+    }
+}

@@ -1,0 +1,166 @@
+package io.longnet.spark;
+
+import io.longnet.attention.AttentionBackends;
+import io.longnet.attention.AttentionKernel;
+import io.longnet.attention.Branch;
+import io.longnet.attention.DilatedAttentionConfig;
+import io.longnet.attention.DilatedSelection;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.List;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import scala.Tuple2;
+
+/**
+ * Dilated attention over one sequence spread over Spark partitions (LongNet §3.1, DESIGN.md §4): local
+ * branches inside each task; for every spanning branch an {@code exchange} shuffle in which each
+ * partition sends only its sparsified keys/values, addressed to the partitions of its segment that need
+ * them (for causal attention, those at or after it); then an {@code attend} stage that attends each
+ * partition's queries and mixes all branches by lse. The driver only plans; data stay in the tasks.
+ */
+public final class SequenceParallelAttention {
+
+    private SequenceParallelAttention() {
+    }
+
+    /**
+     * Attends {@code qkv}, which must hold partition {@code p} of {@code plan} as its partition {@code p},
+     * with the backend {@code backend} ({@code auto|cpu|gpu}).
+     */
+    public static JavaRDD<AttentionBlock> attend(JavaRDD<QkvBlock> qkv, PartitionPlan plan, String backend) {
+        AttentionBackends.validate(backend);
+        if (qkv.getNumPartitions() != plan.partitions()) {
+            throw new IllegalArgumentException("qkv has " + qkv.getNumPartitions() + " partitions, the plan "
+                    + plan.partitions());
+        }
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(qkv.context());
+        List<JavaPairRDD<Integer, ExchangePart>> exchanges = new ArrayList<>();
+        for (int b = 0; b < plan.spanning().size(); b++) {
+            int branch = b;
+            String name = "exchange w=" + plan.spanning().get(b);
+            jsc.setCallSite(name);
+            JavaPairRDD<Integer, ExchangePart> sent = qkv.flatMapToPair(block -> send(plan, branch, block));
+            exchanges.add(sent.partitionBy(new PartitionIdPartitioner(plan.partitions())).setName(name));
+        }
+        jsc.setCallSite("attend");
+        JavaRDD<AttentionBlock> out;
+        if (exchanges.isEmpty()) {
+            out = qkv.map(block -> compute(plan, backend, block, List.of()));
+        } else {
+            // Equal partitioners: Spark unions the exchanges partition by partition, no extra shuffle.
+            @SuppressWarnings("unchecked")
+            JavaPairRDD<Integer, ExchangePart>[] all = exchanges.toArray(new JavaPairRDD[0]);
+            JavaPairRDD<Integer, ExchangePart> received = jsc.union(all);
+            out = qkv.zipPartitions(received, (blocks, parts) -> {
+                List<ExchangePart> mine = new ArrayList<>();
+                parts.forEachRemaining(t -> mine.add(t._2()));
+                List<AttentionBlock> result = new ArrayList<>(1);
+                while (blocks.hasNext()) {
+                    result.add(compute(plan, backend, blocks.next(), mine));
+                }
+                return result.iterator();
+            });
+        }
+        jsc.clearCallSite();
+        return out.setName("attend " + plan.config().branches());
+    }
+
+    /** The parts partition {@code block.partition()} sends for spanning branch number {@code branch}. */
+    static Iterator<Tuple2<Integer, ExchangePart>> send(PartitionPlan plan, int branch, QkvBlock block) {
+        DilatedAttentionConfig c = plan.config();
+        Branch b = plan.spanning().get(branch);
+        int heads = c.heads();
+        int d = c.headDim();
+        int offsetInSegment = (int) (block.start() % b.segmentLength());
+        float[][] keys = new float[heads][];
+        float[][] values = new float[heads][];
+        FloatBuffer k = FloatBuffer.wrap(block.k());
+        FloatBuffer v = FloatBuffer.wrap(block.v());
+        for (int h = 0; h < heads; h++) {
+            DilatedSelection sel = DilatedSelection.of(offsetInSegment, block.length(), c.offset(b, h),
+                    b.dilation());
+            keys[h] = sel.gather(k, heads, d, h);
+            values[h] = sel.gather(v, heads, d, h);
+        }
+        ExchangePart part = new ExchangePart(branch, block.partition(), keys, values);
+        int first = segmentFirstPartition(plan, b, block.partition());
+        int last = Math.min(plan.partitions() - 1, first + plan.partitionsPerSegment(b) - 1);
+        List<Tuple2<Integer, ExchangePart>> out = new ArrayList<>();
+        for (int dest = c.causal() ? block.partition() : first; dest <= last; dest++) {
+            out.add(new Tuple2<>(dest, part));
+        }
+        return out.iterator();
+    }
+
+    /** Local branches, then every spanning branch from the received parts, mixed by lse. */
+    static AttentionBlock compute(PartitionPlan plan, String backend, QkvBlock block, List<ExchangePart> parts) {
+        DilatedAttentionConfig c = plan.config();
+        int n = block.length();
+        float[] o = new float[n * c.rowWidth()];
+        float[] lse = new float[n * c.heads()];
+        FloatBuffer q = FloatBuffer.wrap(block.q());
+        FloatBuffer ob = FloatBuffer.wrap(o);
+        FloatBuffer lb = FloatBuffer.wrap(lse);
+        TaskContext task = TaskContext.get();
+        int threads = task == null ? Runtime.getRuntime().availableProcessors() : task.cpus();
+        try (AttentionKernel kernel = AttentionBackends.open(backend, threads, -1)) {
+            kernel.forward(c, plan.local(), q, FloatBuffer.wrap(block.k()), FloatBuffer.wrap(block.v()), n, ob, lb);
+            for (int branch = 0; branch < plan.spanning().size(); branch++) {
+                Branch b = plan.spanning().get(branch);
+                List<ExchangePart> mine = partsOf(plan, branch, block.partition(), parts);
+                List<FloatBuffer> keys = new ArrayList<>();
+                List<FloatBuffer> values = new ArrayList<>();
+                for (int h = 0; h < c.heads(); h++) {
+                    keys.add(concat(mine, h, true));
+                    values.add(concat(mine, h, false));
+                }
+                int offsetInSegment = (int) (block.start() % b.segmentLength());
+                kernel.attendGathered(c, b, offsetInSegment, q, n, keys, values, ob, lb);
+            }
+        }
+        return new AttentionBlock(block.partition(), block.start(), n, o, lse);
+    }
+
+    /** This partition's parts of spanning branch {@code branch}, in sparse-row (source) order, checked. */
+    private static List<ExchangePart> partsOf(PartitionPlan plan, int branch, int partition,
+                                              List<ExchangePart> parts) {
+        Branch b = plan.spanning().get(branch);
+        List<ExchangePart> mine = new ArrayList<>();
+        for (ExchangePart p : parts) {
+            if (p.branch() == branch) {
+                mine.add(p);
+            }
+        }
+        mine.sort(Comparator.comparingInt(ExchangePart::source));
+        int first = segmentFirstPartition(plan, b, partition);
+        int last = plan.config().causal() ? partition
+                : Math.min(plan.partitions() - 1, first + plan.partitionsPerSegment(b) - 1);
+        if (mine.size() != last - first + 1 || (!mine.isEmpty() && mine.get(0).source() != first)) {
+            throw new IllegalStateException("partition " + partition + ", branch " + b + ": received "
+                    + mine.size() + " parts, expected those of partitions " + first + ".." + last);
+        }
+        return mine;
+    }
+
+    private static int segmentFirstPartition(PartitionPlan plan, Branch b, int partition) {
+        int per = plan.partitionsPerSegment(b);
+        return partition / per * per;
+    }
+
+    private static FloatBuffer concat(List<ExchangePart> parts, int head, boolean keys) {
+        int total = 0;
+        for (ExchangePart p : parts) {
+            total += (keys ? p.keys() : p.values())[head].length;
+        }
+        FloatBuffer out = FloatBuffer.allocate(total);
+        for (ExchangePart p : parts) {
+            out.put((keys ? p.keys() : p.values())[head]);
+        }
+        return out.flip();
+    }
+}
