@@ -1,0 +1,207 @@
+package io.longnet.datasets;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+
+/**
+ * The floating-point element types this project reads and writes in safetensors files, with their
+ * little-endian conversions to and from float32. Narrowing (float32 to F16 or BF16) rounds to nearest,
+ * ties to even, as IEEE 754 and PyTorch do; widening is exact.
+ */
+public enum DType {
+    F32(4),
+    F16(2),
+    BF16(2);
+
+    private final int bytes;
+
+    DType(int bytes) {
+        this.bytes = bytes;
+    }
+
+    /** Bytes per element. */
+    public int bytes() {
+        return bytes;
+    }
+
+    /**
+     * The dtype for a safetensors dtype string ("F32", "F16", "BF16").
+     *
+     * @throws TensorFormatException for any other dtype
+     */
+    public static DType parse(String name) {
+        DType t = lookup(name);
+        if (t == null) {
+            throw new TensorFormatException(unsupported(name));
+        }
+        return t;
+    }
+
+    /**
+     * As {@link #parse(String)}, with a message naming the file and tensor that hold the dtype:
+     * "file X: tensor 'q': unsupported dtype 'I64' (supported: F32, F16, BF16)".
+     */
+    public static DType parse(String file, String tensor, String name) {
+        DType t = lookup(name);
+        if (t == null) {
+            throw new TensorFormatException(file, tensor, "tensor '" + tensor + "': " + unsupported(name));
+        }
+        return t;
+    }
+
+    private static DType lookup(String name) {
+        if (name == null) {
+            return null;
+        }
+        switch (name) {
+            case "F32": return F32;
+            case "F16": return F16;
+            case "BF16": return BF16;
+            default: return null;
+        }
+    }
+
+    private static String unsupported(String name) {
+        return "unsupported dtype '" + name + "' (supported: F32, F16, BF16)";
+    }
+
+    /**
+     * Converts {@code count} elements of this dtype, little-endian, starting at {@code src[offset]}, to
+     * float32 at {@code dst}'s position, advancing it.
+     *
+     * @throws java.nio.BufferOverflowException if {@code dst} has fewer than {@code count} remaining
+     */
+    public void decode(byte[] src, int offset, int count, FloatBuffer dst) {
+        if (dst.remaining() < count) {
+            throw new java.nio.BufferOverflowException();
+        }
+        if (this == F32) {
+            // Bulk view copy: the JDK does the byte swapping where the platform needs it.
+            dst.put(ByteBuffer.wrap(src, offset, count * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer());
+            return;
+        }
+        int pos = dst.position();
+        boolean half = this == F16;
+        if (dst.hasArray()) {
+            // Heap buffers: convert straight into the backing array, a plain loop the JIT compiles well.
+            float[] out = dst.array();
+            int base = dst.arrayOffset() + pos;
+            for (int i = 0, o = offset; i < count; i++, o += 2) {
+                int bits = (src[o] & 0xFF) | (src[o + 1] & 0xFF) << 8;
+                out[base + i] = half ? halfToFloat(bits) : bf16ToFloat(bits);
+            }
+        } else {
+            for (int i = 0, o = offset; i < count; i++, o += 2) {
+                int bits = (src[o] & 0xFF) | (src[o + 1] & 0xFF) << 8;
+                dst.put(pos + i, half ? halfToFloat(bits) : bf16ToFloat(bits));
+            }
+        }
+        dst.position(pos + count);
+    }
+
+    /**
+     * Converts {@code count} floats from {@code src}'s position (advancing it) to this dtype,
+     * little-endian, at {@code dst[offset]}.
+     *
+     * @throws java.nio.BufferUnderflowException if {@code src} has fewer than {@code count} remaining
+     */
+    public void encode(FloatBuffer src, int count, byte[] dst, int offset) {
+        if (src.remaining() < count) {
+            throw new java.nio.BufferUnderflowException();
+        }
+        int pos = src.position();
+        if (this == F32) {
+            FloatBuffer part = src.duplicate();
+            part.limit(pos + count);
+            ByteBuffer.wrap(dst, offset, count * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(part);
+        } else {
+            boolean half = this == F16;
+            for (int i = 0, o = offset; i < count; i++, o += 2) {
+                float v = src.get(pos + i);
+                int bits = half ? floatToHalf(v) : floatToBf16(v);
+                dst[o] = (byte) bits;
+                dst[o + 1] = (byte) (bits >>> 8);
+            }
+        }
+        src.position(pos + count);
+    }
+
+    /**
+     * IEEE 754 binary16 bits (low 16 bits of {@code bits}) to float, exactly: zeros, subnormals,
+     * normals, infinities, and NaN (payload kept). Hand-written because {@code Float.float16ToFloat}
+     * needs Java 20.
+     */
+    public static float halfToFloat(int bits) {
+        int sign = (bits & 0x8000) << 16;
+        int exp = (bits >>> 10) & 0x1F;
+        int mant = bits & 0x3FF;
+        if (exp == 0x1F) {
+            // Infinity (mant == 0) or NaN; the payload moves to the top of float's mantissa.
+            return Float.intBitsToFloat(sign | 0x7F800000 | mant << 13);
+        }
+        if (exp == 0) {
+            // Zero or subnormal: mant * 2^-24, exact in float (10 significant bits, power-of-two scale).
+            float v = mant * 0x1p-24f;
+            return sign != 0 ? -v : v;
+        }
+        // Normal: rebias the exponent from 15 to 127.
+        return Float.intBitsToFloat(sign | (exp + 112) << 23 | mant << 13);
+    }
+
+    /** Float to IEEE 754 binary16 bits, rounding to nearest, ties to even; overflow gives infinity. */
+    public static short floatToHalf(float value) {
+        int f = Float.floatToRawIntBits(value);
+        int sign = (f >>> 16) & 0x8000;
+        int abs = f & 0x7FFFFFFF;
+        if (abs >= 0x7F800000) {
+            if (abs == 0x7F800000) {
+                return (short) (sign | 0x7C00);
+            }
+            // NaN: keep it quiet and keep the top of the payload.
+            return (short) (sign | 0x7E00 | (abs >>> 13) & 0x3FF);
+        }
+        if (abs >= 0x477FF000) {
+            // >= 65520, half-way between the largest half (65504) and 2^16: ties-to-even goes up.
+            return (short) (sign | 0x7C00);
+        }
+        if (abs < 0x38800000) {
+            // Below 2^-14: a half subnormal (units of 2^-24) or zero. 2^-25 itself ties to even, i.e. 0.
+            if (abs <= 0x33000000) {
+                return (short) sign;
+            }
+            int e = abs >>> 23;                    // float biased exponent, 102..112
+            int m = (abs & 0x7FFFFF) | 0x800000;   // 24-bit significand with the hidden bit
+            int shift = 126 - e;                   // value / 2^-24 = m >> shift, shift in 14..24
+            int q = m >>> shift;
+            int rem = m & ((1 << shift) - 1);
+            int halfway = 1 << (shift - 1);
+            if (rem > halfway || (rem == halfway && (q & 1) != 0)) {
+                q++;                               // may carry into the smallest normal, 0x0400: correct
+            }
+            return (short) (sign | q);
+        }
+        int q = ((abs >>> 23) - 112) << 10 | (abs & 0x7FFFFF) >>> 13;
+        int rem = abs & 0x1FFF;
+        if (rem > 0x1000 || (rem == 0x1000 && (q & 1) != 0)) {
+            q++;                                   // a carry into the exponent is the correct result
+        }
+        return (short) (sign | q);
+    }
+
+    /** bfloat16 bits (low 16 bits of {@code bits}) to float: they are the upper half of a float32. */
+    public static float bf16ToFloat(int bits) {
+        return Float.intBitsToFloat(bits << 16);
+    }
+
+    /** Float to bfloat16 bits, rounding to nearest, ties to even; NaN stays NaN. */
+    public static short floatToBf16(float value) {
+        int f = Float.floatToRawIntBits(value);
+        if ((f & 0x7FFFFFFF) > 0x7F800000) {
+            // NaN: truncation could clear every payload bit left and give infinity; force a quiet bit.
+            return (short) (f >>> 16 | 0x40);
+        }
+        // Adding 0x7FFF (+1 when the kept part is odd) carries into bit 16 exactly when rounding up.
+        return (short) ((f + 0x7FFF + (f >>> 16 & 1)) >>> 16);
+    }
+}

@@ -1,0 +1,263 @@
+package io.longnet.datasets;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileAlreadyExistsException;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * Writes a safetensors file through Hadoop's {@link FileSystem} as a stream: the header is written on
+ * {@link #create} (tensor offsets follow from the specs, in the order given), then the tensors' values
+ * are appended with {@link #writeFloats}, converted to each tensor's dtype, filling one tensor after the
+ * other. Nothing but one chunk buffer is held in memory, so the file may be far larger than the heap.
+ *
+ * <p>{@link #close} checks that every tensor was written in full; if not, it deletes the file (it
+ * would otherwise be a truncated file) and throws {@link TensorFormatException}.
+ */
+public final class SafetensorsWriter implements AutoCloseable {
+
+    /** What the writer needs to know of a tensor before its data: name, dtype and shape. */
+    public record Spec(String name, DType dtype, long[] shape) {
+
+        public Spec {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(dtype, "dtype");
+            shape = shape.clone();
+            for (long d : shape) {
+                if (d < 0) {
+                    throw new IllegalArgumentException("tensor '" + name + "': shape " + Arrays.toString(shape)
+                            + " has a negative dimension");
+                }
+            }
+        }
+
+        public static Spec of(String name, DType dtype, long... shape) {
+            return new Spec(name, dtype, shape);
+        }
+
+        /** A copy of the shape. */
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+
+        // The generated members would compare and print the array by identity.
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Spec s && name.equals(s.name) && dtype == s.dtype && Arrays.equals(shape, s.shape);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(name, dtype, Arrays.hashCode(shape));
+        }
+
+        @Override
+        public String toString() {
+            return name + ": " + dtype + " " + Arrays.toString(shape);
+        }
+    }
+
+    private static final int CHUNK_BYTES = 1 << 20;
+    // Compact output like the reference implementation's serde_json::to_string; never reconfigured.
+    private static final ObjectMapper JSON = JsonMapper.builder().build();
+
+    private final String file;
+    private final FileSystem fs;
+    private final Path path;
+    private final FSDataOutputStream out;
+    private final TensorInfo[] tensors;
+    private final long totalElements;
+    private final byte[] buf;
+    private int current;          // index of the tensor being filled
+    private long writtenInCurrent;
+    private long written;         // elements written over all tensors
+    private boolean closed;
+
+    private SafetensorsWriter(String file, FileSystem fs, Path path, FSDataOutputStream out,
+                              TensorInfo[] tensors, long totalElements, long totalBytes) {
+        this.file = file;
+        this.fs = fs;
+        this.path = path;
+        this.out = out;
+        this.tensors = tensors;
+        this.totalElements = totalElements;
+        // Never below 4 bytes, so that one element of any dtype fits.
+        this.buf = new byte[(int) Math.max(4, Math.min(CHUNK_BYTES, totalBytes))];
+    }
+
+    /** As {@link #create(String, Configuration, List, Map, boolean)}, failing if the file exists. */
+    public static SafetensorsWriter create(String uri, Configuration conf, List<Spec> specs,
+                                           Map<String, String> metadata) throws IOException {
+        return create(uri, conf, specs, metadata, false);
+    }
+
+    /**
+     * Creates the file and writes its header.
+     *
+     * @param uri       a path or URI ({@code file:/...}, {@code hdfs://...})
+     * @param specs     the tensors, in file order; names distinct and not {@code __metadata__}
+     * @param metadata  the {@code __metadata__} string map; omitted from the header when empty
+     * @param overwrite replace an existing file; otherwise an existing file is an error
+     * @throws FileAlreadyExistsException when the file exists and {@code overwrite} is false
+     * @throws IllegalArgumentException   for duplicate or reserved names, or sizes beyond a long
+     */
+    public static SafetensorsWriter create(String uri, Configuration conf, List<Spec> specs,
+                                           Map<String, String> metadata, boolean overwrite) throws IOException {
+        Map<String, Object> header = new LinkedHashMap<>();
+        if (!metadata.isEmpty()) {
+            // The reference implementation writes __metadata__ first.
+            for (Map.Entry<String, String> m : metadata.entrySet()) {
+                if (m.getKey() == null || m.getValue() == null) {
+                    throw new IllegalArgumentException("file " + uri + ": metadata keys and values must not be null");
+                }
+            }
+            header.put(SafetensorsFile.METADATA_KEY, new LinkedHashMap<>(metadata));
+        }
+        TensorInfo[] tensors = new TensorInfo[specs.size()];
+        long offset = 0;
+        long elements = 0;
+        for (int i = 0; i < tensors.length; i++) {
+            Spec s = specs.get(i);
+            if (s.name().equals(SafetensorsFile.METADATA_KEY) || header.containsKey(s.name())) {
+                throw new IllegalArgumentException("file " + uri + ": tensor name '" + s.name() + "' is "
+                        + (s.name().equals(SafetensorsFile.METADATA_KEY) ? "reserved" : "given twice"));
+            }
+            long n;
+            long end;
+            try {
+                n = TensorInfo.product(s.shape, 0);
+                end = Math.addExact(offset, Math.multiplyExact(n, s.dtype().bytes()));
+                elements = Math.addExact(elements, n);
+            } catch (ArithmeticException overflow) {
+                throw new IllegalArgumentException("file " + uri + ": tensor '" + s.name() + "' of shape "
+                        + Arrays.toString(s.shape) + " takes the file beyond 2^63 bytes");
+            }
+            tensors[i] = new TensorInfo(s.name(), s.dtype(), s.shape, offset, end);
+            Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("dtype", s.dtype().name());
+            entry.put("shape", s.shape);
+            entry.put("data_offsets", new long[] {offset, end});
+            header.put(s.name(), entry);
+            offset = end;
+        }
+        byte[] json = JSON.writeValueAsBytes(header);
+        // Pad with spaces (valid JSON whitespace) so the data buffer starts 8-byte aligned, as the
+        // reference implementation does: readers may then map the data in place.
+        int padded = (json.length + 7) & ~7;
+        ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+        head.putLong(padded).put(json);
+        while (head.hasRemaining()) {
+            head.put((byte) ' ');
+        }
+
+        Path path = new Path(uri);
+        FileSystem fs = path.getFileSystem(conf); // cached and shared: never closed here
+        if (!overwrite && fs.exists(path)) {
+            throw new FileAlreadyExistsException("file " + uri + " already exists (overwrite it explicitly)");
+        }
+        FSDataOutputStream out = fs.create(path, overwrite);
+        try {
+            out.write(head.array());
+        } catch (IOException | RuntimeException e) {
+            try {
+                out.close();
+                fs.delete(path, false);
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+        return new SafetensorsWriter(uri, fs, path, out, tensors, elements, offset);
+    }
+
+    /** The tensors with their offsets, as the header states them. */
+    public List<TensorInfo> tensors() {
+        return List.of(tensors);
+    }
+
+    /**
+     * Appends all remaining floats of {@code src} (advancing its position to its limit), converted to
+     * the current tensor's dtype, moving on to the next tensor whenever one is full.
+     *
+     * @throws IllegalArgumentException when {@code src} holds more floats than the tensors have room
+     *     left for; nothing is written then
+     */
+    public void writeFloats(FloatBuffer src) throws IOException {
+        if (closed) {
+            throw new IllegalStateException("file " + file + " is closed");
+        }
+        if (src.remaining() > totalElements - written) {
+            throw new IllegalArgumentException("file " + file + ": " + src.remaining()
+                    + " floats given, but only " + (totalElements - written) + " of " + totalElements
+                    + " elements are left to write");
+        }
+        while (src.hasRemaining()) {
+            while (writtenInCurrent == tensors[current].elements()) {
+                current++;
+                writtenInCurrent = 0;
+            }
+            DType dtype = tensors[current].dtype();
+            int k = (int) Math.min(Math.min(src.remaining(), tensors[current].elements() - writtenInCurrent),
+                    buf.length / dtype.bytes());
+            dtype.encode(src, k, buf, 0);
+            out.write(buf, 0, k * dtype.bytes());
+            writtenInCurrent += k;
+            written += k;
+        }
+    }
+
+    /**
+     * Closes the stream after checking every tensor was written in full.
+     *
+     * @throws TensorFormatException when one was not ("tensor 'o' incomplete: wrote X of Y elements");
+     *     the incomplete file is deleted
+     */
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        TensorFormatException incomplete = null;
+        for (int i = current; i < tensors.length && incomplete == null; i++) {
+            long done = i == current ? writtenInCurrent : 0;
+            if (done < tensors[i].elements()) {
+                incomplete = new TensorFormatException(file, tensors[i].name(), "tensor '" + tensors[i].name()
+                        + "' incomplete: wrote " + done + " of " + tensors[i].elements() + " elements");
+            }
+        }
+        IOException closeError = null;
+        try {
+            out.close();
+        } catch (IOException e) {
+            closeError = e;
+        }
+        if (incomplete != null) {
+            try {
+                fs.delete(path, false);
+            } catch (IOException e) {
+                incomplete.addSuppressed(e);
+            }
+            if (closeError != null) {
+                incomplete.addSuppressed(closeError);
+            }
+            throw incomplete;
+        }
+        if (closeError != null) {
+            throw closeError;
+        }
+    }
+}
