@@ -46,7 +46,7 @@ public final class AttentionBackends {
         if (name.equals("gpu")) {
             throw new IllegalArgumentException("backend gpu: " + reason);
         }
-        LOG.info("attention backend: cpu, {} thread(s) ({})", threads, reason);
+        LOG.debug("attention backend: cpu, {} thread(s) ({})", threads, reason);
         return new CpuAttentionKernel(threads);
     }
 }

@@ -2,7 +2,10 @@ package io.longnet.spark;
 
 import java.io.Serializable;
 
-/** o ({@code length * H * d} floats) and lse ({@code length * H}) of one partition's positions. */
-public record AttentionBlock(int partition, long start, int length, float[] o, float[] lse)
+/**
+ * o ({@code length * H * d} floats) and lse ({@code length * H}) of one partition's positions, and the
+ * name of the backend that computed them.
+ */
+public record AttentionBlock(int partition, long start, int length, float[] o, float[] lse, String backend)
         implements Serializable {
 }

@@ -25,6 +25,12 @@ import scala.Tuple2;
  */
 public final class SequenceParallelAttention {
 
+    /**
+     * Name of the stage that attends. A result stage is named by the call site of the action that runs
+     * it, so callers set this as the call site around their action too.
+     */
+    public static final String ATTEND_STAGE = "attend";
+
     private SequenceParallelAttention() {
     }
 
@@ -47,7 +53,7 @@ public final class SequenceParallelAttention {
             JavaPairRDD<Integer, ExchangePart> sent = qkv.flatMapToPair(block -> send(plan, branch, block));
             exchanges.add(sent.partitionBy(new PartitionIdPartitioner(plan.partitions())).setName(name));
         }
-        jsc.setCallSite("attend");
+        jsc.setCallSite(ATTEND_STAGE);
         JavaRDD<AttentionBlock> out;
         if (exchanges.isEmpty()) {
             out = qkv.map(block -> compute(plan, backend, block, List.of()));
@@ -67,7 +73,7 @@ public final class SequenceParallelAttention {
             });
         }
         jsc.clearCallSite();
-        return out.setName("attend " + plan.config().branches());
+        return out.setName(ATTEND_STAGE + " " + plan.config().branches());
     }
 
     /** The parts partition {@code block.partition()} sends for spanning branch number {@code branch}. */
@@ -108,7 +114,9 @@ public final class SequenceParallelAttention {
         FloatBuffer lb = FloatBuffer.wrap(lse);
         TaskContext task = TaskContext.get();
         int threads = task == null ? Runtime.getRuntime().availableProcessors() : task.cpus();
+        String ran;
         try (AttentionKernel kernel = AttentionBackends.open(backend, threads, -1)) {
+            ran = kernel.name();
             kernel.forward(c, plan.local(), q, FloatBuffer.wrap(block.k()), FloatBuffer.wrap(block.v()), n, ob, lb);
             for (int branch = 0; branch < plan.spanning().size(); branch++) {
                 Branch b = plan.spanning().get(branch);
@@ -123,7 +131,7 @@ public final class SequenceParallelAttention {
                 kernel.attendGathered(c, b, offsetInSegment, q, n, keys, values, ob, lb);
             }
         }
-        return new AttentionBlock(block.partition(), block.start(), n, o, lse);
+        return new AttentionBlock(block.partition(), block.start(), n, o, lse, ran);
     }
 
     /** This partition's parts of spanning branch {@code branch}, in sparse-row (source) order, checked. */

@@ -164,7 +164,7 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
 
         Path path = new Path(uri);
-        FileSystem fs = path.getFileSystem(conf); // cached and shared: never closed here
+        FileSystem fs = HadoopFiles.withoutChecksums(path.getFileSystem(conf)); // cached: never closed here
         if (!overwrite && fs.exists(path)) {
             throw new FileAlreadyExistsException("file " + uri + " already exists (overwrite it explicitly)");
         }

@@ -1,0 +1,112 @@
+package io.longnet.jobs;
+
+import io.longnet.attention.Branch;
+import io.longnet.attention.DilatedAttentionConfig;
+import io.longnet.spark.AttentionBlock;
+import io.longnet.spark.PartitionPlan;
+import io.longnet.spark.QkvBlock;
+import io.longnet.spark.SequenceParallelAttention;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.IntStream;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.util.CollectionAccumulator;
+
+/**
+ * {@code longnet attend}: dilated attention of one sequence's q, k, v through the sequence-parallel plan,
+ * written as o and lse. The CLI parses flags into a {@link Request}; tests call {@link #run} directly.
+ */
+final class AttendJob {
+
+    /** What to compute; {@code heads} null to take H from the input, {@code partitionLength} 0 to choose. */
+    record Request(String qkv, String out, List<Branch> branches, Integer heads, boolean causal,
+                   int partitionLength, String backend, boolean overwrite) {
+    }
+
+    /** What the job measured. */
+    record Summary(PartitionPlan plan, double seconds, long maxShuffleReadPerPartition,
+                   double meanShuffleReadPerPartition, String backends) {
+        double tokensPerSecond() {
+            return plan.n() / seconds;
+        }
+    }
+
+    private AttendJob() {
+    }
+
+    static Summary run(SparkSession spark, Request request, PrintStream out) throws IOException {
+        long t0 = System.nanoTime();
+        java.util.TreeSet<String> backends = new java.util.TreeSet<>();
+        var conf = spark.sparkContext().hadoopConfiguration();
+        AttentionOutput.checkTarget(request.out(), request.overwrite(), conf);
+        SafetensorsQkv input = SafetensorsQkv.open(request.qkv(), conf);
+        if (request.heads() != null && request.heads() != input.heads()) {
+            throw new IllegalArgumentException("--heads " + request.heads() + " does not match the input's H = "
+                    + input.heads() + " (q, k, v are [" + input.length() + ", " + input.heads() + ", "
+                    + input.headDim() + "])");
+        }
+        DilatedAttentionConfig config = DilatedAttentionConfig.of(request.branches(), input.heads(),
+                input.headDim(), request.causal());
+        PartitionPlan plan = PartitionPlan.of(config, input.length(), request.partitionLength(),
+                PartitionPlan.DEFAULT_TASK_BYTES);
+        out.printf(Locale.ROOT, "plan: %s; H=%d, d=%d, %s, backend %s%n", plan.describe(), config.heads(),
+                config.headDim(), config.causal() ? "causal" : "non-causal", request.backend());
+
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        jsc.setJobDescription("longnet attend " + config.branches() + " N=" + plan.n());
+        List<Integer> ids = new ArrayList<>(plan.partitions());
+        IntStream.range(0, plan.partitions()).forEach(ids::add);
+        jsc.setCallSite("qkv");
+        JavaRDD<QkvBlock> qkv = jsc.parallelize(ids, plan.partitions()).map(p -> input.read(plan, p)).setName("qkv");
+        // Which backend computed each partition, for the summary (a set accumulator: a few names).
+        CollectionAccumulator<String> ran = spark.sparkContext().collectionAccumulator("backends");
+        JavaRDD<AttentionBlock> attended = SequenceParallelAttention.attend(qkv, plan, request.backend())
+                .map(b -> {
+                    ran.add(b.backend());
+                    return b;
+                });
+
+        StageMetrics metrics = new StageMetrics(SequenceParallelAttention.ATTEND_STAGE, plan.partitions(),
+                plan.n(), out);
+        spark.sparkContext().addSparkListener(metrics);
+        try {
+            jsc.setCallSite(SequenceParallelAttention.ATTEND_STAGE);
+            AttentionOutput.write(spark, attended, plan, request.out(), metadata(plan, request));
+            spark.sparkContext().listenerBus().waitUntilEmpty();
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IOException("Spark's listener bus did not drain", e);
+        } finally {
+            spark.sparkContext().removeSparkListener(metrics);
+            backends.addAll(ran.value());
+            jsc.clearCallSite();
+        }
+        Summary summary = new Summary(plan, (System.nanoTime() - t0) / 1e9, metrics.maxShuffleRead(),
+                metrics.meanShuffleRead(), String.join(", ", backends));
+        out.printf(Locale.ROOT, "done: %d tokens in %.2f s, %.0f tokens/s; shuffle read per partition: max %d B,"
+                + " mean %.0f B; backend: %s; wrote %s%n", plan.n(), summary.seconds(), summary.tokensPerSecond(),
+                summary.maxShuffleReadPerPartition(), summary.meanShuffleReadPerPartition(), summary.backends(),
+                request.out());
+        return summary;
+    }
+
+    private static Map<String, String> metadata(PartitionPlan plan, Request request) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("longnet.branches", plan.config().branches().toString().replaceAll("[\\[\\] ]", ""));
+        m.put("longnet.causal", Boolean.toString(plan.config().causal()));
+        m.put("longnet.head_offset", plan.config().headOffset().name());
+        m.put("longnet.source", request.qkv());
+        if (!AttentionOutput.isSafetensors(request.out())) {
+            m.put("longnet.block_size", Integer.toString(AttentionOutput.blockSize(plan)));
+            m.put("longnet.heads", Integer.toString(plan.config().heads()));
+            m.put("longnet.head_dim", Integer.toString(plan.config().headDim()));
+        }
+        return m;
+    }
+}

@@ -1,0 +1,169 @@
+package io.longnet.jobs;
+
+import io.longnet.datasets.DType;
+import io.longnet.datasets.HadoopFiles;
+import io.longnet.datasets.SafetensorsWriter;
+import io.longnet.spark.AttentionBlock;
+import io.longnet.spark.PartitionPlan;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * Writes {@code o} and {@code lse} atomically: everything goes to a hidden sibling of the output path
+ * first and is renamed into place only when complete, so a failed job leaves nothing under the output.
+ * <ul>
+ *   <li>{@code *.safetensors}: tasks write their rows as part files; the driver then streams the parts,
+ *       in order, into one file ({@code o} F32 {@code [N, H, d]}, {@code lse} F32 {@code [N, H]}).</li>
+ *   <li>anything else: the Parquet block layout of DESIGN.md §3, one row per block of positions:
+ *       {@code seq_id long, block long, o binary, lse binary} (little-endian float32,
+ *       {@code B * H * d} and {@code B * H} values; B in the file's metadata and the job's output).</li>
+ * </ul>
+ */
+final class AttentionOutput {
+
+    static final StructType PARQUET_SCHEMA = new StructType()
+            .add("seq_id", DataTypes.LongType, false)
+            .add("block", DataTypes.LongType, false)
+            .add("o", DataTypes.BinaryType, false)
+            .add("lse", DataTypes.BinaryType, false);
+
+    private AttentionOutput() {
+    }
+
+    static boolean isSafetensors(String out) {
+        return out.endsWith(".safetensors");
+    }
+
+    /** Fails early, before any work, when the output exists and may not be replaced. */
+    static void checkTarget(String out, boolean overwrite, Configuration conf) throws IOException {
+        Path path = new Path(out);
+        if (!overwrite && path.getFileSystem(conf).exists(path)) {
+            throw new IllegalArgumentException("output " + out + " exists: remove it, choose another path or"
+                    + " pass --overwrite");
+        }
+    }
+
+    /** Positions per Parquet row: the largest power of two up to 4096 that divides L. */
+    static int blockSize(PartitionPlan plan) {
+        return Integer.lowestOneBit(plan.partitionLength()) >= 4096 ? 4096
+                : Integer.lowestOneBit(plan.partitionLength());
+    }
+
+    /** Writes the output; an existing one is replaced only once the new one is complete. */
+    static void write(SparkSession spark, JavaRDD<AttentionBlock> blocks, PartitionPlan plan, String out,
+                      Map<String, String> metadata) throws IOException {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        Path target = new Path(out);
+        FileSystem fs = HadoopFiles.withoutChecksums(target.getFileSystem(conf));
+        Path tmp = new Path(target.getParent(), "." + target.getName() + ".longnet-tmp-" + UUID.randomUUID());
+        try {
+            if (isSafetensors(out)) {
+                writeParts(blocks, tmp, new HadoopConf(conf));
+                Path file = new Path(tmp, target.getName());
+                assemble(fs, tmp, file, plan, metadata, conf);
+                rename(fs, file, target);
+            } else {
+                writeParquet(spark, blocks, plan, tmp, metadata);
+                rename(fs, tmp, target);
+            }
+        } finally {
+            fs.delete(tmp, true);
+        }
+    }
+
+    private static void rename(FileSystem fs, Path from, Path to) throws IOException {
+        if (fs.exists(to) && !fs.delete(to, true)) {
+            throw new IOException("could not replace " + to);
+        }
+        if (!fs.rename(from, to)) {
+            throw new IOException("could not move the finished output to " + to + " (does it exist now?)");
+        }
+    }
+
+    private static void writeParts(JavaRDD<AttentionBlock> blocks, Path tmp, HadoopConf conf) {
+        String dir = tmp.toString();
+        blocks.foreach(b -> {
+            Path base = new Path(dir);
+            FileSystem fs = HadoopFiles.withoutChecksums(base.getFileSystem(conf.get()));
+            writeFloats(fs, new Path(base, String.format("o-%06d", b.partition())), b.o());
+            writeFloats(fs, new Path(base, String.format("lse-%06d", b.partition())), b.lse());
+        });
+    }
+
+    private static void writeFloats(FileSystem fs, Path path, float[] values) throws IOException {
+        ByteBuffer bytes = ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        bytes.asFloatBuffer().put(values);
+        try (OutputStream out = fs.create(path, false)) {
+            out.write(bytes.array());
+        }
+    }
+
+    private static void assemble(FileSystem fs, Path parts, Path file, PartitionPlan plan,
+                                 Map<String, String> metadata, Configuration conf) throws IOException {
+        long n = plan.n();
+        int heads = plan.config().heads();
+        List<SafetensorsWriter.Spec> specs = List.of(
+                SafetensorsWriter.Spec.of("o", DType.F32, n, heads, plan.config().headDim()),
+                SafetensorsWriter.Spec.of("lse", DType.F32, n, heads));
+        byte[] chunk = new byte[1 << 22];
+        try (SafetensorsWriter writer = SafetensorsWriter.create(file.toString(), conf, specs, metadata)) {
+            for (String tensor : new String[] {"o", "lse"}) {
+                for (int p = 0; p < plan.partitions(); p++) {
+                    try (InputStream in = fs.open(new Path(parts, String.format("%s-%06d", tensor, p)))) {
+                        for (int got = in.readNBytes(chunk, 0, chunk.length); got > 0;
+                             got = in.readNBytes(chunk, 0, chunk.length)) {
+                            writer.writeFloats(ByteBuffer.wrap(chunk, 0, got).order(ByteOrder.LITTLE_ENDIAN)
+                                    .asFloatBuffer());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void writeParquet(SparkSession spark, JavaRDD<AttentionBlock> blocks, PartitionPlan plan,
+                                     Path tmp, Map<String, String> metadata) {
+        int b = blockSize(plan);
+        int width = plan.config().rowWidth();
+        int heads = plan.config().heads();
+        JavaRDD<Row> rows = blocks.flatMap(block -> {
+            List<Row> out = new ArrayList<>();
+            for (int at = 0; at < block.length(); at += b) {
+                int len = Math.min(b, block.length() - at);
+                out.add(RowFactory.create(0L, (block.start() + at) / b,
+                        littleEndian(block.o(), at * width, len * width),
+                        littleEndian(block.lse(), at * heads, len * heads)));
+            }
+            return out.iterator();
+        });
+        Dataset<Row> frame = spark.createDataFrame(rows, PARQUET_SCHEMA);
+        var writer = frame.write();
+        for (Map.Entry<String, String> m : metadata.entrySet()) {
+            writer = writer.option("parquet.metadata." + m.getKey(), m.getValue());
+        }
+        writer.parquet(tmp.toString());
+    }
+
+    private static byte[] littleEndian(float[] values, int from, int count) {
+        ByteBuffer bytes = ByteBuffer.allocate(count * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        bytes.asFloatBuffer().put(values, from, count);
+        return bytes.array();
+    }
+}

@@ -1,0 +1,135 @@
+package io.longnet.jobs;
+
+import io.longnet.attention.AttentionBackends;
+import io.longnet.attention.Branch;
+import io.longnet.datasets.TensorFormatException;
+import java.io.FileNotFoundException;
+import java.io.PrintStream;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The {@code longnet} command line: the same entry point under {@code spark-submit --class
+ * io.longnet.jobs.Main} on a cluster and through {@code bin/longnet} on the embedded {@code local[*]}.
+ * Bad input ends in one line on stderr and exit code 2; any other failure in one line and exit code 1.
+ */
+@Command(name = "longnet", mixinStandardHelpOptions = true, version = "longnet-spark 0.1.0",
+        description = "LongNet dilated attention on Apache Spark.",
+        subcommands = {Main.Attend.class})
+public final class Main implements Runnable {
+
+    @Override
+    public void run() {
+        CommandLine.usage(this, System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args, System.out, System.err));
+    }
+
+    /** Runs the CLI; returns the exit code. */
+    static int execute(String[] args, PrintStream out, PrintStream err) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(new java.io.PrintWriter(out, true));
+        cli.setErr(new java.io.PrintWriter(err, true));
+        cli.setExecutionExceptionHandler((e, line, parsed) -> {
+            String command = "longnet " + parsed.subcommand().commandSpec().name();
+            Throwable user = userError(e);
+            if (user != null) {
+                err.println(command + ": " + user.getMessage());
+                return 2;
+            }
+            err.println(command + ": failed: " + e);
+            if (System.getenv("LONGNET_DEBUG") != null) {
+                e.printStackTrace(err);
+            } else {
+                err.println("(set LONGNET_DEBUG=1 for the stack trace)");
+            }
+            return 1;
+        });
+        return cli.execute(args);
+    }
+
+    /** The bad-input error inside a failure (Spark wraps a task's exception in its own), if any. */
+    static Throwable userError(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof IllegalArgumentException || t instanceof TensorFormatException
+                    || t instanceof FileNotFoundException) {
+                return t;
+            }
+        }
+        return null;
+    }
+
+    /** The session: the master spark-submit gives, else {@code --master}, else {@code local[*]}. */
+    static SparkSession session(String appName, String master) {
+        SparkSession.Builder builder = SparkSession.builder().appName(appName);
+        if (master != null) {
+            builder.master(master);
+        } else if (!new SparkConf().contains("spark.master")) {
+            builder.master("local[*]");
+        }
+        return builder.getOrCreate();
+    }
+
+    @Command(name = "attend", mixinStandardHelpOptions = true,
+            description = "Dilated attention of q, k, v ([N, H, d] in a safetensors file) through the"
+                    + " sequence-parallel plan; writes o [N, H, d] and lse [N, H] as float32.")
+    static final class Attend implements Callable<Integer> {
+
+        @Option(names = "--qkv", required = true, paramLabel = "IN",
+                description = "safetensors file with tensors q, k, v of shape [N, H, d] (F32, F16 or BF16);"
+                        + " a path or URI (file:, hdfs://)")
+        String qkv;
+
+        @Option(names = "--out", required = true, paramLabel = "OUT",
+                description = "output: a .safetensors file (o, lse), otherwise a Parquet block dataset;"
+                        + " must not exist unless --overwrite")
+        String out;
+
+        @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
+        boolean overwrite;
+
+        @Option(names = "--branches", required = true, paramLabel = "w:r,...",
+                description = "segment length and dilation of each branch, e.g. 2048:1,4096:2,8192:4")
+        String branches;
+
+        @Option(names = "--heads", paramLabel = "H", description = "expected number of heads (default: from q)")
+        Integer heads;
+
+        @Option(names = "--causal", description = "causal attention (each position sees only earlier ones)")
+        boolean causal;
+
+        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
+                description = "positions per partition; every segment length must divide it or be a"
+                        + " multiple of it (default: chosen, about 96 MiB of q, k, v per task)")
+        int partitionLength;
+
+        @Option(names = "--backend", defaultValue = "auto", paramLabel = "auto|cpu|gpu",
+                description = "attention kernel: auto uses a GPU where Spark assigned one (default: auto)")
+        String backend;
+
+        @Option(names = "--master", paramLabel = "URL",
+                description = "Spark master (default: spark-submit's, else local[*])")
+        String master;
+
+        @Override
+        public Integer call() throws Exception {
+            List<Branch> parsed = Branch.parseList(branches);
+            AttentionBackends.validate(backend);
+            SparkSession spark = session("longnet attend", master);
+            try {
+                AttendJob.run(spark, new AttendJob.Request(qkv, out, parsed, heads, causal, partitionLength,
+                        backend, overwrite), System.out);
+            } finally {
+                spark.stop();
+            }
+            return 0;
+        }
+    }
+}

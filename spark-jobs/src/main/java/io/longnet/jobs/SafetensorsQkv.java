@@ -1,0 +1,91 @@
+package io.longnet.jobs;
+
+import io.longnet.datasets.SafetensorsFile;
+import io.longnet.datasets.TensorChecks;
+import io.longnet.datasets.TensorFormatException;
+import io.longnet.datasets.TensorInfo;
+import io.longnet.spark.PartitionPlan;
+import io.longnet.spark.QkvBlock;
+import java.io.IOException;
+import java.io.Serializable;
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * The {@code attend} input as a safetensors file holding {@code q}, {@code k}, {@code v} of shape
+ * {@code [N, H, d]} (F32, F16 or BF16). The driver reads the header only; each task reads its own rows
+ * with positioned reads and rejects non-finite values, naming the tensor and the position.
+ */
+final class SafetensorsQkv implements Serializable {
+
+    static final String[] NAMES = {"q", "k", "v"};
+
+    private final String uri;
+    private final HadoopConf conf;
+    private final long n;
+    private final int heads;
+    private final int headDim;
+
+    private SafetensorsQkv(String uri, HadoopConf conf, long n, int heads, int headDim) {
+        this.uri = uri;
+        this.conf = conf;
+        this.n = n;
+        this.heads = heads;
+        this.headDim = headDim;
+    }
+
+    /** Reads and checks the header: q, k, v present, rank 3, equal shapes. */
+    static SafetensorsQkv open(String uri, Configuration conf) throws IOException {
+        try (SafetensorsFile file = SafetensorsFile.open(uri, conf)) {
+            long[] shape = null;
+            for (String name : NAMES) {
+                TensorInfo t = file.tensor(name);
+                if (t.rank() != 3) {
+                    throw new TensorFormatException(uri, name, "shape " + Arrays.toString(t.shape())
+                            + " is not [N, H, d]");
+                }
+                if (shape == null) {
+                    shape = t.shape();
+                } else if (!Arrays.equals(shape, t.shape())) {
+                    throw new TensorFormatException(uri, name, "shape " + Arrays.toString(t.shape())
+                            + " differs from q's " + Arrays.toString(shape));
+                }
+            }
+            if (shape[0] < 1 || shape[1] < 1 || shape[2] < 1 || shape[1] * shape[2] > Integer.MAX_VALUE) {
+                throw new TensorFormatException(uri, "q", "shape " + Arrays.toString(shape)
+                        + " needs N, H, d >= 1");
+            }
+            return new SafetensorsQkv(uri, new HadoopConf(conf), shape[0], (int) shape[1], (int) shape[2]);
+        }
+    }
+
+    long length() {
+        return n;
+    }
+
+    int heads() {
+        return heads;
+    }
+
+    int headDim() {
+        return headDim;
+    }
+
+    /** Partition {@code p} of {@code plan}, read on the executor. */
+    QkvBlock read(PartitionPlan plan, int p) throws IOException {
+        long start = plan.start(p);
+        int len = plan.length(p);
+        int width = heads * headDim;
+        float[][] tensors = new float[3][len * width];
+        try (SafetensorsFile file = SafetensorsFile.open(uri, conf.get())) {
+            for (int t = 0; t < 3; t++) {
+                FloatBuffer dst = FloatBuffer.wrap(tensors[t]);
+                file.readRows(NAMES[t], start, len, dst);
+                dst.flip();
+                TensorChecks.requireFinite(uri, NAMES[t], dst, start * width, new long[] {n, heads, headDim});
+            }
+        }
+        return new QkvBlock(p, start, len, tensors[0], tensors[1], tensors[2]);
+    }
+}
