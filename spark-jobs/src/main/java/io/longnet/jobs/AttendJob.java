@@ -8,12 +8,10 @@ import io.longnet.spark.QkvBlock;
 import io.longnet.spark.SequenceParallelAttention;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.stream.IntStream;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -46,7 +44,7 @@ final class AttendJob {
         java.util.TreeSet<String> backends = new java.util.TreeSet<>();
         var conf = spark.sparkContext().hadoopConfiguration();
         AttentionOutput.checkTarget(request.out(), request.overwrite(), conf);
-        SafetensorsQkv input = SafetensorsQkv.open(request.qkv(), conf);
+        QkvInput input = QkvInput.open(request.qkv(), conf);
         if (request.heads() != null && request.heads() != input.heads()) {
             throw new IllegalArgumentException("--heads " + request.heads() + " does not match the input's H = "
                     + input.heads() + " (q, k, v are [" + input.length() + ", " + input.heads() + ", "
@@ -61,10 +59,8 @@ final class AttendJob {
 
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         jsc.setJobDescription("longnet attend " + config.branches() + " N=" + plan.n());
-        List<Integer> ids = new ArrayList<>(plan.partitions());
-        IntStream.range(0, plan.partitions()).forEach(ids::add);
         jsc.setCallSite("qkv");
-        JavaRDD<QkvBlock> qkv = jsc.parallelize(ids, plan.partitions()).map(p -> input.read(plan, p)).setName("qkv");
+        JavaRDD<QkvBlock> qkv = input.blocks(spark, plan).setName("qkv");
         // Which backend computed each partition, for the summary (a set accumulator: a few names).
         CollectionAccumulator<String> ran = spark.sparkContext().collectionAccumulator("backends");
         JavaRDD<AttentionBlock> attended = SequenceParallelAttention.attend(qkv, plan, request.backend())
@@ -102,11 +98,6 @@ final class AttendJob {
         m.put("longnet.causal", Boolean.toString(plan.config().causal()));
         m.put("longnet.head_offset", plan.config().headOffset().name());
         m.put("longnet.source", request.qkv());
-        if (!AttentionOutput.isSafetensors(request.out())) {
-            m.put("longnet.block_size", Integer.toString(AttentionOutput.blockSize(plan)));
-            m.put("longnet.heads", Integer.toString(plan.config().heads()));
-            m.put("longnet.head_dim", Integer.toString(plan.config().headDim()));
-        }
         return m;
     }
 }

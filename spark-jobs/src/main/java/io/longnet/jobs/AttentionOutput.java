@@ -1,5 +1,6 @@
 package io.longnet.jobs;
 
+import io.longnet.datasets.BlockManifest;
 import io.longnet.datasets.DType;
 import io.longnet.datasets.HadoopFiles;
 import io.longnet.datasets.SafetensorsWriter;
@@ -33,7 +34,7 @@ import org.apache.spark.sql.types.StructType;
  *       in order, into one file ({@code o} F32 {@code [N, H, d]}, {@code lse} F32 {@code [N, H]}).</li>
  *   <li>anything else: the Parquet block layout of DESIGN.md §3, one row per block of positions:
  *       {@code seq_id long, block long, o binary, lse binary} (little-endian float32,
- *       {@code B * H * d} and {@code B * H} values; B in the file's metadata and the job's output).</li>
+ *       {@code B * H * d} and {@code B * H} values), described by its {@link BlockManifest}.</li>
  * </ul>
  */
 final class AttentionOutput {
@@ -139,7 +140,7 @@ final class AttentionOutput {
     }
 
     private static void writeParquet(SparkSession spark, JavaRDD<AttentionBlock> blocks, PartitionPlan plan,
-                                     Path tmp, Map<String, String> metadata) {
+                                     Path tmp, Map<String, String> metadata) throws IOException {
         int b = blockSize(plan);
         int width = plan.config().rowWidth();
         int heads = plan.config().heads();
@@ -154,11 +155,9 @@ final class AttentionOutput {
             return out.iterator();
         });
         Dataset<Row> frame = spark.createDataFrame(rows, PARQUET_SCHEMA);
-        var writer = frame.write();
-        for (Map.Entry<String, String> m : metadata.entrySet()) {
-            writer = writer.option("parquet.metadata." + m.getKey(), m.getValue());
-        }
-        writer.parquet(tmp.toString());
+        frame.write().parquet(tmp.toString());
+        new BlockManifest(plan.n(), heads, plan.config().headDim(), b, Map.of("o", width, "lse", heads), metadata)
+                .write(tmp.toString(), spark.sparkContext().hadoopConfiguration());
     }
 
     private static byte[] littleEndian(float[] values, int from, int count) {

@@ -2,7 +2,9 @@ package io.longnet.jobs;
 
 import io.longnet.attention.AttentionBackends;
 import io.longnet.attention.Branch;
+import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.datasets.TensorFormatException;
+import io.longnet.spark.PartitionPlan;
 import java.io.FileNotFoundException;
 import java.io.PrintStream;
 import java.util.List;
@@ -20,7 +22,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "longnet", mixinStandardHelpOptions = true, version = "longnet-spark 0.1.0",
         description = "LongNet dilated attention on Apache Spark.",
-        subcommands = {Main.Attend.class})
+        subcommands = {Main.Attend.class, Main.Bench.class})
 public final class Main implements Runnable {
 
     @Override
@@ -126,6 +128,71 @@ public final class Main implements Runnable {
             try {
                 AttendJob.run(spark, new AttendJob.Request(qkv, out, parsed, heads, causal, partitionLength,
                         backend, overwrite), System.out);
+            } finally {
+                spark.stop();
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks on synthetic data.",
+            subcommands = {BenchAttend.class})
+    static final class Bench implements Runnable {
+        @Override
+        public void run() {
+            CommandLine.usage(this, System.out);
+        }
+    }
+
+    @Command(name = "attend", mixinStandardHelpOptions = true,
+            description = "The attend job on synthetic q, k, v (made inside the tasks, output discarded) against"
+                    + " the single-process engine: job time / engine time, tokens/s, shuffle read per partition.")
+    static final class BenchAttend implements Callable<Integer> {
+
+        @Option(names = "--sizes", split = ",", defaultValue = "1048576", paramLabel = "N,...",
+                description = "sequence lengths (default: 1048576)")
+        List<Long> sizes;
+
+        @Option(names = "--branches", defaultValue = "256:1,512:2,1024:4", paramLabel = "w:r,...",
+                description = "branches (default: config B, 256:1,512:2,1024:4)")
+        String branches;
+
+        @Option(names = "--heads", defaultValue = "4", paramLabel = "H", description = "heads (default: 4)")
+        int heads;
+
+        @Option(names = "--dim", defaultValue = "32", paramLabel = "d", description = "head width (default: 32)")
+        int dim;
+
+        @Option(names = "--causal", defaultValue = "both", paramLabel = "both|true|false",
+                description = "causal, non-causal or both (default: both)")
+        String causal;
+
+        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
+                description = "positions per partition (default: chosen)")
+        int partitionLength;
+
+        @Option(names = "--master", defaultValue = "local[2]", paramLabel = "URL",
+                description = "Spark master (default: local[2])")
+        String master;
+
+        @Override
+        public Integer call() throws Exception {
+            DilatedAttentionConfig config = DilatedAttentionConfig.of(Branch.parseList(branches), heads, dim, false);
+            List<Boolean> modes = switch (causal) {
+                case "both" -> List.of(false, true);
+                case "true" -> List.of(true);
+                case "false" -> List.of(false);
+                default -> throw new IllegalArgumentException("--causal takes both, true or false (got " + causal + ")");
+            };
+            for (long n : sizes) {
+                if (n < 1) {
+                    throw new IllegalArgumentException("--sizes takes lengths >= 1 (got " + n + ")");
+                }
+                PartitionPlan.of(config, n, partitionLength, PartitionPlan.DEFAULT_TASK_BYTES);
+            }
+            SparkSession spark = session("longnet bench attend", master);
+            try {
+                AttendBench.run(spark, config, sizes, modes, partitionLength, System.out);
             } finally {
                 spark.stop();
             }

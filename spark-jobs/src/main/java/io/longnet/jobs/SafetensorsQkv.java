@@ -7,9 +7,14 @@ import io.longnet.datasets.TensorInfo;
 import io.longnet.spark.PartitionPlan;
 import io.longnet.spark.QkvBlock;
 import java.io.IOException;
-import java.io.Serializable;
 import java.nio.FloatBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.stream.IntStream;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
 import org.apache.hadoop.conf.Configuration;
 
 /**
@@ -17,7 +22,7 @@ import org.apache.hadoop.conf.Configuration;
  * {@code [N, H, d]} (F32, F16 or BF16). The driver reads the header only; each task reads its own rows
  * with positioned reads and rejects non-finite values, naming the tensor and the position.
  */
-final class SafetensorsQkv implements Serializable {
+final class SafetensorsQkv implements QkvInput {
 
     static final String[] NAMES = {"q", "k", "v"};
 
@@ -42,34 +47,46 @@ final class SafetensorsQkv implements Serializable {
             for (String name : NAMES) {
                 TensorInfo t = file.tensor(name);
                 if (t.rank() != 3) {
-                    throw new TensorFormatException(uri, name, "shape " + Arrays.toString(t.shape())
-                            + " is not [N, H, d]");
+                    throw new TensorFormatException(uri, name, "tensor '" + name + "': shape "
+                            + Arrays.toString(t.shape()) + " is not [N, H, d]");
                 }
                 if (shape == null) {
                     shape = t.shape();
                 } else if (!Arrays.equals(shape, t.shape())) {
-                    throw new TensorFormatException(uri, name, "shape " + Arrays.toString(t.shape())
-                            + " differs from q's " + Arrays.toString(shape));
+                    throw new TensorFormatException(uri, name, "tensor '" + name + "': shape "
+                            + Arrays.toString(t.shape()) + " differs from q's " + Arrays.toString(shape));
                 }
             }
             if (shape[0] < 1 || shape[1] < 1 || shape[2] < 1 || shape[1] * shape[2] > Integer.MAX_VALUE) {
-                throw new TensorFormatException(uri, "q", "shape " + Arrays.toString(shape)
+                throw new TensorFormatException(uri, "q", "tensors q, k, v: shape " + Arrays.toString(shape)
                         + " needs N, H, d >= 1");
             }
             return new SafetensorsQkv(uri, new HadoopConf(conf), shape[0], (int) shape[1], (int) shape[2]);
         }
     }
 
-    long length() {
+    @Override
+    public long length() {
         return n;
     }
 
-    int heads() {
+    @Override
+    public int heads() {
         return heads;
     }
 
-    int headDim() {
+    @Override
+    public int headDim() {
         return headDim;
+    }
+
+    /** One task per partition of the plan, each reading its own rows. */
+    @Override
+    public JavaRDD<QkvBlock> blocks(SparkSession spark, PartitionPlan plan) {
+        List<Integer> ids = new ArrayList<>(plan.partitions());
+        IntStream.range(0, plan.partitions()).forEach(ids::add);
+        return JavaSparkContext.fromSparkContext(spark.sparkContext()).parallelize(ids, plan.partitions())
+                .map(p -> read(plan, p));
     }
 
     /** Partition {@code p} of {@code plan}, read on the executor. */

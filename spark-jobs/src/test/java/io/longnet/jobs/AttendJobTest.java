@@ -120,6 +120,40 @@ class AttendJobTest {
         assertTrue(relativeError(lse, want.lseArray()) < 1e-5, "lse");
     }
 
+    @Test
+    void parquetBlockInputGivesTheSameResultAsSafetensors() throws IOException {
+        String in = dir.resolve("qkv.safetensors").toUri().toString();
+        int n = 1000;
+        SyntheticQkv.write(in, new Configuration(), n, 4, 8, DType.F32, 11);
+        // The same q, k, v as a block dataset of B = 64 (the last block short), built here.
+        float[][] qkv = {readAll(in, "q"), readAll(in, "k"), readAll(in, "v")};
+        List<Row> rows = new java.util.ArrayList<>();
+        for (int block = 0; block * 64 < n; block++) {
+            int len = Math.min(64, n - block * 64);
+            Object[] cells = new Object[5];
+            cells[0] = 0L;
+            cells[1] = (long) block;
+            for (int t = 0; t < 3; t++) {
+                ByteBuffer bytes = ByteBuffer.allocate(len * 32 * 4).order(ByteOrder.LITTLE_ENDIAN);
+                bytes.asFloatBuffer().put(qkv[t], block * 64 * 32, len * 32);
+                cells[2 + t] = bytes.array();
+            }
+            rows.add(org.apache.spark.sql.RowFactory.create(cells));
+        }
+        String blocks = dir.resolve("qkv-blocks").toUri().toString();
+        org.apache.spark.sql.types.StructType schema = new org.apache.spark.sql.types.StructType()
+                .add("seq_id", "long").add("block", "long").add("q", "binary").add("k", "binary").add("v", "binary");
+        SPARK.session().createDataFrame(rows, schema).repartition(3).write().parquet(blocks);
+        new io.longnet.datasets.BlockManifest(n, 4, 8, 64, java.util.Map.of("q", 32, "k", 32, "v", 32),
+                java.util.Map.of()).write(blocks, new Configuration());
+
+        String out = dir.resolve("out.safetensors").toUri().toString();
+        attend(blocks, out, "64:1,128:2,256:4", true, 128);
+        AttentionResult want = engine(in, "64:1,128:2,256:4", true);
+        assertTrue(relativeError(readAll(out, "o"), want.oArray()) < 1e-5, "o");
+        assertTrue(relativeError(readAll(out, "lse"), want.lseArray()) < 1e-5, "lse");
+    }
+
     private static void copy(byte[] bytes, float[] dst, int at) {
         ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(dst, at, bytes.length / 4);
     }

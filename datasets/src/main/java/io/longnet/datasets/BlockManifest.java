@@ -1,0 +1,97 @@
+package io.longnet.datasets;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * {@code _longnet.json} beside the Parquet files of a block dataset (DESIGN.md §3): what the binary
+ * columns hold. Rows are {@code (seq_id long, block long, <tensor> binary ...)}; each tensor column holds
+ * {@code blockSize * width} little-endian float32 values of positions {@code [block * B, block * B + B)}
+ * (the last block of a sequence may be shorter); {@code n} is the sequence length. Spark's readers skip
+ * files starting with {@code _}, so the manifest never disturbs them.
+ *
+ * @param tensors column name to floats per position (e.g. q: H*d, lse: H)
+ */
+public record BlockManifest(long n, int heads, int headDim, int blockSize, Map<String, Integer> tensors,
+                            Map<String, String> properties) {
+
+    public static final String FILE = "_longnet.json";
+    private static final String FORMAT = "longnet-blocks/1";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public BlockManifest {
+        tensors = Map.copyOf(new LinkedHashMap<>(tensors));
+        properties = Map.copyOf(properties);
+    }
+
+    /** Floats per position of column {@code name}; a clear error naming the dataset when absent. */
+    public int width(String dataset, String name) {
+        Integer w = tensors.get(name);
+        if (w == null) {
+            throw new TensorFormatException(dataset, name, "no such column (has: "
+                    + String.join(", ", tensors.keySet()) + ")");
+        }
+        return w;
+    }
+
+    public void write(String dir, Configuration conf) throws IOException {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("format", FORMAT);
+        root.put("n", n);
+        root.put("heads", heads);
+        root.put("head_dim", headDim);
+        root.put("block_size", blockSize);
+        ObjectNode t = root.putObject("tensors");
+        tensors.forEach(t::put);
+        ObjectNode p = root.putObject("properties");
+        properties.forEach(p::put);
+        Path path = new Path(dir, FILE);
+        FileSystem fs = HadoopFiles.withoutChecksums(path.getFileSystem(conf));
+        try (OutputStream out = fs.create(path, true)) {
+            out.write(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root).getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    public static BlockManifest read(String dir, Configuration conf) throws IOException {
+        Path path = new Path(dir, FILE);
+        FileSystem fs = path.getFileSystem(conf);
+        if (!fs.exists(path)) {
+            throw new FileNotFoundException(dir + " is not a longnet block dataset (no " + FILE
+                    + "; give a .safetensors file or a dataset written by longnet)");
+        }
+        JsonNode root;
+        try (InputStream in = fs.open(path)) {
+            root = JSON.readTree(in);
+        } catch (IOException e) {
+            throw new TensorFormatException(dir + ": " + FILE + " is not valid JSON: " + e.getMessage());
+        }
+        if (!FORMAT.equals(root.path("format").asText())) {
+            throw new TensorFormatException(dir + ": " + FILE + " has format '" + root.path("format").asText()
+                    + "', expected " + FORMAT);
+        }
+        Map<String, Integer> tensors = new LinkedHashMap<>();
+        root.path("tensors").fields().forEachRemaining(e -> tensors.put(e.getKey(), e.getValue().asInt()));
+        Map<String, String> properties = new LinkedHashMap<>();
+        root.path("properties").fields().forEachRemaining(e -> properties.put(e.getKey(), e.getValue().asText()));
+        BlockManifest m = new BlockManifest(root.path("n").asLong(), root.path("heads").asInt(),
+                root.path("head_dim").asInt(), root.path("block_size").asInt(), tensors, properties);
+        for (String key : List.of("n", "heads", "head_dim", "block_size")) {
+            if (root.path(key).asLong() < 1) {
+                throw new TensorFormatException(dir + ": " + FILE + " needs " + key + " >= 1");
+            }
+        }
+        return m;
+    }
+}

@@ -1,0 +1,27 @@
+package io.longnet.jobs;
+
+import io.longnet.spark.PartitionPlan;
+import io.longnet.spark.QkvBlock;
+import java.io.IOException;
+import java.io.Serializable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.SparkSession;
+
+/** Where {@code attend} takes q, k, v from: a safetensors file or a Parquet block dataset. */
+interface QkvInput extends Serializable {
+
+    /** A {@code .safetensors} path is a file; anything else a block dataset directory. */
+    static QkvInput open(String uri, Configuration conf) throws IOException {
+        return uri.endsWith(".safetensors") ? SafetensorsQkv.open(uri, conf) : ParquetQkv.open(uri, conf);
+    }
+
+    long length();
+
+    int heads();
+
+    int headDim();
+
+    /** Partition {@code p} of the plan as partition {@code p} of the RDD, one block each. */
+    JavaRDD<QkvBlock> blocks(SparkSession spark, PartitionPlan plan);
+}
