@@ -1,0 +1,153 @@
+package io.longnet.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.longnet.attention.AttentionResult;
+import io.longnet.attention.Branch;
+import io.longnet.datasets.DType;
+import io.longnet.datasets.SyntheticQkv;
+import io.longnet.spark.SparkSessionExtension;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.spark.sql.Row;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code longnet attend} with {@code hdfs://} input and output on an in-process one-datanode HDFS: the same
+ * computation as on local files, bit for bit, written atomically (no temporaries left on HDFS).
+ */
+class AttendHdfsTest {
+
+    @RegisterExtension
+    static final SparkSessionExtension SPARK = new SparkSessionExtension();
+
+    @TempDir
+    static Path base;
+
+    static MiniDFSCluster cluster;
+    /** {@code hdfs://localhost:<port>}: host and port in the URI, so Spark's default configuration reaches it. */
+    static String hdfs;
+
+    @BeforeAll
+    static void startHdfs() throws IOException {
+        Configuration conf = new Configuration();
+        conf.set(MiniDFSCluster.HDFS_MINIDFS_BASEDIR, base.resolve("hdfs").toString());
+        cluster = new MiniDFSCluster.Builder(conf).numDataNodes(1).build();
+        cluster.waitActive();
+        hdfs = "hdfs://localhost:" + cluster.getNameNodePort();
+        // Test speed only: closing an HDFS file polls the namenode until the datanode has reported the
+        // block, first after 400 ms by default, and each task closes two or more small files. The setting
+        // must be in place when the (cached, JVM-wide) FileSystem for this URI is first created: here.
+        Configuration sparkConf = SPARK.session().sparkContext().hadoopConfiguration();
+        sparkConf.setInt("dfs.client.block.write.locateFollowingBlock.initial.delay.ms", 10);
+        FileSystem.get(java.net.URI.create(hdfs), sparkConf);
+    }
+
+    @AfterAll
+    static void stopHdfs() {
+        if (cluster != null) {
+            cluster.shutdown();
+        }
+    }
+
+    static AttendJob.Request request(String in, String out) {
+        return new AttendJob.Request(in, out, Branch.parseList("64:1,128:2,256:4"), 4, true, 64, "cpu", false);
+    }
+
+    static void attend(AttendJob.Request request) throws IOException {
+        AttendJob.run(SPARK.session(), request, new PrintStream(new ByteArrayOutputStream()));
+    }
+
+    @Test
+    void hdfsInAndOutEqualsTheLocalRunExactly() throws IOException {
+        int n = 1000;
+        int heads = 4;
+        int d = 16;
+        long seed = 1124L;
+        System.out.println("AttendHdfsTest: input seed " + seed);
+        Configuration conf = new Configuration();
+        String in = hdfs + "/in/qkv.safetensors";
+        SyntheticQkv.write(in, conf, n, heads, d, DType.F32, seed);
+        FileSystem fs = new org.apache.hadoop.fs.Path(hdfs + "/").getFileSystem(conf);
+
+        // The same bytes on the local file system (raw: no .crc side file).
+        Path local = base.resolve("local");
+        String localIn = local.resolve("qkv.safetensors").toUri().toString();
+        fs.copyToLocalFile(false, new org.apache.hadoop.fs.Path(in), new org.apache.hadoop.fs.Path(localIn), true);
+        String localOut = local.resolve("out.safetensors").toUri().toString();
+        attend(request(localIn, localOut));
+
+        String out = hdfs + "/out/o.safetensors";
+        String blocks = hdfs + "/out/blocks";
+        attend(request(in, out));
+        attend(request(in, blocks));
+
+        float[] o = AttendJobTest.readAll(out, "o");
+        float[] lse = AttendJobTest.readAll(out, "lse");
+        assertArrayEquals(AttendJobTest.readAll(localOut, "o"), o, "o: HDFS run equals the local run");
+        assertArrayEquals(AttendJobTest.readAll(localOut, "lse"), lse, "lse: HDFS run equals the local run");
+        // And both are the attention: against the single-process engine.
+        AttentionResult want = AttendJobTest.engine(localIn, "64:1,128:2,256:4", true);
+        assertTrue(AttendJobTest.relativeError(o, want.oArray()) < 1e-5, "o against the engine");
+        assertTrue(AttendJobTest.relativeError(lse, want.lseArray()) < 1e-5, "lse against the engine");
+
+        // The Parquet block output on HDFS holds the same floats (B = 64: 16 rows; test-only collect).
+        float[] po = new float[n * heads * d];
+        float[] plse = new float[n * heads];
+        List<Row> rows = SPARK.session().read().parquet(blocks).collectAsList();
+        assertEquals(16, rows.size());
+        for (Row r : rows) {
+            int block = (int) r.getLong(r.fieldIndex("block"));
+            copy((byte[]) r.get(r.fieldIndex("o")), po, block * 64 * heads * d);
+            copy((byte[]) r.get(r.fieldIndex("lse")), plse, block * 64 * heads);
+        }
+        assertArrayEquals(o, po, "Parquet o equals safetensors o");
+        assertArrayEquals(lse, plse, "Parquet lse equals safetensors lse");
+
+        // Only the outputs in /out: no hidden .<name>.longnet-tmp-* siblings left behind.
+        assertEquals(List.of("blocks", "o.safetensors"), names(fs.listStatus(new org.apache.hadoop.fs.Path(hdfs
+                + "/out"))));
+        assertTrue(Arrays.stream(fs.listStatus(new org.apache.hadoop.fs.Path(blocks)))
+                        .noneMatch(s -> s.getPath().getName().startsWith("_temporary")),
+                "no _temporary left in the Parquet output");
+    }
+
+    @Test
+    void missingHdfsInputIsOneLineNamingThePath() throws IOException {
+        String in = hdfs + "/in/missing.safetensors";
+        String out = hdfs + "/missing-out/o.safetensors";
+        Exception e = assertThrows(Exception.class, () -> attend(request(in, out)));
+        Throwable user = Main.userError(e);
+        assertNotNull(user, () -> "not recognised as bad input: " + e);
+        assertEquals("File does not exist: " + in, user.getMessage());
+        FileSystem fs = new org.apache.hadoop.fs.Path(hdfs + "/").getFileSystem(new Configuration());
+        assertTrue(!fs.exists(new org.apache.hadoop.fs.Path(hdfs + "/missing-out"))
+                || fs.listStatus(new org.apache.hadoop.fs.Path(hdfs + "/missing-out")).length == 0, "nothing written");
+    }
+
+    private static List<String> names(FileStatus[] statuses) {
+        return Arrays.stream(statuses).map(s -> s.getPath().getName()).sorted().toList();
+    }
+
+    private static void copy(byte[] bytes, float[] dst, int at) {
+        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(dst, at, bytes.length / 4);
+    }
+}
