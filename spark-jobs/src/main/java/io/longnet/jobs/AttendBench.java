@@ -100,12 +100,12 @@ final class AttendBench {
     }
 
     /**
-     * The engine alone over n positions, in chunks of whole segments of every branch (at least 2^20
+     * The engine alone over n positions, in chunks of whole segments of every branch (at least 2^18
      * positions), fresh inputs per chunk, generation not timed.
      */
     static double engineSeconds(DilatedAttentionConfig config, long n, int threads) {
         int maxW = config.maxSegmentLength();
-        int chunk = (int) Math.min(n, Math.max(maxW, (1 << 20) / maxW * maxW));
+        int chunk = (int) Math.min(n, Math.max(maxW, (1 << 18) / maxW * maxW));
         int width = config.rowWidth();
         float[][] t = new float[3][chunk * width];
         FloatBuffer o = FloatBuffer.allocate(chunk * width);
