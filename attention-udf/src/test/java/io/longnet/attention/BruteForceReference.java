@@ -6,17 +6,17 @@ package io.longnet.attention;
  * lse and output, then the mixture weighted by exp(lse_b - M). Deliberately naive and independent of the
  * engine (no tiling, no online softmax, no shared helpers beyond the config).
  */
-final class BruteForceReference {
+public final class BruteForceReference {
 
-    final double[] o;
-    final double[] lse;
+    public final double[] o;
+    public final double[] lse;
 
     private BruteForceReference(double[] o, double[] lse) {
         this.o = o;
         this.lse = lse;
     }
 
-    static BruteForceReference compute(DilatedAttentionConfig c, float[] q, float[] k, float[] v, int n) {
+    public static BruteForceReference compute(DilatedAttentionConfig c, float[] q, float[] k, float[] v, int n) {
         int heads = c.heads();
         int d = c.headDim();
         int nb = c.branches().size();

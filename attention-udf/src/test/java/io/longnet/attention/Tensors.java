@@ -3,13 +3,13 @@ package io.longnet.attention;
 import java.util.SplittableRandom;
 
 /** Random test tensors and the error measure the tests share. */
-final class Tensors {
+public final class Tensors {
 
     private Tensors() {
     }
 
     /** Values uniform in (-scale, scale), never all zero. */
-    static float[] random(SplittableRandom rnd, int size, double scale) {
+    public static float[] random(SplittableRandom rnd, int size, double scale) {
         float[] a = new float[size];
         for (int i = 0; i < size; i++) {
             a[i] = (float) ((rnd.nextDouble() * 2 - 1) * scale);
@@ -22,7 +22,7 @@ final class Tensors {
      * the largest magnitude of the reference (the norm-wise measure used for attention kernels; an
      * elementwise ratio is meaningless where the reference crosses zero).
      */
-    static double relativeError(float[] actual, double[] expected) {
+    public static double relativeError(float[] actual, double[] expected) {
         if (actual.length != expected.length) {
             throw new AssertionError("length " + actual.length + " != " + expected.length);
         }

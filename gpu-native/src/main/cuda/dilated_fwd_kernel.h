@@ -1,0 +1,254 @@
+// The math of the dilated-attention forward for one branch (DESIGN.md §1): a CTA attends one block of
+// query rows of one sparsified segment of one head, flash-style (online softmax over key tiles, kept on
+// chip), reading the dilated rows straight from the [N][H][D] layout (or from gathered compact rows),
+// and merges its result into o/lse by lse. Launch logic lives in dilated_fwd_launch.cu.
+#pragma once
+#include <cuda_bf16.h>
+#include "dilated_params.h"
+#include "kernel_traits.h"
+#include "lse_merge.h"
+#include "mma.h"
+#include "segment_rows.h"
+
+// Merges one row part (value pairs owned by this lane) into o/lse. All lanes of the warp call it (it
+// synchronises the warp between reading the old lse and writing the new one).
+__device__ __forceinline__ void merge_row_part(const DilatedParams& p, bool valid, int64_t lse_at,
+                                               float part_lse, bool writes_lse, float* w_acc, float* w_part,
+                                               float* new_lse) {
+    float old = -INFINITY;
+    if (valid && !p.first) old = p.lse[lse_at];
+    *new_lse = p.first ? part_lse : lse_merge_weights(old, part_lse, w_acc, w_part);
+    if (p.first) { *w_acc = 0.f; *w_part = 1.f; }
+    __syncwarp();
+    if (valid && writes_lse) p.lse[lse_at] = *new_lse;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// bf16 inputs, tensor cores (mma.sync m16n8k16), fp32 softmax and accumulation.
+template <int D>
+__device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
+    using T = MmaTraits<D>;
+    constexpr int BM = T::BLOCK_M, BN = T::BLOCK_N, KS = T::KSTRIDE, VS = T::VSTRIDE;
+    // Q tile first (read once into registers), then the same space holds each K tile.
+    __shared__ __align__(16) __nv_bfloat16 qk_smem[BN * KS];
+    __shared__ __align__(16) __nv_bfloat16 vt_smem[D * VS];
+
+    const int segment = blockIdx.x, head = blockIdx.y, i0 = blockIdx.z * BM;
+    const SegmentRows sr = segment_rows<D>(p, head, segment);
+    if (i0 >= sr.query_rows) return;  // the whole CTA: ragged segments have fewer rows
+
+    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
+    const __nv_bfloat16* q = static_cast<const __nv_bfloat16*>(p.q);
+    const __nv_bfloat16* k = static_cast<const __nv_bfloat16*>(p.k);
+    const __nv_bfloat16* v = static_cast<const __nv_bfloat16*>(p.v);
+    constexpr int VEC = 8;  // bf16 per 16-byte load
+    constexpr int ROW_VECS = D / VEC;
+
+    // Q rows of this block -> shared (16-byte loads; absent rows as zeros) -> A fragments in registers.
+    for (int idx = tid; idx < BM * ROW_VECS; idx += T::THREADS) {
+        const int row = idx / ROW_VECS, c = (idx % ROW_VECS) * VEC;
+        uint4 val = make_uint4(0, 0, 0, 0);
+        if (i0 + row < sr.query_rows)
+            val = *reinterpret_cast<const uint4*>(q + sr.q_first + (int64_t)(i0 + row) * sr.q_stride + c);
+        *reinterpret_cast<uint4*>(&qk_smem[row * KS + c]) = val;
+    }
+    __syncthreads();
+    uint32_t qf[D / 16][4];
+    const int r0 = warp * 16 + g;
+#pragma unroll
+    for (int kc = 0; kc < D / 16; kc++) {
+        qf[kc][0] = lds32(&qk_smem[r0 * KS + kc * 16 + 2 * t]);
+        qf[kc][1] = lds32(&qk_smem[(r0 + 8) * KS + kc * 16 + 2 * t]);
+        qf[kc][2] = lds32(&qk_smem[r0 * KS + kc * 16 + 8 + 2 * t]);
+        qf[kc][3] = lds32(&qk_smem[(r0 + 8) * KS + kc * 16 + 8 + 2 * t]);
+    }
+
+    float acc[D / 8][4];
+#pragma unroll
+    for (int nt = 0; nt < D / 8; nt++) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.f;
+    float row_max[2] = {-INFINITY, -INFINITY};
+    float row_sum[2] = {0.f, 0.f};  // this lane's partial sums; the quad adds them up at the end
+    const int q_row[2] = {i0 + r0, i0 + r0 + 8};
+    const int key_end = p.causal ? min(sr.key_rows, sr.shift + i0 + BM) : sr.key_rows;
+
+    for (int j0 = 0; j0 < key_end; j0 += BN) {
+        __syncthreads();  // every warp is done with the previous tile (and with the Q tile)
+        for (int idx = tid; idx < BN * ROW_VECS; idx += T::THREADS) {
+            const int row = idx / ROW_VECS, c = (idx % ROW_VECS) * VEC;
+            uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
+            if (j0 + row < sr.key_rows) {
+                const int64_t at = sr.k_first + (int64_t)(j0 + row) * sr.k_stride + c;
+                kv = *reinterpret_cast<const uint4*>(k + at);
+                vv = *reinterpret_cast<const uint4*>(v + at);
+            }
+            *reinterpret_cast<uint4*>(&qk_smem[row * KS + c]) = kv;
+            const __nv_bfloat16* ve = reinterpret_cast<const __nv_bfloat16*>(&vv);
+#pragma unroll
+            for (int e = 0; e < VEC; e++) vt_smem[(c + e) * VS + row] = ve[e];  // V transposed
+        }
+        __syncthreads();
+
+        // S = Q K^T for this warp's 16 rows and the tile's 64 keys.
+        float s[BN / 8][4];
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++) {
+            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+#pragma unroll
+            for (int kc = 0; kc < D / 16; kc++) {
+                const uint32_t b[2] = {lds32(&qk_smem[(nt * 8 + g) * KS + kc * 16 + 2 * t]),
+                                       lds32(&qk_smem[(nt * 8 + g) * KS + kc * 16 + 8 + 2 * t])};
+                mma_16816(s[nt], qf[kc], b);
+            }
+        }
+        // Scale into the exp2 domain; mask absent keys and, when causal, keys after the query.
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int key = j0 + nt * 8 + 2 * t + (e & 1);
+                const int qr = q_row[e >> 1];
+                const bool visible = key < sr.key_rows && (!p.causal || key <= qr + sr.shift);
+                s[nt][e] = visible ? s[nt][e] * p.scale_log2 : -INFINITY;
+            }
+        // Online softmax, per row: the quad of lanes holding a row agree on its maximum.
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            float mx = -INFINITY;
+#pragma unroll
+            for (int nt = 0; nt < BN / 8; nt++) mx = fmaxf(mx, fmaxf(s[nt][2 * h], s[nt][2 * h + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
+            const float new_max = fmaxf(row_max[h], mx);
+            const float ref = new_max == -INFINITY ? 0.f : new_max;  // rows with no visible key yet
+            const float alpha = exp2f(row_max[h] - ref);
+            row_max[h] = new_max;
+            row_sum[h] *= alpha;
+#pragma unroll
+            for (int nt = 0; nt < D / 8; nt++) {
+                acc[nt][2 * h] *= alpha;
+                acc[nt][2 * h + 1] *= alpha;
+            }
+#pragma unroll
+            for (int nt = 0; nt < BN / 8; nt++) {
+                s[nt][2 * h] = exp2f(s[nt][2 * h] - ref);
+                s[nt][2 * h + 1] = exp2f(s[nt][2 * h + 1] - ref);
+                row_sum[h] += s[nt][2 * h] + s[nt][2 * h + 1];
+            }
+        }
+        // O += P V: the S accumulators of two adjacent key groups are exactly an A fragment.
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; kk++) {
+            const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                                   pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                                   pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+            for (int nt = 0; nt < D / 8; nt++) {
+                const uint32_t b[2] = {lds32(&vt_smem[(nt * 8 + g) * VS + kk * 16 + 2 * t]),
+                                       lds32(&vt_smem[(nt * 8 + g) * VS + kk * 16 + 8 + 2 * t])};
+                mma_16816(acc[nt], a, b);
+            }
+        }
+    }
+
+    // Epilogue: normalise, then merge with earlier branches by lse.
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        float l = row_sum[h];
+        l += __shfl_xor_sync(0xffffffff, l, 1);
+        l += __shfl_xor_sync(0xffffffff, l, 2);
+        const bool valid = q_row[h] < sr.query_rows;
+        const float part_lse = (row_max[h] + log2f(l)) * 0.69314718055994531f;
+        const int64_t lse_at = sr.lse_first + (int64_t)q_row[h] * sr.lse_stride;
+        float w_acc, w_part, new_lse;
+        merge_row_part(p, valid, lse_at, part_lse, t == 0, &w_acc, &w_part, &new_lse);
+        if (valid) {
+            const float inv = w_part / l;
+            float* o = p.o + sr.q_first + (int64_t)q_row[h] * sr.q_stride;
+#pragma unroll
+            for (int nt = 0; nt < D / 8; nt++) {
+                float2* at = reinterpret_cast<float2*>(o + nt * 8 + 2 * t);
+                float2 prev = p.first ? make_float2(0.f, 0.f) : *at;
+                *at = make_float2(w_acc * prev.x + inv * acc[nt][2 * h], w_acc * prev.y + inv * acc[nt][2 * h + 1]);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// fp32 inputs on CUDA cores: the exact path (float arithmetic throughout, as the CPU engine). Four lanes
+// share a query row, lane c4 holding channels c4, c4 + 4, ... so that a warp reads shared rows without
+// bank conflicts.
+template <int D>
+__device__ __forceinline__ void dilated_fwd_f32(const DilatedParams& p) {
+    using T = F32Traits<D>;
+    constexpr int BM = T::BLOCK_M, BN = T::BLOCK_N, PART = T::PART;
+    __shared__ float ks[BN][D];
+    __shared__ float vs[BN][D];
+
+    const int segment = blockIdx.x, head = blockIdx.y, i0 = blockIdx.z * BM;
+    const SegmentRows sr = segment_rows<D>(p, head, segment);
+    if (i0 >= sr.query_rows) return;
+
+    const int tid = threadIdx.x, lane4 = tid % T::LANES, qi = i0 + tid / T::LANES;
+    const bool valid = qi < sr.query_rows;
+    const float* q = static_cast<const float*>(p.q);
+    const float* k = static_cast<const float*>(p.k);
+    const float* v = static_cast<const float*>(p.v);
+    const float scale = 0.69314718055994531f * p.scale_log2;  // back to 1/sqrt(D)
+
+    float qr[PART], acc[PART];
+#pragma unroll
+    for (int c = 0; c < PART; c++) {
+        qr[c] = valid ? q[sr.q_first + (int64_t)qi * sr.q_stride + c * T::LANES + lane4] * scale : 0.f;
+        acc[c] = 0.f;
+    }
+    float row_max = -INFINITY, row_sum = 0.f;
+    const int key_end = p.causal ? min(sr.key_rows, sr.shift + i0 + BM) : sr.key_rows;
+    for (int j0 = 0; j0 < key_end; j0 += BN) {
+        __syncthreads();
+        for (int idx = tid; idx < BN * D; idx += T::THREADS) {
+            const int row = idx / D, c = idx % D;
+            const bool in = j0 + row < sr.key_rows;
+            const int64_t at = sr.k_first + (int64_t)(j0 + row) * sr.k_stride + c;
+            ks[row][c] = in ? k[at] : 0.f;
+            vs[row][c] = in ? v[at] : 0.f;
+        }
+        __syncthreads();
+        const int jn = min(BN, key_end - j0);
+        for (int j = 0; j < jn; j++) {
+            float part = 0.f;
+#pragma unroll
+            for (int c = 0; c < PART; c++) part = fmaf(qr[c], ks[j][c * T::LANES + lane4], part);
+            part += __shfl_xor_sync(0xffffffff, part, 1);
+            part += __shfl_xor_sync(0xffffffff, part, 2);
+            if (p.causal && j0 + j > qi + sr.shift) continue;
+            // Online softmax one key at a time; exact expf, as the reference.
+            if (part > row_max) {
+                const float alpha = expf(row_max - part);
+                row_sum = row_sum * alpha + 1.f;
+#pragma unroll
+                for (int c = 0; c < PART; c++) acc[c] = fmaf(acc[c], alpha, vs[j][c * T::LANES + lane4]);
+                row_max = part;
+            } else {
+                const float e = expf(part - row_max);
+                row_sum += e;
+#pragma unroll
+                for (int c = 0; c < PART; c++) acc[c] = fmaf(e, vs[j][c * T::LANES + lane4], acc[c]);
+            }
+        }
+    }
+    const float part_lse = row_max + logf(row_sum);
+    const int64_t lse_at = sr.lse_first + (int64_t)qi * sr.lse_stride;
+    float w_acc, w_part, new_lse;
+    merge_row_part(p, valid, lse_at, part_lse, lane4 == 0, &w_acc, &w_part, &new_lse);
+    if (valid) {
+        const float inv = w_part / row_sum;
+        float* o = p.o + sr.q_first + (int64_t)qi * sr.q_stride;
+#pragma unroll
+        for (int c = 0; c < PART; c++) {
+            float* at = o + c * T::LANES + lane4;
+            const float prev = p.first ? 0.f : *at;
+            *at = w_acc * prev + inv * acc[c];
+        }
+    }
+}

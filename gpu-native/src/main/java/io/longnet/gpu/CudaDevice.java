@@ -1,0 +1,82 @@
+package io.longnet.gpu;
+
+import static io.longnet.gpu.CudaException.check;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.HashMap;
+import java.util.Map;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * One GPU: its primary context and the kernel module loaded into it (cuModuleLoadData of the embedded
+ * fatbin). Created once per device per JVM by {@link CudaDevices}; any thread may use it after
+ * {@link #makeCurrent()}.
+ */
+public final class CudaDevice implements AutoCloseable {
+
+    static final String MODULE = "dilated_attention.fatbin";
+
+    private final int ordinal;
+    private final CUdevice device = new CUdevice();
+    private final CUcontext context = new CUcontext();
+    private final CUmodule module = new CUmodule();
+    private final Map<String, CUfunction> functions = new HashMap<>();
+    private final String name;
+
+    CudaDevice(int ordinal) {
+        this.ordinal = ordinal;
+        check(JCudaDriver.cuDeviceGet(device, ordinal), "cuDeviceGet(" + ordinal + ")");
+        check(JCudaDriver.cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
+        makeCurrent();
+        check(JCudaDriver.cuModuleLoadData(module, moduleImage()), "cuModuleLoadData(" + MODULE + ")");
+        byte[] raw = new byte[256];
+        check(JCudaDriver.cuDeviceGetName(raw, raw.length, device), "cuDeviceGetName");
+        String s = new String(raw, java.nio.charset.StandardCharsets.US_ASCII);
+        this.name = s.substring(0, Math.max(0, s.indexOf(0) < 0 ? s.length() : s.indexOf(0)));
+    }
+
+    static byte[] moduleImage() {
+        try (InputStream in = CudaDevice.class.getResourceAsStream(MODULE)) {
+            if (in == null) {
+                throw new IllegalStateException("kernel module " + MODULE + " missing from the gpu-native jar");
+            }
+            byte[] image = in.readAllBytes();
+            return image;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read kernel module " + MODULE, e);
+        }
+    }
+
+    public int ordinal() {
+        return ordinal;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** Binds this device's context to the calling thread. */
+    public void makeCurrent() {
+        check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+    }
+
+    synchronized CUfunction function(String kernel) {
+        return functions.computeIfAbsent(kernel, k -> {
+            CUfunction f = new CUfunction();
+            check(JCudaDriver.cuModuleGetFunction(f, module, k), "cuModuleGetFunction(" + k + ")");
+            return f;
+        });
+    }
+
+    @Override
+    public synchronized void close() {
+        makeCurrent();
+        check(JCudaDriver.cuModuleUnload(module), "cuModuleUnload");
+        check(JCudaDriver.cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease");
+    }
+}

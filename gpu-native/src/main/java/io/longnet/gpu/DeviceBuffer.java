@@ -1,0 +1,62 @@
+package io.longnet.gpu;
+
+import static io.longnet.gpu.CudaException.check;
+
+import java.nio.Buffer;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.JCudaDriver;
+
+/** Device memory of a fixed size, freed on close. */
+final class DeviceBuffer implements AutoCloseable {
+
+    /** A device pointer whose address can be packed into a params struct. */
+    private static final class Address extends CUdeviceptr {
+        long value() {
+            return getNativePointer();
+        }
+    }
+
+    private final Address ptr = new Address();
+    private final long bytes;
+
+    DeviceBuffer(long bytes) {
+        this.bytes = bytes;
+        check(JCudaDriver.cuMemAlloc(ptr, Math.max(1, bytes)), "cuMemAlloc(" + bytes + " bytes)");
+    }
+
+    CUdeviceptr pointer() {
+        return ptr;
+    }
+
+    long address() {
+        return ptr.value();
+    }
+
+    long bytes() {
+        return bytes;
+    }
+
+    /** Copies {@code bytes()} from {@code src} (element 0 at its position). */
+    void upload(Buffer src) {
+        check(JCudaDriver.cuMemcpyHtoD(ptr, Pointer.to(src.slice()), bytes), "cuMemcpyHtoD");
+    }
+
+    void upload(int[] src) {
+        check(JCudaDriver.cuMemcpyHtoD(ptr, Pointer.to(src), bytes), "cuMemcpyHtoD");
+    }
+
+    /** Copies {@code bytes()} into {@code dst} (element 0 at its position). */
+    void download(Buffer dst) {
+        check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst.slice()), ptr, bytes), "cuMemcpyDtoH");
+    }
+
+    void fill32(int bits) {
+        check(JCudaDriver.cuMemsetD32(ptr, bits, bytes / 4), "cuMemsetD32");
+    }
+
+    @Override
+    public void close() {
+        check(JCudaDriver.cuMemFree(ptr), "cuMemFree");
+    }
+}

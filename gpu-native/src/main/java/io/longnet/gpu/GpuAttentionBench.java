@@ -1,0 +1,99 @@
+package io.longnet.gpu;
+
+import static io.longnet.gpu.CudaException.check;
+
+import io.longnet.attention.Branch;
+import io.longnet.attention.DilatedAttentionConfig;
+import java.util.Arrays;
+
+import java.util.Locale;
+import jcuda.Pointer;
+import jcuda.driver.CUevent;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * The GPU kernels on device-resident bf16 inputs: config A (H=12, d=64, the paper's five branches) and
+ * config B (H=4, d=32, 256:1,512:2,1024:4), causal and not. Times, with CUDA events, the initialisation
+ * of o/lse and every branch launch (attention only, as the torchscale figure it is compared with);
+ * 3 warm-up runs, then the median of {@code reps} runs rotating over 3 input sets.
+ *
+ * <pre>java -cp ... io.longnet.gpu.GpuAttentionBench [reps] [A:N,N..] [B:N,..]</pre>
+ */
+public final class GpuAttentionBench {
+
+    private GpuAttentionBench() {
+    }
+
+    public static void main(String[] args) {
+        int reps = args.length > 0 ? Integer.parseInt(args[0]) : 20;
+        String a = args.length > 1 ? args[1] : "A:32768,131072,524288,1048576";
+        String b = args.length > 2 ? args[2] : "B:1048576";
+        DilatedAttentionConfig configA = DilatedAttentionConfig.of(
+                Branch.parseList("2048:1,4096:2,8192:4,16384:6,32768:12"), 12, 64, false);
+        DilatedAttentionConfig configB = DilatedAttentionConfig.of(Branch.parseList("256:1,512:2,1024:4"), 4, 32, false);
+        try (GpuAttentionKernel kernel = new GpuAttentionKernel(0, Precision.BF16)) {
+            System.out.printf(Locale.ROOT, "device: %s; bf16 inputs, fp32 softmax/accumulation and output; median of %d%n",
+                    kernel.device().name(), reps);
+            System.out.printf(Locale.ROOT, "%6s %9s %7s %10s %14s %10s%n", "config", "N", "causal", "ms", "tokens/s",
+                    "TFLOP/s");
+            for (String spec : new String[] {a, b}) {
+                DilatedAttentionConfig base = spec.startsWith("A") ? configA : configB;
+                for (String n : spec.substring(2).split(",")) {
+                    for (boolean causal : new boolean[] {false, true}) {
+                        run(kernel, spec.substring(0, 1), base.withCausal(causal), Integer.parseInt(n), reps);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void run(GpuAttentionKernel kernel, String name, DilatedAttentionConfig c, int n, int reps) {
+        long elems = (long) n * c.rowWidth();
+        CudaDevice device = kernel.device();
+        device.makeCurrent();
+        DeviceBuffer[][] sets = new DeviceBuffer[3][3];
+        try (DeviceBuffer o = new DeviceBuffer(elems * 4); DeviceBuffer lse = new DeviceBuffer((long) n * c.heads() * 4)) {
+            for (int s = 0; s < 3; s++) {
+                for (int t = 0; t < 3; t++) {
+                    sets[s][t] = new DeviceBuffer(elems * 2);
+                    Pointer args = Pointer.to(Pointer.to(sets[s][t].pointer()), Pointer.to(new long[] {elems}),
+                            Pointer.to(new long[] {1000L * s + t + 1}));
+                    check(JCudaDriver.cuLaunchKernel(device.function("fill_uniform_bf16"), 4096, 1, 1, 256, 1, 1, 0,
+                            null, args, null), "cuLaunchKernel(fill_uniform_bf16)");
+                }
+            }
+            check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (inputs)");
+            CUevent start = new CUevent();
+            CUevent stop = new CUevent();
+            check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
+            check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
+            float[] ms = new float[reps];
+            for (int i = -3; i < reps; i++) {
+                DeviceBuffer[] in = sets[(i + 3) % 3];
+                check(JCudaDriver.cuEventRecord(start, null), "cuEventRecord");
+                kernel.launchBranches(c, c.branches(), n, in[0], in[1], in[2], o, lse);
+                check(JCudaDriver.cuEventRecord(stop, null), "cuEventRecord");
+                check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize (dilated attention kernels)");
+                if (i >= 0) {
+                    float[] t = new float[1];
+                    check(JCudaDriver.cuEventElapsedTime(t, start, stop), "cuEventElapsedTime");
+                    ms[i] = t[0];
+                }
+            }
+            JCudaDriver.cuEventDestroy(start);
+            JCudaDriver.cuEventDestroy(stop);
+            Arrays.sort(ms);
+            double median = reps % 2 == 1 ? ms[reps / 2] : (ms[reps / 2 - 1] + ms[reps / 2]) / 2.0;
+            System.out.printf(Locale.ROOT, "%6s %9d %7s %10.3f %14.0f %10.1f%n", name, n, c.causal(), median,
+                    n / (median / 1e3), c.flops(n) / (median / 1e3) / 1e12);
+        } finally {
+            for (DeviceBuffer[] set : sets) {
+                for (DeviceBuffer buf : set) {
+                    if (buf != null) {
+                        buf.close();
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+package io.longnet.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.longnet.attention.AttentionResult;
+import io.longnet.attention.Branch;
+import io.longnet.attention.BruteForceReference;
+import io.longnet.attention.CpuAttentionKernel;
+import io.longnet.attention.DilatedAttentionConfig;
+import io.longnet.attention.HeadOffset;
+import io.longnet.attention.Tensors;
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Parity of the CUDA kernels with float64 (skipped, with the reason, where no CUDA device exists). */
+@Tag("gpu")
+@EnabledIf(value = "gpuAvailable", disabledReason = "no usable CUDA device here; the GPU tests run on a GPU"
+        + " machine through gpu-native/scripts/device-run.sh")
+class GpuAttentionKernelTest {
+
+    static boolean gpuAvailable() {
+        return CudaDevices.pool().unavailableReason() == null;
+    }
+
+    /** Runs the GPU with o and lse poisoned (NaN), so that anything left unwritten fails. */
+    static AttentionResult gpu(DilatedAttentionConfig c, float[] q, float[] k, float[] v, Precision p) {
+        int n = q.length / c.rowWidth();
+        float[] o = new float[q.length];
+        float[] lse = new float[n * c.heads()];
+        Arrays.fill(o, Float.NaN);
+        Arrays.fill(lse, Float.NaN);
+        try (GpuAttentionKernel kernel = new GpuAttentionKernel(0, p)) {
+            kernel.forward(c, FloatBuffer.wrap(q), FloatBuffer.wrap(k), FloatBuffer.wrap(v), n, FloatBuffer.wrap(o),
+                    FloatBuffer.wrap(lse));
+        }
+        return new AttentionResult(FloatBuffer.wrap(o), FloatBuffer.wrap(lse));
+    }
+
+    @ParameterizedTest(name = "{0} H={1} d={2} causal={3} N={4} {5}")
+    @CsvSource(delimiter = '|', value = {
+        "16:1,32:2,64:4,128:6,256:12 | 12 | 64  | false | 1000 | FP32",
+        "16:1,32:2,64:4,128:6,256:12 | 12 | 64  | true  | 1000 | FP32",
+        "16:1,32:2,64:4,128:6,256:12 | 12 | 64  | false | 1000 | BF16",
+        "16:1,32:2,64:4,128:6,256:12 | 12 | 64  | true  | 1000 | BF16",
+        "100:1,300:7                 | 5  | 32  | true  | 777  | BF16",
+        "100:1,300:7                 | 5  | 32  | false | 777  | FP32",
+        "2048:1,512:3                | 3  | 128 | true  | 1500 | BF16",
+        "2048:1,512:3                | 3  | 128 | false | 1500 | FP32",
+        "7:1,5:2                     | 4  | 32  | true  | 1    | BF16",
+    })
+    void matchesFloat64(String branches, int heads, int d, boolean causal, int n, Precision p) {
+        for (HeadOffset mode : HeadOffset.values()) {
+            DilatedAttentionConfig c = new DilatedAttentionConfig(Branch.parseList(branches), heads, d, causal, mode);
+            SplittableRandom rnd = new SplittableRandom(n * 7L + d);
+            float[] q = Tensors.random(rnd, n * c.rowWidth(), 2.0);
+            float[] k = Tensors.random(rnd, n * c.rowWidth(), 2.0);
+            float[] v = Tensors.random(rnd, n * c.rowWidth(), 1.0);
+            AttentionResult got = gpu(c, q, k, v, p);
+            BruteForceReference want = BruteForceReference.compute(c, q, k, v, n);
+            double bound = p == Precision.FP32 ? 1e-5 : 1e-2;
+            double eo = Tensors.relativeError(got.oArray(), want.o);
+            double el = Tensors.relativeError(got.lseArray(), want.lse);
+            System.out.printf("%s %s causal=%s N=%d %s: o %.2e lse %.2e%n", branches, mode, causal, n, p, eo, el);
+            assertTrue(eo < bound && el < bound, mode + ": o error " + eo + ", lse error " + el + " (bound " + bound + ")");
+        }
+    }
+
+    /** The paper's config A at N = 65536 against the CPU engine (itself held to float64 within 1e-5). */
+    @ParameterizedTest(name = "config A, N=65536, causal={0}, {1}")
+    @CsvSource({"false, BF16", "true, BF16", "false, FP32", "true, FP32"})
+    void papersConfigA(boolean causal, Precision p) {
+        DilatedAttentionConfig c = DilatedAttentionConfig.of(
+                Branch.parseList("2048:1,4096:2,8192:4,16384:6,32768:12"), 12, 64, causal);
+        int n = 65536;
+        SplittableRandom rnd = new SplittableRandom(causal ? 1 : 2);
+        float[] q = Tensors.random(rnd, n * c.rowWidth(), 2.0);
+        float[] k = Tensors.random(rnd, n * c.rowWidth(), 2.0);
+        float[] v = Tensors.random(rnd, n * c.rowWidth(), 1.0);
+        AttentionResult got = gpu(c, q, k, v, p);
+        AttentionResult want;
+        try (CpuAttentionKernel cpu = new CpuAttentionKernel()) {
+            want = cpu.forward(c, q, k, v);
+        }
+        double bound = p == Precision.FP32 ? 1e-5 : 1e-2;
+        double eo = Tensors.relativeError(got.oArray(), toDouble(want.oArray()));
+        double el = Tensors.relativeError(got.lseArray(), toDouble(want.lseArray()));
+        System.out.printf("config A N=65536 causal=%s %s: o %.2e lse %.2e%n", causal, p, eo, el);
+        assertTrue(eo < bound && el < bound, "o error " + eo + ", lse error " + el);
+    }
+
+    @Test
+    void gatheredSpanningSegmentsMatchTheCpuEngine() {
+        DilatedAttentionConfig c = DilatedAttentionConfig.of(Branch.parseList("64:1,256:3"), 5, 32, true);
+        int n = 64; // one partition of a 256-segment, starting 128 into it
+        SplittableRandom rnd = new SplittableRandom(5);
+        float[] q = Tensors.random(rnd, n * c.rowWidth(), 2.0);
+        List<FloatBuffer> keys = new java.util.ArrayList<>();
+        List<FloatBuffer> values = new java.util.ArrayList<>();
+        for (int h = 0; h < c.heads(); h++) {
+            int rows = 40 + h; // causal: at least up to the block's last selected row
+            keys.add(FloatBuffer.wrap(Tensors.random(rnd, rows * 32, 2.0)));
+            values.add(FloatBuffer.wrap(Tensors.random(rnd, rows * 32, 1.0)));
+        }
+        float[] o0 = Tensors.random(rnd, n * c.rowWidth(), 1.0);
+        float[] lse0 = Tensors.random(rnd, n * c.heads(), 3.0);
+        float[] oCpu = o0.clone();
+        float[] lCpu = lse0.clone();
+        float[] oGpu = o0.clone();
+        float[] lGpu = lse0.clone();
+        Branch b = new Branch(256, 3);
+        try (CpuAttentionKernel cpu = new CpuAttentionKernel(2);
+             GpuAttentionKernel gpu = new GpuAttentionKernel(0, Precision.FP32)) {
+            cpu.attendGathered(c, b, 128, FloatBuffer.wrap(q), n, keys, values, FloatBuffer.wrap(oCpu), FloatBuffer.wrap(lCpu));
+            gpu.attendGathered(c, b, 128, FloatBuffer.wrap(q), n, keys, values, FloatBuffer.wrap(oGpu), FloatBuffer.wrap(lGpu));
+        }
+        assertTrue(Tensors.relativeError(oGpu, toDouble(oCpu)) < 1e-5, "o");
+        assertTrue(Tensors.relativeError(lGpu, toDouble(lCpu)) < 1e-5, "lse");
+    }
+
+    private static double[] toDouble(float[] a) {
+        double[] out = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            out[i] = a[i];
+        }
+        return out;
+    }
+}
