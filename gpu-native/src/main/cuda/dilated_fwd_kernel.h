@@ -24,16 +24,21 @@ __device__ __forceinline__ void merge_row_part(const DilatedParams& p, bool vali
 }
 
 // ---------------------------------------------------------------------------------------------------
-// bf16 inputs, tensor cores (mma.sync m16n8k16), fp32 softmax and accumulation.
+// bf16 inputs, tensor cores (mma.sync m16n8k16 fed by ldmatrix), fp32 softmax and accumulation; K/V
+// tiles stream through two shared stages with cp.async while the previous tile is multiplied.
 template <int D>
 __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
     using T = MmaTraits<D>;
-    constexpr int BM = T::BLOCK_M, BN = T::BLOCK_N, KS = T::KSTRIDE, VS = T::VSTRIDE;
-    // Q tile first (read once into registers), then the same space holds each K tile.
-    __shared__ __align__(16) __nv_bfloat16 qk_smem[BN * KS];
-    __shared__ __align__(16) __nv_bfloat16 vt_smem[D * VS];
+    constexpr int BM = T::BLOCK_M, BN = T::BLOCK_N, S = T::STRIDE;
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    __nv_bfloat16* q_smem = reinterpret_cast<__nv_bfloat16*>(smem_raw);
+    __nv_bfloat16* k_smem = q_smem + T::Q_HALVES;          // 2 stages
+    __nv_bfloat16* v_smem = k_smem + 2 * T::KV_HALVES;     // 2 stages
 
-    const int segment = blockIdx.x, head = blockIdx.y, i0 = blockIdx.z * BM;
+    // Causal: the last query blocks of a segment see the most keys; z is the slowest grid dimension, so
+    // counting it backwards starts the heaviest blocks first and leaves the light ones for the tail.
+    const int block = p.causal ? gridDim.z - 1 - blockIdx.z : blockIdx.z;
+    const int segment = blockIdx.x, head = blockIdx.y, i0 = block * BM;
     const SegmentRows sr = segment_rows<D>(p, head, segment);
     if (i0 >= sr.query_rows) return;  // the whole CTA: ragged segments have fewer rows
 
@@ -41,27 +46,41 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
     const __nv_bfloat16* q = static_cast<const __nv_bfloat16*>(p.q);
     const __nv_bfloat16* k = static_cast<const __nv_bfloat16*>(p.k);
     const __nv_bfloat16* v = static_cast<const __nv_bfloat16*>(p.v);
-    constexpr int VEC = 8;  // bf16 per 16-byte load
+    constexpr int VEC = 8;  // bf16 per 16-byte copy
     constexpr int ROW_VECS = D / VEC;
+    const int key_end = p.causal ? min(sr.key_rows, sr.shift + i0 + BM) : sr.key_rows;
+    const int tiles = (key_end + BN - 1) / BN;
 
-    // Q rows of this block -> shared (16-byte loads; absent rows as zeros) -> A fragments in registers.
+    // Queues the copy of key tile `tile` into stage `stage` (absent rows as zeros).
+    auto load_tile = [&](int tile, int stage) {
+        __nv_bfloat16* ks = k_smem + stage * T::KV_HALVES;
+        __nv_bfloat16* vs = v_smem + stage * T::KV_HALVES;
+        for (int idx = tid; idx < BN * ROW_VECS; idx += T::THREADS) {
+            const int row = idx / ROW_VECS, c = (idx % ROW_VECS) * VEC;
+            const int key = tile * BN + row;
+            const bool in = key < sr.key_rows;
+            const int64_t at = in ? sr.k_first + (int64_t)key * sr.k_stride + c : 0;
+            cp_async_16(&ks[row * S + c], k + at, in);
+            cp_async_16(&vs[row * S + c], v + at, in);
+        }
+    };
+
     for (int idx = tid; idx < BM * ROW_VECS; idx += T::THREADS) {
         const int row = idx / ROW_VECS, c = (idx % ROW_VECS) * VEC;
-        uint4 val = make_uint4(0, 0, 0, 0);
-        if (i0 + row < sr.query_rows)
-            val = *reinterpret_cast<const uint4*>(q + sr.q_first + (int64_t)(i0 + row) * sr.q_stride + c);
-        *reinterpret_cast<uint4*>(&qk_smem[row * KS + c]) = val;
+        const bool in = i0 + row < sr.query_rows;
+        cp_async_16(&q_smem[row * S + c], q + (in ? sr.q_first + (int64_t)(i0 + row) * sr.q_stride + c : 0), in);
     }
+    if (tiles > 0) load_tile(0, 0);
+    cp_async_commit();
+    cp_async_wait<0>();
     __syncthreads();
+
+    // This warp's 16 query rows as A fragments, for the whole loop.
     uint32_t qf[D / 16][4];
     const int r0 = warp * 16 + g;
 #pragma unroll
-    for (int kc = 0; kc < D / 16; kc++) {
-        qf[kc][0] = lds32(&qk_smem[r0 * KS + kc * 16 + 2 * t]);
-        qf[kc][1] = lds32(&qk_smem[(r0 + 8) * KS + kc * 16 + 2 * t]);
-        qf[kc][2] = lds32(&qk_smem[r0 * KS + kc * 16 + 8 + 2 * t]);
-        qf[kc][3] = lds32(&qk_smem[(r0 + 8) * KS + kc * 16 + 8 + 2 * t]);
-    }
+    for (int kc = 0; kc < D / 16; kc++)
+        ldmatrix_x4(qf[kc], &q_smem[(warp * 16 + (lane / 8 % 2) * 8 + lane % 8) * S + kc * 16 + (lane / 16) * 8]);
 
     float acc[D / 8][4];
 #pragma unroll
@@ -69,47 +88,46 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
     float row_max[2] = {-INFINITY, -INFINITY};
     float row_sum[2] = {0.f, 0.f};  // this lane's partial sums; the quad adds them up at the end
     const int q_row[2] = {i0 + r0, i0 + r0 + 8};
-    const int key_end = p.causal ? min(sr.key_rows, sr.shift + i0 + BM) : sr.key_rows;
 
-    for (int j0 = 0; j0 < key_end; j0 += BN) {
-        __syncthreads();  // every warp is done with the previous tile (and with the Q tile)
-        for (int idx = tid; idx < BN * ROW_VECS; idx += T::THREADS) {
-            const int row = idx / ROW_VECS, c = (idx % ROW_VECS) * VEC;
-            uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
-            if (j0 + row < sr.key_rows) {
-                const int64_t at = sr.k_first + (int64_t)(j0 + row) * sr.k_stride + c;
-                kv = *reinterpret_cast<const uint4*>(k + at);
-                vv = *reinterpret_cast<const uint4*>(v + at);
-            }
-            *reinterpret_cast<uint4*>(&qk_smem[row * KS + c]) = kv;
-            const __nv_bfloat16* ve = reinterpret_cast<const __nv_bfloat16*>(&vv);
-#pragma unroll
-            for (int e = 0; e < VEC; e++) vt_smem[(c + e) * VS + row] = ve[e];  // V transposed
+    for (int it = 0; it < tiles; it++) {
+        const int stage = it & 1;
+        if (it + 1 < tiles) {
+            load_tile(it + 1, stage ^ 1);  // in flight while this tile is multiplied
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
         }
         __syncthreads();
+        const __nv_bfloat16* ks = k_smem + stage * T::KV_HALVES;
+        const __nv_bfloat16* vs = v_smem + stage * T::KV_HALVES;
+        const int j0 = it * BN;
 
-        // S = Q K^T for this warp's 16 rows and the tile's 64 keys.
+        // S = Q K^T: ldmatrix gives the B fragments of two key groups (n-tiles) per call.
         float s[BN / 8][4];
 #pragma unroll
-        for (int nt = 0; nt < BN / 8; nt++) {
-            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+        for (int nt = 0; nt < BN / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
 #pragma unroll
-            for (int kc = 0; kc < D / 16; kc++) {
-                const uint32_t b[2] = {lds32(&qk_smem[(nt * 8 + g) * KS + kc * 16 + 2 * t]),
-                                       lds32(&qk_smem[(nt * 8 + g) * KS + kc * 16 + 8 + 2 * t])};
+        for (int kc = 0; kc < D / 16; kc++)
+#pragma unroll
+            for (int nt = 0; nt < BN / 8; nt += 2) {
+                uint32_t b[4];  // (nt, k 0-7), (nt, k 8-15), (nt+1, k 0-7), (nt+1, k 8-15)
+                ldmatrix_x4(b, &ks[(nt * 8 + (lane / 16) * 8 + lane % 8) * S + kc * 16 + (lane / 8 % 2) * 8]);
                 mma_16816(s[nt], qf[kc], b);
+                mma_16816(s[nt + 1], qf[kc], b + 2);
             }
+        // Mask absent keys and, when causal, keys after the query (only tiles at an edge need it). Scores
+        // stay unscaled: the scale goes into the exp2 argument below, one FMA per element.
+        const bool edge = j0 + BN > sr.key_rows || (p.causal && j0 + BN - 1 > sr.shift + i0 + warp * 16);
+        if (edge) {
+#pragma unroll
+            for (int nt = 0; nt < BN / 8; nt++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int key = j0 + nt * 8 + 2 * t + (e & 1);
+                    if (key >= sr.key_rows || (p.causal && key > q_row[e >> 1] + sr.shift)) s[nt][e] = -INFINITY;
+                }
         }
-        // Scale into the exp2 domain; mask absent keys and, when causal, keys after the query.
-#pragma unroll
-        for (int nt = 0; nt < BN / 8; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int key = j0 + nt * 8 + 2 * t + (e & 1);
-                const int qr = q_row[e >> 1];
-                const bool visible = key < sr.key_rows && (!p.causal || key <= qr + sr.shift);
-                s[nt][e] = visible ? s[nt][e] * p.scale_log2 : -INFINITY;
-            }
         // Online softmax, per row: the quad of lanes holding a row agree on its maximum.
 #pragma unroll
         for (int h = 0; h < 2; h++) {
@@ -118,7 +136,8 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
             for (int nt = 0; nt < BN / 8; nt++) mx = fmaxf(mx, fmaxf(s[nt][2 * h], s[nt][2 * h + 1]));
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
-            const float new_max = fmaxf(row_max[h], mx);
+            // Maxima are kept in the scaled exp2 domain (scale_log2 > 0 preserves the order).
+            const float new_max = fmaxf(row_max[h], mx * p.scale_log2);
             const float ref = new_max == -INFINITY ? 0.f : new_max;  // rows with no visible key yet
             const float alpha = exp2f(row_max[h] - ref);
             row_max[h] = new_max;
@@ -130,24 +149,27 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
             }
 #pragma unroll
             for (int nt = 0; nt < BN / 8; nt++) {
-                s[nt][2 * h] = exp2f(s[nt][2 * h] - ref);
-                s[nt][2 * h + 1] = exp2f(s[nt][2 * h + 1] - ref);
+                s[nt][2 * h] = exp2f(fmaf(s[nt][2 * h], p.scale_log2, -ref));
+                s[nt][2 * h + 1] = exp2f(fmaf(s[nt][2 * h + 1], p.scale_log2, -ref));
                 row_sum[h] += s[nt][2 * h] + s[nt][2 * h + 1];
             }
         }
-        // O += P V: the S accumulators of two adjacent key groups are exactly an A fragment.
+        // O += P V: the S accumulators of two adjacent key groups are exactly an A fragment; ldmatrix.trans
+        // reads V (key-major) as the B fragments of two dim groups per call.
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) {
             const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
                                    pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                                    pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
-            for (int nt = 0; nt < D / 8; nt++) {
-                const uint32_t b[2] = {lds32(&vt_smem[(nt * 8 + g) * VS + kk * 16 + 2 * t]),
-                                       lds32(&vt_smem[(nt * 8 + g) * VS + kk * 16 + 8 + 2 * t])};
+            for (int nt = 0; nt < D / 8; nt += 2) {
+                uint32_t b[4];  // (keys 0-7, dims nt), (keys 8-15, dims nt), (keys 0-7, nt+1), (keys 8-15, nt+1)
+                ldmatrix_x4_trans(b, &vs[(kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * S + nt * 8 + (lane / 16) * 8]);
                 mma_16816(acc[nt], a, b);
+                mma_16816(acc[nt + 1], a, b + 2);
             }
         }
+        __syncthreads();  // every warp is done with this stage before it is refilled
     }
 
     // Epilogue: normalise, then merge with earlier branches by lse.

@@ -1,14 +1,15 @@
 // Entry points the Java launcher (io.longnet.gpu) loads by name: one instantiation per dtype and head
 // width, plus the fp32 -> bf16 conversion. Grid: (segments, heads, query blocks); block: the traits'
-// THREADS. The launcher computes both from the same traits (io.longnet.gpu.LaunchGeometry).
+// THREADS; the bf16 kernels take MmaTraits<D>::SMEM_BYTES of dynamic shared memory. The launcher
+// computes all three from the same constants (io.longnet.gpu.LaunchGeometry).
 #include "dilated_fwd_kernel.h"
 
 
 extern "C" {
 
-__global__ void __launch_bounds__(128) dilated_fwd_bf16_d32(const DilatedParams p) { dilated_fwd_bf16<32>(p); }
-__global__ void __launch_bounds__(128) dilated_fwd_bf16_d64(const DilatedParams p) { dilated_fwd_bf16<64>(p); }
-__global__ void __launch_bounds__(128) dilated_fwd_bf16_d128(const DilatedParams p) { dilated_fwd_bf16<128>(p); }
+__global__ void __launch_bounds__(256, 2) dilated_fwd_bf16_d32(const DilatedParams p) { dilated_fwd_bf16<32>(p); }
+__global__ void __launch_bounds__(256, 2) dilated_fwd_bf16_d64(const DilatedParams p) { dilated_fwd_bf16<64>(p); }
+__global__ void __launch_bounds__(256) dilated_fwd_bf16_d128(const DilatedParams p) { dilated_fwd_bf16<128>(p); }
 __global__ void __launch_bounds__(128) dilated_fwd_f32_d32(const DilatedParams p) { dilated_fwd_f32<32>(p); }
 __global__ void __launch_bounds__(128) dilated_fwd_f32_d64(const DilatedParams p) { dilated_fwd_f32<64>(p); }
 __global__ void __launch_bounds__(128) dilated_fwd_f32_d128(const DilatedParams p) { dilated_fwd_f32<128>(p); }

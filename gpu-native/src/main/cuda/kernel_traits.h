@@ -1,18 +1,20 @@
-// Tile configurations. Tensor-core kernel: 4 warps, each 16 query rows (BLOCK_M = 64), key tiles of
-// BLOCK_N = 64; shared rows padded by 8 halves so that the mma fragment loads spread over the banks.
+// Tile configurations. Tensor-core kernel: 8 warps, each 16 query rows (BLOCK_M = 128), key tiles of
+// BLOCK_N = 64 in two shared-memory stages (cp.async double buffering); every tile row-major with rows
+// padded by 8 halves, so that the 8 row addresses of an ldmatrix fall in distinct banks. Dynamic shared
+// memory: the launcher (io.longnet.gpu.LaunchGeometry) computes the same SMEM_BYTES.
 #pragma once
 
 template <int HEAD_DIM>
 struct MmaTraits {
     static constexpr int D = HEAD_DIM;
-    static constexpr int WARPS = 4;
+    static constexpr int WARPS = 8;
     static constexpr int THREADS = WARPS * 32;
     static constexpr int BLOCK_M = WARPS * 16;
     static constexpr int BLOCK_N = 64;
-    static constexpr int PAD = 8;                 // halves
-    static constexpr int KSTRIDE = D + PAD;       // K tile row stride (halves), key-major
-    static constexpr int VSTRIDE = BLOCK_N + PAD; // V tile row stride (halves), dim-major (transposed)
-    static constexpr int SMEM_HALVES = BLOCK_N * KSTRIDE + D * VSTRIDE;
+    static constexpr int STRIDE = D + 8;          // halves per shared row (Q, K and V tiles)
+    static constexpr int Q_HALVES = BLOCK_M * STRIDE;
+    static constexpr int KV_HALVES = BLOCK_N * STRIDE;  // one K or one V tile
+    static constexpr int SMEM_BYTES = (Q_HALVES + 4 * KV_HALVES) * 2;  // Q, 2 stages of K and V
     static_assert(D % 16 == 0, "head width must be a multiple of 16");
 };
 

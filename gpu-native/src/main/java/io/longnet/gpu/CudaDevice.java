@@ -65,10 +65,16 @@ public final class CudaDevice implements AutoCloseable {
         check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
     }
 
-    synchronized CUfunction function(String kernel) {
+    /** The kernel {@code kernel}, allowed {@code sharedBytes} of dynamic shared memory (above 48 KB: opt-in). */
+    synchronized CUfunction function(String kernel, int sharedBytes) {
         return functions.computeIfAbsent(kernel, k -> {
             CUfunction f = new CUfunction();
             check(JCudaDriver.cuModuleGetFunction(f, module, k), "cuModuleGetFunction(" + k + ")");
+            if (sharedBytes > 0) {
+                check(JCudaDriver.cuFuncSetAttribute(f,
+                        jcuda.driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, sharedBytes),
+                        "cuFuncSetAttribute(" + k + ", max dynamic shared " + sharedBytes + ")");
+            }
             return f;
         });
     }

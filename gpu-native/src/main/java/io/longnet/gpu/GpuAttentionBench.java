@@ -58,7 +58,7 @@ public final class GpuAttentionBench {
                     sets[s][t] = new DeviceBuffer(elems * 2);
                     Pointer args = Pointer.to(Pointer.to(sets[s][t].pointer()), Pointer.to(new long[] {elems}),
                             Pointer.to(new long[] {1000L * s + t + 1}));
-                    check(JCudaDriver.cuLaunchKernel(device.function("fill_uniform_bf16"), 4096, 1, 1, 256, 1, 1, 0,
+                    check(JCudaDriver.cuLaunchKernel(device.function("fill_uniform_bf16", 0), 4096, 1, 1, 256, 1, 1, 0,
                             null, args, null), "cuLaunchKernel(fill_uniform_bf16)");
                 }
             }

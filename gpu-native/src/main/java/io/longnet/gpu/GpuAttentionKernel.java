@@ -71,7 +71,7 @@ public final class GpuAttentionKernel implements AttentionKernel {
                     .pointers(q.address(), k.address(), v.address(), o.address(), lse.address(), 0)
                     .shape(n, heads, b.segmentLength(), b.dilation(), offsetMode(config), config.causal())
                     .gathered(false, 0, 0).first(first).headDim(d);
-            launch(LaunchGeometry.local(b, n, heads, precision), precision.kernelName(d), params);
+            launch(LaunchGeometry.local(b, n, heads, d, precision), precision.kernelName(d), params);
             first = false;
         }
     }
@@ -119,7 +119,7 @@ public final class GpuAttentionKernel implements AttentionKernel {
                             dRows.address())
                     .shape(n, heads, branch.segmentLength(), branch.dilation(), offsetMode(config), config.causal())
                     .gathered(true, offsetInSegment, maxKeys * d).first(false).headDim(d);
-            launch(LaunchGeometry.of(1, heads, maxQueries, precision), precision.kernelName(d), params);
+            launch(LaunchGeometry.of(1, heads, maxQueries, d, precision), precision.kernelName(d), params);
             check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (gathered attention kernel)");
             dO.download(o);
             dL.download(lse);
@@ -131,8 +131,9 @@ public final class GpuAttentionKernel implements AttentionKernel {
     }
 
     private void launch(LaunchGeometry g, String kernel, LaunchParams params) {
-        check(JCudaDriver.cuLaunchKernel(device.function(kernel), g.gridX(), g.gridY(), g.gridZ(), g.threads(), 1, 1,
-                0, null, Pointer.to(Pointer.to(params.toBytes())), null), "cuLaunchKernel(" + kernel + ")");
+        check(JCudaDriver.cuLaunchKernel(device.function(kernel, g.sharedBytes()), g.gridX(), g.gridY(), g.gridZ(),
+                g.threads(), 1, 1, g.sharedBytes(), null, Pointer.to(Pointer.to(params.toBytes())), null),
+                "cuLaunchKernel(" + kernel + ")");
     }
 
     /** q, k, v on the device in the kernel's input precision. */
@@ -163,7 +164,7 @@ public final class GpuAttentionKernel implements AttentionKernel {
                 int blocks = (int) Math.min(65_535, (elems + 255) / 256);
                 Pointer args = Pointer.to(Pointer.to(f32.pointer()), Pointer.to(bf16.pointer()),
                         Pointer.to(new long[] {elems}));
-                check(JCudaDriver.cuLaunchKernel(device.function("f32_to_bf16"), Math.max(1, blocks), 1, 1, 256, 1, 1,
+                check(JCudaDriver.cuLaunchKernel(device.function("f32_to_bf16", 0), Math.max(1, blocks), 1, 1, 256, 1, 1,
                         0, null, args, null), "cuLaunchKernel(f32_to_bf16)");
                 check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (f32_to_bf16)");
                 return bf16;

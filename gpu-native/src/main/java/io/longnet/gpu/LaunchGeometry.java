@@ -4,29 +4,29 @@ import io.longnet.attention.Branch;
 import java.util.List;
 
 /**
- * Grid and block of one branch launch: grid {@code (segments, heads, query blocks)}, 128 threads, as the
- * kernels expect (kernel_traits.h). Pure arithmetic, tested without a GPU.
+ * Grid, block and dynamic shared memory of one branch launch: grid {@code (segments, heads, query
+ * blocks)}, as the kernels expect (kernel_traits.h). Pure arithmetic, tested without a GPU.
  */
-public record LaunchGeometry(int gridX, int gridY, int gridZ, int threads) {
+public record LaunchGeometry(int gridX, int gridY, int gridZ, int threads, int sharedBytes) {
 
     /** Head widths with a kernel instantiation. */
     public static final List<Integer> HEAD_WIDTHS = List.of(32, 64, 128);
-    static final int THREADS = 128;
     private static final int MAX_GRID_YZ = 65_535;
 
     /** Launch for {@code rows} selected query rows per segment over {@code segments} segments. */
-    public static LaunchGeometry of(long segments, int heads, int rows, Precision precision) {
+    public static LaunchGeometry of(long segments, int heads, int rows, int d, Precision precision) {
         long blocks = Math.max(1, (rows + precision.blockRows() - 1) / precision.blockRows());
         if (segments > Integer.MAX_VALUE || heads > MAX_GRID_YZ || blocks > MAX_GRID_YZ) {
             throw new IllegalArgumentException("launch too large: " + segments + " segments x " + heads
                     + " heads x " + blocks + " query blocks");
         }
-        return new LaunchGeometry((int) Math.max(1, segments), heads, (int) blocks, THREADS);
+        return new LaunchGeometry((int) Math.max(1, segments), heads, (int) blocks, precision.threads(),
+                precision.sharedBytes(d));
     }
 
     /** A branch's segments of a sequence of {@code n} positions, attended in place. */
-    public static LaunchGeometry local(Branch b, int n, int heads, Precision precision) {
-        return of(b.segments(n), heads, b.selectedRows(Math.min(b.segmentLength(), n), 0), precision);
+    public static LaunchGeometry local(Branch b, int n, int heads, int d, Precision precision) {
+        return of(b.segments(n), heads, b.selectedRows(Math.min(b.segmentLength(), n), 0), d, precision);
     }
 
     /** Checks that a kernel exists for head width {@code d}. */
