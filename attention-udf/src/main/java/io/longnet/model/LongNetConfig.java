@@ -1,0 +1,347 @@
+package io.longnet.model;
+
+import io.longnet.attention.Branch;
+import io.longnet.attention.DilatedAttentionConfig;
+import io.longnet.attention.HeadOffset;
+import java.io.IOException;
+import java.io.Serializable;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The shape of a LongNet decoder (DESIGN.md §6): vocabulary, width, heads, layers, feed-forward width,
+ * the dilated-attention branches, and the switches MAGNETO and xPos need. All validation of a model
+ * shape happens here, with messages a user can act on; the JSON form ({@code config.json} beside the
+ * weights) is read and written by {@link #fromJson}/{@link #toJson}. See docs/MODEL.md.
+ *
+ * @param vocabSize      tokens in the vocabulary; the embedding and the tied LM head have this many rows
+ * @param dModel         width of the hidden states
+ * @param heads          attention heads; {@code dModel / heads} is the head width, even (xPos works on pairs)
+ * @param layers         decoder layers
+ * @param ffnDim         inner width of the feed-forward block
+ * @param branches       dilated-attention branches {@code (w, r)}, at least one with {@code r = 1}
+ * @param causal         causal (decoder) attention; default true
+ * @param subLn          MAGNETO's sub-LayerNorms before {@code out_proj} and {@code fc2}; default true
+ * @param xposScaleBase  xPos decay scale base; default 512
+ * @param layerNormEps   epsilon of every LayerNorm; default 1e-5
+ * @param headOffset     which rows each head takes in a dilated branch; default the paper's {@code h mod r}
+ */
+public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, int ffnDim,
+                            List<Branch> branches, boolean causal, boolean subLn, int xposScaleBase,
+                            double layerNormEps, HeadOffset headOffset) implements Serializable {
+
+    public static final boolean DEFAULT_CAUSAL = true;
+    public static final boolean DEFAULT_SUB_LN = true;
+    public static final int DEFAULT_XPOS_SCALE_BASE = 512;
+    public static final double DEFAULT_LAYER_NORM_EPS = 1e-5;
+
+    /** JSON keys, in the order {@link #toJson} writes them. */
+    static final List<String> KEYS = List.of("vocab_size", "d_model", "heads", "layers", "ffn_dim", "branches",
+            "causal", "sub_ln", "xpos_scale_base", "layer_norm_eps", "head_offset");
+
+    public LongNetConfig {
+        positive("vocab_size", vocabSize);
+        positive("d_model", dModel);
+        positive("heads", heads);
+        positive("layers", layers);
+        positive("ffn_dim", ffnDim);
+        if (dModel % heads != 0) {
+            throw new IllegalArgumentException("d_model " + dModel + " is not divisible by heads " + heads
+                    + ": the head width d_model/heads must be a whole number (e.g. heads "
+                    + nearestDivisor(dModel, heads) + ")");
+        }
+        int headDim = dModel / heads;
+        if (headDim % 2 != 0) {
+            throw new IllegalArgumentException("head width d_model/heads = " + dModel + "/" + heads + " = "
+                    + headDim + " is odd: xPos rotates pairs of dimensions, so it must be even");
+        }
+        if (xposScaleBase < 1) {
+            throw new IllegalArgumentException("xpos_scale_base must be >= 1 (got " + xposScaleBase
+                    + "; torchscale's default is 512)");
+        }
+        if (!(layerNormEps > 0) || Double.isInfinite(layerNormEps)) {
+            throw new IllegalArgumentException("layer_norm_eps must be a positive finite number (got "
+                    + layerNormEps + "; the default is 1e-5)");
+        }
+        if (headOffset == null) {
+            throw new IllegalArgumentException("head_offset must be given (default: paper)");
+        }
+        fitsArray("embed_tokens.weight", vocabSize, dModel);
+        fitsArray("ffn.fc1.weight", ffnDim, dModel);
+        // The engine validates the branches (r <= w, no duplicates, one with r = 1) with its own messages.
+        branches = List.copyOf(new DilatedAttentionConfig(branches, heads, headDim, causal, headOffset).branches());
+    }
+
+    /** A config with the defaults for causal, sub-LN, xPos scale base, LayerNorm eps and head offsets. */
+    public static LongNetConfig of(int vocabSize, int dModel, int heads, int layers, int ffnDim, String branches) {
+        return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, Branch.parseList(branches),
+                DEFAULT_CAUSAL, DEFAULT_SUB_LN, DEFAULT_XPOS_SCALE_BASE, DEFAULT_LAYER_NORM_EPS, HeadOffset.PAPER);
+    }
+
+    /** The same config with other branches, e.g. {@code "2048:1,4096:2"}. */
+    public LongNetConfig withBranches(String list) {
+        return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, Branch.parseList(list), causal, subLn,
+                xposScaleBase, layerNormEps, headOffset);
+    }
+
+    /** The same config with sub-LN switched on or off. */
+    public LongNetConfig withSubLn(boolean on) {
+        return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, branches, causal, on, xposScaleBase,
+                layerNormEps, headOffset);
+    }
+
+    /** The same config with causal attention switched on or off. */
+    public LongNetConfig withCausal(boolean on) {
+        return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, branches, on, subLn, xposScaleBase,
+                layerNormEps, headOffset);
+    }
+
+    /** Width of one head, {@code d_model / heads}. */
+    public int headDim() {
+        return dModel / heads;
+    }
+
+    /** The branches as the config JSON writes them, e.g. {@code "2048:1,4096:2"}. */
+    public String branchesSpec() {
+        StringBuilder sb = new StringBuilder();
+        for (Branch b : branches) {
+            if (sb.length() > 0) {
+                sb.append(',');
+            }
+            sb.append(b);
+        }
+        return sb.toString();
+    }
+
+    /** The attention engine's config for one layer: these branches, {@code heads} heads of {@link #headDim}. */
+    public DilatedAttentionConfig attentionConfig() {
+        return new DilatedAttentionConfig(branches, heads, headDim(), causal, headOffset);
+    }
+
+    /**
+     * Every tensor of a model of this shape, name to shape ({@code torch.nn.Linear} layout: weight
+     * {@code [out, in]}), in the order the weights file stores them. The table in docs/MODEL.md lists them.
+     */
+    public Map<String, int[]> tensorShapes() {
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        shapes.put(TensorNames.EMBED_TOKENS, new int[] {vocabSize, dModel});
+        for (int i = 0; i < layers; i++) {
+            TensorNames.Layer n = TensorNames.layer(i);
+            shapes.put(n.attnLnWeight(), new int[] {dModel});
+            shapes.put(n.attnLnBias(), new int[] {dModel});
+            for (String proj : new String[] {n.qWeight(), n.kWeight(), n.vWeight()}) {
+                shapes.put(proj, new int[] {dModel, dModel});
+                shapes.put(TensorNames.biasOf(proj), new int[] {dModel});
+            }
+            if (subLn) {
+                shapes.put(n.innerAttnLnWeight(), new int[] {dModel});
+                shapes.put(n.innerAttnLnBias(), new int[] {dModel});
+            }
+            shapes.put(n.outWeight(), new int[] {dModel, dModel});
+            shapes.put(n.outBias(), new int[] {dModel});
+            shapes.put(n.ffnLnWeight(), new int[] {dModel});
+            shapes.put(n.ffnLnBias(), new int[] {dModel});
+            shapes.put(n.fc1Weight(), new int[] {ffnDim, dModel});
+            shapes.put(n.fc1Bias(), new int[] {ffnDim});
+            if (subLn) {
+                shapes.put(n.ffnInnerLnWeight(), new int[] {ffnDim});
+                shapes.put(n.ffnInnerLnBias(), new int[] {ffnDim});
+            }
+            shapes.put(n.fc2Weight(), new int[] {dModel, ffnDim});
+            shapes.put(n.fc2Bias(), new int[] {dModel});
+        }
+        shapes.put(TensorNames.FINAL_LN_WEIGHT, new int[] {dModel});
+        shapes.put(TensorNames.FINAL_LN_BIAS, new int[] {dModel});
+        return shapes;
+    }
+
+    /** Number of parameters (the tied LM head counted once). */
+    public long parameterCount() {
+        long total = 0;
+        for (int[] shape : tensorShapes().values()) {
+            long n = 1;
+            for (int s : shape) {
+                n *= s;
+            }
+            total += n;
+        }
+        return total;
+    }
+
+    /** The config as pretty-printed JSON, every key written (defaults too), in {@link #KEYS} order. */
+    public String toJson() {
+        StringBuilder sb = new StringBuilder("{\n");
+        entry(sb, "vocab_size", Integer.toString(vocabSize));
+        entry(sb, "d_model", Integer.toString(dModel));
+        entry(sb, "heads", Integer.toString(heads));
+        entry(sb, "layers", Integer.toString(layers));
+        entry(sb, "ffn_dim", Integer.toString(ffnDim));
+        entry(sb, "branches", Json.quote(branchesSpec()));
+        entry(sb, "causal", Boolean.toString(causal));
+        entry(sb, "sub_ln", Boolean.toString(subLn));
+        entry(sb, "xpos_scale_base", Integer.toString(xposScaleBase));
+        // Double.toString round-trips exactly and its forms (1.0E-5) are valid JSON numbers.
+        entry(sb, "layer_norm_eps", Double.toString(layerNormEps));
+        sb.append("  \"head_offset\": ").append(Json.quote(headOffset.name().toLowerCase(Locale.ROOT)))
+                .append("\n}\n");
+        return sb.toString();
+    }
+
+    private static void entry(StringBuilder sb, String key, String value) {
+        sb.append("  ").append(Json.quote(key)).append(": ").append(value).append(",\n");
+    }
+
+    /**
+     * Parses a config JSON object. Required keys: {@code vocab_size, d_model, heads, layers, ffn_dim,
+     * branches}; optional: {@code causal, sub_ln, xpos_scale_base, layer_norm_eps, head_offset}. Unknown
+     * keys are errors (a misspelt optional key would otherwise be ignored silently).
+     *
+     * @param source what is being read, for messages, e.g. {@code "model config /m/config.json"}
+     * @throws ModelFormatException when the text is not JSON, a key is missing, unknown or of the wrong
+     *     type, or the values describe an impossible model
+     */
+    public static LongNetConfig fromJson(String json, String source) {
+        Object root;
+        try {
+            root = Json.parse(json);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(source, "not valid JSON: " + e.getMessage(), e);
+        }
+        if (!(root instanceof Map<?, ?> map)) {
+            throw new ModelFormatException(source, "expected a JSON object, found " + Json.typeName(root));
+        }
+        for (Object key : map.keySet()) {
+            if (!KEYS.contains(key)) {
+                throw new ModelFormatException(source, "unknown key '" + key + "' (known keys: "
+                        + String.join(", ", KEYS) + ")");
+            }
+        }
+        try {
+            return new LongNetConfig(
+                    requiredInt(source, map, "vocab_size"),
+                    requiredInt(source, map, "d_model"),
+                    requiredInt(source, map, "heads"),
+                    requiredInt(source, map, "layers"),
+                    requiredInt(source, map, "ffn_dim"),
+                    Branch.parseList(string(source, map, "branches", null)),
+                    bool(source, map, "causal", DEFAULT_CAUSAL),
+                    bool(source, map, "sub_ln", DEFAULT_SUB_LN),
+                    map.containsKey("xpos_scale_base") ? requiredInt(source, map, "xpos_scale_base")
+                            : DEFAULT_XPOS_SCALE_BASE,
+                    number(source, map, "layer_norm_eps", DEFAULT_LAYER_NORM_EPS),
+                    headOffset(source, string(source, map, "head_offset", "paper")));
+        } catch (ModelFormatException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(source, e.getMessage(), e);
+        }
+    }
+
+    /** Reads {@code config.json}-style file {@code file} (UTF-8). */
+    public static LongNetConfig read(Path file) throws IOException {
+        return fromJson(Files.readString(file, StandardCharsets.UTF_8), "model config " + file);
+    }
+
+    /** Writes {@link #toJson} to {@code file} atomically (a temporary file beside it, then a rename). */
+    public void write(Path file) throws IOException {
+        AtomicFiles.write(file, toJson().getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static int requiredInt(String source, Map<?, ?> map, String key) {
+        Object v = require(source, map, key);
+        if (!(v instanceof Long l)) {
+            throw new ModelFormatException(source, "'" + key + "' must be a whole number, found "
+                    + (v instanceof Double ? v.toString() : Json.typeName(v)));
+        }
+        if (l < Integer.MIN_VALUE || l > Integer.MAX_VALUE) {
+            throw new ModelFormatException(source, "'" + key + "' = " + l + " is out of range");
+        }
+        return (int) (long) l;
+    }
+
+    private static String string(String source, Map<?, ?> map, String key, String fallback) {
+        if (fallback != null && !map.containsKey(key)) {
+            return fallback;
+        }
+        Object v = require(source, map, key);
+        if (!(v instanceof String s)) {
+            throw new ModelFormatException(source, "'" + key + "' must be a string"
+                    + ("branches".equals(key) ? " such as \"2048:1,4096:2\"" : "") + ", found " + Json.typeName(v));
+        }
+        return s;
+    }
+
+    private static boolean bool(String source, Map<?, ?> map, String key, boolean fallback) {
+        if (!map.containsKey(key)) {
+            return fallback;
+        }
+        Object v = map.get(key);
+        if (!(v instanceof Boolean b)) {
+            throw new ModelFormatException(source, "'" + key + "' must be true or false, found " + Json.typeName(v));
+        }
+        return b;
+    }
+
+    private static double number(String source, Map<?, ?> map, String key, double fallback) {
+        if (!map.containsKey(key)) {
+            return fallback;
+        }
+        Object v = map.get(key);
+        if (!(v instanceof Number n)) {
+            throw new ModelFormatException(source, "'" + key + "' must be a number, found " + Json.typeName(v));
+        }
+        return n.doubleValue();
+    }
+
+    private static Object require(String source, Map<?, ?> map, String key) {
+        if (!map.containsKey(key)) {
+            throw new ModelFormatException(source, "missing key '" + key + "'");
+        }
+        return map.get(key);
+    }
+
+    private static HeadOffset headOffset(String source, String name) {
+        for (HeadOffset h : HeadOffset.values()) {
+            if (h.name().toLowerCase(Locale.ROOT).equals(name)) {
+                return h;
+            }
+        }
+        List<String> known = new ArrayList<>();
+        for (HeadOffset h : HeadOffset.values()) {
+            known.add(h.name().toLowerCase(Locale.ROOT));
+        }
+        throw new ModelFormatException(source, "'head_offset' = \"" + name + "\" is not one of "
+                + String.join(", ", known));
+    }
+
+    private static void positive(String key, int value) {
+        if (value < 1) {
+            throw new IllegalArgumentException(key + " must be >= 1 (got " + value + ")");
+        }
+    }
+
+    private static void fitsArray(String tensor, int rows, int cols) {
+        long n = (long) rows * cols;
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("tensor '" + tensor + "' would hold " + n
+                    + " floats, more than one Java array can (about 2^31)");
+        }
+    }
+
+    /** The divisor of {@code n} closest to {@code near}, for a hint. */
+    private static int nearestDivisor(int n, int near) {
+        int best = 1;
+        for (int c = 1; c <= n; c++) {
+            if (n % c == 0 && Math.abs(c - near) < Math.abs(best - near)) {
+                best = c;
+            }
+        }
+        return best;
+    }
+}

@@ -1,0 +1,307 @@
+package io.longnet.model;
+
+import io.longnet.attention.AttentionKernel;
+import io.longnet.attention.DilatedAttentionConfig;
+import java.io.IOException;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The LongNet decoder (DESIGN.md §6, docs/MODEL.md): token embedding; {@code layers} pre-LayerNorm
+ * blocks
+ * <pre>
+ *   x = x + out_proj(subLN(DilatedAttention(xPos(q), xPos'(k), v))),   q, k, v = projections of LN(x)
+ *   x = x + fc2(subLN(gelu(fc1(LN(x)))))
+ * </pre>
+ * (the sub-LNs only with {@code sub_ln}); a final LayerNorm; logits against the tied embedding.
+ * Attention runs through an {@link AttentionKernel} the caller passes in: the model owns no threads.
+ *
+ * <p>Arrays are row-major and flat: hidden states {@code [N][d_model]}, q/k/v {@code [N][H][d]} (head
+ * {@code h} is columns {@code [h d, (h+1) d)} of a projection, as torchscale's {@code view}), logits
+ * {@code [N][vocab]}. The pieces of a layer ({@link #attentionInputs}, {@link #attentionOutput},
+ * {@link #feedForward}) are public so that the sequence-parallel plan can run attention between them.
+ */
+public final class LongNetModel {
+
+    /** File names inside a model directory. */
+    public static final String CONFIG_FILE = "config.json";
+    public static final String WEIGHTS_FILE = "model.safetensors";
+
+    /** One layer's arrays, resolved once. */
+    private record Layer(float[] attnLnW, float[] attnLnB, float[] qW, float[] qB, float[] kW, float[] kB,
+                         float[] vW, float[] vB, float[] innerLnW, float[] innerLnB, float[] outW, float[] outB,
+                         float[] ffnLnW, float[] ffnLnB, float[] fc1W, float[] fc1B, float[] ffnInnerLnW,
+                         float[] ffnInnerLnB, float[] fc2W, float[] fc2B) {
+    }
+
+    /**
+     * Result of {@link #forward}: {@code features} are the final-LayerNorm outputs {@code [N][d_model]};
+     * {@code hiddenStates} (when asked for) are torchscale's {@code inner_states}: the embeddings, then the
+     * output of each layer, before the final LayerNorm ({@code layers + 1} arrays).
+     */
+    public record Output(int length, float[] features, List<float[]> hiddenStates) {
+    }
+
+    private final LongNetConfig config;
+    private final ModelWeights weights;
+    private final DilatedAttentionConfig attention;
+    private final Xpos xpos;
+    private final float[] embed;
+    private final float[] finalLnW;
+    private final float[] finalLnB;
+    private final Layer[] layers;
+
+    /**
+     * A model of shape {@code config} on {@code weights} (held, not copied).
+     *
+     * @throws ModelFormatException when the weights do not fit the config (missing, unexpected or
+     *     misshapen tensors, non-finite values)
+     */
+    public LongNetModel(LongNetConfig config, ModelWeights weights) {
+        this(config, weights, "model weights");
+    }
+
+    private LongNetModel(LongNetConfig config, ModelWeights weights, String source) {
+        this.config = config;
+        this.weights = weights;
+        if (!weights.problems(config.tensorShapes()).isEmpty()) {
+            weights.validate(source, config.tensorShapes(), subLnHint(config, weights));
+        }
+        this.attention = config.attentionConfig();
+        this.xpos = new Xpos(config.headDim(), config.xposScaleBase());
+        this.embed = weights.data(TensorNames.EMBED_TOKENS);
+        this.finalLnW = weights.data(TensorNames.FINAL_LN_WEIGHT);
+        this.finalLnB = weights.data(TensorNames.FINAL_LN_BIAS);
+        this.layers = new Layer[config.layers()];
+        for (int i = 0; i < layers.length; i++) {
+            TensorNames.Layer n = TensorNames.layer(i);
+            boolean sub = config.subLn();
+            layers[i] = new Layer(weights.data(n.attnLnWeight()), weights.data(n.attnLnBias()),
+                    weights.data(n.qWeight()), weights.data(n.qBias()), weights.data(n.kWeight()),
+                    weights.data(n.kBias()), weights.data(n.vWeight()), weights.data(n.vBias()),
+                    sub ? weights.data(n.innerAttnLnWeight()) : null, sub ? weights.data(n.innerAttnLnBias()) : null,
+                    weights.data(n.outWeight()), weights.data(n.outBias()), weights.data(n.ffnLnWeight()),
+                    weights.data(n.ffnLnBias()), weights.data(n.fc1Weight()), weights.data(n.fc1Bias()),
+                    sub ? weights.data(n.ffnInnerLnWeight()) : null, sub ? weights.data(n.ffnInnerLnBias()) : null,
+                    weights.data(n.fc2Weight()), weights.data(n.fc2Bias()));
+        }
+    }
+
+    /** A hint when the only mismatch is the presence or absence of the sub-LayerNorms. */
+    private static String subLnHint(LongNetConfig config, ModelWeights weights) {
+        Map<String, int[]> other = config.withSubLn(!config.subLn()).tensorShapes();
+        if (!weights.problems(config.tensorShapes()).isEmpty() && weights.problems(other).isEmpty()) {
+            return "these weights fit \"sub_ln\": " + !config.subLn() + "; the config says " + config.subLn();
+        }
+        return null;
+    }
+
+    /** A new model with seeded random weights (see {@link WeightInit} and docs/MODEL.md). */
+    public static LongNetModel initialize(LongNetConfig config, long seed) {
+        return new LongNetModel(config, WeightInit.initialize(config, seed));
+    }
+
+    /** Loads {@code dir/config.json} and {@code dir/model.safetensors}. */
+    public static LongNetModel load(Path dir) throws IOException {
+        LongNetConfig config = LongNetConfig.read(dir.resolve(CONFIG_FILE));
+        Path file = dir.resolve(WEIGHTS_FILE);
+        return new LongNetModel(config, ModelWeights.load(file), "model weights " + file);
+    }
+
+    /** Writes {@code dir/model.safetensors} then {@code dir/config.json}, each atomically. */
+    public void save(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        weights.save(dir.resolve(WEIGHTS_FILE));
+        config.write(dir.resolve(CONFIG_FILE));
+    }
+
+    public LongNetConfig config() {
+        return config;
+    }
+
+    /** The weights (the arrays the model computes with). */
+    public ModelWeights weights() {
+        return weights;
+    }
+
+    /** The xPos of this model's head width and scale base. */
+    public Xpos xpos() {
+        return xpos;
+    }
+
+    /**
+     * Runs the decoder over one sequence.
+     *
+     * @param kernel           computes the dilated attention of every layer
+     * @param keepHiddenStates also return the embeddings and each layer's output
+     * @throws IllegalArgumentException for an empty sequence or a token outside the vocabulary
+     */
+    public Output forward(int[] tokens, AttentionKernel kernel, boolean keepHiddenStates) {
+        int n = tokens.length;
+        float[] x = embed(tokens);
+        List<float[]> hidden = keepHiddenStates ? new ArrayList<>() : Collections.emptyList();
+        if (keepHiddenStates) {
+            hidden.add(x.clone());
+        }
+        Xpos.Table positions = xpos.table(0, n, n);
+        for (int l = 0; l < layers.length; l++) {
+            attentionBlock(l, x, n, positions, kernel);
+            feedForward(l, x, n);
+            if (keepHiddenStates) {
+                hidden.add(x.clone());
+            }
+        }
+        RowOps.layerNorm(x, n, config.dModel(), finalLnW, finalLnB, config.layerNormEps(), x);
+        return new Output(n, x, keepHiddenStates ? Collections.unmodifiableList(hidden) : hidden);
+    }
+
+    /** Logits {@code [N][vocab]} of a sequence. */
+    public float[] logits(int[] tokens, AttentionKernel kernel) {
+        return logits(forward(tokens, kernel, false));
+    }
+
+    /** Logits {@code [N][vocab]}: the features times the embedding, transposed (the tied LM head). */
+    public float[] logits(Output out) {
+        long size = (long) out.length() * config.vocabSize();
+        if (size > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(out.length() + " positions x " + config.vocabSize()
+                    + " logits exceed one array; use nextTokenLogProbs, which works a block of rows at a time");
+        }
+        float[] logits = new float[(int) size];
+        RowOps.linear(out.features(), out.length(), config.dModel(), embed, null, config.vocabSize(), logits, false);
+        return logits;
+    }
+
+    /**
+     * {@code lp[p] = log P(tokens[p + 1] | tokens[0..p])} for {@code p < N - 1}: the scores of a sequence
+     * under the model ({@code N - 1} values; their negated mean is the cross-entropy loss). Logits are
+     * made a block of rows at a time, never all {@code N x vocab} at once.
+     */
+    public float[] nextTokenLogProbs(int[] tokens, AttentionKernel kernel) {
+        Output out = forward(tokens, kernel, false);
+        int n = out.length();
+        int vocab = config.vocabSize();
+        int d = config.dModel();
+        int block = Math.max(1, Math.min(64, (1 << 22) / vocab));
+        float[] rows = new float[block * vocab];
+        float[] lp = new float[n - 1];
+        float[] features = out.features();
+        for (int p0 = 0; p0 < n - 1; p0 += block) {
+            int count = Math.min(block, n - 1 - p0);
+            float[] slice = java.util.Arrays.copyOfRange(features, p0 * d, (p0 + count) * d);
+            RowOps.linear(slice, count, d, embed, null, vocab, rows, false);
+            for (int i = 0; i < count; i++) {
+                int target = tokens[p0 + i + 1];
+                lp[p0 + i] = (float) (rows[i * vocab + target] - RowOps.logSumExp(rows, i * vocab, vocab));
+            }
+        }
+        return lp;
+    }
+
+    /**
+     * The token embeddings {@code [N][d_model]} (torchscale's default {@code no_scale_embedding}: no
+     * {@code sqrt(d_model)} factor).
+     *
+     * @throws IllegalArgumentException for an empty sequence or a token outside the vocabulary
+     */
+    public float[] embed(int[] tokens) {
+        int n = tokens.length;
+        if (n == 0) {
+            throw new IllegalArgumentException("empty sequence: give at least one token");
+        }
+        int d = config.dModel();
+        if ((long) n * Math.max(d, config.ffnDim()) > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("sequence of " + n + " tokens is too long for one array of "
+                    + "activations; split it into blocks (the Spark plan does)");
+        }
+        float[] x = new float[n * d];
+        for (int p = 0; p < n; p++) {
+            int t = tokens[p];
+            if (t < 0 || t >= config.vocabSize()) {
+                throw new IllegalArgumentException("token " + t + " at position " + p + " is outside the vocabulary [0, "
+                        + config.vocabSize() + ")");
+            }
+            System.arraycopy(embed, t * d, x, p * d, d);
+        }
+        return x;
+    }
+
+    /**
+     * The attention sublayer of layer {@code layer}, in place on {@code x} ({@code n} rows): projections,
+     * xPos by {@code positions}, dilated attention through {@code kernel}, sub-LN, output projection,
+     * residual.
+     */
+    public void attentionBlock(int layer, float[] x, int n, Xpos.Table positions, AttentionKernel kernel) {
+        int width = config.dModel();
+        float[] q = new float[n * width];
+        float[] k = new float[n * width];
+        float[] v = new float[n * width];
+        attentionInputs(layer, x, n, positions, q, k, v);
+        float[] o = new float[n * width];
+        float[] lse = new float[n * config.heads()];
+        kernel.forward(attention, FloatBuffer.wrap(q), FloatBuffer.wrap(k), FloatBuffer.wrap(v), n,
+                FloatBuffer.wrap(o), FloatBuffer.wrap(lse));
+        attentionOutput(layer, o, n, x);
+    }
+
+    /**
+     * The attention inputs of layer {@code layer} for {@code n} rows of hidden states {@code x}:
+     * {@code q, k, v} ({@code [N][H][d]}) projections of {@code LN(x)}, with xPos applied to {@code q}
+     * (upscaled) and {@code k} (downscaled) before they are sparsified, as torchscale does.
+     * {@code positions} must cover the same {@code n} rows.
+     */
+    public void attentionInputs(int layer, float[] x, int n, Xpos.Table positions, float[] q, float[] k, float[] v) {
+        if (positions.count() != n) {
+            throw new IllegalArgumentException("xPos table covers " + positions.count() + " positions, the block has " + n);
+        }
+        Layer w = layers[layer];
+        int width = config.dModel();
+        float[] h = new float[n * width];
+        RowOps.layerNorm(x, n, width, w.attnLnW(), w.attnLnB(), config.layerNormEps(), h);
+        RowOps.linear(h, n, width, w.qW(), w.qB(), width, q, false);
+        RowOps.linear(h, n, width, w.kW(), w.kB(), width, k, false);
+        RowOps.linear(h, n, width, w.vW(), w.vB(), width, v, false);
+        positions.apply(q, config.heads(), false);
+        positions.apply(k, config.heads(), true);
+    }
+
+    /**
+     * Finishes layer {@code layer}'s attention sublayer: {@code x += out_proj(subLN(o))} for the
+     * attention output {@code o} ({@code [N][H][d]}, which is {@code [N][d_model]}). {@code o} is used as
+     * scratch.
+     */
+    public void attentionOutput(int layer, float[] o, int n, float[] x) {
+        Layer w = layers[layer];
+        int width = config.dModel();
+        if (config.subLn()) {
+            RowOps.layerNorm(o, n, width, w.innerLnW(), w.innerLnB(), config.layerNormEps(), o);
+        }
+        RowOps.linear(o, n, width, w.outW(), w.outB(), width, x, true);
+    }
+
+    /** The feed-forward sublayer of layer {@code layer}, in place: {@code x += fc2(subLN(gelu(fc1(LN(x)))))}. */
+    public void feedForward(int layer, float[] x, int n) {
+        Layer w = layers[layer];
+        int width = config.dModel();
+        int ffn = config.ffnDim();
+        float[] h = new float[n * width];
+        RowOps.layerNorm(x, n, width, w.ffnLnW(), w.ffnLnB(), config.layerNormEps(), h);
+        float[] f = new float[n * ffn];
+        RowOps.linear(h, n, width, w.fc1W(), w.fc1B(), ffn, f, false);
+        RowOps.gelu(f, n * ffn);
+        if (config.subLn()) {
+            RowOps.layerNorm(f, n, ffn, w.ffnInnerLnW(), w.ffnInnerLnB(), config.layerNormEps(), f);
+        }
+        RowOps.linear(f, n, ffn, w.fc2W(), w.fc2B(), width, x, true);
+    }
+
+    /** The final LayerNorm of {@code n} rows, in place. */
+    public void finalNorm(float[] x, int n) {
+        RowOps.layerNorm(x, n, config.dModel(), finalLnW, finalLnB, config.layerNormEps(), x);
+    }
+}

@@ -1,0 +1,215 @@
+package io.longnet.model;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Named float32 tensors with their shapes: a model's weights. Loads from and saves to local safetensors
+ * files (F32 written; F32, F16 and BF16 read); other sources (the datasets module's Hadoop reader) fill
+ * one with {@link #put}. Checked against a model's expected tensors by {@link #problems}.
+ *
+ * <p>Arrays are held, not copied: a model built on these weights reads the same arrays, so training can
+ * update values in place. Not thread-safe for concurrent modification.
+ */
+public final class ModelWeights {
+
+    /** One tensor: its shape and its values, row-major. */
+    public record Tensor(int[] shape, float[] data) {
+
+        public Tensor {
+            Objects.requireNonNull(shape, "shape");
+            Objects.requireNonNull(data, "data");
+            shape = shape.clone();
+            long n = 1;
+            for (int s : shape) {
+                if (s < 0) {
+                    throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has a negative dimension");
+                }
+                n *= s;
+            }
+            if (n != data.length) {
+                throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " holds " + n
+                        + " elements, data has " + data.length);
+            }
+        }
+
+        /** A copy of the shape. */
+        @Override
+        public int[] shape() {
+            return shape.clone();
+        }
+
+        // The generated members would compare and print the arrays by identity.
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Tensor t && Arrays.equals(shape, t.shape) && Arrays.equals(data, t.data);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * Arrays.hashCode(shape) + Arrays.hashCode(data);
+        }
+
+        @Override
+        public String toString() {
+            return "Tensor" + Arrays.toString(shape);
+        }
+    }
+
+    private final Map<String, Tensor> tensors = new LinkedHashMap<>();
+
+    /** Adds or replaces tensor {@code name}; the array is held, not copied. */
+    public ModelWeights put(String name, int[] shape, float[] data) {
+        Objects.requireNonNull(name, "name");
+        if (name.equals(LocalSafetensors.METADATA_KEY)) {
+            throw new IllegalArgumentException("tensor name '" + name + "' is reserved by safetensors");
+        }
+        tensors.put(name, new Tensor(shape, data));
+        return this;
+    }
+
+    /**
+     * The tensor {@code name}.
+     *
+     * @throws IllegalArgumentException when there is none
+     */
+    public Tensor tensor(String name) {
+        Tensor t = tensors.get(name);
+        if (t == null) {
+            throw new IllegalArgumentException("no tensor '" + name + "' (" + tensors.size() + " tensors held)");
+        }
+        return t;
+    }
+
+    /** The values of tensor {@code name} (the held array, not a copy). */
+    public float[] data(String name) {
+        return tensor(name).data();
+    }
+
+    /** The shape of tensor {@code name}. */
+    public int[] shape(String name) {
+        return tensor(name).shape();
+    }
+
+    public boolean contains(String name) {
+        return tensors.containsKey(name);
+    }
+
+    /** Names, in insertion (file) order. */
+    public Set<String> names() {
+        return Collections.unmodifiableSet(tensors.keySet());
+    }
+
+    public int size() {
+        return tensors.size();
+    }
+
+    /** A deep copy. */
+    public ModelWeights copy() {
+        ModelWeights c = new ModelWeights();
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            c.put(e.getKey(), e.getValue().shape(), e.getValue().data().clone());
+        }
+        return c;
+    }
+
+    /** True when both hold the same names with the same shapes and bit-identical values. */
+    public boolean sameAs(ModelWeights other) {
+        return tensors.equals(other.tensors);
+    }
+
+    /**
+     * Reads every tensor of a local safetensors file.
+     *
+     * @throws ModelFormatException when the file is malformed or holds a dtype other than F32, F16, BF16;
+     *     messages start {@code "model weights <file>: "}
+     */
+    public static ModelWeights load(Path file) throws IOException {
+        ModelWeights w = new ModelWeights();
+        w.tensors.putAll(LocalSafetensors.read(file, "model weights " + file));
+        return w;
+    }
+
+    /** Writes all tensors as F32 to a local safetensors file, atomically, in insertion order. */
+    public void save(Path file) throws IOException {
+        LocalSafetensors.write(file, tensors, Map.of("format", "pt"));
+    }
+
+    /**
+     * What is wrong with these weights for a model expecting {@code expected} (name to shape): missing
+     * tensors (in expected order), tensors of another shape, non-finite values, then unexpected tensors.
+     * Empty when they fit.
+     */
+    public List<String> problems(Map<String, int[]> expected) {
+        List<String> out = new ArrayList<>();
+        for (Map.Entry<String, int[]> e : expected.entrySet()) {
+            Tensor t = tensors.get(e.getKey());
+            if (t == null) {
+                out.add("missing tensor '" + e.getKey() + "'");
+            } else if (!Arrays.equals(t.shape, e.getValue())) {
+                out.add("tensor '" + e.getKey() + "' has shape " + Arrays.toString(t.shape) + ", expected "
+                        + Arrays.toString(e.getValue()));
+            } else {
+                String bad = nonFinite(e.getKey(), t);
+                if (bad != null) {
+                    out.add(bad);
+                }
+            }
+        }
+        for (String name : tensors.keySet()) {
+            if (!expected.containsKey(name)) {
+                out.add("unexpected tensor '" + name + "'");
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Throws when {@link #problems} finds any: one problem as it is, several as a count and a list
+     * (the first ten).
+     *
+     * @param source what the weights are, e.g. {@code "model weights /m/model.safetensors"}
+     * @param hint   appended when not empty, e.g. a likely fix
+     */
+    public void validate(String source, Map<String, int[]> expected, String hint) {
+        List<String> problems = problems(expected);
+        if (problems.isEmpty()) {
+            return;
+        }
+        String suffix = hint == null || hint.isEmpty() ? "" : " (" + hint + ")";
+        if (problems.size() == 1) {
+            throw new ModelFormatException(source, problems.get(0) + suffix);
+        }
+        int shown = Math.min(10, problems.size());
+        String list = String.join("; ", problems.subList(0, shown));
+        if (shown < problems.size()) {
+            list += "; ...";
+        }
+        throw new ModelFormatException(source, problems.size() + " problems: " + list + suffix);
+    }
+
+    private static String nonFinite(String name, Tensor t) {
+        float[] d = t.data;
+        for (int i = 0; i < d.length; i++) {
+            if (!Float.isFinite(d[i])) {
+                // Index as [i, j, ...] so that a user can find it in their framework.
+                int[] index = new int[t.shape.length];
+                int rest = i;
+                for (int k = index.length - 1; k >= 0; k--) {
+                    index[k] = rest % t.shape[k];
+                    rest /= t.shape[k];
+                }
+                return "tensor '" + name + "' holds " + d[i] + " at " + Arrays.toString(index);
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,107 @@
+package io.longnet.model;
+
+/**
+ * Row-wise operations on {@code [rows][width]} float arrays for the model's forward pass: linear layers
+ * ({@code torch.nn.Linear} weight layout {@code [out, in]}), LayerNorm, GELU, log-softmax. Single-threaded:
+ * the model owns no threads (the attention kernel and Spark do the parallel work).
+ */
+final class RowOps {
+
+    private RowOps() {
+    }
+
+    /**
+     * {@code y[r][o] (+)= b[o] + sum_k x[r][k] w[o][k]} for {@code rows} rows; {@code b} may be null;
+     * with {@code accumulate} the result is added to {@code y} (a residual connection), else stored.
+     */
+    static void linear(float[] x, int rows, int in, float[] w, float[] b, int out, float[] y, boolean accumulate) {
+        int r = 0;
+        // Four rows at a time: each weight row is loaded once for four dot products (a quarter of the
+        // memory traffic for large weights), and the four independent sums keep the FPU pipelines busy.
+        for (; r + 4 <= rows; r += 4) {
+            int x0 = r * in;
+            int x1 = x0 + in;
+            int x2 = x1 + in;
+            int x3 = x2 + in;
+            int y0 = r * out;
+            for (int o = 0; o < out; o++) {
+                int wo = o * in;
+                float s0 = 0;
+                float s1 = 0;
+                float s2 = 0;
+                float s3 = 0;
+                for (int k = 0; k < in; k++) {
+                    float wk = w[wo + k];
+                    s0 += x[x0 + k] * wk;
+                    s1 += x[x1 + k] * wk;
+                    s2 += x[x2 + k] * wk;
+                    s3 += x[x3 + k] * wk;
+                }
+                float bias = b == null ? 0f : b[o];
+                store(y, y0 + o, s0 + bias, accumulate);
+                store(y, y0 + out + o, s1 + bias, accumulate);
+                store(y, y0 + 2 * out + o, s2 + bias, accumulate);
+                store(y, y0 + 3 * out + o, s3 + bias, accumulate);
+            }
+        }
+        for (; r < rows; r++) {
+            int x0 = r * in;
+            for (int o = 0; o < out; o++) {
+                int wo = o * in;
+                float s = 0;
+                for (int k = 0; k < in; k++) {
+                    s += x[x0 + k] * w[wo + k];
+                }
+                store(y, r * out + o, s + (b == null ? 0f : b[o]), accumulate);
+            }
+        }
+    }
+
+    private static void store(float[] y, int at, float v, boolean accumulate) {
+        y[at] = accumulate ? y[at] + v : v;
+    }
+
+    /**
+     * LayerNorm over each row: {@code (x - mean) / sqrt(var + eps) * g + b} with the biased variance, as
+     * {@code torch.nn.LayerNorm}; statistics in double. {@code y} may be {@code x}.
+     */
+    static void layerNorm(float[] x, int rows, int width, float[] g, float[] b, double eps, float[] y) {
+        for (int r = 0; r < rows; r++) {
+            int off = r * width;
+            double sum = 0;
+            for (int k = 0; k < width; k++) {
+                sum += x[off + k];
+            }
+            double mean = sum / width;
+            double sq = 0;
+            for (int k = 0; k < width; k++) {
+                double c = x[off + k] - mean;
+                sq += c * c;
+            }
+            double inv = 1 / Math.sqrt(sq / width + eps);
+            for (int k = 0; k < width; k++) {
+                y[off + k] = (float) ((x[off + k] - mean) * inv * g[k] + b[k]);
+            }
+        }
+    }
+
+    /** Exact GELU in place on the first {@code count} elements. */
+    static void gelu(float[] x, int count) {
+        for (int i = 0; i < count; i++) {
+            x[i] = (float) Gelu.gelu(x[i]);
+        }
+    }
+
+    /** {@code log sum_k exp(x[off + k])} over {@code width} values, in double. */
+    static double logSumExp(float[] x, int off, int width) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int k = 0; k < width; k++) {
+            max = Math.max(max, x[off + k]);
+        }
+        double sum = 0;
+        for (int k = 0; k < width; k++) {
+            sum += Math.exp(x[off + k] - max);
+        }
+        return max + Math.log(sum);
+    }
+}

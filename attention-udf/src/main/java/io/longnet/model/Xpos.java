@@ -1,0 +1,157 @@
+package io.longnet.model;
+
+/**
+ * xPos (Sun et al. 2022, "A Length-Extrapolatable Transformer"), exactly as torchscale's {@code XPOS}
+ * module: a rotary embedding whose rotation of each pair of dimensions is scaled by a per-pair decay
+ * raised to the (centred) position, upscaling queries and downscaling keys, so that a query-key dot
+ * product depends on positions only through their difference.
+ *
+ * <p>For head width {@code d} and pair {@code i < d/2}: {@code scale_i = (2i + 0.4 d) / (1.4 d)},
+ * {@code theta_i = 10000^(-i/(d/2))}. For a sequence of {@code N} positions, position {@code p} (from 0)
+ * gets the angle {@code p * theta_i} and the factor {@code scale_i^((p + minPos) / scaleBase)} with
+ * {@code minPos = floor(-N / 2)} (torchscale's {@code -(length + offset) // 2}, offset 0). The pair
+ * {@code (x[2i], x[2i+1])} becomes {@code f (x[2i] cos - x[2i+1] sin, x[2i+1] cos + x[2i] sin)} with
+ * {@code f} the factor for queries and its inverse for keys.
+ *
+ * <p>The factors grow like {@code 3.5^(N/2/scaleBase)} (pair 0, independent of {@code d}), so a whole
+ * sequence cannot be longer than {@link #maxLength}: beyond it a factor leaves {@code [2^-100, 2^100]}
+ * and float queries or keys would overflow or lose their precision. Only position differences matter in
+ * exact arithmetic, so long sequences can be re-centred per segment; see docs/MODEL.md.
+ */
+public final class Xpos {
+
+    /** Largest |log2| of a factor allowed: float keeps 2^28 of headroom for the values it multiplies. */
+    static final double MAX_LOG2_FACTOR = 100;
+
+    private final int headDim;
+    private final int half;
+    private final int scaleBase;
+    private final double[] logScale;   // ln(scale_i)
+    private final double[] invFreq;    // theta_i
+
+    public Xpos(int headDim, int scaleBase) {
+        if (headDim < 2 || headDim % 2 != 0) {
+            throw new IllegalArgumentException("xPos needs an even head width >= 2 (got " + headDim + ")");
+        }
+        if (scaleBase < 1) {
+            throw new IllegalArgumentException("xPos scale base must be >= 1 (got " + scaleBase + ")");
+        }
+        this.headDim = headDim;
+        this.half = headDim / 2;
+        this.scaleBase = scaleBase;
+        this.logScale = new double[half];
+        this.invFreq = new double[half];
+        for (int i = 0; i < half; i++) {
+            logScale[i] = Math.log((2.0 * i + 0.4 * headDim) / (1.4 * headDim));
+            invFreq[i] = 1.0 / Math.pow(10000.0, (double) i / half);
+        }
+    }
+
+    public int headDim() {
+        return headDim;
+    }
+
+    /**
+     * The longest sequence whose factors all stay within {@code 2^±100}: about
+     * {@code 2 * 100 * scaleBase / log2(3.5)}, i.e. 56,656 positions for the default scale base 512.
+     */
+    public long maxLength() {
+        // The extreme factor is pair 0's at the first position: scale_0^(minPos / base), minPos = -ceil(N/2).
+        double maxHalf = MAX_LOG2_FACTOR * Math.log(2) * scaleBase / -logScale[0];
+        return 2 * (long) Math.floor(maxHalf);
+    }
+
+    /**
+     * Rotation and factors of positions {@code [first, first + count)} of a sequence of {@code total}
+     * positions (the whole sequence fixes the centre, as in torchscale).
+     *
+     * @throws IllegalArgumentException when the range is not inside the sequence, or the sequence is
+     *     longer than {@link #maxLength}
+     */
+    public Table table(long first, int count, long total) {
+        if (total < 1 || first < 0 || count < 0 || first + count > total) {
+            throw new IllegalArgumentException("positions [" + first + ", " + (first + count)
+                    + ") are not inside a sequence of " + total);
+        }
+        if (total > maxLength()) {
+            throw new IllegalArgumentException("sequence of " + total + " positions: xPos factors would reach "
+                    + "2^" + Math.round(-logScale[0] * ((total + 1) / 2) / scaleBase / Math.log(2))
+                    + ", beyond float range, above " + maxLength() + " positions (scale base " + scaleBase
+                    + "); xPos re-centred per segment is not implemented yet, see docs/MODEL.md");
+        }
+        long minPos = Math.floorDiv(-total, 2L);
+        double[] cosUp = new double[count * half];
+        double[] sinUp = new double[count * half];
+        double[] cosDown = new double[count * half];
+        double[] sinDown = new double[count * half];
+        for (int r = 0; r < count; r++) {
+            long p = first + r;
+            double exponent = (double) (p + minPos) / scaleBase;
+            for (int i = 0; i < half; i++) {
+                double angle = p * invFreq[i];
+                double c = Math.cos(angle);
+                double s = Math.sin(angle);
+                double up = Math.exp(logScale[i] * exponent);
+                double down = 1 / up;
+                int t = r * half + i;
+                cosUp[t] = c * up;
+                sinUp[t] = s * up;
+                cosDown[t] = c * down;
+                sinDown[t] = s * down;
+            }
+        }
+        return new Table(count, half, cosUp, sinUp, cosDown, sinDown);
+    }
+
+    /** Precomputed rotations of a run of positions; shared by all layers and heads. */
+    public static final class Table {
+        private final int count;
+        private final int half;
+        private final double[] cosUp;
+        private final double[] sinUp;
+        private final double[] cosDown;
+        private final double[] sinDown;
+
+        private Table(int count, int half, double[] cosUp, double[] sinUp, double[] cosDown, double[] sinDown) {
+            this.count = count;
+            this.half = half;
+            this.cosUp = cosUp;
+            this.sinUp = sinUp;
+            this.cosDown = cosDown;
+            this.sinDown = sinDown;
+        }
+
+        /** Positions covered. */
+        public int count() {
+            return count;
+        }
+
+        /**
+         * Applies xPos in place to {@code x}, {@code count * heads * d} floats in {@code [N][H][d]} order:
+         * queries ({@code downscale = false}) or keys ({@code downscale = true}).
+         */
+        public void apply(float[] x, int heads, boolean downscale) {
+            int d = 2 * half;
+            if (x.length < (long) count * heads * d) {
+                throw new IllegalArgumentException("xPos: " + x.length + " floats, need " + count + " x " + heads
+                        + " x " + d);
+            }
+            double[] cos = downscale ? cosDown : cosUp;
+            double[] sin = downscale ? sinDown : sinUp;
+            for (int r = 0; r < count; r++) {
+                int t = r * half;
+                for (int h = 0; h < heads; h++) {
+                    int off = (r * heads + h) * d;
+                    for (int i = 0; i < half; i++) {
+                        double a = x[off + 2 * i];
+                        double b = x[off + 2 * i + 1];
+                        double c = cos[t + i];
+                        double s = sin[t + i];
+                        x[off + 2 * i] = (float) (a * c - b * s);
+                        x[off + 2 * i + 1] = (float) (b * c + a * s);
+                    }
+                }
+            }
+        }
+    }
+}

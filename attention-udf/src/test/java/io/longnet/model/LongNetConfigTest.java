@@ -1,0 +1,97 @@
+package io.longnet.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.longnet.attention.Branch;
+import io.longnet.attention.DilatedAttentionConfig;
+import io.longnet.attention.HeadOffset;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LongNetConfigTest {
+
+    @Test
+    void jsonRoundTripIsExact(@TempDir Path dir) throws IOException {
+        LongNetConfig c = new LongNetConfig(32000, 768, 12, 12, 3072, Branch.parseList("2048:1,4096:2,16384:6"),
+                false, false, 1024, 1.25e-6, HeadOffset.CONTIGUOUS_GROUPS);
+        assertEquals(c, LongNetConfig.fromJson(c.toJson(), "test"));
+        Path file = dir.resolve("config.json");
+        c.write(file);
+        assertEquals(c, LongNetConfig.read(file));
+    }
+
+    @Test
+    void writesEveryKeyInOrder() {
+        assertEquals("{\n"
+                + "  \"vocab_size\": 50,\n"
+                + "  \"d_model\": 16,\n"
+                + "  \"heads\": 2,\n"
+                + "  \"layers\": 2,\n"
+                + "  \"ffn_dim\": 32,\n"
+                + "  \"branches\": \"8:1,16:2\",\n"
+                + "  \"causal\": true,\n"
+                + "  \"sub_ln\": true,\n"
+                + "  \"xpos_scale_base\": 512,\n"
+                + "  \"layer_norm_eps\": 1.0E-5,\n"
+                + "  \"head_offset\": \"paper\"\n"
+                + "}\n", LongNetConfig.of(50, 16, 2, 2, 32, "8:1,16:2").toJson());
+    }
+
+    @Test
+    void optionalKeysTakeTheirDefaults() {
+        LongNetConfig c = LongNetConfig.fromJson("{\"vocab_size\": 50, \"d_model\": 16, \"heads\": 2, \"layers\": 2,"
+                + " \"ffn_dim\": 32, \"branches\": \"8:1, 16:2\"}", "test");
+        assertEquals(LongNetConfig.of(50, 16, 2, 2, 32, "8:1,16:2"), c);
+        assertEquals(true, c.causal());
+        assertEquals(true, c.subLn());
+        assertEquals(512, c.xposScaleBase());
+        assertEquals(1e-5, c.layerNormEps());
+        assertEquals(HeadOffset.PAPER, c.headOffset());
+        // Integers are numbers too.
+        assertEquals(1.0, LongNetConfig.fromJson(c.toJson().replace("1.0E-5", "1"), "t").layerNormEps());
+    }
+
+    @Test
+    void attentionConfigAndTensorShapes() {
+        LongNetConfig c = LongNetConfig.of(50, 16, 2, 2, 32, "8:1,16:2");
+        assertEquals(new DilatedAttentionConfig(List.of(new Branch(8, 1), new Branch(16, 2)), 2, 8, true,
+                HeadOffset.PAPER), c.attentionConfig());
+        Map<String, int[]> shapes = c.tensorShapes();
+        assertEquals(3 + 2 * 20, shapes.size());
+        assertEquals(List.of(32, 16), List.of(shapes.get("layers.1.ffn.fc1.weight")[0], shapes.get("layers.1.ffn.fc1.weight")[1]));
+        assertEquals(32, shapes.get("layers.0.ffn.ffn_layernorm.bias")[0]);
+        assertEquals(3 + 2 * 16, c.withSubLn(false).tensorShapes().size());
+        // The paper's base model: 12 layers, d 768, 12 heads, FFN 3072, vocab 32k (sub-LN included).
+        LongNetConfig base = LongNetConfig.of(32000, 768, 12, 12, 3072, "2048:1");
+        assertEquals(32000L * 768 + 12L * (4 * 768 * 768 + 2 * 768 * 3072 + 3072 + 768 + 4 * 768 + 3 * 2 * 768
+                + 2 * 3072) + 2 * 768, base.parameterCount());
+    }
+
+    @Test
+    void validationMessages() {
+        assertEquals("head width d_model/heads = 30/2 = 15 is odd: xPos rotates pairs of dimensions, so it must be even",
+                assertThrows(IllegalArgumentException.class, () -> LongNetConfig.of(50, 30, 2, 2, 32, "8:1"))
+                        .getMessage());
+        assertEquals("d_model 100 is not divisible by heads 12: the head width d_model/heads must be a whole number "
+                + "(e.g. heads 10)",
+                assertThrows(IllegalArgumentException.class, () -> LongNetConfig.of(50, 100, 12, 2, 32, "8:1"))
+                        .getMessage());
+        assertEquals("vocab_size must be >= 1 (got 0)",
+                assertThrows(IllegalArgumentException.class, () -> LongNetConfig.of(0, 16, 2, 2, 32, "8:1")).getMessage());
+        assertEquals("no branch has dilation 1, so some positions would have no output: add one, e.g. 8:1",
+                assertThrows(IllegalArgumentException.class, () -> LongNetConfig.of(50, 16, 2, 2, 32, "8:2"))
+                        .getMessage());
+        assertEquals("layer_norm_eps must be a positive finite number (got 0.0; the default is 1e-5)",
+                assertThrows(IllegalArgumentException.class, () -> new LongNetConfig(50, 16, 2, 2, 32,
+                        Branch.parseList("8:1"), true, true, 512, 0.0, HeadOffset.PAPER)).getMessage());
+        assertEquals("model config c.json: 'head_offset' = \"groups\" is not one of paper, contiguous_groups",
+                assertThrows(ModelFormatException.class, () -> LongNetConfig.fromJson(
+                        LongNetConfig.of(50, 16, 2, 2, 32, "8:1").toJson().replace("\"paper\"", "\"groups\""),
+                        "model config c.json")).getMessage());
+    }
+}

@@ -1,0 +1,80 @@
+package io.longnet.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class XposTest {
+
+    /**
+     * torchscale's centring for N = 5, d = 4: positions -3..1, so position 0 is scaled by
+     * scale_i^(-3/base) and rotated by angle 0.
+     */
+    @Test
+    void firstPositionIsScaledByTheCentredPower() {
+        Xpos xpos = new Xpos(4, 512);
+        float[] q = {1, 0, 0, 1};
+        xpos.table(0, 1, 5).apply(q, 1, false);
+        double s0 = Math.pow(0.4 * 4 / (1.4 * 4), -3.0 / 512);
+        double s1 = Math.pow((2 + 0.4 * 4) / (1.4 * 4), -3.0 / 512);
+        assertEquals(s0, q[0], 1e-6);
+        assertEquals(0, q[1], 0);
+        assertEquals(0, q[2], 0);
+        assertEquals(s1, q[3], 1e-6);
+    }
+
+    /** Query-key dot products depend only on the difference of positions (rotation and decay both). */
+    @Test
+    void scoresDependOnRelativePositionOnly() {
+        int d = 16;
+        int n = 300;
+        Xpos xpos = new Xpos(d, 64); // a small base so the decay is strong
+        SplittableRandom rnd = new SplittableRandom(5);
+        float[] qv = new float[d];
+        float[] kv = new float[d];
+        for (int i = 0; i < d; i++) {
+            qv[i] = (float) rnd.nextGaussian();
+            kv[i] = (float) rnd.nextGaussian();
+        }
+        Xpos.Table table = xpos.table(0, n, n);
+        float[] q = new float[n * d];
+        float[] k = new float[n * d];
+        for (int p = 0; p < n; p++) {
+            System.arraycopy(qv, 0, q, p * d, d);
+            System.arraycopy(kv, 0, k, p * d, d);
+        }
+        table.apply(q, 1, false);
+        table.apply(k, 1, true);
+        for (int delta : new int[] {0, 1, 7, 100}) {
+            double first = dot(q, k, delta, 0, d);
+            for (int s = 1; s + delta < n; s += 13) {
+                double shifted = dot(q, k, s + delta, s, d);
+                assertEquals(first, shifted, 1e-5 * Math.max(1, Math.abs(first)), "delta " + delta + ", shift " + s);
+            }
+        }
+        // and the decay makes far keys weigh less: scale_i < 1, raised to a positive power.
+        assertTrue(Math.abs(dot(q, q, 0, 0, d)) > 0);
+    }
+
+    private static double dot(float[] q, float[] k, int p, int s, int d) {
+        double sum = 0;
+        for (int i = 0; i < d; i++) {
+            sum += (double) q[p * d + i] * k[s * d + i];
+        }
+        return sum;
+    }
+
+    @Test
+    void tooLongSequencesAreRefusedClearly() {
+        Xpos xpos = new Xpos(64, 512);
+        assertEquals(56656, xpos.maxLength());
+        xpos.table(0, 1, 56656);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> xpos.table(0, 1, 100_000));
+        assertTrue(e.getMessage().startsWith("sequence of 100000 positions: xPos factors would reach 2^"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> xpos.table(5, 10, 12));
+        assertEquals(113314, new Xpos(8, 1024).maxLength()); // grows with the base; pair 0 does not depend on d
+    }
+}
