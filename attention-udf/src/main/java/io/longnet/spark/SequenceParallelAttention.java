@@ -115,7 +115,7 @@ public final class SequenceParallelAttention {
         TaskContext task = TaskContext.get();
         int threads = task == null ? Runtime.getRuntime().availableProcessors() : task.cpus();
         String ran;
-        try (AttentionKernel kernel = AttentionBackends.open(backend, threads, -1)) {
+        try (AttentionKernel kernel = AttentionBackends.open(backend, threads, TaskGpu.ordinal(task))) {
             ran = kernel.name();
             kernel.forward(c, plan.local(), q, FloatBuffer.wrap(block.k()), FloatBuffer.wrap(block.v()), n, ob, lb);
             for (int branch = 0; branch < plan.spanning().size(); branch++) {
