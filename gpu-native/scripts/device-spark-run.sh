@@ -12,8 +12,8 @@ export JAVA_HOME=/tmp/sparkjre
 # Lay the staged jars out as a build would, so that bin/longnet runs unchanged.
 mkdir -p spark-jobs/target
 cp .device/spark4/spark-jobs-*-shaded.jar spark-jobs/target/
-while read -r jar; do ls .device/spark{1,2,3,4}/"$jar"; done < .device/spark4/classpath-order.txt \
-  | paste -sd: - > spark-jobs/target/spark-classpath.txt
+while read -r jar; do for p in 1 2 3 4; do [[ -f .device/spark$p/$jar ]] && echo ".device/spark$p/$jar"; done; done \
+  < .device/spark4/classpath-order.txt | paste -sd: - > spark-jobs/target/spark-classpath.txt
 cp_all="spark-jobs/target/$(ls spark-jobs/target | grep shaded):$(cat spark-jobs/target/spark-classpath.txt)"
 "$JAVA_HOME/bin/java" -cp "$cp_all" io.longnet.datasets.SyntheticQkv /tmp/qkv.safetensors "$n" 12 64 F16 7
 args=(attend --qkv /tmp/qkv.safetensors --branches 2048:1,4096:2,8192:4,16384:6,32768:12 --partition-length 8192

@@ -38,7 +38,7 @@ public final class AttentionBackends {
             if (provider.name().equals("gpu")) {
                 reason = device < 0 ? "no GPU assigned to this task" : provider.unavailableReason();
                 if (reason == null) {
-                    LOG.info("attention backend: gpu (device {})", device);
+                    LOG.debug("attention backend: gpu (device {})", device);
                     return provider.open(device);
                 }
             }
