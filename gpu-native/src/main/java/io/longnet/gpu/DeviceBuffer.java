@@ -5,6 +5,7 @@ import static io.longnet.gpu.CudaException.check;
 import java.nio.Buffer;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 
 /** Device memory of a fixed size, freed on close. */
@@ -51,8 +52,18 @@ final class DeviceBuffer implements AutoCloseable {
         check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst.slice()), ptr, bytes), "cuMemcpyDtoH");
     }
 
-    void fill32(int bits) {
-        check(JCudaDriver.cuMemsetD32(ptr, bits, bytes / 4), "cuMemsetD32");
+    void fill32(int bits, CUstream stream) {
+        check(JCudaDriver.cuMemsetD32Async(ptr, bits, bytes / 4, stream), "cuMemsetD32Async");
+    }
+
+    /** Queues a copy of the first {@code count} bytes from pinned host memory on {@code stream}. */
+    void uploadAsync(PinnedBuffer src, long count, CUstream stream) {
+        check(JCudaDriver.cuMemcpyHtoDAsync(ptr, src.pointer(), count, stream), "cuMemcpyHtoDAsync");
+    }
+
+    /** Queues a copy of the first {@code count} bytes to pinned host memory on {@code stream}. */
+    void downloadAsync(PinnedBuffer dst, long count, CUstream stream) {
+        check(JCudaDriver.cuMemcpyDtoHAsync(dst.pointer(), ptr, count, stream), "cuMemcpyDtoHAsync");
     }
 
     @Override

@@ -71,7 +71,7 @@ public final class GpuAttentionBench {
             for (int i = -3; i < reps; i++) {
                 DeviceBuffer[] in = sets[(i + 3) % 3];
                 check(JCudaDriver.cuEventRecord(start, null), "cuEventRecord");
-                kernel.launchBranches(c, c.branches(), n, in[0], in[1], in[2], o, lse);
+                kernel.launchBranches(c, c.branches(), n, in[0], in[1], in[2], o, lse, null);
                 check(JCudaDriver.cuEventRecord(stop, null), "cuEventRecord");
                 check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize (dilated attention kernels)");
                 if (i >= 0) {

@@ -10,24 +10,41 @@ import io.longnet.attention.HeadOffset;
 import java.nio.FloatBuffer;
 import java.util.List;
 import jcuda.Pointer;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
 
 /**
- * Dilated attention on one GPU through the kernels of dilated_fwd_launch.cu: q, k, v go to the device
- * (as bf16 for the tensor-core kernel, or fp32), o and lse start at 0 and -inf, each branch's launch
- * merges its result into them by lse, and they come back. The branches run one after another on the
- * device; the host waits once.
+ * Dilated attention on one GPU through the kernels of dilated_fwd_launch.cu. The sequence streams through
+ * the device in chunks whose length is a multiple of every segment length in play (so chunks are
+ * independent) and fits the device: two slots, each with its own stream, pinned host staging and device
+ * buffers, so that one chunk's copies overlap the other's kernels. On the device q, k, v become bf16 for
+ * the tensor-core kernel (or stay fp32), o and lse start at 0 and -inf, and each branch's launch merges its
+ * result into them by lse.
  */
 public final class GpuAttentionKernel implements AttentionKernel {
 
     private static final int NEG_INF_BITS = Float.floatToRawIntBits(Float.NEGATIVE_INFINITY);
+    /** Share of the free device memory the two slots may take. */
+    private static final double MEMORY_SHARE = 0.6;
 
     private final CudaDevice device;
     private final Precision precision;
+    private final int chunkLimit;
 
+    /** A kernel sizing its chunks from the free device memory. */
     public GpuAttentionKernel(int ordinal, Precision precision) {
+        this(ordinal, precision, 0);
+    }
+
+    /** A kernel streaming chunks of at most {@code chunkLimit} positions (0: from free device memory). */
+    public GpuAttentionKernel(int ordinal, Precision precision, int chunkLimit) {
+        if (chunkLimit < 0) {
+            throw new IllegalArgumentException("chunk limit must be >= 0 (got " + chunkLimit + ")");
+        }
         this.device = CudaDevices.pool().device(ordinal);
         this.precision = precision;
+        this.chunkLimit = chunkLimit;
     }
 
     @Override
@@ -40,44 +57,137 @@ public final class GpuAttentionKernel implements AttentionKernel {
                         FloatBuffer v, int n, FloatBuffer o, FloatBuffer lse) {
         AttentionKernel.checkShapes(config, q, k, v, n, o, lse);
         AttentionKernel.checkBranches(config, branches);
-        int heads = config.heads();
-        int d = config.headDim();
-        LaunchGeometry.requireHeadWidth(d);
-        long elems = (long) n * heads * d;
+        LaunchGeometry.requireHeadWidth(config.headDim());
         device.makeCurrent();
-        try (Inputs in = new Inputs(q, k, v, elems);
-             DeviceBuffer dO = new DeviceBuffer(elems * 4);
-             DeviceBuffer dL = new DeviceBuffer((long) n * heads * 4)) {
-            launchBranches(config, branches, n, in.q, in.k, in.v, dO, dL);
-            check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (dilated attention kernels)");
-            dO.download(o);
-            dL.download(lse);
+        int chunk = chunkLength(config, branches, n);
+        int width = config.rowWidth();
+        int heads = config.heads();
+        FloatBuffer[] in = {q.slice(), k.slice(), v.slice()};
+        FloatBuffer os = o.slice();
+        FloatBuffer ls = lse.slice();
+        int chunks = (n + chunk - 1) / chunk;
+        // A second slot only when there is a second chunk: one chunk needs no overlap, nor twice the memory.
+        try (Slot a = new Slot(chunk, config); Slot b = chunks > 1 ? new Slot(chunk, config) : null) {
+            Slot[] slots = {a, b};
+            for (int c = 0; c < chunks; c++) {
+                Slot slot = slots[c % 2];
+                slot.finish(os, ls, width, heads);  // the chunk this slot held two steps ago
+                int start = c * chunk;
+                int len = Math.min(chunk, n - start);
+                slot.start(config, branches, in, start, len);
+            }
+            for (Slot slot : slots) {
+                if (slot != null) {
+                    slot.finish(os, ls, width, heads);
+                }
+            }
         }
     }
 
     /**
-     * Queues, on device-resident inputs (in this kernel's precision), the initialisation of o and lse and
-     * one launch per branch; does not wait.
+     * Positions per chunk: a multiple of every segment length in {@code branches} (segments never cross
+     * chunks), within the limit or the memory share; the whole sequence when no such multiple fits.
      */
-    void launchBranches(DilatedAttentionConfig config, List<Branch> branches, int n, DeviceBuffer q, DeviceBuffer k,
-                        DeviceBuffer v, DeviceBuffer o, DeviceBuffer lse) {
-        int heads = config.heads();
-        int d = config.headDim();
-        o.fill32(0);
-        lse.fill32(NEG_INF_BITS);
-        boolean first = true;
+    private int chunkLength(DilatedAttentionConfig config, List<Branch> branches, int n) {
+        long lcm = 1;
         for (Branch b : branches) {
-            LaunchParams params = new LaunchParams()
-                    .pointers(q.address(), k.address(), v.address(), o.address(), lse.address(), 0)
-                    .shape(n, heads, b.segmentLength(), b.dilation(), offsetMode(config), config.causal())
-                    .gathered(false, 0, 0).first(first).headDim(d);
-            launch(LaunchGeometry.local(b, n, heads, d, precision), precision.kernelName(d), params);
-            first = false;
+            lcm = lcm / gcd(lcm, b.segmentLength()) * b.segmentLength();
+            if (lcm >= n) {
+                return n;
+            }
         }
+        long limit = chunkLimit;
+        if (limit == 0) {
+            long[] free = new long[1];
+            long[] total = new long[1];
+            check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
+            limit = (long) (free[0] * MEMORY_SHARE / 2 / Slot.deviceBytesPerPosition(config, precision));
+        }
+        long chunk = Math.max(lcm, limit / lcm * lcm);
+        return (int) Math.min(n, chunk);
     }
 
-    CudaDevice device() {
-        return device;
+    private static long gcd(long a, long b) {
+        return b == 0 ? a : gcd(b, a % b);
+    }
+
+    /** One chunk in flight: pinned staging, device buffers and a stream of its own. */
+    private final class Slot implements AutoCloseable {
+        private final CUstream stream = new CUstream();
+        private final PinnedBuffer[] hostIn = new PinnedBuffer[3];
+        private final DeviceBuffer[] deviceF32 = new DeviceBuffer[3];
+        private final DeviceBuffer[] deviceIn = new DeviceBuffer[3];
+        private final PinnedBuffer hostO;
+        private final PinnedBuffer hostLse;
+        private final DeviceBuffer deviceO;
+        private final DeviceBuffer deviceLse;
+        private int pendingStart = -1;
+        private int pendingLength;
+
+        static long deviceBytesPerPosition(DilatedAttentionConfig c, Precision p) {
+            long width = c.rowWidth();
+            return width * (3L * 4 + (p == Precision.BF16 ? 3L * 2 : 0) + 4) + 4L * c.heads();
+        }
+
+        Slot(int chunk, DilatedAttentionConfig c) {
+            long elems = (long) chunk * c.rowWidth();
+            check(JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+            for (int t = 0; t < 3; t++) {
+                hostIn[t] = new PinnedBuffer(elems * 4);
+                deviceF32[t] = new DeviceBuffer(elems * 4);
+                deviceIn[t] = precision == Precision.BF16 ? new DeviceBuffer(elems * 2) : deviceF32[t];
+            }
+            hostO = new PinnedBuffer(elems * 4);
+            hostLse = new PinnedBuffer((long) chunk * c.heads() * 4);
+            deviceO = new DeviceBuffer(elems * 4);
+            deviceLse = new DeviceBuffer((long) chunk * c.heads() * 4);
+        }
+
+        /** Stages positions [start, start + len) and queues their copies, kernels and copy back. */
+        void start(DilatedAttentionConfig c, List<Branch> branches, FloatBuffer[] in, int start, int len) {
+            int width = c.rowWidth();
+            long elems = (long) len * width;
+            for (int t = 0; t < 3; t++) {
+                hostIn[t].floats().put(0, in[t], start * width, len * width);
+                deviceF32[t].uploadAsync(hostIn[t], elems * 4, stream);
+                if (precision == Precision.BF16) {
+                    toBf16(deviceF32[t], deviceIn[t], elems, stream);
+                }
+            }
+            launchBranches(c, branches, len, deviceIn[0], deviceIn[1], deviceIn[2], deviceO, deviceLse, stream);
+            deviceO.downloadAsync(hostO, elems * 4, stream);
+            deviceLse.downloadAsync(hostLse, (long) len * c.heads() * 4, stream);
+            pendingStart = start;
+            pendingLength = len;
+        }
+
+        /** Waits for the chunk in flight, if any, and copies its o and lse out. */
+        void finish(FloatBuffer o, FloatBuffer lse, int width, int heads) {
+            if (pendingStart < 0) {
+                return;
+            }
+            check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize (dilated attention chunk)");
+            o.put(pendingStart * width, hostO.floats(), 0, pendingLength * width);
+            lse.put(pendingStart * heads, hostLse.floats(), 0, pendingLength * heads);
+            pendingStart = -1;
+        }
+
+        @Override
+        public void close() {
+            JCudaDriver.cuStreamSynchronize(stream);
+            for (int t = 0; t < 3; t++) {
+                if (deviceIn[t] != deviceF32[t]) {
+                    deviceIn[t].close();
+                }
+                deviceF32[t].close();
+                hostIn[t].close();
+            }
+            hostO.close();
+            hostLse.close();
+            deviceO.close();
+            deviceLse.close();
+            check(JCudaDriver.cuStreamDestroy(stream), "cuStreamDestroy");
+        }
     }
 
     @Override
@@ -107,7 +217,9 @@ public final class GpuAttentionKernel implements AttentionKernel {
         }
         long elems = (long) n * heads * d;
         device.makeCurrent();
-        try (Inputs in = new Inputs(q, packedK, packedV, elems, (long) packedK.capacity());
+        try (DeviceBuffer dq = toDevice(q, elems);
+             DeviceBuffer dk = toDevice(packedK, packedK.capacity());
+             DeviceBuffer dv = toDevice(packedV, packedV.capacity());
              DeviceBuffer dO = new DeviceBuffer(elems * 4);
              DeviceBuffer dL = new DeviceBuffer((long) n * heads * 4);
              DeviceBuffer dRows = new DeviceBuffer((long) heads * 4)) {
@@ -115,67 +227,71 @@ public final class GpuAttentionKernel implements AttentionKernel {
             dL.upload(lse);
             dRows.upload(rows);
             LaunchParams params = new LaunchParams()
-                    .pointers(in.q.address(), in.k.address(), in.v.address(), dO.address(), dL.address(),
-                            dRows.address())
+                    .pointers(dq.address(), dk.address(), dv.address(), dO.address(), dL.address(), dRows.address())
                     .shape(n, heads, branch.segmentLength(), branch.dilation(), offsetMode(config), config.causal())
                     .gathered(true, offsetInSegment, maxKeys * d).first(false).headDim(d);
-            launch(LaunchGeometry.of(1, heads, maxQueries, d, precision), precision.kernelName(d), params);
+            launch(LaunchGeometry.of(1, heads, maxQueries, d, precision), precision.kernelName(d), params, null);
             check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (gathered attention kernel)");
             dO.download(o);
             dL.download(lse);
         }
     }
 
+    /**
+     * Queues, on device-resident inputs (in this kernel's precision), the initialisation of o and lse and
+     * one launch per branch, on {@code stream} (null: the default stream); does not wait.
+     */
+    void launchBranches(DilatedAttentionConfig config, List<Branch> branches, int n, DeviceBuffer q, DeviceBuffer k,
+                        DeviceBuffer v, DeviceBuffer o, DeviceBuffer lse, CUstream stream) {
+        int heads = config.heads();
+        int d = config.headDim();
+        o.fill32(0, stream);
+        lse.fill32(NEG_INF_BITS, stream);
+        boolean first = true;
+        for (Branch b : branches) {
+            LaunchParams params = new LaunchParams()
+                    .pointers(q.address(), k.address(), v.address(), o.address(), lse.address(), 0)
+                    .shape(n, heads, b.segmentLength(), b.dilation(), offsetMode(config), config.causal())
+                    .gathered(false, 0, 0).first(first).headDim(d);
+            launch(LaunchGeometry.local(b, n, heads, d, precision), precision.kernelName(d), params, stream);
+            first = false;
+        }
+    }
+
+    CudaDevice device() {
+        return device;
+    }
+
     private static int offsetMode(DilatedAttentionConfig config) {
         return config.headOffset() == HeadOffset.PAPER ? 0 : 1;
     }
 
-    private void launch(LaunchGeometry g, String kernel, LaunchParams params) {
+    private void launch(LaunchGeometry g, String kernel, LaunchParams params, CUstream stream) {
         check(JCudaDriver.cuLaunchKernel(device.function(kernel, g.sharedBytes()), g.gridX(), g.gridY(), g.gridZ(),
-                g.threads(), 1, 1, g.sharedBytes(), null, Pointer.to(Pointer.to(params.toBytes())), null),
+                g.threads(), 1, 1, g.sharedBytes(), stream, Pointer.to(Pointer.to(params.toBytes())), null),
                 "cuLaunchKernel(" + kernel + ")");
     }
 
-    /** q, k, v on the device in the kernel's input precision. */
-    private final class Inputs implements AutoCloseable {
-        final DeviceBuffer q;
-        final DeviceBuffer k;
-        final DeviceBuffer v;
+    /** fp32 on the device converted to bf16 on {@code stream}. */
+    private void toBf16(DeviceBuffer f32, DeviceBuffer bf16, long elems, CUstream stream) {
+        int blocks = (int) Math.max(1, Math.min(65_535, (elems + 255) / 256));
+        Pointer args = Pointer.to(Pointer.to(f32.pointer()), Pointer.to(bf16.pointer()), Pointer.to(new long[] {elems}));
+        check(JCudaDriver.cuLaunchKernel(device.function("f32_to_bf16", 0), blocks, 1, 1, 256, 1, 1, 0, stream, args,
+                null), "cuLaunchKernel(f32_to_bf16)");
+    }
 
-        Inputs(FloatBuffer hq, FloatBuffer hk, FloatBuffer hv, long elems) {
-            this(hq, hk, hv, elems, elems);
+    /** A host buffer on the device in this kernel's precision (synchronous; for small gathered inputs). */
+    private DeviceBuffer toDevice(FloatBuffer host, long elems) {
+        DeviceBuffer f32 = new DeviceBuffer(elems * 4);
+        f32.upload(host);
+        if (precision == Precision.FP32) {
+            return f32;
         }
-
-        Inputs(FloatBuffer hq, FloatBuffer hk, FloatBuffer hv, long qElems, long kvElems) {
-            q = toDevice(hq, qElems);
-            k = toDevice(hk, kvElems);
-            v = toDevice(hv, kvElems);
-        }
-
-        private DeviceBuffer toDevice(FloatBuffer host, long elems) {
-            try (DeviceBuffer f32 = new DeviceBuffer(elems * 4)) {
-                f32.upload(host);
-                if (precision == Precision.FP32) {
-                    DeviceBuffer copy = new DeviceBuffer(elems * 4);
-                    check(JCudaDriver.cuMemcpyDtoD(copy.pointer(), f32.pointer(), elems * 4), "cuMemcpyDtoD");
-                    return copy;
-                }
-                DeviceBuffer bf16 = new DeviceBuffer(elems * 2);
-                int blocks = (int) Math.min(65_535, (elems + 255) / 256);
-                Pointer args = Pointer.to(Pointer.to(f32.pointer()), Pointer.to(bf16.pointer()),
-                        Pointer.to(new long[] {elems}));
-                check(JCudaDriver.cuLaunchKernel(device.function("f32_to_bf16", 0), Math.max(1, blocks), 1, 1, 256, 1, 1,
-                        0, null, args, null), "cuLaunchKernel(f32_to_bf16)");
-                check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (f32_to_bf16)");
-                return bf16;
-            }
-        }
-
-        @Override
-        public void close() {
-            q.close();
-            k.close();
-            v.close();
+        try (f32) {
+            DeviceBuffer bf16 = new DeviceBuffer(elems * 2);
+            toBf16(f32, bf16, elems, null);
+            check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (f32_to_bf16)");
+            return bf16;
         }
     }
 

@@ -95,6 +95,32 @@ class GpuAttentionKernelTest {
         assertTrue(eo < bound && el < bound, "o error " + eo + ", lse error " + el);
     }
 
+    /** Chunks of 512 positions stream through two slots and streams: 10 chunks, the last one short. */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"FP32", "BF16"})
+    void longSequencesStreamThroughInChunks(Precision p) {
+        DilatedAttentionConfig c = DilatedAttentionConfig.of(Branch.parseList("128:1,256:2,512:4"), 4, 32, true);
+        int n = 5000;
+        SplittableRandom rnd = new SplittableRandom(17);
+        float[] q = Tensors.random(rnd, n * c.rowWidth(), 2.0);
+        float[] k = Tensors.random(rnd, n * c.rowWidth(), 2.0);
+        float[] v = Tensors.random(rnd, n * c.rowWidth(), 1.0);
+        float[] o = new float[q.length];
+        float[] lse = new float[n * c.heads()];
+        Arrays.fill(o, Float.NaN);
+        Arrays.fill(lse, Float.NaN);
+        try (GpuAttentionKernel kernel = new GpuAttentionKernel(0, p, 512)) {
+            kernel.forward(c, FloatBuffer.wrap(q), FloatBuffer.wrap(k), FloatBuffer.wrap(v), n, FloatBuffer.wrap(o),
+                    FloatBuffer.wrap(lse));
+        }
+        BruteForceReference want = BruteForceReference.compute(c, q, k, v, n);
+        double bound = p == Precision.FP32 ? 1e-5 : 1e-2;
+        double eo = Tensors.relativeError(o, want.o);
+        double el = Tensors.relativeError(lse, want.lse);
+        System.out.printf("streamed in chunks of 512, N=%d %s: o %.2e lse %.2e%n", n, p, eo, el);
+        assertTrue(eo < bound && el < bound, "o error " + eo + ", lse error " + el);
+    }
+
     @Test
     void gatheredSpanningSegmentsMatchTheCpuEngine() {
         DilatedAttentionConfig c = DilatedAttentionConfig.of(Branch.parseList("64:1,256:3"), 5, 32, true);
