@@ -184,19 +184,29 @@ public final class LongNetModel {
      */
     public float[] nextTokenLogProbs(int[] tokens, AttentionKernel kernel) {
         Output out = forward(tokens, kernel, false);
-        int n = out.length();
+        return nextTokenLogProbs(out.features(), out.length() - 1, java.util.Arrays.copyOfRange(tokens, 1, tokens.length));
+    }
+
+    /**
+     * {@code lp[i] = log softmax(features[i] . embed^T)[targets[i]]} for the first {@code count} rows of
+     * final features: scores of a block of positions whose next tokens are {@code targets} (the
+     * sequence-parallel plan scores each partition this way). Logits are made a block of rows at a time.
+     */
+    public float[] nextTokenLogProbs(float[] features, int count, int[] targets) {
         int vocab = config.vocabSize();
         int d = config.dModel();
         int block = Math.max(1, Math.min(64, (1 << 22) / vocab));
         float[] rows = new float[block * vocab];
-        float[] lp = new float[n - 1];
-        float[] features = out.features();
-        for (int p0 = 0; p0 < n - 1; p0 += block) {
-            int count = Math.min(block, n - 1 - p0);
-            float[] slice = java.util.Arrays.copyOfRange(features, p0 * d, (p0 + count) * d);
-            RowOps.linear(slice, count, d, embed, null, vocab, rows, false);
-            for (int i = 0; i < count; i++) {
-                int target = tokens[p0 + i + 1];
+        float[] lp = new float[count];
+        for (int p0 = 0; p0 < count; p0 += block) {
+            int rowsNow = Math.min(block, count - p0);
+            float[] slice = java.util.Arrays.copyOfRange(features, p0 * d, (p0 + rowsNow) * d);
+            RowOps.linear(slice, rowsNow, d, embed, null, vocab, rows, false);
+            for (int i = 0; i < rowsNow; i++) {
+                int target = targets[p0 + i];
+                if (target < 0 || target >= vocab) {
+                    throw new IllegalArgumentException("token " + target + " is outside the vocabulary [0, " + vocab + ")");
+                }
                 lp[p0 + i] = (float) (rows[i * vocab + target] - RowOps.logSumExp(rows, i * vocab, vocab));
             }
         }

@@ -19,10 +19,10 @@ import java.util.Set;
  * <p>Arrays are held, not copied: a model built on these weights reads the same arrays, so training can
  * update values in place. Not thread-safe for concurrent modification.
  */
-public final class ModelWeights {
+public final class ModelWeights implements java.io.Serializable {
 
     /** One tensor: its shape and its values, row-major. */
-    public record Tensor(int[] shape, float[] data) {
+    public record Tensor(int[] shape, float[] data) implements java.io.Serializable {
 
         public Tensor {
             Objects.requireNonNull(shape, "shape");

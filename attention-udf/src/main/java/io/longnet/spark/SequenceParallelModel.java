@@ -1,0 +1,148 @@
+package io.longnet.spark;
+
+import io.longnet.model.LongNetConfig;
+import io.longnet.model.LongNetModel;
+import io.longnet.model.ModelWeights;
+import io.longnet.model.Xpos;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.storage.StorageLevel;
+
+/**
+ * The LongNet decoder over one sequence spread over Spark partitions (DESIGN.md §4): per layer, each
+ * partition computes its q, k, v locally, the attention runs through {@link SequenceParallelAttention}
+ * (one exchange shuffle per spanning branch), and the output projection and feed-forward block run
+ * locally again. Config and weights travel as broadcasts; the driver holds only the plan.
+ */
+public final class SequenceParallelModel implements Serializable {
+
+    /** Tokens of one partition, and the token after it ({@code -1} at the end of the sequence). */
+    public record TokenBlock(int partition, long start, int[] tokens, int nextToken) implements Serializable {
+    }
+
+    /** Hidden states {@code [length][d_model]} of one partition. */
+    public record HiddenBlock(int partition, long start, int length, float[] x) implements Serializable {
+    }
+
+    /** {@code lp[i] = log P(token at start + i + 1 | tokens up to start + i)} of one partition. */
+    public record LogProbBlock(int partition, long start, float[] logProbs) implements Serializable {
+    }
+
+    private final Broadcast<LongNetConfig> config;
+    private final Broadcast<ModelWeights> weights;
+    private final PartitionPlan plan;
+    private final String backend;
+    private final int checkpointEvery;
+
+    /**
+     * A model over sequences of {@code n} positions cut by {@code plan}'s rules ({@code partitionLength}
+     * 0: chosen); every {@code checkpointEvery} layers (0: never) the lineage is cut with a local
+     * checkpoint, so that a lost executor recomputes little.
+     */
+    public SequenceParallelModel(JavaSparkContext jsc, LongNetConfig config, ModelWeights weights, long n,
+                                 int partitionLength, String backend, int checkpointEvery) {
+        new LongNetModel(config, weights); // validates the weights against the config, once, on the driver
+        this.plan = PartitionPlan.of(config.attentionConfig(), n, partitionLength, PartitionPlan.DEFAULT_TASK_BYTES);
+        this.config = jsc.broadcast(config);
+        this.weights = jsc.broadcast(weights);
+        this.backend = io.longnet.attention.AttentionBackends.validate(backend);
+        this.checkpointEvery = checkpointEvery;
+    }
+
+    public PartitionPlan plan() {
+        return plan;
+    }
+
+    /** The model of a task (cheap: the arrays are the broadcast's). */
+    private LongNetModel model() {
+        return new LongNetModel(config.value(), weights.value());
+    }
+
+    /** Hidden states after {@code layers} layers (0: the embeddings), before the final LayerNorm. */
+    public JavaRDD<HiddenBlock> hidden(JavaRDD<TokenBlock> tokens, int layers) {
+        int total = config.value().layers();
+        if (layers < 0 || layers > total) {
+            throw new IllegalArgumentException("layer " + layers + " does not exist (0.." + total + ")");
+        }
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(tokens.context());
+        jsc.setCallSite("embed");
+        JavaRDD<HiddenBlock> x = tokens.map(t -> new HiddenBlock(t.partition(), t.start(), t.tokens().length,
+                model().embed(t.tokens())));
+        for (int l = 0; l < layers; l++) {
+            x = layer(jsc, x, l);
+            if (checkpointEvery > 0 && (l + 1) % checkpointEvery == 0 && l + 1 < layers) {
+                x.persist(StorageLevel.MEMORY_AND_DISK());
+                x.rdd().localCheckpoint();
+            }
+        }
+        jsc.clearCallSite();
+        return x;
+    }
+
+    /** One decoder layer: local q, k, v; the plan's exchange and attend stages; local projection and FFN. */
+    private JavaRDD<HiddenBlock> layer(JavaSparkContext jsc, JavaRDD<HiddenBlock> x, int layer) {
+        // Read twice (for q, k, v and for the residual): kept, or the chain would recompute it per use.
+        x.persist(StorageLevel.MEMORY_AND_DISK());
+        long n = plan.n();
+        jsc.setCallSite("layer " + layer + " qkv");
+        JavaRDD<QkvBlock> qkv = x.map(h -> {
+            LongNetModel m = model();
+            int width = m.config().dModel();
+            float[] q = new float[h.length() * width];
+            float[] k = new float[h.length() * width];
+            float[] v = new float[h.length() * width];
+            Xpos.Table positions = m.xpos().table(h.start(), h.length(), n);
+            m.attentionInputs(layer, h.x(), h.length(), positions, q, k, v);
+            return new QkvBlock(h.partition(), h.start(), h.length(), q, k, v);
+        });
+        JavaRDD<AttentionBlock> attended = SequenceParallelAttention.attend(qkv, plan, backend);
+        jsc.setCallSite("layer " + layer + " ffn");
+        return x.zipPartitions(attended, (hs, as) -> {
+            List<HiddenBlock> out = new ArrayList<>(1);
+            while (hs.hasNext()) {
+                HiddenBlock h = hs.next();
+                AttentionBlock a = as.next();
+                LongNetModel m = model();
+                float[] y = h.x().clone();
+                m.attentionOutput(layer, a.o(), h.length(), y);
+                m.feedForward(layer, y, h.length());
+                out.add(new HiddenBlock(h.partition(), h.start(), h.length(), y));
+            }
+            return out.iterator();
+        });
+    }
+
+    /** Final features (all layers, then the final LayerNorm): what the LM head reads. */
+    public JavaRDD<HiddenBlock> features(JavaRDD<TokenBlock> tokens) {
+        return hidden(tokens, config.value().layers()).map(h -> {
+            float[] y = h.x().clone();
+            model().finalNorm(y, h.length());
+            return new HiddenBlock(h.partition(), h.start(), h.length(), y);
+        });
+    }
+
+    /** Next-token log-probabilities of every position but the sequence's last. */
+    public JavaRDD<LogProbBlock> nextTokenLogProbs(JavaRDD<TokenBlock> tokens) {
+        JavaRDD<HiddenBlock> features = features(tokens);
+        return features.zipPartitions(tokens, (fs, ts) -> {
+            List<LogProbBlock> out = new ArrayList<>(1);
+            while (fs.hasNext()) {
+                HiddenBlock f = fs.next();
+                TokenBlock t = ts.next();
+                int n = t.tokens().length;
+                int scored = t.nextToken() < 0 ? n - 1 : n;
+                int[] targets = new int[scored];
+                System.arraycopy(t.tokens(), 1, targets, 0, Math.min(n - 1, scored));
+                if (scored == n) {
+                    targets[n - 1] = t.nextToken();
+                }
+                out.add(new LogProbBlock(f.partition(), f.start(), model().nextTokenLogProbs(f.x(), scored, targets)));
+            }
+            return out.iterator();
+        });
+    }
+}
