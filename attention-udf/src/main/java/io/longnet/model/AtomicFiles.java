@@ -43,6 +43,10 @@ final class AtomicFiles {
                 body.write(out);
                 out.force(true);
             }
+            // createTempFile makes the file private (rw-------); a model is for sharing, as any written file.
+            if (tmp.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            }
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {

@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "longnet", mixinStandardHelpOptions = true, version = "longnet-spark 0.1.0",
         description = "LongNet dilated attention on Apache Spark.",
-        subcommands = {Main.Attend.class, Main.Bench.class})
+        subcommands = {Main.Attend.class, Main.InitModel.class, Main.Bench.class})
 public final class Main implements Runnable {
 
     @Override
@@ -43,7 +43,8 @@ public final class Main implements Runnable {
             String command = "longnet " + parsed.subcommand().commandSpec().name();
             Throwable user = userError(e);
             if (user != null) {
-                err.println(command + ": " + user.getMessage());
+                err.println(command + ": " + (user instanceof java.nio.file.NoSuchFileException
+                        ? "no such file: " + user.getMessage() : user.getMessage()));
                 return 2;
             }
             err.println(command + ": failed: " + e);
@@ -61,7 +62,8 @@ public final class Main implements Runnable {
     static Throwable userError(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof IllegalArgumentException || t instanceof TensorFormatException
-                    || t instanceof FileNotFoundException) {
+                    || t instanceof FileNotFoundException || t instanceof java.nio.file.NoSuchFileException
+                    || t instanceof io.longnet.model.ModelFormatException) {
                 return t;
             }
         }
@@ -196,6 +198,37 @@ public final class Main implements Runnable {
             } finally {
                 spark.stop();
             }
+            return 0;
+        }
+    }
+
+    @Command(name = "init-model", mixinStandardHelpOptions = true,
+            description = "Writes a new LongNet model with seeded random weights (config.json and"
+                    + " model.safetensors), so that the pipeline runs before training exists. A random model's"
+                    + " perplexity means nothing.")
+    static final class InitModel implements Callable<Integer> {
+
+        @Option(names = "--config", required = true, paramLabel = "CONFIG",
+                description = "model config JSON (see docs/MODEL.md), a local path")
+        java.nio.file.Path config;
+
+        @Option(names = "--out", required = true, paramLabel = "DIR",
+                description = "model directory to create (local); must not exist")
+        java.nio.file.Path out;
+
+        @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "random seed (default: 42)")
+        long seed;
+
+        @Override
+        public Integer call() throws Exception {
+            if (java.nio.file.Files.exists(out)) {
+                throw new IllegalArgumentException("output " + out + " exists: remove it or choose another path");
+            }
+            io.longnet.model.LongNetConfig c = io.longnet.model.LongNetConfig.read(config);
+            io.longnet.model.LongNetModel.initialize(c, seed).save(out);
+            System.out.printf(java.util.Locale.ROOT, "wrote %s: %d layers, d_model %d, %d heads, vocab %d, %,d parameters"
+                    + " (seed %d; random weights)%n", out, c.layers(), c.dModel(), c.heads(), c.vocabSize(),
+                    c.parameterCount(), seed);
             return 0;
         }
     }
