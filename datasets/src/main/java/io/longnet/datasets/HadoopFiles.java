@@ -1,7 +1,10 @@
 package io.longnet.datasets;
 
+import java.io.IOException;
+import java.util.UUID;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
+import org.apache.hadoop.fs.Path;
 
 /** Small Hadoop FileSystem helpers shared by the writers. */
 public final class HadoopFiles {
@@ -15,5 +18,23 @@ public final class HadoopFiles {
      */
     public static FileSystem withoutChecksums(FileSystem fs) {
         return fs instanceof LocalFileSystem local ? local.getRaw() : fs;
+    }
+
+    /**
+     * A fresh hidden sibling of {@code target} to write into before {@link #moveIntoPlace}: same folder
+     * (so the rename stays within one file system), a name Spark's and Hadoop's readers skip.
+     */
+    public static Path temporarySibling(Path target) {
+        return new Path(target.getParent(), "." + target.getName() + ".longnet-tmp-" + UUID.randomUUID());
+    }
+
+    /** Renames the finished {@code from} to {@code to}, deleting an existing {@code to} first. */
+    public static void moveIntoPlace(FileSystem fs, Path from, Path to) throws IOException {
+        if (fs.exists(to) && !fs.delete(to, true)) {
+            throw new IOException("could not replace " + to);
+        }
+        if (!fs.rename(from, to)) {
+            throw new IOException("could not move the finished output to " + to + " (does it exist now?)");
+        }
     }
 }
