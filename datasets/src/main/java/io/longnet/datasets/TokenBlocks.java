@@ -141,7 +141,7 @@ public final class TokenBlocks {
                 throw new IllegalArgumentException("corpus " + corpus + " has no document with tokens: " + stats
                         + (tokenless.value() > 0 ? ", " + tokenless.value() + " without tokens" : ""));
             }
-            LOG.info("tokenized {}: {}; {} tokens in {} blocks of {}", corpus, stats, layout.tokens(),
+            LOG.debug("tokenized {}: {}; {} tokens in {} blocks of {}", corpus, stats, layout.tokens(),
                     layout.blocks(), options.blockSize());
 
             sc.setJobDescription("tokenize " + corpus + ": write " + layout.blocks() + " token blocks");
@@ -163,7 +163,7 @@ public final class TokenBlocks {
             HadoopFiles.moveIntoPlace(fs, tmp, target);
             TokenizeResult result = new TokenizeResult(out, manifest, layout.blocks(),
                     (System.nanoTime() - started) / 1e9);
-            LOG.info(result.summary());
+            LOG.debug(result.summary());
             return result;
         } finally {
             fs.delete(tmp, true);

@@ -3,6 +3,7 @@ package io.longnet.jobs;
 import io.longnet.datasets.BlockManifest;
 import io.longnet.datasets.DType;
 import io.longnet.datasets.HadoopFiles;
+import io.longnet.datasets.SerializableHadoopConf;
 import io.longnet.datasets.SafetensorsWriter;
 import io.longnet.spark.AttentionBlock;
 import io.longnet.spark.PartitionPlan;
@@ -76,7 +77,7 @@ final class AttentionOutput {
         Path tmp = new Path(target.getParent(), "." + target.getName() + ".longnet-tmp-" + UUID.randomUUID());
         try {
             if (isSafetensors(out)) {
-                writeParts(blocks, tmp, new HadoopConf(conf));
+                writeParts(blocks, tmp, new SerializableHadoopConf(conf));
                 Path file = new Path(tmp, target.getName());
                 assemble(fs, tmp, file, plan, metadata, conf);
                 rename(fs, file, target);
@@ -98,7 +99,7 @@ final class AttentionOutput {
         }
     }
 
-    private static void writeParts(JavaRDD<AttentionBlock> blocks, Path tmp, HadoopConf conf) {
+    private static void writeParts(JavaRDD<AttentionBlock> blocks, Path tmp, SerializableHadoopConf conf) {
         String dir = tmp.toString();
         blocks.foreach(b -> {
             Path base = new Path(dir);

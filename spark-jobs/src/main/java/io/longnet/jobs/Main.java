@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "longnet", mixinStandardHelpOptions = true, version = "longnet-spark 0.1.0",
         description = "LongNet dilated attention on Apache Spark.",
-        subcommands = {Main.Attend.class, Main.InitModel.class, Main.Bench.class})
+        subcommands = {Main.Tokenize.class, Main.Attend.class, Main.InitModel.class, Main.Score.class, Main.Bench.class})
 public final class Main implements Runnable {
 
     @Override
@@ -229,6 +229,114 @@ public final class Main implements Runnable {
             System.out.printf(java.util.Locale.ROOT, "wrote %s: %d layers, d_model %d, %d heads, vocab %d, %,d parameters"
                     + " (seed %d; random weights)%n", out, c.layers(), c.dModel(), c.heads(), c.vocabSize(),
                     c.parameterCount(), seed);
+            return 0;
+        }
+    }
+
+    @Command(name = "score", mixinStandardHelpOptions = true,
+            description = "Scores every sequence of a token dataset under a LongNet model: per sequence its token"
+                    + " count, mean negative log-likelihood and perplexity (OUT/sequences), per-token log-probs with"
+                    + " --per-token (OUT/log_probs), and a summary line.")
+    static final class Score implements Callable<Integer> {
+
+        @Option(names = "--tokens", required = true, paramLabel = "TOKENS",
+                description = "token dataset written by longnet tokenize (path or URI)")
+        String tokens;
+
+        @Option(names = "--model", required = true, paramLabel = "DIR",
+                description = "model directory (config.json, model.safetensors), local to the driver")
+        String model;
+
+        @Option(names = "--out", required = true, paramLabel = "OUT",
+                description = "output folder of Parquet datasets; must not exist unless --overwrite")
+        String out;
+
+        @Option(names = "--per-token", description = "also write every position's log-probability")
+        boolean perToken;
+
+        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
+                description = "positions per partition for sequences longer than one (default: chosen)")
+        int partitionLength;
+
+        @Option(names = "--backend", defaultValue = "auto", paramLabel = "auto|cpu|gpu",
+                description = "attention kernel (default: auto)")
+        String backend;
+
+        @Option(names = "--checkpoint-every", defaultValue = "4", paramLabel = "K",
+                description = "cut the lineage of long sequences every K layers (0: never; default: 4)")
+        int checkpointEvery;
+
+        @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
+        boolean overwrite;
+
+        @Option(names = "--master", paramLabel = "URL",
+                description = "Spark master (default: spark-submit's, else local[*])")
+        String master;
+
+        @Override
+        public Integer call() throws Exception {
+            AttentionBackends.validate(backend);
+            SparkSession spark = session("longnet score", master);
+            try {
+                ScoreJob.run(spark, new ScoreJob.Request(tokens, model, out, perToken, partitionLength, backend,
+                        checkpointEvery, overwrite), System.out);
+            } finally {
+                spark.stop();
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "tokenize", mixinStandardHelpOptions = true,
+            description = "Tokenizes a corpus of text files (plain or .gz; a file, folder or glob; local or hdfs://)"
+                    + " into the token block dataset (seq_id, block, tokens) with a document index.")
+    static final class Tokenize implements Callable<Integer> {
+
+        @Option(names = "--corpus", required = true, paramLabel = "IN", description = "text files: file, folder or glob")
+        String corpus;
+
+        @Option(names = "--out", required = true, paramLabel = "TOKENS",
+                description = "token dataset to write; must not exist unless --overwrite")
+        String out;
+
+        @Option(names = "--tokenizer", defaultValue = "byte", paramLabel = "byte|PATH",
+                description = "byte (default) or a Hugging Face tokenizer.json (or a folder holding one)")
+        String tokenizer;
+
+        @Option(names = "--documents", defaultValue = "file", paramLabel = "file|line",
+                description = "one document per file (default) or per line")
+        String documents;
+
+        @Option(names = "--concat", description = "one sequence of the whole corpus, documents joined by the"
+                + " separator token (default: one sequence per document)")
+        boolean concat;
+
+        @Option(names = "--block-size", defaultValue = "4096", paramLabel = "B",
+                description = "positions per row (default: 4096)")
+        int blockSize;
+
+        @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
+        boolean overwrite;
+
+        @Option(names = "--master", paramLabel = "URL",
+                description = "Spark master (default: spark-submit's, else local[*])")
+        String master;
+
+        @Override
+        public Integer call() throws Exception {
+            io.longnet.datasets.DocumentMode mode = switch (documents) {
+                case "file" -> io.longnet.datasets.DocumentMode.FILE;
+                case "line" -> io.longnet.datasets.DocumentMode.LINE;
+                default -> throw new IllegalArgumentException("--documents takes file or line (got '" + documents + "')");
+            };
+            io.longnet.datasets.TokenizeOptions options = io.longnet.datasets.TokenizeOptions.defaults(mode)
+                    .withTokenizer(tokenizer).withConcatenate(concat).withBlockSize(blockSize).withOverwrite(overwrite);
+            SparkSession spark = session("longnet tokenize", master);
+            try {
+                System.out.println(io.longnet.datasets.TokenBlocks.write(spark, corpus, out, options).summary());
+            } finally {
+                spark.stop();
+            }
             return 0;
         }
     }

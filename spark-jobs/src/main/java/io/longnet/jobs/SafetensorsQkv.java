@@ -1,6 +1,7 @@
 package io.longnet.jobs;
 
 import io.longnet.datasets.SafetensorsFile;
+import io.longnet.datasets.SerializableHadoopConf;
 import io.longnet.datasets.TensorChecks;
 import io.longnet.datasets.TensorFormatException;
 import io.longnet.datasets.TensorInfo;
@@ -27,12 +28,12 @@ final class SafetensorsQkv implements QkvInput {
     static final String[] NAMES = {"q", "k", "v"};
 
     private final String uri;
-    private final HadoopConf conf;
+    private final SerializableHadoopConf conf;
     private final long n;
     private final int heads;
     private final int headDim;
 
-    private SafetensorsQkv(String uri, HadoopConf conf, long n, int heads, int headDim) {
+    private SafetensorsQkv(String uri, SerializableHadoopConf conf, long n, int heads, int headDim) {
         this.uri = uri;
         this.conf = conf;
         this.n = n;
@@ -61,7 +62,7 @@ final class SafetensorsQkv implements QkvInput {
                 throw new TensorFormatException(uri, "q", "tensors q, k, v: shape " + Arrays.toString(shape)
                         + " needs N, H, d >= 1");
             }
-            return new SafetensorsQkv(uri, new HadoopConf(conf), shape[0], (int) shape[1], (int) shape[2]);
+            return new SafetensorsQkv(uri, new SerializableHadoopConf(conf), shape[0], (int) shape[1], (int) shape[2]);
         }
     }
 
