@@ -22,7 +22,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "longnet", mixinStandardHelpOptions = true, version = "longnet-spark 0.1.0",
         description = "LongNet dilated attention on Apache Spark.",
-        subcommands = {Main.Tokenize.class, Main.Attend.class, Main.InitModel.class, Main.Score.class, Main.Bench.class})
+        subcommands = {Main.Tokenize.class, Main.Attend.class, Main.InitModel.class, Main.Score.class, Main.Encode.class,
+                Main.Bench.class})
 public final class Main implements Runnable {
 
     @Override
@@ -334,6 +335,61 @@ public final class Main implements Runnable {
             SparkSession spark = session("longnet tokenize", master);
             try {
                 System.out.println(io.longnet.datasets.TokenBlocks.write(spark, corpus, out, options).summary());
+            } finally {
+                spark.stop();
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "encode", mixinStandardHelpOptions = true,
+            description = "Contextual embeddings of every sequence of a token dataset: final features, or hidden"
+                    + " states after --layer K, in the block layout (seq_id, block, hidden), and with --arrow also as"
+                    + " Arrow IPC files for pyarrow (OUT/arrow).")
+    static final class Encode implements Callable<Integer> {
+
+        @Option(names = "--tokens", required = true, paramLabel = "TOKENS", description = "token dataset (path or URI)")
+        String tokens;
+
+        @Option(names = "--model", required = true, paramLabel = "DIR", description = "model directory, local to the driver")
+        String model;
+
+        @Option(names = "--out", required = true, paramLabel = "OUT", description = "output folder; must not exist unless --overwrite")
+        String out;
+
+        @Option(names = "--layer", paramLabel = "K", description = "hidden states after K layers (0: embeddings);"
+                + " default: the final features")
+        Integer layer;
+
+        @Option(names = "--arrow", description = "also write Arrow IPC files, one row per position")
+        boolean arrow;
+
+        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
+                description = "positions per partition for sequences longer than one (default: chosen)")
+        int partitionLength;
+
+        @Option(names = "--backend", defaultValue = "auto", paramLabel = "auto|cpu|gpu",
+                description = "attention kernel (default: auto)")
+        String backend;
+
+        @Option(names = "--checkpoint-every", defaultValue = "4", paramLabel = "K",
+                description = "cut the lineage of long sequences every K layers (0: never; default: 4)")
+        int checkpointEvery;
+
+        @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
+        boolean overwrite;
+
+        @Option(names = "--master", paramLabel = "URL",
+                description = "Spark master (default: spark-submit's, else local[*])")
+        String master;
+
+        @Override
+        public Integer call() throws Exception {
+            AttentionBackends.validate(backend);
+            SparkSession spark = session("longnet encode", master);
+            try {
+                EncodeJob.run(spark, new EncodeJob.Request(tokens, model, out, layer, arrow, partitionLength, backend,
+                        checkpointEvery, overwrite), System.out);
             } finally {
                 spark.stop();
             }

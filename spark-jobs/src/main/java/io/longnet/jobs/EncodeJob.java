@@ -1,0 +1,209 @@
+package io.longnet.jobs;
+
+import io.longnet.attention.AttentionBackends;
+import io.longnet.attention.AttentionKernel;
+import io.longnet.datasets.BlockManifest;
+import io.longnet.datasets.HadoopFiles;
+import io.longnet.datasets.SerializableHadoopConf;
+import io.longnet.datasets.TokenBlocks;
+import io.longnet.datasets.TokenManifest;
+import io.longnet.model.LongNetConfig;
+import io.longnet.model.LongNetModel;
+import io.longnet.model.ModelWeights;
+import io.longnet.spark.SequenceParallelModel;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.Serializable;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.Channels;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.BigIntVector;
+import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.complex.FixedSizeListVector;
+import org.apache.arrow.vector.ipc.ArrowFileWriter;
+import org.apache.arrow.vector.types.FloatingPointPrecision;
+import org.apache.arrow.vector.types.pojo.ArrowType;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.FieldType;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * {@code longnet encode}: contextual embeddings of every sequence of a token dataset: the final features
+ * (all layers and the final LayerNorm) or, with {@code --layer K}, the hidden states after K layers (0: the
+ * embeddings). Written in the block layout ({@code seq_id, block, hidden binary}, B x d_model little-endian
+ * float32, the token dataset's B) with a {@link BlockManifest}; with {@code --arrow}, also as Arrow IPC
+ * files, one row per position ({@code seq_id int64, position int64, hidden fixed_size_list<float32>[d_model]}),
+ * which pyarrow reads directly ({@code pyarrow.dataset.dataset(OUT + "/arrow", format="arrow")}).
+ */
+final class EncodeJob {
+
+    static final StructType BLOCKS = new StructType()
+            .add("seq_id", DataTypes.LongType, false)
+            .add("block", DataTypes.LongType, false)
+            .add("hidden", DataTypes.BinaryType, false);
+
+    record Request(String tokens, String model, String out, Integer layer, boolean arrow, int partitionLength,
+                   String backend, int checkpointEvery, boolean overwrite) {
+    }
+
+    /** Hidden states of positions [start, start + rows) of one sequence, rows x d_model. */
+    record Encoded(long seqId, long start, int rows, float[] hidden) implements Serializable {
+    }
+
+    private EncodeJob() {
+    }
+
+    static long run(SparkSession spark, Request r, PrintStream out) throws IOException {
+        long t0 = System.nanoTime();
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        AttentionOutput.checkTarget(r.out(), r.overwrite(), conf);
+        AttentionBackends.validate(r.backend());
+        LongNetModel model = LongNetModel.load(Path.of(r.model()));
+        LongNetConfig config = model.config();
+        int layers = config.layers();
+        if (r.layer() != null && (r.layer() < 0 || r.layer() > layers)) {
+            throw new IllegalArgumentException("--layer " + r.layer() + ": the model has layers 0 (embeddings) to " + layers);
+        }
+        TokenManifest manifest = TokenManifest.read(r.tokens(), conf);
+        int blockSize = manifest.blockSize();
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        jsc.setJobDescription("longnet encode " + r.tokens());
+        TokenSequences sequences = new TokenSequences(TokenBlocks.read(spark, r.tokens()), blockSize, config,
+                r.partitionLength());
+        out.printf(Locale.ROOT, "encode: %d sequence(s), %d token(s), %s; %d whole in a task, %d sequence-parallel%n",
+                sequences.count(), sequences.tokens(), r.layer() == null ? "final features" : "hidden states after layer "
+                        + r.layer(), sequences.whole().size(), sequences.spread().size());
+
+        Broadcast<LongNetConfig> configB = jsc.broadcast(config);
+        Broadcast<ModelWeights> weightsB = jsc.broadcast(model.weights());
+        Integer layer = r.layer();
+        String backend = r.backend();
+        jsc.setCallSite("encode whole sequences");
+        JavaRDD<Encoded> encoded = sequences.wholeSequences(jsc.broadcast(sequences.whole())).mapPartitions(seqs -> {
+            List<Encoded> result = new ArrayList<>();
+            LongNetModel m = new LongNetModel(configB.value(), weightsB.value());
+            TaskContext task = TaskContext.get();
+            try (AttentionKernel kernel = AttentionBackends.open(backend, task == null ? 1 : task.cpus(), -1)) {
+                while (seqs.hasNext()) {
+                    var s = seqs.next();
+                    LongNetModel.Output o = m.forward(s._2(), kernel, layer != null);
+                    result.add(new Encoded(s._1(), 0, s._2().length, layer == null ? o.features() : o.hiddenStates().get(layer)));
+                }
+            }
+            return result.iterator();
+        });
+        for (long seq : sequences.spread()) {
+            SequenceParallelModel spm = new SequenceParallelModel(jsc, config, model.weights(), sequences.length(seq),
+                    r.partitionLength(), r.backend(), r.checkpointEvery());
+            jsc.setCallSite("encode sequence " + seq + " (" + spm.plan().describe() + ")");
+            var tokens = sequences.partitioned(seq, spm.plan());
+            var hidden = layer == null ? spm.features(tokens) : spm.hidden(tokens, layer);
+            encoded = encoded.union(hidden.map(h -> new Encoded(seq, h.start(), h.length(), h.x())));
+        }
+        write(spark, encoded.cache(), r, config, blockSize, sequences.tokens());
+        jsc.clearCallSite();
+        out.printf(Locale.ROOT, "done: %d tokens in %.2f s; wrote %s%n", sequences.tokens(), (System.nanoTime() - t0) / 1e9,
+                r.out());
+        return sequences.tokens();
+    }
+
+    private static void write(SparkSession spark, JavaRDD<Encoded> encoded, Request r, LongNetConfig config,
+                              int blockSize, long tokens) throws IOException {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(r.out());
+        FileSystem fs = HadoopFiles.withoutChecksums(target.getFileSystem(conf));
+        org.apache.hadoop.fs.Path tmp = new org.apache.hadoop.fs.Path(target.getParent(),
+                "." + target.getName() + ".longnet-tmp-" + UUID.randomUUID());
+        int d = config.dModel();
+        try {
+            JavaRDD<Row> rows = encoded.flatMap(e -> {
+                List<Row> out = new ArrayList<>();
+                for (int at = 0; at < e.rows(); at += blockSize) {
+                    int len = Math.min(blockSize, e.rows() - at);
+                    ByteBuffer bytes = ByteBuffer.allocate(len * d * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+                    bytes.asFloatBuffer().put(e.hidden(), at * d, len * d);
+                    out.add(RowFactory.create(e.seqId(), (e.start() + at) / blockSize, bytes.array()));
+                }
+                return out.iterator();
+            });
+            spark.createDataFrame(rows, BLOCKS).write().parquet(tmp.toString());
+            new BlockManifest(tokens, config.heads(), config.dModel() / config.heads(), blockSize,
+                    Map.of("hidden", d), Map.of("longnet.source", r.tokens(), "longnet.model", r.model(),
+                    "longnet.layer", r.layer() == null ? "final" : r.layer().toString(),
+                    "longnet.n", "sum of the token dataset's sequence lengths"))
+                    .write(tmp.toString(), conf);
+            if (r.arrow()) {
+                writeArrow(encoded, new org.apache.hadoop.fs.Path(tmp, "arrow").toString(), d, new SerializableHadoopConf(conf));
+            }
+            if (fs.exists(target) && !fs.delete(target, true)) {
+                throw new IOException("could not replace " + target);
+            }
+            if (!fs.rename(tmp, target)) {
+                throw new IOException("could not move the finished output to " + target);
+            }
+        } finally {
+            encoded.unpersist();
+            fs.delete(tmp, true);
+        }
+    }
+
+    /** One Arrow IPC file per task: a row per position, the hidden state as a fixed-size list. */
+    private static void writeArrow(JavaRDD<Encoded> encoded, String dir, int d, SerializableHadoopConf conf) {
+        encoded.foreachPartition(parts -> {
+            org.apache.hadoop.fs.Path file = new org.apache.hadoop.fs.Path(dir,
+                    String.format("part-%05d.arrow", TaskContext.getPartitionId()));
+            FileSystem fs = HadoopFiles.withoutChecksums(file.getFileSystem(conf.get()));
+            Field hidden = new Field("hidden", FieldType.notNullable(new ArrowType.FixedSizeList(d)),
+                    List.of(new Field("value", FieldType.notNullable(new ArrowType.FloatingPoint(FloatingPointPrecision.SINGLE)), null)));
+            org.apache.arrow.vector.types.pojo.Schema schema = new org.apache.arrow.vector.types.pojo.Schema(List.of(
+                    new Field("seq_id", FieldType.notNullable(new ArrowType.Int(64, true)), null),
+                    new Field("position", FieldType.notNullable(new ArrowType.Int(64, true)), null), hidden));
+            try (BufferAllocator allocator = new RootAllocator();
+                 VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
+                 OutputStream os = fs.create(file, true);
+                 ArrowFileWriter writer = new ArrowFileWriter(root, null, Channels.newChannel(os))) {
+                writer.start();
+                BigIntVector seq = (BigIntVector) root.getVector("seq_id");
+                BigIntVector pos = (BigIntVector) root.getVector("position");
+                FixedSizeListVector list = (FixedSizeListVector) root.getVector("hidden");
+                Float4Vector values = (Float4Vector) list.getDataVector();
+                while (parts.hasNext()) {
+                    Encoded e = parts.next();
+                    root.allocateNew();
+                    for (int i = 0; i < e.rows(); i++) {
+                        seq.setSafe(i, e.seqId());
+                        pos.setSafe(i, e.start() + i);
+                        list.setNotNull(i);
+                        for (int c = 0; c < d; c++) {
+                            values.setSafe(i * d + c, e.hidden()[i * d + c]);
+                        }
+                    }
+                    values.setValueCount(e.rows() * d);
+                    root.setRowCount(e.rows());
+                    writer.writeBatch();
+                }
+                writer.end();
+            }
+        });
+    }
+}
