@@ -214,16 +214,20 @@ public final class Main implements Runnable {
         java.nio.file.Path config;
 
         @Option(names = "--out", required = true, paramLabel = "DIR",
-                description = "model directory to create (local); must not exist")
+                description = "model directory to create (local); must not exist unless --overwrite")
         java.nio.file.Path out;
 
         @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "random seed (default: 42)")
         long seed;
 
+        @Option(names = "--overwrite", description = "replace the model files in an existing directory")
+        boolean overwrite;
+
         @Override
         public Integer call() throws Exception {
-            if (java.nio.file.Files.exists(out)) {
-                throw new IllegalArgumentException("output " + out + " exists: remove it or choose another path");
+            if (!overwrite && java.nio.file.Files.exists(out)) {
+                throw new IllegalArgumentException("output " + out + " exists: remove it, choose another path or pass"
+                        + " --overwrite");
             }
             io.longnet.model.LongNetConfig c = io.longnet.model.LongNetConfig.read(config);
             io.longnet.model.LongNetModel.initialize(c, seed).save(out);

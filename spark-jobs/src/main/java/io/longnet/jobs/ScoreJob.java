@@ -126,9 +126,9 @@ final class ScoreJob {
         }
         Summary summary = new Summary(sequences.count(), sequences.tokens(),
                 predictions == 0 ? Double.NaN : -lpSum / predictions, (System.nanoTime() - t0) / 1e9);
-        out.printf(Locale.ROOT, "done: %d sequence(s), %d tokens in %.2f s; mean NLL %.4f nats/token, perplexity %.3f;"
-                + " wrote %s%n", summary.sequences(), summary.tokens(), summary.seconds(), summary.meanNll(),
-                summary.perplexity(), r.out());
+        out.printf(Locale.ROOT, "done: %d sequence(s), %d tokens in %.2f s (%.0f tokens/s); mean NLL %.4f nats/token,"
+                + " perplexity %.3f; wrote %s%n", summary.sequences(), summary.tokens(), summary.seconds(),
+                summary.tokens() / summary.seconds(), summary.meanNll(), summary.perplexity(), r.out());
         jsc.clearCallSite();
         return summary;
     }

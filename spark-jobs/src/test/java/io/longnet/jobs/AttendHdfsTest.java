@@ -143,6 +143,38 @@ class AttendHdfsTest {
                 || fs.listStatus(new org.apache.hadoop.fs.Path(hdfs + "/missing-out")).length == 0, "nothing written");
     }
 
+    /** tokenize then score, hdfs:// in and out, equals the same pipeline on local files. */
+    @Test
+    void tokenizeThenScoreThroughHdfsEqualsTheLocalRun() throws Exception {
+        FileSystem fs = cluster.getFileSystem();
+        org.apache.hadoop.fs.Path corpus = new org.apache.hadoop.fs.Path(hdfs + "/corpus");
+        fs.copyFromLocalFile(new org.apache.hadoop.fs.Path(java.nio.file.Path.of("../datasets/data/corpus-lines")
+                .toAbsolutePath().toUri()), corpus);
+        java.nio.file.Path model = base.resolve("score-model");
+        io.longnet.model.LongNetModel.initialize(io.longnet.model.LongNetConfig.of(258, 16, 2, 1, 32, "8:1,16:2,32:4"), 4)
+                .save(model);
+        java.io.PrintStream quiet = new java.io.PrintStream(new java.io.ByteArrayOutputStream());
+        io.longnet.datasets.TokenizeOptions options =
+                io.longnet.datasets.TokenizeOptions.defaults(io.longnet.datasets.DocumentMode.LINE).withBlockSize(8);
+        String local = base.resolve("local-pipeline").toUri().toString();
+        io.longnet.datasets.TokenBlocks.write(SPARK.session(), java.nio.file.Path.of("../datasets/data/corpus-lines")
+                .toAbsolutePath().toUri().toString(), local + "/tokens", options);
+        ScoreJob.Summary onLocal = ScoreJob.run(SPARK.session(), new ScoreJob.Request(local + "/tokens", model.toString(),
+                local + "/scores", false, 64, "cpu", 1, false), quiet);
+        io.longnet.datasets.TokenBlocks.write(SPARK.session(), corpus.toString(), hdfs + "/tokens", options);
+        ScoreJob.Summary onHdfs = ScoreJob.run(SPARK.session(), new ScoreJob.Request(hdfs + "/tokens", model.toString(),
+                hdfs + "/scores", false, 64, "cpu", 1, false), quiet);
+        assertTrue(onLocal.sequences() > 3 && onLocal.tokens() > 100, "a real corpus: " + onLocal);
+        assertEquals(onLocal.sequences(), onHdfs.sequences());
+        assertEquals(onLocal.tokens(), onHdfs.tokens());
+        assertEquals(onLocal.meanNll(), onHdfs.meanNll(), 1e-9, "same scores");
+        List<org.apache.spark.sql.Row> a = SPARK.session().read().parquet(local + "/scores/sequences").orderBy("seq_id")
+                .collectAsList();
+        List<org.apache.spark.sql.Row> b = SPARK.session().read().parquet(hdfs + "/scores/sequences").orderBy("seq_id")
+                .collectAsList();
+        assertEquals(a, b, "per-sequence scores");
+    }
+
     private static List<String> names(FileStatus[] statuses) {
         return Arrays.stream(statuses).map(s -> s.getPath().getName()).sorted().toList();
     }
