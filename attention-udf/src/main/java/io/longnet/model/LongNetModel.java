@@ -73,7 +73,7 @@ public final class LongNetModel {
             weights.validate(source, config.tensorShapes(), subLnHint(config, weights));
         }
         this.attention = config.attentionConfig();
-        this.xpos = new Xpos(config.headDim(), config.xposScaleBase());
+        this.xpos = new Xpos(config.headDim(), config.xposScaleBase(), xposWindow(config));
         this.embed = weights.data(TensorNames.EMBED_TOKENS);
         this.finalLnW = weights.data(TensorNames.FINAL_LN_WEIGHT);
         this.finalLnB = weights.data(TensorNames.FINAL_LN_BIAS);
@@ -118,6 +118,28 @@ public final class LongNetModel {
         Files.createDirectories(dir);
         weights.save(dir.resolve(WEIGHTS_FILE));
         config.write(dir.resolve(CONFIG_FILE));
+    }
+
+    /**
+     * Positions xPos centres together: the least common multiple of the segment lengths (every segment of
+     * every branch lies inside one such window, so re-centring per window changes nothing exactly).
+     */
+    static long xposWindow(LongNetConfig config) {
+        long lcm = 1;
+        for (io.longnet.attention.Branch b : config.branches()) {
+            long w = b.segmentLength();
+            long g = lcm;
+            for (long x = w; x != 0; ) {
+                long t = g % x;
+                g = x;
+                x = t;
+            }
+            lcm = lcm / g * w;
+            if (lcm > (1L << 40)) {
+                return Long.MAX_VALUE; // a window longer than any sequence: torchscale's centring
+            }
+        }
+        return lcm;
     }
 
     public LongNetConfig config() {

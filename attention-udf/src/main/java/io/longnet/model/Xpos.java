@@ -13,10 +13,13 @@ package io.longnet.model;
  * {@code (x[2i], x[2i+1])} becomes {@code f (x[2i] cos - x[2i+1] sin, x[2i+1] cos + x[2i] sin)} with
  * {@code f} the factor for queries and its inverse for keys.
  *
- * <p>The factors grow like {@code 3.5^(N/2/scaleBase)} (pair 0, independent of {@code d}), so a whole
- * sequence cannot be longer than {@link #maxLength}: beyond it a factor leaves {@code [2^-100, 2^100]}
- * and float queries or keys would overflow or lose their precision. Only position differences matter in
- * exact arithmetic, so long sequences can be re-centred per segment; see docs/MODEL.md.
+ * <p>The factors grow like {@code 3.5^(N/2/scaleBase)} (pair 0, independent of {@code d}): beyond
+ * {@link #maxLength} a factor leaves {@code [2^-100, 2^100]} and float queries or keys would overflow.
+ * Only position differences matter, and dilated attention pairs a query only with keys of its own
+ * segment; so a sequence longer than the {@code window} (the least common multiple of the segment
+ * lengths, which every segment of every branch lies inside) is centred window by window: in exact
+ * arithmetic the result is the same, and the factors stay within {@code 3.5^(window/2/scaleBase)}. A
+ * sequence no longer than one window is centred exactly as torchscale does.
  */
 public final class Xpos {
 
@@ -28,14 +31,25 @@ public final class Xpos {
     private final int scaleBase;
     private final double[] logScale;   // ln(scale_i)
     private final double[] invFreq;    // theta_i
+    private final long window;         // positions centred together
 
+    /** xPos centred on the whole sequence, as torchscale. */
     public Xpos(int headDim, int scaleBase) {
+        this(headDim, scaleBase, Long.MAX_VALUE);
+    }
+
+    /** xPos centred per {@code window} positions (a multiple of every segment length attended over). */
+    public Xpos(int headDim, int scaleBase, long window) {
         if (headDim < 2 || headDim % 2 != 0) {
             throw new IllegalArgumentException("xPos needs an even head width >= 2 (got " + headDim + ")");
         }
         if (scaleBase < 1) {
             throw new IllegalArgumentException("xPos scale base must be >= 1 (got " + scaleBase + ")");
         }
+        if (window < 1) {
+            throw new IllegalArgumentException("xPos window must be >= 1 (got " + window + ")");
+        }
+        this.window = window;
         this.headDim = headDim;
         this.half = headDim / 2;
         this.scaleBase = scaleBase;
@@ -63,9 +77,9 @@ public final class Xpos {
 
     /**
      * Rotation and factors of positions {@code [first, first + count)} of a sequence of {@code total}
-     * positions (the whole sequence fixes the centre, as in torchscale).
+     * positions (centred on the whole sequence, as torchscale, when it fits one window; else per window).
      *
-     * @throws IllegalArgumentException when the range is not inside the sequence, or the sequence is
+     * @throws IllegalArgumentException when the range is not inside the sequence, or the centred span is
      *     longer than {@link #maxLength}
      */
     public Table table(long first, int count, long total) {
@@ -73,20 +87,22 @@ public final class Xpos {
             throw new IllegalArgumentException("positions [" + first + ", " + (first + count)
                     + ") are not inside a sequence of " + total);
         }
-        if (total > maxLength()) {
-            throw new IllegalArgumentException("sequence of " + total + " positions: xPos factors would reach "
-                    + "2^" + Math.round(-logScale[0] * ((total + 1) / 2) / scaleBase / Math.log(2))
-                    + ", beyond float range, above " + maxLength() + " positions (scale base " + scaleBase
-                    + "); xPos re-centred per segment is not implemented yet, see docs/MODEL.md");
+        long span = Math.min(total, window);
+        if (span > maxLength()) {
+            throw new IllegalArgumentException("xPos over " + span + " positions: factors would reach 2^"
+                    + Math.round(-logScale[0] * ((span + 1) / 2) / scaleBase / Math.log(2)) + ", beyond float range,"
+                    + " above " + maxLength() + " positions (scale base " + scaleBase + "); the longest segment"
+                    + " length (or their least common multiple) must stay below that, see docs/MODEL.md");
         }
-        long minPos = Math.floorDiv(-total, 2L);
+        long minPos = Math.floorDiv(-span, 2L);
         double[] cosUp = new double[count * half];
         double[] sinUp = new double[count * half];
         double[] cosDown = new double[count * half];
         double[] sinDown = new double[count * half];
         for (int r = 0; r < count; r++) {
             long p = first + r;
-            double exponent = (double) (p + minPos) / scaleBase;
+            long windowStart = total <= window ? 0 : p / window * window;
+            double exponent = (double) (p - windowStart + minPos) / scaleBase;
             for (int i = 0; i < half; i++) {
                 double angle = p * invFreq[i];
                 double c = Math.cos(angle);

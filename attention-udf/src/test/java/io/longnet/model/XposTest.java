@@ -67,13 +67,54 @@ class XposTest {
         return sum;
     }
 
+    /**
+     * Centred per window, a query and a key of the same window score exactly as with torchscale's
+     * whole-sequence centring (up to rounding): the shift cancels in q . k.
+     */
+    @Test
+    void windowedCentringKeepsScoresWithinAWindow() {
+        int d = 16;
+        int n = 300;
+        int window = 64;
+        SplittableRandom rnd = new SplittableRandom(8);
+        float[] q = new float[n * d];
+        float[] k = new float[n * d];
+        for (int i = 0; i < n * d; i++) {
+            q[i] = (float) rnd.nextGaussian();
+            k[i] = (float) rnd.nextGaussian();
+        }
+        float[] q1 = q.clone();
+        float[] k1 = k.clone();
+        Xpos.Table whole = new Xpos(d, 64).table(0, n, n);
+        whole.apply(q1, 1, false);
+        whole.apply(k1, 1, true);
+        Xpos.Table windowed = new Xpos(d, 64, window).table(0, n, n);
+        windowed.apply(q, 1, false);
+        windowed.apply(k, 1, true);
+        for (int p = 0; p < n; p += 7) {
+            for (int s = p / window * window; s <= p; s += 5) {
+                double want = dot(q1, k1, p, s, d);
+                assertEquals(want, dot(q, k, p, s, d), 1e-4 * Math.max(1, Math.abs(want)), "p " + p + ", s " + s);
+            }
+        }
+        assertTrue(Math.abs(q[0] - q1[0]) > 1e-3, "the centring itself differs: the test compares something");
+    }
+
     @Test
     void tooLongSequencesAreRefusedClearly() {
         Xpos xpos = new Xpos(64, 512);
         assertEquals(56656, xpos.maxLength());
         xpos.table(0, 1, 56656);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> xpos.table(0, 1, 100_000));
-        assertTrue(e.getMessage().startsWith("sequence of 100000 positions: xPos factors would reach 2^"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("xPos over 100000 positions: factors would reach 2^"), e.getMessage());
+        // Windows of 32768 positions (the paper's longest segment) keep any sequence within range.
+        Xpos.Table far = new Xpos(64, 512, 32768).table(999_990, 10, 1_000_000);
+        float[] x = new float[10 * 64];
+        java.util.Arrays.fill(x, 1f);
+        far.apply(x, 1, false);
+        for (float v : x) {
+            assertTrue(Float.isFinite(v), "finite at 1M positions");
+        }
         assertThrows(IllegalArgumentException.class, () -> xpos.table(5, 10, 12));
         assertEquals(113314, new Xpos(8, 1024).maxLength()); // grows with the base; pair 0 does not depend on d
     }
