@@ -38,4 +38,13 @@ public final class Tensors {
         }
         return maxDiff / Math.max(maxRef, Double.MIN_NORMAL);
     }
+
+    /** The same measure against a float reference (another implementation's output). */
+    public static double relativeError(float[] actual, float[] expected) {
+        double[] e = new double[expected.length];
+        for (int i = 0; i < e.length; i++) {
+            e[i] = expected[i];
+        }
+        return relativeError(actual, e);
+    }
 }

@@ -38,7 +38,7 @@ class LongNetModelTest {
     }
 
     private static void assertClose(String what, float[] actual, double[] expected, double tolerance) {
-        double err = TestWeights.relativeError(actual, expected);
+        double err = io.longnet.attention.Tensors.relativeError(actual, expected);
         assertTrue(err < tolerance, what + ": relative error " + err + " >= " + tolerance);
     }
 
@@ -86,7 +86,7 @@ class LongNetModelTest {
         assertClose("logits", logits, dilated.logits(), TOLERANCE);
 
         ReferenceDecoder.Result dense = reference.run(tokens, ReferenceDecoder.Attention.DENSE);
-        double fromDense = TestWeights.relativeError(logits, dense.logits());
+        double fromDense = io.longnet.attention.Tensors.relativeError(logits, dense.logits());
         assertTrue(fromDense > 1e-2, "dilated logits should differ from dense ones, relative difference " + fromDense);
     }
 

@@ -48,18 +48,4 @@ final class TestWeights {
         }
         return t;
     }
-
-    /** max |a - ref| / max |ref|. */
-    static double relativeError(float[] a, double[] ref) {
-        if (a.length != ref.length) {
-            throw new AssertionError("lengths " + a.length + " and " + ref.length);
-        }
-        double diff = 0;
-        double scale = 0;
-        for (int i = 0; i < a.length; i++) {
-            diff = Math.max(diff, Math.abs(a[i] - ref[i]));
-            scale = Math.max(scale, Math.abs(ref[i]));
-        }
-        return diff / scale;
-    }
 }

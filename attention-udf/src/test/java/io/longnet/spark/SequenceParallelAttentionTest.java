@@ -1,5 +1,6 @@
 package io.longnet.spark;
 
+import io.longnet.attention.Tensors;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -55,15 +56,6 @@ class SequenceParallelAttentionTest {
         return new float[][] {o, lse};
     }
 
-    static double relativeError(float[] got, float[] want) {
-        double diff = 0;
-        double ref = 0;
-        for (int i = 0; i < got.length; i++) {
-            diff = Math.max(diff, Math.abs((double) got[i] - want[i]));
-            ref = Math.max(ref, Math.abs(want[i]));
-        }
-        return Double.isNaN(diff) ? Double.POSITIVE_INFINITY : diff / ref;
-    }
 
     @ParameterizedTest(name = "{0} causal={3} N={4} L={5}")
     @CsvSource(delimiter = '|', value = {
@@ -87,8 +79,8 @@ class SequenceParallelAttentionTest {
             want = kernel.forward(c, q, k, v);
         }
         String what = plan.describe();
-        assertTrue(relativeError(got[0], want.oArray()) < 1e-5, what + ": o");
-        assertTrue(relativeError(got[1], want.lseArray()) < 1e-5, what + ": lse");
+        assertTrue(Tensors.relativeError(got[0], want.oArray()) < 1e-5, what + ": o");
+        assertTrue(Tensors.relativeError(got[1], want.lseArray()) < 1e-5, what + ": lse");
     }
 
     @Test

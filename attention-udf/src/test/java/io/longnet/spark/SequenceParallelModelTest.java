@@ -1,5 +1,6 @@
 package io.longnet.spark;
 
+import io.longnet.attention.Tensors;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -35,16 +36,6 @@ class SequenceParallelModelTest {
         });
     }
 
-    static double relativeError(float[] got, float[] want) {
-        assertEquals(want.length, got.length);
-        double diff = 0;
-        double ref = 0;
-        for (int i = 0; i < got.length; i++) {
-            diff = Math.max(diff, Math.abs((double) got[i] - want[i]));
-            ref = Math.max(ref, Math.abs(want[i]));
-        }
-        return Double.isNaN(diff) ? Double.POSITIVE_INFINITY : diff / ref;
-    }
 
     @ParameterizedTest(name = "{0} causal={1} N={2} L={3}")
     @CsvSource(delimiter = '|', value = {
@@ -75,14 +66,14 @@ class SequenceParallelModelTest {
         String what = plan.describe();
 
         float[] layer1 = stitch(spm.hidden(tokens(plan, ids), 1).collect(), n * 16);
-        assertTrue(relativeError(layer1, want.hiddenStates().get(1)) < 1e-5, what + ": hidden states after layer 1");
+        assertTrue(Tensors.relativeError(layer1, want.hiddenStates().get(1)) < 1e-5, what + ": hidden states after layer 1");
         float[] features = stitch(spm.features(tokens(plan, ids)).collect(), n * 16);
-        assertTrue(relativeError(features, want.features()) < 1e-5, what + ": final features");
+        assertTrue(Tensors.relativeError(features, want.features()) < 1e-5, what + ": final features");
         float[] lp = new float[n - 1];
         for (SequenceParallelModel.LogProbBlock b : spm.nextTokenLogProbs(tokens(plan, ids)).collect()) {
             System.arraycopy(b.logProbs(), 0, lp, (int) b.start(), b.logProbs().length);
         }
-        assertTrue(relativeError(lp, wantLp) < 1e-5, what + ": next-token log-probabilities");
+        assertTrue(Tensors.relativeError(lp, wantLp) < 1e-5, what + ": next-token log-probabilities");
     }
 
     /** Test-only: the blocks back in one array (never collect a sequence in a job). */

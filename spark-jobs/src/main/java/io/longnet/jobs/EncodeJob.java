@@ -75,21 +75,18 @@ final class EncodeJob {
 
     static long run(SparkSession spark, Request r, PrintStream out) throws IOException {
         long t0 = System.nanoTime();
-        Configuration conf = spark.sparkContext().hadoopConfiguration();
-        AttentionOutput.checkTarget(r.out(), r.overwrite(), conf);
-        AttentionBackends.validate(r.backend());
-        LongNetModel model = LongNetModel.load(Path.of(r.model()));
+        ModelJobInputs in = ModelJobInputs.open(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.backend(),
+                r.partitionLength());
+        LongNetModel model = in.model();
         LongNetConfig config = model.config();
         int layers = config.layers();
         if (r.layer() != null && (r.layer() < 0 || r.layer() > layers)) {
             throw new IllegalArgumentException("--layer " + r.layer() + ": the model has layers 0 (embeddings) to " + layers);
         }
-        TokenManifest manifest = TokenManifest.read(r.tokens(), conf);
-        int blockSize = manifest.blockSize();
+        int blockSize = in.manifest().blockSize();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         jsc.setJobDescription("longnet encode " + r.tokens());
-        TokenSequences sequences = new TokenSequences(TokenBlocks.read(spark, r.tokens()), blockSize, config,
-                r.partitionLength());
+        TokenSequences sequences = in.sequences();
         out.printf(Locale.ROOT, "encode: %d sequence(s), %d token(s), %s; %d whole in a task, %d sequence-parallel%n",
                 sequences.count(), sequences.tokens(), r.layer() == null ? "final features" : "hidden states after layer "
                         + r.layer(), sequences.whole().size(), sequences.spread().size());

@@ -238,11 +238,8 @@ public final class Main implements Runnable {
         }
     }
 
-    @Command(name = "score", mixinStandardHelpOptions = true,
-            description = "Scores every sequence of a token dataset under a LongNet model: per sequence its token"
-                    + " count, mean negative log-likelihood and perplexity (OUT/sequences), per-token log-probs with"
-                    + " --per-token (OUT/log_probs), and a summary line.")
-    static final class Score implements Callable<Integer> {
+    /** Options every job over a token dataset and a model shares (score, encode). */
+    static final class ModelJobOptions {
 
         @Option(names = "--tokens", required = true, paramLabel = "TOKENS",
                 description = "token dataset written by longnet tokenize (path or URI)")
@@ -255,9 +252,6 @@ public final class Main implements Runnable {
         @Option(names = "--out", required = true, paramLabel = "OUT",
                 description = "output folder of Parquet datasets; must not exist unless --overwrite")
         String out;
-
-        @Option(names = "--per-token", description = "also write every position's log-probability")
-        boolean perToken;
 
         @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
                 description = "positions per partition for sequences longer than one (default: chosen)")
@@ -277,14 +271,27 @@ public final class Main implements Runnable {
         @Option(names = "--master", paramLabel = "URL",
                 description = "Spark master (default: spark-submit's, else local[*])")
         String master;
+    }
+
+    @Command(name = "score", mixinStandardHelpOptions = true,
+            description = "Scores every sequence of a token dataset under a LongNet model: per sequence its token"
+                    + " count, mean negative log-likelihood and perplexity (OUT/sequences), per-token log-probs with"
+                    + " --per-token (OUT/log_probs), and a summary line.")
+    static final class Score implements Callable<Integer> {
+
+        @CommandLine.Mixin
+        ModelJobOptions job;
+
+        @Option(names = "--per-token", description = "also write every position's log-probability")
+        boolean perToken;
 
         @Override
         public Integer call() throws Exception {
-            AttentionBackends.validate(backend);
-            SparkSession spark = session("longnet score", master);
+            AttentionBackends.validate(job.backend);
+            SparkSession spark = session("longnet score", job.master);
             try {
-                ScoreJob.run(spark, new ScoreJob.Request(tokens, model, out, perToken, partitionLength, backend,
-                        checkpointEvery, overwrite), System.out);
+                ScoreJob.run(spark, new ScoreJob.Request(job.tokens, job.model, job.out, perToken, job.partitionLength,
+                        job.backend, job.checkpointEvery, job.overwrite), System.out);
             } finally {
                 spark.stop();
             }
@@ -352,14 +359,8 @@ public final class Main implements Runnable {
                     + " Arrow IPC files for pyarrow (OUT/arrow).")
     static final class Encode implements Callable<Integer> {
 
-        @Option(names = "--tokens", required = true, paramLabel = "TOKENS", description = "token dataset (path or URI)")
-        String tokens;
-
-        @Option(names = "--model", required = true, paramLabel = "DIR", description = "model directory, local to the driver")
-        String model;
-
-        @Option(names = "--out", required = true, paramLabel = "OUT", description = "output folder; must not exist unless --overwrite")
-        String out;
+        @CommandLine.Mixin
+        ModelJobOptions job;
 
         @Option(names = "--layer", paramLabel = "K", description = "hidden states after K layers (0: embeddings);"
                 + " default: the final features")
@@ -368,32 +369,13 @@ public final class Main implements Runnable {
         @Option(names = "--arrow", description = "also write Arrow IPC files, one row per position")
         boolean arrow;
 
-        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
-                description = "positions per partition for sequences longer than one (default: chosen)")
-        int partitionLength;
-
-        @Option(names = "--backend", defaultValue = "auto", paramLabel = "auto|cpu|gpu",
-                description = "attention kernel (default: auto)")
-        String backend;
-
-        @Option(names = "--checkpoint-every", defaultValue = "4", paramLabel = "K",
-                description = "cut the lineage of long sequences every K layers (0: never; default: 4)")
-        int checkpointEvery;
-
-        @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
-        boolean overwrite;
-
-        @Option(names = "--master", paramLabel = "URL",
-                description = "Spark master (default: spark-submit's, else local[*])")
-        String master;
-
         @Override
         public Integer call() throws Exception {
-            AttentionBackends.validate(backend);
-            SparkSession spark = session("longnet encode", master);
+            AttentionBackends.validate(job.backend);
+            SparkSession spark = session("longnet encode", job.master);
             try {
-                EncodeJob.run(spark, new EncodeJob.Request(tokens, model, out, layer, arrow, partitionLength, backend,
-                        checkpointEvery, overwrite), System.out);
+                EncodeJob.run(spark, new EncodeJob.Request(job.tokens, job.model, job.out, layer, arrow,
+                        job.partitionLength, job.backend, job.checkpointEvery, job.overwrite), System.out);
             } finally {
                 spark.stop();
             }

@@ -68,22 +68,15 @@ final class ScoreJob {
 
     static Summary run(SparkSession spark, Request r, PrintStream out) throws IOException {
         long t0 = System.nanoTime();
-        Configuration conf = spark.sparkContext().hadoopConfiguration();
-        AttentionOutput.checkTarget(r.out(), r.overwrite(), conf);
-        AttentionBackends.validate(r.backend());
-        LongNetModel model = LongNetModel.load(Path.of(r.model()));
+        ModelJobInputs in = ModelJobInputs.open(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.backend(),
+                r.partitionLength());
+        LongNetModel model = in.model();
         LongNetConfig config = model.config();
-        TokenManifest manifest = TokenManifest.read(r.tokens(), conf);
-        if (manifest.vocabSize() > config.vocabSize()) {
-            throw new IllegalArgumentException("tokens of " + r.tokens() + " come from a vocabulary of "
-                    + manifest.vocabSize() + " (" + manifest.tokenizer() + "), the model's has " + config.vocabSize());
-        }
-        int blockSize = manifest.blockSize();
-        Dataset<Row> rows = TokenBlocks.read(spark, r.tokens());
+        TokenSequences sequences = in.sequences();
+        int blockSize = in.manifest().blockSize();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         jsc.setJobDescription("longnet score " + r.tokens());
 
-        TokenSequences sequences = new TokenSequences(rows, blockSize, config, r.partitionLength());
         out.printf(Locale.ROOT, "score: %d sequence(s), %d token(s); %d scored whole in a task, %d sequence-parallel%n",
                 sequences.count(), sequences.tokens(), sequences.whole().size(), sequences.spread().size());
 

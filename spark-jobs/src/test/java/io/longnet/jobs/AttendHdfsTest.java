@@ -106,8 +106,8 @@ class AttendHdfsTest {
         assertArrayEquals(AttendJobTest.readAll(localOut, "lse"), lse, "lse: HDFS run equals the local run");
         // And both are the attention: against the single-process engine.
         AttentionResult want = AttendJobTest.engine(localIn, "64:1,128:2,256:4", true);
-        assertTrue(AttendJobTest.relativeError(o, want.oArray()) < 1e-5, "o against the engine");
-        assertTrue(AttendJobTest.relativeError(lse, want.lseArray()) < 1e-5, "lse against the engine");
+        assertTrue(io.longnet.attention.Tensors.relativeError(o, want.oArray()) < 1e-5, "o against the engine");
+        assertTrue(io.longnet.attention.Tensors.relativeError(lse, want.lseArray()) < 1e-5, "lse against the engine");
 
         // The Parquet block output on HDFS holds the same floats (B = 64: 16 rows; test-only collect).
         float[] po = new float[n * heads * d];

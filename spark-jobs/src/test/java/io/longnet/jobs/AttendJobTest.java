@@ -1,5 +1,6 @@
 package io.longnet.jobs;
 
+import io.longnet.attention.Tensors;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -61,16 +62,6 @@ class AttendJobTest {
         }
     }
 
-    static double relativeError(float[] got, float[] want) {
-        assertEquals(want.length, got.length, "length");
-        double diff = 0;
-        double ref = 0;
-        for (int i = 0; i < got.length; i++) {
-            diff = Math.max(diff, Math.abs((double) got[i] - want[i]));
-            ref = Math.max(ref, Math.abs(want[i]));
-        }
-        return Double.isNaN(diff) ? Double.POSITIVE_INFINITY : diff / ref;
-    }
 
     static AttendJob.Summary attend(String in, String out, String branches, boolean causal, int len)
             throws IOException {
@@ -93,8 +84,8 @@ class AttendJobTest {
         String out = dir.resolve("out.safetensors").toUri().toString();
         attend(in, out, branches, causal, len);
         AttentionResult want = engine(in, branches, causal);
-        assertTrue(relativeError(readAll(out, "o"), want.oArray()) < 1e-5, "o");
-        assertTrue(relativeError(readAll(out, "lse"), want.lseArray()) < 1e-5, "lse");
+        assertTrue(Tensors.relativeError(readAll(out, "o"), want.oArray()) < 1e-5, "o");
+        assertTrue(Tensors.relativeError(readAll(out, "lse"), want.lseArray()) < 1e-5, "lse");
         assertEquals(List.of("out.safetensors", "qkv.safetensors"), listing(dir), "no temporary files left");
     }
 
@@ -116,8 +107,8 @@ class AttendJobTest {
             copy((byte[]) r.get(r.fieldIndex("o")), o, block * 64 * 32);
             copy((byte[]) r.get(r.fieldIndex("lse")), lse, block * 64 * 4);
         }
-        assertTrue(relativeError(o, want.oArray()) < 1e-5, "o");
-        assertTrue(relativeError(lse, want.lseArray()) < 1e-5, "lse");
+        assertTrue(Tensors.relativeError(o, want.oArray()) < 1e-5, "o");
+        assertTrue(Tensors.relativeError(lse, want.lseArray()) < 1e-5, "lse");
     }
 
     @Test
@@ -150,8 +141,8 @@ class AttendJobTest {
         String out = dir.resolve("out.safetensors").toUri().toString();
         attend(blocks, out, "64:1,128:2,256:4", true, 128);
         AttentionResult want = engine(in, "64:1,128:2,256:4", true);
-        assertTrue(relativeError(readAll(out, "o"), want.oArray()) < 1e-5, "o");
-        assertTrue(relativeError(readAll(out, "lse"), want.lseArray()) < 1e-5, "lse");
+        assertTrue(Tensors.relativeError(readAll(out, "o"), want.oArray()) < 1e-5, "o");
+        assertTrue(Tensors.relativeError(readAll(out, "lse"), want.lseArray()) < 1e-5, "lse");
     }
 
     private static void copy(byte[] bytes, float[] dst, int at) {
