@@ -71,6 +71,22 @@ public final class Main implements Runnable {
         return null;
     }
 
+    /** What a subcommand does with its session. */
+    interface SparkWork {
+        void run(SparkSession spark) throws Exception;
+    }
+
+    /** Runs {@code work} in a session (see {@link #session}) that is stopped afterwards, whatever happens. */
+    static int inSession(String appName, String master, SparkWork work) throws Exception {
+        SparkSession spark = session(appName, master);
+        try {
+            work.run(spark);
+        } finally {
+            spark.stop();
+        }
+        return 0;
+    }
+
     /** The session: the master spark-submit gives, else {@code --master}, else {@code local[*]}. */
     static SparkSession session(String appName, String master) {
         SparkSession.Builder builder = SparkSession.builder().appName(appName);
@@ -127,14 +143,10 @@ public final class Main implements Runnable {
         public Integer call() throws Exception {
             List<Branch> parsed = Branch.parseList(branches);
             AttentionBackends.validate(backend);
-            SparkSession spark = session("longnet attend", master);
-            try {
-                AttendJob.run(spark, new AttendJob.Request(qkv, out, parsed, heads, causal, partitionLength,
-                        backend, overwrite), System.out);
-            } finally {
-                spark.stop();
-            }
-            return 0;
+            return inSession("longnet attend", master, spark -> {
+            AttendJob.run(spark, new AttendJob.Request(qkv, out, parsed, heads, causal, partitionLength,
+                    backend, overwrite), System.out);
+            });
         }
     }
 
@@ -193,13 +205,9 @@ public final class Main implements Runnable {
                 }
                 PartitionPlan.of(config, n, partitionLength, PartitionPlan.DEFAULT_TASK_BYTES);
             }
-            SparkSession spark = session("longnet bench attend", master);
-            try {
-                AttendBench.run(spark, config, sizes, modes, partitionLength, System.out);
-            } finally {
-                spark.stop();
-            }
-            return 0;
+            return inSession("longnet bench attend", master, spark -> {
+            AttendBench.run(spark, config, sizes, modes, partitionLength, System.out);
+            });
         }
     }
 
@@ -288,14 +296,10 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             AttentionBackends.validate(job.backend);
-            SparkSession spark = session("longnet score", job.master);
-            try {
-                ScoreJob.run(spark, new ScoreJob.Request(job.tokens, job.model, job.out, perToken, job.partitionLength,
-                        job.backend, job.checkpointEvery, job.overwrite), System.out);
-            } finally {
-                spark.stop();
-            }
-            return 0;
+            return inSession("longnet score", job.master, spark -> {
+            ScoreJob.run(spark, new ScoreJob.Request(job.tokens, job.model, job.out, perToken, job.partitionLength,
+                    job.backend, job.checkpointEvery, job.overwrite), System.out);
+            });
         }
     }
 
@@ -343,13 +347,9 @@ public final class Main implements Runnable {
             };
             io.longnet.datasets.TokenizeOptions options = io.longnet.datasets.TokenizeOptions.defaults(mode)
                     .withTokenizer(tokenizer).withConcatenate(concat).withBlockSize(blockSize).withOverwrite(overwrite);
-            SparkSession spark = session("longnet tokenize", master);
-            try {
-                System.out.println(io.longnet.datasets.TokenBlocks.write(spark, corpus, out, options).summary());
-            } finally {
-                spark.stop();
-            }
-            return 0;
+            return inSession("longnet tokenize", master, spark -> {
+            System.out.println(io.longnet.datasets.TokenBlocks.write(spark, corpus, out, options).summary());
+            });
         }
     }
 
@@ -372,14 +372,10 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             AttentionBackends.validate(job.backend);
-            SparkSession spark = session("longnet encode", job.master);
-            try {
-                EncodeJob.run(spark, new EncodeJob.Request(job.tokens, job.model, job.out, layer, arrow,
-                        job.partitionLength, job.backend, job.checkpointEvery, job.overwrite), System.out);
-            } finally {
-                spark.stop();
-            }
-            return 0;
+            return inSession("longnet encode", job.master, spark -> {
+            EncodeJob.run(spark, new EncodeJob.Request(job.tokens, job.model, job.out, layer, arrow,
+                    job.partitionLength, job.backend, job.checkpointEvery, job.overwrite), System.out);
+            });
         }
     }
 }
