@@ -144,8 +144,8 @@ public final class Main implements Runnable {
             List<Branch> parsed = Branch.parseList(branches);
             AttentionBackends.validate(backend);
             return inSession("longnet attend", master, spark -> {
-            AttendJob.run(spark, new AttendJob.Request(qkv, out, parsed, heads, causal, partitionLength,
-                    backend, overwrite), System.out);
+                AttendJob.run(spark, new AttendJob.Request(qkv, out, parsed, heads, causal, partitionLength,
+                        backend, overwrite), System.out);
             });
         }
     }
@@ -206,7 +206,7 @@ public final class Main implements Runnable {
                 PartitionPlan.of(config, n, partitionLength, PartitionPlan.DEFAULT_TASK_BYTES);
             }
             return inSession("longnet bench attend", master, spark -> {
-            AttendBench.run(spark, config, sizes, modes, partitionLength, System.out);
+                AttendBench.run(spark, config, sizes, modes, partitionLength, System.out);
             });
         }
     }
@@ -297,8 +297,8 @@ public final class Main implements Runnable {
         public Integer call() throws Exception {
             AttentionBackends.validate(job.backend);
             return inSession("longnet score", job.master, spark -> {
-            ScoreJob.run(spark, new ScoreJob.Request(job.tokens, job.model, job.out, perToken, job.partitionLength,
-                    job.backend, job.checkpointEvery, job.overwrite), System.out);
+                ScoreJob.run(spark, new ScoreJob.Request(job.tokens, job.model, job.out, perToken, job.partitionLength,
+                        job.backend, job.checkpointEvery, job.overwrite), System.out);
             });
         }
     }
@@ -348,7 +348,7 @@ public final class Main implements Runnable {
             io.longnet.datasets.TokenizeOptions options = io.longnet.datasets.TokenizeOptions.defaults(mode)
                     .withTokenizer(tokenizer).withConcatenate(concat).withBlockSize(blockSize).withOverwrite(overwrite);
             return inSession("longnet tokenize", master, spark -> {
-            System.out.println(io.longnet.datasets.TokenBlocks.write(spark, corpus, out, options).summary());
+                System.out.println(io.longnet.datasets.TokenBlocks.write(spark, corpus, out, options).summary());
             });
         }
     }
@@ -373,8 +373,8 @@ public final class Main implements Runnable {
         public Integer call() throws Exception {
             AttentionBackends.validate(job.backend);
             return inSession("longnet encode", job.master, spark -> {
-            EncodeJob.run(spark, new EncodeJob.Request(job.tokens, job.model, job.out, layer, arrow,
-                    job.partitionLength, job.backend, job.checkpointEvery, job.overwrite), System.out);
+                EncodeJob.run(spark, new EncodeJob.Request(job.tokens, job.model, job.out, layer, arrow,
+                        job.partitionLength, job.backend, job.checkpointEvery, job.overwrite), System.out);
             });
         }
     }
