@@ -40,12 +40,17 @@ public final class SequenceParallelModel implements Serializable {
 
     /**
      * A model over sequences of {@code n} positions cut by {@code plan}'s rules ({@code partitionLength}
-     * 0: chosen); every {@code checkpointEvery} layers (0: never) the lineage is cut with a local
-     * checkpoint, so that a lost executor recomputes little.
+     * 0: chosen); every {@code checkpointEvery} layers (0: never) the hidden states are checkpointed into
+     * the context's checkpoint directory (which must be set then), so that a lost executor recomputes at
+     * most that many layers.
      */
     public SequenceParallelModel(JavaSparkContext jsc, LongNetConfig config, ModelWeights weights, long n,
                                  int partitionLength, String backend, int checkpointEvery) {
         new LongNetModel(config, weights); // validates the weights against the config, once, on the driver
+        if (checkpointEvery > 0 && !jsc.getCheckpointDir().isPresent()) {
+            throw new IllegalArgumentException("checkpoints every " + checkpointEvery + " layers need a checkpoint"
+                    + " directory (SparkContext.setCheckpointDir)");
+        }
         this.plan = PartitionPlan.of(config.attentionConfig(), n, partitionLength, PartitionPlan.DEFAULT_TASK_BYTES);
         this.config = jsc.broadcast(config);
         this.weights = jsc.broadcast(weights);
@@ -76,7 +81,7 @@ public final class SequenceParallelModel implements Serializable {
             x = layer(jsc, x, l);
             if (checkpointEvery > 0 && (l + 1) % checkpointEvery == 0 && l + 1 < layers) {
                 x.persist(StorageLevel.MEMORY_AND_DISK());
-                x.rdd().localCheckpoint();
+                x.checkpoint(); // written when the next job computes x; persisted, so computed once
             }
         }
         jsc.clearCallSite();

@@ -24,6 +24,9 @@ class SequenceParallelModelTest {
     @RegisterExtension
     static final SparkSessionExtension SPARK = new SparkSessionExtension();
 
+    @org.junit.jupiter.api.io.TempDir
+    static java.nio.file.Path checkpoints;
+
     static JavaRDD<SequenceParallelModel.TokenBlock> tokens(PartitionPlan plan, int[] ids) {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(SPARK.session().sparkContext());
         List<Integer> parts = new ArrayList<>();
@@ -61,6 +64,7 @@ class SequenceParallelModelTest {
             wantLp = model.nextTokenLogProbs(ids, kernel);
         }
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(SPARK.session().sparkContext());
+        jsc.setCheckpointDir(checkpoints.toString()); // checkpoints after every layer: exercised here
         SequenceParallelModel spm = new SequenceParallelModel(jsc, config, model.weights(), n, len, "cpu", 1);
         PartitionPlan plan = spm.plan();
         String what = plan.describe();

@@ -63,7 +63,7 @@ final class EncodeJob {
             .add("hidden", DataTypes.BinaryType, false);
 
     record Request(String tokens, String model, String out, Integer layer, boolean arrow, int partitionLength,
-                   String backend, int checkpointEvery, boolean overwrite) {
+                   String backend, int checkpointEvery, String checkpointDir, boolean overwrite) {
     }
 
     /** Hidden states of positions [start, start + rows) of one sequence, rows x d_model. */
@@ -75,8 +75,14 @@ final class EncodeJob {
 
     static long run(SparkSession spark, Request r, PrintStream out) throws IOException {
         long t0 = System.nanoTime();
-        ModelJobInputs in = ModelJobInputs.open(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.backend(),
-                r.partitionLength());
+        try (ModelJobInputs in = ModelJobInputs.open(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.backend(),
+                r.partitionLength(), r.checkpointDir())) {
+            return run(spark, r, out, in, t0);
+        }
+    }
+
+    private static long run(SparkSession spark, Request r, PrintStream out, ModelJobInputs in, long t0)
+            throws IOException {
         LongNetModel model = in.model();
         LongNetConfig config = model.config();
         int layers = config.layers();

@@ -270,8 +270,12 @@ public final class Main implements Runnable {
         String backend;
 
         @Option(names = "--checkpoint-every", defaultValue = "4", paramLabel = "K",
-                description = "cut the lineage of long sequences every K layers (0: never; default: 4)")
+                description = "checkpoint long sequences' hidden states every K layers (0: never; default: 4)")
         int checkpointEvery;
+
+        @Option(names = "--checkpoint-dir", paramLabel = "DIR",
+                description = "where those checkpoints go (default: a hidden folder beside OUT, removed at the end)")
+        String checkpointDir;
 
         @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
         boolean overwrite;
@@ -298,7 +302,7 @@ public final class Main implements Runnable {
             AttentionBackends.validate(job.backend);
             return inSession("longnet score", job.master, spark -> {
                 ScoreJob.run(spark, new ScoreJob.Request(job.tokens, job.model, job.out, perToken, job.partitionLength,
-                        job.backend, job.checkpointEvery, job.overwrite), System.out);
+                        job.backend, job.checkpointEvery, job.checkpointDir, job.overwrite), System.out);
             });
         }
     }
@@ -374,7 +378,8 @@ public final class Main implements Runnable {
             AttentionBackends.validate(job.backend);
             return inSession("longnet encode", job.master, spark -> {
                 EncodeJob.run(spark, new EncodeJob.Request(job.tokens, job.model, job.out, layer, arrow,
-                        job.partitionLength, job.backend, job.checkpointEvery, job.overwrite), System.out);
+                        job.partitionLength, job.backend, job.checkpointEvery, job.checkpointDir, job.overwrite),
+                        System.out);
             });
         }
     }

@@ -11,12 +11,15 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * What a job over a token dataset and a model (score, encode) opens and checks before any work: the
- * output path, the backend name, the model, and the token dataset, whose vocabulary must fit the model's.
+ * output path, the backend name, the model, the token dataset (whose vocabulary must fit the model's),
+ * and the checkpoint directory of long sequences' layer chains: the one given, or a hidden sibling of the
+ * output that {@link #close} removes.
  */
-record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences sequences) {
+record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences sequences,
+                      org.apache.hadoop.fs.Path ownCheckpoints, Configuration conf) implements AutoCloseable {
 
     static ModelJobInputs open(SparkSession spark, String tokens, String modelDir, String out, boolean overwrite,
-                               String backend, int partitionLength) throws IOException {
+                               String backend, int partitionLength, String checkpointDir) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         AttentionOutput.checkTarget(out, overwrite, conf);
         AttentionBackends.validate(backend);
@@ -27,7 +30,24 @@ record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences
                     + manifest.vocabSize() + " (" + manifest.tokenizer() + "), the model's has "
                     + model.config().vocabSize());
         }
-        return new ModelJobInputs(model, manifest, new TokenSequences(TokenBlocks.read(spark, tokens),
-                manifest.blockSize(), model.config(), partitionLength));
+        TokenSequences sequences = new TokenSequences(TokenBlocks.read(spark, tokens), manifest.blockSize(),
+                model.config(), partitionLength);
+        org.apache.hadoop.fs.Path own = null;
+        if (checkpointDir == null || checkpointDir.isBlank()) {
+            org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(out);
+            own = new org.apache.hadoop.fs.Path(target.getParent(),
+                    "." + target.getName() + ".longnet-checkpoints-" + java.util.UUID.randomUUID());
+            checkpointDir = own.toString();
+        }
+        spark.sparkContext().setCheckpointDir(checkpointDir);
+        return new ModelJobInputs(model, manifest, sequences, own, conf);
+    }
+
+    /** Removes the checkpoint directory this job made (a given one is the user's). */
+    @Override
+    public void close() throws IOException {
+        if (ownCheckpoints != null) {
+            ownCheckpoints.getFileSystem(conf).delete(ownCheckpoints, true);
+        }
     }
 }

@@ -50,7 +50,7 @@ final class ScoreJob {
             .add("log_probs", DataTypes.createArrayType(DataTypes.FloatType, false), false);
 
     record Request(String tokens, String model, String out, boolean perToken, int partitionLength, String backend,
-                   int checkpointEvery, boolean overwrite) {
+                   int checkpointEvery, String checkpointDir, boolean overwrite) {
     }
 
     record Summary(long sequences, long tokens, double meanNll, double seconds) {
@@ -68,8 +68,14 @@ final class ScoreJob {
 
     static Summary run(SparkSession spark, Request r, PrintStream out) throws IOException {
         long t0 = System.nanoTime();
-        ModelJobInputs in = ModelJobInputs.open(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.backend(),
-                r.partitionLength());
+        try (ModelJobInputs in = ModelJobInputs.open(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.backend(),
+                r.partitionLength(), r.checkpointDir())) {
+            return run(spark, r, out, in, t0);
+        }
+    }
+
+    private static Summary run(SparkSession spark, Request r, PrintStream out, ModelJobInputs in, long t0)
+            throws IOException {
         LongNetModel model = in.model();
         LongNetConfig config = model.config();
         TokenSequences sequences = in.sequences();

@@ -160,10 +160,10 @@ class AttendHdfsTest {
         io.longnet.datasets.TokenBlocks.write(SPARK.session(), java.nio.file.Path.of("../datasets/data/corpus-lines")
                 .toAbsolutePath().toUri().toString(), local + "/tokens", options);
         ScoreJob.Summary onLocal = ScoreJob.run(SPARK.session(), new ScoreJob.Request(local + "/tokens", model.toString(),
-                local + "/scores", false, 64, "cpu", 1, false), quiet);
+                local + "/scores", false, 64, "cpu", 1, null, false), quiet);
         io.longnet.datasets.TokenBlocks.write(SPARK.session(), corpus.toString(), hdfs + "/tokens", options);
         ScoreJob.Summary onHdfs = ScoreJob.run(SPARK.session(), new ScoreJob.Request(hdfs + "/tokens", model.toString(),
-                hdfs + "/scores", false, 64, "cpu", 1, false), quiet);
+                hdfs + "/scores", false, 64, "cpu", 1, null, false), quiet);
         assertTrue(onLocal.sequences() > 3 && onLocal.tokens() > 100, "a real corpus: " + onLocal);
         assertEquals(onLocal.sequences(), onHdfs.sequences());
         assertEquals(onLocal.tokens(), onHdfs.tokens());

@@ -57,7 +57,7 @@ class EncodeJobTest {
         model.save(dir.resolve("model"));
         String out = dir.resolve("encoded").toUri().toString();
         EncodeJob.run(SPARK.session(), new EncodeJob.Request(tokens, dir.resolve("model").toString(), out, layer, true,
-                16, "cpu", 1, false), new PrintStream(new ByteArrayOutputStream()));
+                16, "cpu", 1, null, false), new PrintStream(new ByteArrayOutputStream()));
 
         // Reference per sequence (test-only collects).
         Map<Long, TreeMap<Long, int[]>> blocks = new HashMap<>();

@@ -51,8 +51,12 @@ class ScoreJobTest {
 
         String out = dir.resolve("scores").toUri().toString();
         ScoreJob.Summary summary = ScoreJob.run(SPARK.session(), new ScoreJob.Request(tokens, modelDir.toString(), out,
-                true, 16, "cpu", 1, false), new PrintStream(new ByteArrayOutputStream()));
+                true, 16, "cpu", 1, null, false), new PrintStream(new ByteArrayOutputStream()));
 
+        try (java.util.stream.Stream<Path> left = Files.list(dir)) {
+            assertTrue(left.noneMatch(p -> p.getFileName().toString().contains("longnet-checkpoints")),
+                    "the job's own checkpoint folder (used: a 2-layer model, checkpoints every layer) is removed");
+        }
         // Reference: each sequence's tokens (test-only collect), through the model in one process.
         Map<Long, TreeMap<Long, int[]>> blocks = new HashMap<>();
         for (Row r : TokenBlocks.read(SPARK.session(), tokens).collectAsList()) {
