@@ -44,6 +44,14 @@ final class ScoreJob {
             .add("tokens", DataTypes.LongType, false)
             .add("mean_nll", DataTypes.DoubleType, true)
             .add("perplexity", DataTypes.DoubleType, true);
+    static final StructType DOCUMENTS = new StructType()
+            .add("doc", DataTypes.LongType, false)
+            .add("seq_id", DataTypes.LongType, false)
+            .add("path", DataTypes.StringType, false)
+            .add("line", DataTypes.LongType, false)
+            .add("tokens", DataTypes.LongType, false)
+            .add("mean_nll", DataTypes.DoubleType, true)
+            .add("perplexity", DataTypes.DoubleType, true);
     static final StructType LOG_PROBS = new StructType()
             .add("seq_id", DataTypes.LongType, false)
             .add("block", DataTypes.LongType, false)
@@ -57,6 +65,10 @@ final class ScoreJob {
         double perplexity() {
             return Math.exp(meanNll);
         }
+    }
+
+    /** Where a sequence's documents lie: parallel arrays sorted by first position. */
+    record DocumentRanges(long[] doc, long[] first, long[] length, String[] path, long[] line) implements Serializable {
     }
 
     /** Log-probabilities of one sequence's positions [start, start + lp.length). */
@@ -148,6 +160,7 @@ final class ScoreJob {
                         return RowFactory.create(t._1(), (long) predictions + 1, nll, nll == null ? null : Math.exp(nll));
                     });
             spark.createDataFrame(perSequence, SCORES).write().parquet(new org.apache.hadoop.fs.Path(tmp, "sequences").toString());
+            writeDocuments(spark, scored, r, new org.apache.hadoop.fs.Path(tmp, "documents").toString());
             if (r.perToken()) {
                 // Rows of B positions aligned with the token blocks; a sequence's last position predicts nothing,
                 // so its last row is one shorter.
@@ -174,6 +187,66 @@ final class ScoreJob {
         } finally {
             fs.delete(tmp, true);
         }
+    }
+
+    /**
+     * Per document: its token count and the mean NLL of the predictions whose target lies inside it
+     * (position p predicts p + 1); in a concatenated corpus the documents before it are its context.
+     * The document index travels as a broadcast of offsets per sequence (a few numbers per document).
+     */
+    private static void writeDocuments(SparkSession spark, JavaRDD<Scored> scored, Request r, String dir)
+            throws IOException {
+        java.util.Map<Long, java.util.List<Row>> bySeq = new java.util.HashMap<>();
+        for (Row d : TokenBlocks.documents(spark, r.tokens()).select("doc", "seq_id", "first", "length", "path", "line")
+                .collectAsList()) {
+            bySeq.computeIfAbsent(d.getLong(1), k -> new ArrayList<>()).add(d);
+        }
+        java.util.Map<Long, DocumentRanges> ranges = new java.util.HashMap<>();
+        bySeq.forEach((seq, docs) -> {
+            docs.sort(java.util.Comparator.comparingLong(d -> d.getLong(2)));
+            int n = docs.size();
+            DocumentRanges dr = new DocumentRanges(new long[n], new long[n], new long[n], new String[n], new long[n]);
+            for (int i = 0; i < n; i++) {
+                Row d = docs.get(i);
+                dr.doc()[i] = d.getLong(0);
+                dr.first()[i] = d.getLong(2);
+                dr.length()[i] = d.getLong(3);
+                dr.path()[i] = d.getString(4);
+                dr.line()[i] = d.getLong(5);
+            }
+            ranges.put(seq, dr);
+        });
+        org.apache.spark.broadcast.Broadcast<java.util.Map<Long, DocumentRanges>> rangesB =
+                JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(ranges);
+        JavaRDD<Row> rows = scored.flatMapToPair(s -> {
+            List<Tuple2<Tuple2<Long, Integer>, double[]>> out = new ArrayList<>();
+            DocumentRanges dr = rangesB.value().get(s.seqId());
+            if (dr == null) {
+                return out.iterator();
+            }
+            long end = s.start() + s.logProbs().length;
+            int i = java.util.Arrays.binarySearch(dr.first(), s.start());
+            i = i >= 0 ? i : Math.max(0, -i - 2);
+            for (; i < dr.first().length && dr.first()[i] < end; i++) {
+                long from = Math.max(s.start(), dr.first()[i]);
+                long to = Math.min(end, dr.first()[i] + dr.length()[i] - 1); // the last position predicts outside
+                double sum = 0;
+                for (long p = from; p < to; p++) {
+                    sum += s.logProbs()[(int) (p - s.start())];
+                }
+                if (to > from) {
+                    out.add(new Tuple2<>(new Tuple2<>(s.seqId(), i), new double[] {sum, to - from}));
+                }
+            }
+            return out.iterator();
+        }).reduceByKey((a, b) -> new double[] {a[0] + b[0], a[1] + b[1]}).map(t -> {
+            DocumentRanges dr = rangesB.value().get(t._1()._1());
+            int i = t._1()._2();
+            Double nll = t._2()[1] == 0 ? null : -t._2()[0] / t._2()[1];
+            return RowFactory.create(dr.doc()[i], t._1()._1(), dr.path()[i], dr.line()[i], dr.length()[i], nll,
+                    nll == null ? null : Math.exp(nll));
+        });
+        spark.createDataFrame(rows, DOCUMENTS).write().parquet(dir);
     }
 
     private static double sumOf(float[] v) {

@@ -97,6 +97,14 @@ class ScoreJobTest {
             assertEquals(nll, r.getDouble(2), 1e-5 * nll, "mean NLL of sequence " + r.getLong(0));
             assertEquals(Math.exp(nll), r.getDouble(3), 1e-4 * Math.exp(nll));
         }
+        // Document layout: a document is its sequence.
+        Map<Long, Double> bySequence = new HashMap<>();
+        for (Row r : SPARK.session().read().parquet(out + "/sequences").collectAsList()) {
+            bySequence.put(r.getLong(0), r.isNullAt(2) ? null : r.getDouble(2));
+        }
+        for (Row d : SPARK.session().read().parquet(out + "/documents").collectAsList()) {
+            assertEquals(bySequence.get(d.getLong(1)), d.isNullAt(5) ? null : d.getDouble(5), "document " + d.getLong(0));
+        }
         Map<Long, List<Float>> perToken = new HashMap<>();
         List<Row> rows = new ArrayList<>(SPARK.session().read().parquet(out + "/log_probs").orderBy("seq_id", "block")
                 .collectAsList());
@@ -110,6 +118,51 @@ class ScoreJobTest {
             for (int i = 0; i < got.size(); i++) {
                 assertEquals(e.getValue()[i], got.get(i), 1e-5 * Math.max(1, Math.abs(e.getValue()[i])));
             }
+        }
+    }
+
+    /** One sequence of the whole corpus: each document's NLL counts the predictions of its own tokens. */
+    @Test
+    void concatenatedCorporaAreScoredPerDocument() throws Exception {
+        Path corpus = dir.resolve("corpus.txt");
+        Files.writeString(corpus, "first document\nthe second one is longer than the first\nthird\nand a fourth\n");
+        String tokens = dir.resolve("tokens").toUri().toString();
+        TokenBlocks.write(SPARK.session(), corpus.toUri().toString(), tokens,
+                TokenizeOptions.defaults(DocumentMode.LINE).withBlockSize(8).withConcatenate(true));
+        Path modelDir = dir.resolve("model");
+        LongNetModel model = LongNetModel.initialize(LongNetConfig.of(258, 16, 2, 1, 32, "8:1,16:2,32:4"), 5);
+        model.save(modelDir);
+        String out = dir.resolve("scores").toUri().toString();
+        ScoreJob.run(SPARK.session(), new ScoreJob.Request(tokens, modelDir.toString(), out, false, 16, "cpu", 1, null,
+                false), new PrintStream(new ByteArrayOutputStream()));
+
+        TreeMap<Long, int[]> blocks = new TreeMap<>();
+        for (Row r : TokenBlocks.read(SPARK.session(), tokens).collectAsList()) {
+            List<Integer> list = r.getList(2);
+            blocks.put(r.getLong(1), list.stream().mapToInt(Integer::intValue).toArray());
+        }
+        int[] ids = blocks.values().stream().flatMapToInt(java.util.Arrays::stream).toArray();
+        float[] lp;
+        try (CpuAttentionKernel kernel = new CpuAttentionKernel(1)) {
+            lp = model.nextTokenLogProbs(ids, kernel);
+        }
+        Map<Long, Row> docs = new HashMap<>();
+        for (Row d : TokenBlocks.documents(SPARK.session(), tokens).collectAsList()) {
+            docs.put(d.getLong(0), d);
+        }
+        List<Row> got = SPARK.session().read().parquet(out + "/documents").collectAsList();
+        assertEquals(4, got.size());
+        for (Row g : got) {
+            Row d = docs.get(g.getLong(0));
+            long first = d.getLong(d.fieldIndex("first"));
+            long length = d.getLong(d.fieldIndex("length"));
+            double nll = 0;
+            for (long p = first; p < first + length - 1; p++) {
+                nll -= lp[(int) p];
+            }
+            nll /= length - 1;
+            assertEquals(length, g.getLong(4), "tokens of document " + g.getLong(0));
+            assertEquals(nll, g.getDouble(5), 1e-5 * nll, "mean NLL of document " + g.getLong(0));
         }
     }
 }
