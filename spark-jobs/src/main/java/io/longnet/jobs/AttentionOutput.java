@@ -6,13 +6,13 @@ import io.longnet.datasets.HadoopFiles;
 import io.longnet.datasets.SerializableHadoopConf;
 import io.longnet.datasets.SafetensorsWriter;
 import io.longnet.spark.AttentionBlock;
+import io.longnet.spark.BlockRows;
 import io.longnet.spark.PartitionPlan;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -22,7 +22,6 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
@@ -145,25 +144,10 @@ final class AttentionOutput {
         int b = blockSize(plan);
         int width = plan.config().rowWidth();
         int heads = plan.config().heads();
-        JavaRDD<Row> rows = blocks.flatMap(block -> {
-            List<Row> out = new ArrayList<>();
-            for (int at = 0; at < block.length(); at += b) {
-                int len = Math.min(b, block.length() - at);
-                out.add(RowFactory.create(0L, (block.start() + at) / b,
-                        littleEndian(block.o(), at * width, len * width),
-                        littleEndian(block.lse(), at * heads, len * heads)));
-            }
-            return out.iterator();
-        });
+        JavaRDD<Row> rows = blocks.flatMap(block -> BlockRows.split(block, 0L, b, width, heads, true).iterator());
         Dataset<Row> frame = spark.createDataFrame(rows, PARQUET_SCHEMA);
         frame.write().parquet(tmp.toString());
         new BlockManifest(plan.n(), heads, plan.config().headDim(), b, Map.of("o", width, "lse", heads), metadata)
                 .write(tmp.toString(), spark.sparkContext().hadoopConfiguration());
-    }
-
-    private static byte[] littleEndian(float[] values, int from, int count) {
-        ByteBuffer bytes = ByteBuffer.allocate(count * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        bytes.asFloatBuffer().put(values, from, count);
-        return bytes.array();
     }
 }

@@ -5,8 +5,6 @@ import io.longnet.attention.AttentionKernel;
 import io.longnet.datasets.BlockManifest;
 import io.longnet.datasets.HadoopFiles;
 import io.longnet.datasets.SerializableHadoopConf;
-import io.longnet.datasets.TokenBlocks;
-import io.longnet.datasets.TokenManifest;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
 import io.longnet.model.ModelWeights;

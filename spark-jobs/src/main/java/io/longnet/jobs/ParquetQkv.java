@@ -3,12 +3,11 @@ package io.longnet.jobs;
 import io.longnet.datasets.BlockManifest;
 import io.longnet.datasets.TensorChecks;
 import io.longnet.datasets.TensorFormatException;
+import io.longnet.spark.BlockRows;
 import io.longnet.spark.PartitionIdPartitioner;
 import io.longnet.spark.PartitionPlan;
 import io.longnet.spark.QkvBlock;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -80,40 +79,21 @@ final class ParquetQkv implements QkvInput {
                 }, true);
     }
 
+    /** The shared assembly, on one sequence (seq_id 0), then every value checked finite, naming the tensor. */
     private static QkvBlock assemble(String source, PartitionPlan plan, int p, int b, int width, long[] shape,
                                      List<Row> rows) {
-        long start = plan.start(p);
-        int len = plan.length(p);
-        float[][] t = new float[3][len * width];
-        boolean[] seen = new boolean[(len + b - 1) / b];
         for (Row r : rows) {
             if (r.getLong(0) != 0) {
                 throw new TensorFormatException(source, "seq_id", "attend takes one sequence (seq_id 0); found "
                         + r.getLong(0));
             }
-            long block = r.getLong(1);
-            int at = (int) (block * b - start);
-            int positions = Math.min(b, len - at);
-            if (at < 0 || at >= len || seen[at / b]) {
-                throw new TensorFormatException(source, "block", "block " + block + " is out of range or repeated");
-            }
-            seen[at / b] = true;
-            for (int i = 0; i < 3; i++) {
-                byte[] bytes = (byte[]) r.get(2 + i);
-                if (bytes.length != positions * width * Float.BYTES) {
-                    throw new TensorFormatException(source, SafetensorsQkv.NAMES[i], "block " + block + " holds "
-                            + bytes.length + " bytes, expected " + positions * width * Float.BYTES);
-                }
-                FloatBuffer values = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-                TensorChecks.requireFinite(source, SafetensorsQkv.NAMES[i], values, (start + at) * width, shape);
-                values.get(t[i], at * width, positions * width);
-            }
         }
-        for (int i = 0; i < seen.length; i++) {
-            if (!seen[i]) {
-                throw new TensorFormatException(source, "block", "block " + (start / b + i) + " is missing");
-            }
+        QkvBlock block = BlockRows.assemble(source, plan, p, b, width, rows);
+        float[][] tensors = {block.q(), block.k(), block.v()};
+        for (int i = 0; i < 3; i++) {
+            TensorChecks.requireFinite(source, SafetensorsQkv.NAMES[i], FloatBuffer.wrap(tensors[i]),
+                    block.start() * width, shape);
         }
-        return new QkvBlock(p, start, len, t[0], t[1], t[2]);
+        return block;
     }
 }

@@ -4,12 +4,11 @@ import io.longnet.attention.AttentionBackends;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.spark.AttentionBlock;
+import io.longnet.spark.BlockRows;
 import io.longnet.spark.PartitionIdPartitioner;
 import io.longnet.spark.PartitionPlan;
 import io.longnet.spark.QkvBlock;
 import io.longnet.spark.SequenceParallelAttention;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -26,7 +25,6 @@ import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataType;
@@ -406,63 +404,12 @@ public final class DilatedAttention extends Transformer implements DefaultParams
                 .mapPartitionsWithIndex((p, rows) -> {
                     List<Row> mine = new ArrayList<>();
                     rows.forEachRemaining(t -> mine.add(t._2()));
-                    return List.of(assemble(plan, seqId, p, blockSize, width, mine)).iterator();
+                    return List.of(BlockRows.assemble("sequence " + seqId, plan, p, blockSize, width, mine)).iterator();
                 }, true)
                 .setName("blocks of sequence " + seqId);
         JavaRDD<AttentionBlock> attended = SequenceParallelAttention.attend(qkv, plan, backend);
-        return attended.flatMap(a -> split(a, seqId, blockSize, width, heads, withLse).iterator())
+        return attended.flatMap(a -> BlockRows.split(a, seqId, blockSize, width, heads, withLse).iterator())
                 .setName("o blocks of sequence " + seqId);
-    }
-
-    static QkvBlock assemble(PartitionPlan plan, long seqId, int p, int b, int width, List<Row> rows) {
-        long start = plan.start(p);
-        int len = plan.length(p);
-        float[][] t = new float[3][len * width];
-        boolean[] seen = new boolean[(len + b - 1) / b];
-        for (Row r : rows) {
-            long block = r.getLong(1);
-            long at = block * b - start;
-            if (at < 0 || at >= len || seen[(int) at / b]) {
-                throw new IllegalArgumentException("sequence " + seqId + ": block " + block + " is out of range or"
-                        + " repeated");
-            }
-            seen[(int) at / b] = true;
-            int positions = (int) Math.min(b, len - at);
-            for (int i = 0; i < 3; i++) {
-                byte[] bytes = (byte[]) r.get(2 + i);
-                if (bytes.length != positions * width * Float.BYTES) {
-                    throw new IllegalArgumentException("sequence " + seqId + ", block " + block + ": column "
-                            + "qkv".charAt(i) + " holds " + bytes.length + " bytes, expected "
-                            + positions * width * Float.BYTES + " (" + positions + " positions x H x d x 4)");
-                }
-                ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer()
-                        .get(t[i], (int) at * width, positions * width);
-            }
-        }
-        for (int i = 0; i < seen.length; i++) {
-            if (!seen[i]) {
-                throw new IllegalArgumentException("sequence " + seqId + ": block " + (start / b + i) + " is missing");
-            }
-        }
-        return new QkvBlock(p, start, len, t[0], t[1], t[2]);
-    }
-
-    static List<Row> split(AttentionBlock a, long seqId, int b, int width, int heads, boolean withLse) {
-        List<Row> rows = new ArrayList<>((a.length() + b - 1) / b);
-        for (int at = 0; at < a.length(); at += b) {
-            int positions = Math.min(b, a.length() - at);
-            byte[] o = toBytes(a.o(), at * width, positions * width);
-            long block = (a.start() + at) / b;
-            rows.add(withLse ? RowFactory.create(seqId, block, o, toBytes(a.lse(), at * heads, positions * heads))
-                    : RowFactory.create(seqId, block, o));
-        }
-        return rows;
-    }
-
-    private static byte[] toBytes(float[] values, int from, int count) {
-        ByteBuffer out = ByteBuffer.allocate(count * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        out.asFloatBuffer().put(values, from, count);
-        return out.array();
     }
 
     @Override

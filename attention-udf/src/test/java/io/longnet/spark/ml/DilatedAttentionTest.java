@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.longnet.attention.AttentionResult;
-import io.longnet.attention.Branch;
 import io.longnet.attention.CpuAttentionKernel;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.Tensors;
