@@ -3,6 +3,7 @@ package io.longnet.jobs;
 
 import io.longnet.attention.CpuAttentionKernel;
 import io.longnet.attention.DilatedAttentionConfig;
+import io.longnet.attention.bench.AttentionBench;
 import io.longnet.spark.PartitionPlan;
 import io.longnet.spark.QkvBlock;
 import io.longnet.spark.SequenceParallelAttention;
@@ -84,19 +85,9 @@ final class AttendBench {
         SplittableRandom rnd = new SplittableRandom(p * 0x9E3779B97F4A7C15L);
         float[][] t = new float[3][size];
         for (float[] a : t) {
-            fill(a, size, rnd.nextLong());
+            AttentionBench.uniform(a, size, rnd.nextLong());
         }
         return new QkvBlock(p, plan.start(p), len, t[0], t[1], t[2]);
-    }
-
-    private static void fill(float[] a, int count, long seed) {
-        long x = seed | 1;
-        for (int i = 0; i < count; i++) {
-            x ^= x << 13;
-            x ^= x >>> 7;
-            x ^= x << 17;
-            a[i] = (x >>> 40) * 0x1.0p-23f - 1f;
-        }
     }
 
     /**
@@ -115,7 +106,7 @@ final class AttendBench {
             for (long done = 0; done < n; done += chunk) {
                 int len = (int) Math.min(chunk, n - done);
                 for (int i = 0; i < 3; i++) {
-                    fill(t[i], len * width, done * 3 + i);
+                    AttentionBench.uniform(t[i], len * width, done * 3 + i);
                 }
                 long t0 = System.nanoTime();
                 kernel.forward(config, FloatBuffer.wrap(t[0]), FloatBuffer.wrap(t[1]), FloatBuffer.wrap(t[2]), len,

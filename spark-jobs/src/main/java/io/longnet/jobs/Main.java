@@ -135,15 +135,14 @@ public final class Main implements Runnable {
                 description = "attention kernel: auto uses a GPU where Spark assigned one (default: auto)")
         String backend;
 
-        @Option(names = "--master", paramLabel = "URL",
-                description = "Spark master (default: spark-submit's, else local[*])")
-        String master;
+        @CommandLine.Mixin
+        MasterOption master;
 
         @Override
         public Integer call() throws Exception {
             List<Branch> parsed = Branch.parseList(branches);
             AttentionBackends.validate(backend);
-            return inSession("longnet attend", master, spark -> {
+            return inSession("longnet attend", master.url, spark -> {
                 AttendJob.run(spark, new AttendJob.Request(qkv, out, parsed, heads, causal, partitionLength,
                         backend, overwrite), System.out);
             });
@@ -246,6 +245,14 @@ public final class Main implements Runnable {
         }
     }
 
+    /** {@code --master}, as every subcommand that starts Spark on the embedded default takes it. */
+    static final class MasterOption {
+
+        @Option(names = "--master", paramLabel = "URL",
+                description = "Spark master (default: spark-submit's, else local[*])")
+        String url;
+    }
+
     /** Options every job over a token dataset and a model shares (score, encode). */
     static final class ModelJobOptions {
 
@@ -280,9 +287,8 @@ public final class Main implements Runnable {
         @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
         boolean overwrite;
 
-        @Option(names = "--master", paramLabel = "URL",
-                description = "Spark master (default: spark-submit's, else local[*])")
-        String master;
+        @CommandLine.Mixin
+        MasterOption master;
     }
 
     @Command(name = "score", mixinStandardHelpOptions = true,
@@ -300,7 +306,7 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             AttentionBackends.validate(job.backend);
-            return inSession("longnet score", job.master, spark -> {
+            return inSession("longnet score", job.master.url, spark -> {
                 ScoreJob.run(spark, new ScoreJob.Request(job.tokens, job.model, job.out, perToken, job.partitionLength,
                         job.backend, job.checkpointEvery, job.checkpointDir, job.overwrite), System.out);
             });
@@ -338,9 +344,8 @@ public final class Main implements Runnable {
         @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
         boolean overwrite;
 
-        @Option(names = "--master", paramLabel = "URL",
-                description = "Spark master (default: spark-submit's, else local[*])")
-        String master;
+        @CommandLine.Mixin
+        MasterOption master;
 
         @Override
         public Integer call() throws Exception {
@@ -351,7 +356,7 @@ public final class Main implements Runnable {
             };
             io.longnet.datasets.TokenizeOptions options = io.longnet.datasets.TokenizeOptions.defaults(mode)
                     .withTokenizer(tokenizer).withConcatenate(concat).withBlockSize(blockSize).withOverwrite(overwrite);
-            return inSession("longnet tokenize", master, spark -> {
+            return inSession("longnet tokenize", master.url, spark -> {
                 System.out.println(io.longnet.datasets.TokenBlocks.write(spark, corpus, out, options).summary());
             });
         }
@@ -376,7 +381,7 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             AttentionBackends.validate(job.backend);
-            return inSession("longnet encode", job.master, spark -> {
+            return inSession("longnet encode", job.master.url, spark -> {
                 EncodeJob.run(spark, new EncodeJob.Request(job.tokens, job.model, job.out, layer, arrow,
                         job.partitionLength, job.backend, job.checkpointEvery, job.checkpointDir, job.overwrite),
                         System.out);

@@ -162,18 +162,25 @@ public final class AttentionBench {
         }
     }
 
-    /** Fresh inputs for each chunk (xorshift, uniform in (-1, 1)): no cache can carry over. */
+    /** Fresh inputs for each chunk: no cache can carry over. */
     private static void fill(FloatBuffer q, FloatBuffer k, FloatBuffer v, int count, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         for (FloatBuffer b : new FloatBuffer[] {q, k, v}) {
-            long x = rnd.nextLong() | 1;
-            float[] a = b.array();
-            for (int i = 0; i < count; i++) {
-                x ^= x << 13;
-                x ^= x >>> 7;
-                x ^= x << 17;
-                a[i] = (x >>> 40) * 0x1.0p-23f - 1f;
-            }
+            uniform(b.array(), count, rnd.nextLong());
+        }
+    }
+
+    /**
+     * {@code a[0, count)} uniform in (-1, 1), never all zero: xorshift, fast enough that generating
+     * benchmark inputs of millions of positions costs little beside the attention.
+     */
+    public static void uniform(float[] a, int count, long seed) {
+        long x = seed | 1;
+        for (int i = 0; i < count; i++) {
+            x ^= x << 13;
+            x ^= x >>> 7;
+            x ^= x << 17;
+            a[i] = (x >>> 40) * 0x1.0p-23f - 1f;
         }
     }
 
