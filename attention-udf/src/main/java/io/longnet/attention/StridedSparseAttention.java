@@ -98,13 +98,14 @@ public final class StridedSparseAttention implements TrainingAttention {
             out[before - t] = i - t * l;
         }
         int count = before;
-        int hi = causal ? i : Math.min(n - 1, i + l - 1);
+        // In long: i + l overflows int for a stride near Integer.MAX_VALUE (any l >= N is dense attention).
+        int hi = causal ? i : (int) Math.min(n - 1L, (long) i + l - 1);
         for (int j = Math.max(0, i - l + 1); j <= hi; j++) {
             out[count++] = j;
         }
         if (!causal) {
-            for (int j = i + l; j < n; j += l) {
-                out[count++] = j;
+            for (long j = (long) i + l; j < n; j += l) {
+                out[count++] = (int) j;
             }
         }
         return count;

@@ -51,6 +51,9 @@ class StridedSparseAttentionTest {
         assertArrayEquals(new int[] {0}, StridedSparseAttention.keyPositions(0, 10, 4, true));
         assertArrayEquals(new int[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9},
                 StridedSparseAttention.keyPositions(2, 10, 12, false));
+        // A stride near Integer.MAX_VALUE is dense attention too (no overflow of i + l).
+        assertArrayEquals(new int[] {0, 1, 2, 3, 4}, StridedSparseAttention.keyPositions(3, 5, Integer.MAX_VALUE, false));
+        assertArrayEquals(new int[] {0, 1, 2, 3}, StridedSparseAttention.keyPositions(3, 5, Integer.MAX_VALUE, true));
     }
 
     @Test
