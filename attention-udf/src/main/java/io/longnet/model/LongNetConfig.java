@@ -3,6 +3,7 @@ package io.longnet.model;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.HeadOffset;
+import io.longnet.attention.StridedSparseAttention;
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
@@ -20,6 +21,11 @@ import java.util.Map;
  * shape happens here, with messages a user can act on; the JSON form ({@code config.json} beside the
  * weights) is read and written by {@link #fromJson}/{@link #toJson}. See docs/MODEL.md.
  *
+ * <p>One extra mode exists for the training comparison: {@link AttentionPattern#STRIDED}, the Sparse
+ * Transformer's strided attention with stride {@code stride} in place of the dilated branches (then
+ * {@code branches} is empty and {@code headOffset}, which only places heads in dilated branches, stays
+ * {@link HeadOffset#PAPER}). Only the float64 training path runs it; {@link LongNetModel} refuses it.
+ *
  * @param vocabSize      tokens in the vocabulary; the embedding and the tied LM head have this many rows
  * @param dModel         width of the hidden states
  * @param heads          attention heads; {@code dModel / heads} is the head width, even (xPos works on pairs)
@@ -31,19 +37,25 @@ import java.util.Map;
  * @param xposScaleBase  xPos decay scale base; default 512
  * @param layerNormEps   epsilon of every LayerNorm; default 1e-5
  * @param headOffset     which rows each head takes in a dilated branch; default the paper's {@code h mod r}
+ * @param attentionPattern dilated (default) or the strided baseline
+ * @param stride         the strided pattern's {@code l} ({@code >= 1}); 0 for dilated attention
  */
 public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, int ffnDim,
                             List<Branch> branches, boolean causal, boolean subLn, int xposScaleBase,
-                            double layerNormEps, HeadOffset headOffset) implements Serializable {
+                            double layerNormEps, HeadOffset headOffset, AttentionPattern attentionPattern,
+                            int stride) implements Serializable {
 
     public static final boolean DEFAULT_CAUSAL = true;
     public static final boolean DEFAULT_SUB_LN = true;
     public static final int DEFAULT_XPOS_SCALE_BASE = 512;
     public static final double DEFAULT_LAYER_NORM_EPS = 1e-5;
 
-    /** JSON keys, in the order {@link #toJson} writes them. */
-    static final List<String> KEYS = List.of("vocab_size", "d_model", "heads", "layers", "ffn_dim", "branches",
-            "causal", "sub_ln", "xpos_scale_base", "layer_norm_eps", "head_offset");
+    /**
+     * JSON keys, in the order {@link #toJson} writes them. A dilated config has no {@code attention} and
+     * {@code stride}; a strided one no {@code branches} and {@code head_offset}.
+     */
+    static final List<String> KEYS = List.of("vocab_size", "d_model", "heads", "layers", "ffn_dim", "attention",
+            "branches", "stride", "causal", "sub_ln", "xpos_scale_base", "layer_norm_eps", "head_offset");
 
     public LongNetConfig {
         positive("vocab_size", vocabSize);
@@ -74,8 +86,38 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
         }
         fitsArray("embed_tokens.weight", vocabSize, dModel);
         fitsArray("ffn.fc1.weight", ffnDim, dModel);
-        // The engine validates the branches (r <= w, no duplicates, one with r = 1) with its own messages.
-        branches = List.copyOf(new DilatedAttentionConfig(branches, heads, headDim, causal, headOffset).branches());
+        if (attentionPattern == null) {
+            throw new IllegalArgumentException("attention pattern must be given (dilated, the default, or strided)");
+        }
+        if (attentionPattern == AttentionPattern.STRIDED) {
+            if (stride < 1) {
+                throw new IllegalArgumentException("stride must be >= 1 for \"attention\": \"strided\" (got " + stride
+                        + "): the local window length and the distance between strided keys, e.g. about sqrt(N)");
+            }
+            if (branches != null && !branches.isEmpty()) {
+                throw new IllegalArgumentException("branches apply to dilated attention only; a strided config"
+                        + " (\"attention\": \"strided\") takes \"stride\" and no \"branches\"");
+            }
+            if (headOffset != HeadOffset.PAPER) {
+                throw new IllegalArgumentException("head_offset places heads in dilated branches; a strided config"
+                        + " (\"attention\": \"strided\") has none, so leave head_offset out");
+            }
+            branches = List.of();
+        } else {
+            if (stride != 0) {
+                throw new IllegalArgumentException("stride " + stride + " applies to \"attention\": \"strided\" only;"
+                        + " a dilated config takes \"branches\" and no \"stride\"");
+            }
+            // The engine validates the branches (r <= w, no duplicates, one with r = 1) with its own messages.
+            branches = List.copyOf(new DilatedAttentionConfig(branches, heads, headDim, causal, headOffset).branches());
+        }
+    }
+
+    /** A dilated config (the model's own attention): {@code attentionPattern} dilated, {@code stride} 0. */
+    public LongNetConfig(int vocabSize, int dModel, int heads, int layers, int ffnDim, List<Branch> branches,
+                         boolean causal, boolean subLn, int xposScaleBase, double layerNormEps, HeadOffset headOffset) {
+        this(vocabSize, dModel, heads, layers, ffnDim, branches, causal, subLn, xposScaleBase, layerNormEps,
+                headOffset, AttentionPattern.DILATED, 0);
     }
 
     /** A config with the defaults for causal, sub-LN, xPos scale base, LayerNorm eps and head offsets. */
@@ -84,22 +126,40 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
                 DEFAULT_CAUSAL, DEFAULT_SUB_LN, DEFAULT_XPOS_SCALE_BASE, DEFAULT_LAYER_NORM_EPS, HeadOffset.PAPER);
     }
 
-    /** The same config with other branches, e.g. {@code "2048:1,4096:2"}. */
+    /**
+     * A config of the strided baseline with the defaults for causal, sub-LN, xPos scale base and LayerNorm
+     * eps: the same model with the Sparse Transformer's strided attention of stride {@code stride}.
+     */
+    public static LongNetConfig strided(int vocabSize, int dModel, int heads, int layers, int ffnDim, int stride) {
+        return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, List.of(), DEFAULT_CAUSAL, DEFAULT_SUB_LN,
+                DEFAULT_XPOS_SCALE_BASE, DEFAULT_LAYER_NORM_EPS, HeadOffset.PAPER, AttentionPattern.STRIDED, stride);
+    }
+
+    /**
+     * The same config with other branches, e.g. {@code "2048:1,4096:2"}: a dilated config (a strided one
+     * becomes dilated, with the default head offset).
+     */
     public LongNetConfig withBranches(String list) {
         return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, Branch.parseList(list), causal, subLn,
-                xposScaleBase, layerNormEps, headOffset);
+                xposScaleBase, layerNormEps, headOffset, AttentionPattern.DILATED, 0);
+    }
+
+    /** The same model with the strided baseline's attention of stride {@code stride} in place of the branches. */
+    public LongNetConfig withStride(int stride) {
+        return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, List.of(), causal, subLn, xposScaleBase,
+                layerNormEps, HeadOffset.PAPER, AttentionPattern.STRIDED, stride);
     }
 
     /** The same config with sub-LN switched on or off. */
     public LongNetConfig withSubLn(boolean on) {
         return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, branches, causal, on, xposScaleBase,
-                layerNormEps, headOffset);
+                layerNormEps, headOffset, attentionPattern, stride);
     }
 
     /** The same config with causal attention switched on or off. */
     public LongNetConfig withCausal(boolean on) {
         return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, branches, on, subLn, xposScaleBase,
-                layerNormEps, headOffset);
+                layerNormEps, headOffset, attentionPattern, stride);
     }
 
     /** Width of one head, {@code d_model / heads}. */
@@ -107,7 +167,7 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
         return dModel / heads;
     }
 
-    /** The branches as the config JSON writes them, e.g. {@code "2048:1,4096:2"}. */
+    /** The branches as the config JSON writes them, e.g. {@code "2048:1,4096:2"}; empty for a strided config. */
     public String branchesSpec() {
         StringBuilder sb = new StringBuilder();
         for (Branch b : branches) {
@@ -119,9 +179,31 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
         return sb.toString();
     }
 
-    /** The attention engine's config for one layer: these branches, {@code heads} heads of {@link #headDim}. */
+    /**
+     * The attention engine's config for one layer: these branches, {@code heads} heads of {@link #headDim}.
+     *
+     * @throws IllegalStateException for a strided config, which has no branches (see {@link #stridedAttention})
+     */
     public DilatedAttentionConfig attentionConfig() {
+        if (attentionPattern != AttentionPattern.DILATED) {
+            throw new IllegalStateException("this config uses the strided sparse baseline (attention: strided),"
+                    + " which has no dilated branches: use stridedAttention()");
+        }
         return new DilatedAttentionConfig(branches, heads, headDim(), causal, headOffset);
+    }
+
+    /**
+     * The float64 attention of one layer of a strided config: {@code heads} heads of {@link #headDim}, this
+     * stride and causality.
+     *
+     * @throws IllegalStateException for a dilated config (see {@link #attentionConfig})
+     */
+    public StridedSparseAttention stridedAttention() {
+        if (attentionPattern != AttentionPattern.STRIDED) {
+            throw new IllegalStateException("this config uses dilated attention (branches " + branchesSpec()
+                    + "), not the strided baseline: use attentionConfig()");
+        }
+        return new StridedSparseAttention(heads, headDim(), causal, stride);
     }
 
     /**
@@ -174,7 +256,12 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
         return total;
     }
 
-    /** The config as pretty-printed JSON, every key written (defaults too), in {@link #KEYS} order. */
+    /**
+     * The config as pretty-printed JSON, every key of its pattern written (defaults too), in {@link #KEYS}
+     * order. A dilated config is written as before the strided mode existed (no {@code attention} key); a
+     * strided one has {@code "attention": "strided"} and {@code stride} in place of {@code branches} and
+     * {@code head_offset}.
+     */
     public String toJson() {
         StringBuilder sb = new StringBuilder("{\n");
         entry(sb, "vocab_size", Integer.toString(vocabSize));
@@ -182,15 +269,25 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
         entry(sb, "heads", Integer.toString(heads));
         entry(sb, "layers", Integer.toString(layers));
         entry(sb, "ffn_dim", Integer.toString(ffnDim));
-        entry(sb, "branches", Json.quote(branchesSpec()));
+        boolean dilated = attentionPattern == AttentionPattern.DILATED;
+        if (dilated) {
+            entry(sb, "branches", Json.quote(branchesSpec()));
+        } else {
+            entry(sb, "attention", Json.quote(attentionPattern.jsonName()));
+            entry(sb, "stride", Integer.toString(stride));
+        }
         entry(sb, "causal", Boolean.toString(causal));
         entry(sb, "sub_ln", Boolean.toString(subLn));
         entry(sb, "xpos_scale_base", Integer.toString(xposScaleBase));
         // Double.toString round-trips exactly and its forms (1.0E-5) are valid JSON numbers.
-        entry(sb, "layer_norm_eps", Double.toString(layerNormEps));
-        sb.append("  \"head_offset\": ").append(Json.quote(headOffset.name().toLowerCase(Locale.ROOT)))
-                .append("\n}\n");
-        return sb.toString();
+        String eps = Double.toString(layerNormEps);
+        if (dilated) {
+            entry(sb, "layer_norm_eps", eps);
+            sb.append("  \"head_offset\": ").append(Json.quote(headOffset.name().toLowerCase(Locale.ROOT)));
+        } else {
+            sb.append("  \"layer_norm_eps\": ").append(eps);
+        }
+        return sb.append("\n}\n").toString();
     }
 
     private static void entry(StringBuilder sb, String key, String value) {
@@ -198,9 +295,11 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
     }
 
     /**
-     * Parses a config JSON object. Required keys: {@code vocab_size, d_model, heads, layers, ffn_dim,
-     * branches}; optional: {@code causal, sub_ln, xpos_scale_base, layer_norm_eps, head_offset}. Unknown
-     * keys are errors (a misspelt optional key would otherwise be ignored silently).
+     * Parses a config JSON object. Required keys: {@code vocab_size, d_model, heads, layers, ffn_dim}, and
+     * {@code branches} (dilated) or {@code stride} (with {@code "attention": "strided"}); optional:
+     * {@code attention} (default {@code dilated}), {@code causal, sub_ln, xpos_scale_base, layer_norm_eps},
+     * and {@code head_offset} (dilated only). Unknown keys are errors (a misspelt optional key would otherwise
+     * be ignored silently), and so are the keys of the other pattern.
      *
      * @param source what is being read, for messages, e.g. {@code "model config /m/config.json"}
      * @throws ModelFormatException when the text is not JSON, a key is missing, unknown or of the wrong
@@ -222,6 +321,21 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
                         + String.join(", ", KEYS) + ")");
             }
         }
+        AttentionPattern pattern = attentionPattern(source, string(source, map, "attention", "dilated"));
+        boolean dilated = pattern == AttentionPattern.DILATED;
+        for (String key : dilated ? List.of("stride") : List.of("branches", "head_offset")) {
+            if (map.containsKey(key)) {
+                throw new ModelFormatException(source, dilated
+                        ? "'stride' applies to \"attention\": \"strided\" only; dilated attention (the default)"
+                                + " takes 'branches'"
+                        : "'" + key + "' applies to dilated attention only; \"attention\": \"strided\" takes"
+                                + " 'stride' in its place: remove '" + key + "'");
+            }
+        }
+        if (!dilated && !map.containsKey("stride")) {
+            throw new ModelFormatException(source, "missing key 'stride': \"attention\": \"strided\" needs the"
+                    + " stride l (local window length and distance between strided keys)");
+        }
         try {
             return new LongNetConfig(
                     requiredInt(source, map, "vocab_size"),
@@ -229,13 +343,15 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
                     requiredInt(source, map, "heads"),
                     requiredInt(source, map, "layers"),
                     requiredInt(source, map, "ffn_dim"),
-                    Branch.parseList(string(source, map, "branches", null)),
+                    dilated ? Branch.parseList(string(source, map, "branches", null)) : List.of(),
                     bool(source, map, "causal", DEFAULT_CAUSAL),
                     bool(source, map, "sub_ln", DEFAULT_SUB_LN),
                     map.containsKey("xpos_scale_base") ? requiredInt(source, map, "xpos_scale_base")
                             : DEFAULT_XPOS_SCALE_BASE,
                     number(source, map, "layer_norm_eps", DEFAULT_LAYER_NORM_EPS),
-                    headOffset(source, string(source, map, "head_offset", "paper")));
+                    headOffset(source, string(source, map, "head_offset", "paper")),
+                    pattern,
+                    dilated ? 0 : requiredInt(source, map, "stride"));
         } catch (ModelFormatException e) {
             throw e;
         } catch (IllegalArgumentException e) {
@@ -304,6 +420,18 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
             throw new ModelFormatException(source, "missing key '" + key + "'");
         }
         return map.get(key);
+    }
+
+    private static AttentionPattern attentionPattern(String source, String name) {
+        List<String> known = new ArrayList<>();
+        for (AttentionPattern p : AttentionPattern.values()) {
+            if (p.jsonName().equals(name)) {
+                return p;
+            }
+            known.add(p.jsonName());
+        }
+        throw new ModelFormatException(source, "'attention' = \"" + name + "\" is not one of "
+                + String.join(", ", known));
     }
 
     private static HeadOffset headOffset(String source, String name) {

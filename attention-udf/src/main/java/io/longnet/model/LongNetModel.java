@@ -61,12 +61,15 @@ public final class LongNetModel {
      *
      * @throws ModelFormatException when the weights do not fit the config (missing, unexpected or
      *     misshapen tensors, non-finite values)
+     * @throws IllegalArgumentException when the config is the strided baseline, which this float32 model
+     *     does not run
      */
     public LongNetModel(LongNetConfig config, ModelWeights weights) {
         this(config, weights, "model weights");
     }
 
     private LongNetModel(LongNetConfig config, ModelWeights weights, String source) {
+        requireDilated(config, "model config");
         this.config = config;
         this.weights = weights;
         if (!weights.problems(config.tensorShapes()).isEmpty()) {
@@ -92,6 +95,18 @@ public final class LongNetModel {
         }
     }
 
+    /**
+     * This float32 model, and so the Spark model and the score and encode jobs built on it, runs dilated
+     * attention only: the strided baseline exists for the training comparison, in float64.
+     */
+    private static void requireDilated(LongNetConfig config, String what) {
+        if (config.attentionPattern() != AttentionPattern.DILATED) {
+            throw new IllegalArgumentException(what + " uses the strided sparse baseline (attention: "
+                    + config.attentionPattern().jsonName() + "), which only `longnet train` evaluates; score and encode"
+                    + " need a dilated model");
+        }
+    }
+
     /** A hint when the only mismatch is the presence or absence of the sub-LayerNorms. */
     private static String subLnHint(LongNetConfig config, ModelWeights weights) {
         Map<String, int[]> other = config.withSubLn(!config.subLn()).tensorShapes();
@@ -106,9 +121,14 @@ public final class LongNetModel {
         return new LongNetModel(config, WeightInit.initialize(config, seed));
     }
 
-    /** Loads {@code dir/config.json} and {@code dir/model.safetensors}. */
+    /**
+     * Loads {@code dir/config.json} and {@code dir/model.safetensors}.
+     *
+     * @throws IllegalArgumentException when the config is the strided baseline (before the weights are read)
+     */
     public static LongNetModel load(Path dir) throws IOException {
         LongNetConfig config = LongNetConfig.read(dir.resolve(CONFIG_FILE));
+        requireDilated(config, "model " + dir);
         Path file = dir.resolve(WEIGHTS_FILE);
         return new LongNetModel(config, ModelWeights.load(file), "model weights " + file);
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.HeadOffset;
+import io.longnet.attention.StridedSparseAttention;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -93,5 +94,125 @@ class LongNetConfigTest {
                 assertThrows(ModelFormatException.class, () -> LongNetConfig.fromJson(
                         LongNetConfig.of(50, 16, 2, 2, 32, "8:1").toJson().replace("\"paper\"", "\"groups\""),
                         "model config c.json")).getMessage());
+    }
+
+    // ---- the strided baseline ("attention": "strided") ---------------------------------------------
+
+    @Test
+    void stridedJsonRoundTripIsExact(@TempDir Path dir) throws IOException {
+        LongNetConfig c = new LongNetConfig(32000, 768, 12, 12, 3072, List.of(), false, false, 1024, 1.25e-6,
+                HeadOffset.PAPER, AttentionPattern.STRIDED, 181);
+        assertEquals(AttentionPattern.STRIDED, c.attentionPattern());
+        assertEquals(181, c.stride());
+        assertEquals(List.of(), c.branches());
+        assertEquals(c, LongNetConfig.fromJson(c.toJson(), "test"));
+        Path file = dir.resolve("config.json");
+        c.write(file);
+        assertEquals(c, LongNetConfig.read(file));
+        LongNetConfig s = LongNetConfig.strided(50, 16, 2, 2, 32, 8);
+        assertEquals(s, LongNetConfig.fromJson(s.toJson(), "test"));
+        assertEquals(s, s.withCausal(false).withSubLn(false).withCausal(true).withSubLn(true));
+    }
+
+    @Test
+    void writesStridedKeysInOrder() {
+        assertEquals("{\n"
+                + "  \"vocab_size\": 50,\n"
+                + "  \"d_model\": 16,\n"
+                + "  \"heads\": 2,\n"
+                + "  \"layers\": 2,\n"
+                + "  \"ffn_dim\": 32,\n"
+                + "  \"attention\": \"strided\",\n"
+                + "  \"stride\": 8,\n"
+                + "  \"causal\": true,\n"
+                + "  \"sub_ln\": true,\n"
+                + "  \"xpos_scale_base\": 512,\n"
+                + "  \"layer_norm_eps\": 1.0E-5\n"
+                + "}\n", LongNetConfig.strided(50, 16, 2, 2, 32, 8).toJson());
+    }
+
+    @Test
+    void dilatedIsTheDefaultPattern() {
+        LongNetConfig c = LongNetConfig.of(50, 16, 2, 2, 32, "8:1,16:2");
+        assertEquals(AttentionPattern.DILATED, c.attentionPattern());
+        assertEquals(0, c.stride());
+        assertEquals(c, LongNetConfig.fromJson(c.toJson().replace("{\n", "{\n  \"attention\": \"dilated\",\n"), "t"));
+        assertEquals(c, new LongNetConfig(50, 16, 2, 2, 32, Branch.parseList("8:1,16:2"), true, true, 512, 1e-5,
+                HeadOffset.PAPER, AttentionPattern.DILATED, 0));
+    }
+
+    @Test
+    void switchingPatternsKeepsTheRest() {
+        LongNetConfig dilated = LongNetConfig.of(50, 16, 2, 2, 32, "8:1,16:2").withCausal(false).withSubLn(false);
+        LongNetConfig strided = dilated.withStride(4);
+        assertEquals(new LongNetConfig(50, 16, 2, 2, 32, List.of(), false, false, 512, 1e-5, HeadOffset.PAPER,
+                AttentionPattern.STRIDED, 4), strided);
+        assertEquals(dilated, strided.withBranches("8:1,16:2"));
+        // Same model otherwise: the same tensors.
+        assertEquals(dilated.tensorShapes().keySet(), strided.tensorShapes().keySet());
+    }
+
+    @Test
+    void eachPatternGivesItsOwnAttention() {
+        StridedSparseAttention a = LongNetConfig.strided(50, 16, 2, 2, 32, 8).withCausal(false).stridedAttention();
+        assertEquals(List.of(2, 8, false, 8), List.of(a.heads(), a.headDim(), a.causal(), a.stride()));
+        assertEquals("this config uses the strided sparse baseline (attention: strided), which has no dilated"
+                        + " branches: use stridedAttention()",
+                assertThrows(IllegalStateException.class,
+                        () -> LongNetConfig.strided(50, 16, 2, 2, 32, 8).attentionConfig()).getMessage());
+        assertEquals("this config uses dilated attention (branches 8:1), not the strided baseline: use"
+                        + " attentionConfig()",
+                assertThrows(IllegalStateException.class,
+                        () -> LongNetConfig.of(50, 16, 2, 2, 32, "8:1").stridedAttention()).getMessage());
+    }
+
+    @Test
+    void stridedValidationMessages() {
+        String base = "{\"vocab_size\": 50, \"d_model\": 16, \"heads\": 2, \"layers\": 2, \"ffn_dim\": 32, ";
+        assertEquals("c.json: missing key 'stride': \"attention\": \"strided\" needs the stride l (local window"
+                + " length and distance between strided keys)", parseError(base + "\"attention\": \"strided\"}"));
+        assertEquals("c.json: stride must be >= 1 for \"attention\": \"strided\" (got 0): the local window length"
+                + " and the distance between strided keys, e.g. about sqrt(N)",
+                parseError(base + "\"attention\": \"strided\", \"stride\": 0}"));
+        assertEquals("c.json: 'stride' must be a whole number, found a string",
+                parseError(base + "\"attention\": \"strided\", \"stride\": \"8\"}"));
+        assertEquals("c.json: 'branches' applies to dilated attention only; \"attention\": \"strided\" takes"
+                + " 'stride' in its place: remove 'branches'",
+                parseError(base + "\"attention\": \"strided\", \"stride\": 8, \"branches\": \"8:1\"}"));
+        assertEquals("c.json: 'head_offset' applies to dilated attention only; \"attention\": \"strided\" takes"
+                + " 'stride' in its place: remove 'head_offset'",
+                parseError(base + "\"attention\": \"strided\", \"stride\": 8, \"head_offset\": \"paper\"}"));
+        assertEquals("c.json: 'stride' applies to \"attention\": \"strided\" only; dilated attention (the default)"
+                + " takes 'branches'", parseError(base + "\"branches\": \"8:1\", \"stride\": 8}"));
+        assertEquals("c.json: 'attention' = \"sparse\" is not one of dilated, strided",
+                parseError(base + "\"attention\": \"sparse\", \"stride\": 8}"));
+        assertEquals("c.json: missing key 'branches'", parseError(base + "\"attention\": \"dilated\"}"));
+
+        // The record itself, for callers that build configs in code.
+        assertEquals("branches apply to dilated attention only; a strided config (\"attention\": \"strided\") takes"
+                + " \"stride\" and no \"branches\"",
+                assertThrows(IllegalArgumentException.class, () -> new LongNetConfig(50, 16, 2, 2, 32,
+                        Branch.parseList("8:1"), true, true, 512, 1e-5, HeadOffset.PAPER, AttentionPattern.STRIDED, 8))
+                        .getMessage());
+        assertEquals("head_offset places heads in dilated branches; a strided config (\"attention\": \"strided\") has"
+                + " none, so leave head_offset out",
+                assertThrows(IllegalArgumentException.class, () -> new LongNetConfig(50, 16, 2, 2, 32, List.of(),
+                        true, true, 512, 1e-5, HeadOffset.CONTIGUOUS_GROUPS, AttentionPattern.STRIDED, 8)).getMessage());
+        assertEquals("stride 8 applies to \"attention\": \"strided\" only; a dilated config takes \"branches\" and no"
+                + " \"stride\"",
+                assertThrows(IllegalArgumentException.class, () -> new LongNetConfig(50, 16, 2, 2, 32,
+                        Branch.parseList("8:1"), true, true, 512, 1e-5, HeadOffset.PAPER, AttentionPattern.DILATED, 8))
+                        .getMessage());
+        assertEquals("attention pattern must be given (dilated, the default, or strided)",
+                assertThrows(IllegalArgumentException.class, () -> new LongNetConfig(50, 16, 2, 2, 32,
+                        Branch.parseList("8:1"), true, true, 512, 1e-5, HeadOffset.PAPER, null, 0)).getMessage());
+        // The shape checks still come first and read the same.
+        assertEquals("vocab_size must be >= 1 (got 0)",
+                assertThrows(IllegalArgumentException.class, () -> LongNetConfig.strided(0, 16, 2, 2, 32, 8))
+                        .getMessage());
+    }
+
+    private static String parseError(String json) {
+        return assertThrows(ModelFormatException.class, () -> LongNetConfig.fromJson(json, "c.json")).getMessage();
     }
 }

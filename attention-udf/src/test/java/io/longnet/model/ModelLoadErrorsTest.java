@@ -103,7 +103,7 @@ class ModelLoadErrorsTest {
         assertEquals(configFile() + "missing key 'ffn_dim'",
                 badConfig(good.replace("  \"ffn_dim\": 32,\n", "")).getMessage());
         assertEquals(configFile() + "unknown key 'dmodel' (known keys: vocab_size, d_model, heads, layers, ffn_dim, "
-                + "branches, causal, sub_ln, xpos_scale_base, layer_norm_eps, head_offset)",
+                + "attention, branches, stride, causal, sub_ln, xpos_scale_base, layer_norm_eps, head_offset)",
                 badConfig(good.replace("\"d_model\"", "\"dmodel\"")).getMessage());
         assertEquals(configFile() + "'heads' must be a whole number, found a string",
                 badConfig(good.replace("\"heads\": 2", "\"heads\": \"2\"")).getMessage());
@@ -122,5 +122,30 @@ class ModelLoadErrorsTest {
                 badConfig(good.replace("8:1,16:2", "8:1,8:9")).getMessage());
         assertEquals(configFile() + "branch 'x': expected segment:dilation, e.g. 2048:1",
                 badConfig(good.replace("8:1,16:2", "x")).getMessage());
+    }
+
+    @Test
+    void stridedBaselineIsRefusedBeforeTheWeightsAreRead() throws IOException {
+        // No weights file: the refusal comes from the config alone.
+        LongNetConfig.strided(50, 16, 2, 2, 32, 4).write(dir.resolve(LongNetModel.CONFIG_FILE));
+        assertEquals("model " + dir + " uses the strided sparse baseline (attention: strided), which only"
+                + " `longnet train` evaluates; score and encode need a dilated model",
+                assertThrows(IllegalArgumentException.class, () -> LongNetModel.load(dir)).getMessage());
+        // The same model with dilated attention loads (its weights have the same tensors).
+        LongNetConfig dilated = LongNetConfig.strided(50, 16, 2, 2, 32, 4).withBranches("4:1,8:2");
+        TestWeights.random(dilated, 8).save(dir.resolve(LongNetModel.WEIGHTS_FILE));
+        dilated.write(dir.resolve(LongNetModel.CONFIG_FILE));
+        assertEquals(dilated, LongNetModel.load(dir).config());
+    }
+
+    @Test
+    void stridedBaselineIsRefusedInMemory() {
+        LongNetConfig strided = LongNetConfig.strided(50, 16, 2, 2, 32, 4);
+        String expected = "model config uses the strided sparse baseline (attention: strided), which only"
+                + " `longnet train` evaluates; score and encode need a dilated model";
+        assertEquals(expected, assertThrows(IllegalArgumentException.class,
+                () -> new LongNetModel(strided, TestWeights.random(strided, 9))).getMessage());
+        assertEquals(expected, assertThrows(IllegalArgumentException.class,
+                () -> LongNetModel.initialize(strided, 9)).getMessage());
     }
 }
