@@ -43,4 +43,27 @@ public record DilatedSelection(int firstRow, int firstIndex, int count, int stri
         }
         return rows;
     }
+
+    /** {@link #gather(FloatBuffer, int, int, int)} in float64, from a block array (element 0 at index 0). */
+    public double[] gather(double[] block, int heads, int d, int head) {
+        double[] rows = new double[count * d];
+        for (int i = 0; i < count; i++) {
+            System.arraycopy(block, (row(i) * heads + head) * d, rows, i * d, d);
+        }
+        return rows;
+    }
+
+    /**
+     * The reverse of {@link #gather(double[], int, int, int)} for gradients: adds sparse rows
+     * ({@code count * d} doubles) into head {@code head}'s selected rows of a {@code [length][heads][d]}
+     * block.
+     */
+    public void scatterAdd(double[] rows, double[] block, int heads, int d, int head) {
+        for (int i = 0; i < count; i++) {
+            int at = (row(i) * heads + head) * d;
+            for (int c = 0; c < d; c++) {
+                block[at + c] += rows[i * d + c];
+            }
+        }
+    }
 }

@@ -39,6 +39,28 @@ public final class LseMerge {
         return (float) (max + Math.log(sum));
     }
 
+    /** {@link #mergeRow(float[], int, float, float[], int, float, int)} in float64, for training. */
+    public static double mergeRow(double[] acc, int accOff, double accLse,
+                                  double[] part, int partOff, double partLse, int d) {
+        if (partLse == Double.NEGATIVE_INFINITY) {
+            return accLse;
+        }
+        if (accLse == Double.NEGATIVE_INFINITY) {
+            System.arraycopy(part, partOff, acc, accOff, d);
+            return partLse;
+        }
+        double max = Math.max(accLse, partLse);
+        double ea = Math.exp(accLse - max);
+        double ep = Math.exp(partLse - max);
+        double sum = ea + ep;
+        double wa = ea / sum;
+        double wp = ep / sum;
+        for (int c = 0; c < d; c++) {
+            acc[accOff + c] = wa * acc[accOff + c] + wp * part[partOff + c];
+        }
+        return max + Math.log(sum);
+    }
+
     /**
      * Merges {@code rows} rows of width {@code d} of a partial result ({@code oPart}, {@code lsePart})
      * into ({@code o}, {@code lse}) in place. Element 0 of every buffer is at its current position.

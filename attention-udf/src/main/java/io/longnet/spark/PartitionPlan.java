@@ -78,6 +78,33 @@ public record PartitionPlan(DilatedAttentionConfig config, long n, int partition
         return Math.max(1, branch.segmentLength() / partitionLength);
     }
 
+    /** First partition of the segment of {@code branch} that partition {@code p} lies in. */
+    public int segmentFirstPartition(Branch branch, int p) {
+        int per = partitionsPerSegment(branch);
+        return p / per * per;
+    }
+
+    /** Last partition of that segment (the sequence's last one where the segment is cut short). */
+    public int segmentLastPartition(Branch branch, int p) {
+        return Math.min(partitions() - 1, segmentFirstPartition(branch, p) + partitionsPerSegment(branch) - 1);
+    }
+
+    /**
+     * Last partition whose sparsified keys/values of spanning {@code branch} partition {@code p} needs: the
+     * segment's last, or {@code p} itself for causal attention. The first is the segment's first.
+     */
+    public int lastSource(Branch branch, int p) {
+        return config.causal() ? p : segmentLastPartition(branch, p);
+    }
+
+    /**
+     * First partition that needs partition {@code p}'s sparsified keys/values of spanning {@code branch}: the
+     * segment's first, or {@code p} itself for causal attention. The last is the segment's last.
+     */
+    public int firstReceiver(Branch branch, int p) {
+        return config.causal() ? p : segmentFirstPartition(branch, p);
+    }
+
     /** A readable summary for logs and the CLI. */
     public String describe() {
         StringBuilder s = new StringBuilder();

@@ -94,10 +94,9 @@ public final class SequenceParallelAttention {
             values[h] = sel.gather(v, heads, d, h);
         }
         ExchangePart part = new ExchangePart(branch, block.partition(), keys, values);
-        int first = segmentFirstPartition(plan, b, block.partition());
-        int last = Math.min(plan.partitions() - 1, first + plan.partitionsPerSegment(b) - 1);
+        int last = plan.segmentLastPartition(b, block.partition());
         List<Tuple2<Integer, ExchangePart>> out = new ArrayList<>();
-        for (int dest = c.causal() ? block.partition() : first; dest <= last; dest++) {
+        for (int dest = plan.firstReceiver(b, block.partition()); dest <= last; dest++) {
             out.add(new Tuple2<>(dest, part));
         }
         return out.iterator();
@@ -145,19 +144,13 @@ public final class SequenceParallelAttention {
             }
         }
         mine.sort(Comparator.comparingInt(ExchangePart::source));
-        int first = segmentFirstPartition(plan, b, partition);
-        int last = plan.config().causal() ? partition
-                : Math.min(plan.partitions() - 1, first + plan.partitionsPerSegment(b) - 1);
+        int first = plan.segmentFirstPartition(b, partition);
+        int last = plan.lastSource(b, partition);
         if (mine.size() != last - first + 1 || (!mine.isEmpty() && mine.get(0).source() != first)) {
             throw new IllegalStateException("partition " + partition + ", branch " + b + ": received "
                     + mine.size() + " parts, expected those of partitions " + first + ".." + last);
         }
         return mine;
-    }
-
-    private static int segmentFirstPartition(PartitionPlan plan, Branch b, int partition) {
-        int per = plan.partitionsPerSegment(b);
-        return partition / per * per;
     }
 
     private static FloatBuffer concat(List<ExchangePart> parts, int head, boolean keys) {

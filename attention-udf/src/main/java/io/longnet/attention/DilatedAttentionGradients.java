@@ -1,0 +1,380 @@
+package io.longnet.attention;
+
+import io.longnet.attention.SegmentTileAttention.Rows;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Exact dilated attention and its gradients in float64 on the CPU (DESIGN.md §1). The forward pass is the
+ * one of {@link CpuAttentionKernel} in double precision; the backward pass uses that the mixed output is
+ * softmax attention over the union of every branch's keys of a query, so with the mixed {@code o} and
+ * {@code lse} each branch's share follows from the inputs alone: {@code P_ij = exp(s_ij - lse_i)},
+ * {@code D_i = dO_i . o_i}, {@code dS_ij = P_ij (dO_i . v_j - D_i)}, and branches are independent. That
+ * is what lets the distributed plan compute local branches in a task and spanning branches from gathered
+ * keys ({@link #forwardGathered}, {@link #backwardGathered}), exactly as {@link AttentionKernel} does.
+ *
+ * <p>Branches run one after another in config order; inside a branch the work items (segment, head, and in
+ * the forward pass a block of query rows) are spread over a bounded pool. Each item writes only its own
+ * rows of its head's columns and sums in a fixed order, so results are bit-identical whatever the number
+ * of threads. Arrays are flat, {@code [N][H][d]}, element 0 at index 0.
+ */
+public final class DilatedAttentionGradients implements TrainingAttention, AutoCloseable {
+
+    private static final int BLOCK = SegmentTileGradients.BLOCK_Q;
+
+    private final DilatedAttentionConfig config;
+    private final int threads;
+    private final ExecutorService pool; // null with one thread: items run on the caller's thread
+
+    /** Single-threaded; owns no threads. */
+    public DilatedAttentionGradients(DilatedAttentionConfig config) {
+        this(config, 1);
+    }
+
+    public DilatedAttentionGradients(DilatedAttentionConfig config, int threads) {
+        if (config == null) {
+            throw new IllegalArgumentException("config is missing");
+        }
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be >= 1 (got " + threads + ")");
+        }
+        this.config = config;
+        this.threads = threads;
+        if (threads == 1) {
+            this.pool = null;
+        } else {
+            AtomicInteger count = new AtomicInteger();
+            ThreadFactory factory = r -> {
+                Thread t = new Thread(r, "longnet-attention-gradients-" + count.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            };
+            this.pool = Executors.newFixedThreadPool(threads, factory);
+        }
+    }
+
+    public DilatedAttentionConfig config() {
+        return config;
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    @Override
+    public int heads() {
+        return config.heads();
+    }
+
+    @Override
+    public int headDim() {
+        return config.headDim();
+    }
+
+    @Override
+    public boolean causal() {
+        return config.causal();
+    }
+
+    @Override
+    public void forward(double[] q, double[] k, double[] v, int n, double[] o, double[] lse) {
+        forward(config.branches(), q, k, v, n, o, lse);
+    }
+
+    @Override
+    public void backward(double[] q, double[] k, double[] v, int n, double[] o, double[] lse, double[] dO,
+                         double[] dq, double[] dk, double[] dv) {
+        backward(config.branches(), q, k, v, n, o, lse, dO, dq, dk, dv);
+    }
+
+    /**
+     * Writes {@code o} ({@code n * H * d}) and {@code lse} ({@code n * H}) of {@code n} positions, mixing
+     * only {@code branches} (a subset of the config's, in its order; empty gives {@code o = 0},
+     * {@code lse = -inf}). Position 0 is the start of a segment of every branch.
+     */
+    public void forward(List<Branch> branches, double[] q, double[] k, double[] v, int n, double[] o,
+                        double[] lse) {
+        AttentionKernel.checkBranches(config, branches);
+        long elems = checkLength(n);
+        require("q", q, elems);
+        require("k", k, elems);
+        require("v", v, elems);
+        require("o", o, elems);
+        require("lse", lse, (long) n * heads());
+        int heads = heads();
+        int d = headDim();
+        boolean causal = causal();
+        Arrays.fill(o, 0, (int) elems, 0.0);
+        Arrays.fill(lse, 0, n * heads, Double.NEGATIVE_INFINITY);
+        for (Branch branch : branches) {
+            int w = branch.segmentLength();
+            int r = branch.dilation();
+            int blocks = blocks(branch.selectedRows(Math.min(w, n), 0));
+            int rowStride = r * heads * d;
+            parallel(branch.segments(n) * heads * blocks, (item, tile) -> {
+                int block = (int) (item % blocks);
+                int head = (int) (item / blocks % heads);
+                int start = (int) (item / blocks / heads) * w;
+                DilatedSelection sel = DilatedSelection.of(0, Math.min(w, n - start), config.offset(branch, head), r);
+                int i0 = block * BLOCK;
+                if (i0 < sel.count()) {
+                    Rows rows = new Rows(((start + sel.firstRow()) * heads + head) * d, rowStride);
+                    tile.forward(q, rows, k, v, rows, sel.count(), o, lse, i0, Math.min(sel.count(), i0 + BLOCK),
+                            0, causal);
+                }
+            });
+        }
+    }
+
+    /**
+     * Adds to {@code dq}, {@code dk}, {@code dv} the gradients of {@code branches} (a subset of the
+     * config's, in its order) for {@code n} positions, given the fully mixed {@code o} and {@code lse} of
+     * all branches (those of the whole sequence, not of the subset) and {@code dO}.
+     */
+    public void backward(List<Branch> branches, double[] q, double[] k, double[] v, int n, double[] o,
+                         double[] lse, double[] dO, double[] dq, double[] dk, double[] dv) {
+        AttentionKernel.checkBranches(config, branches);
+        long elems = checkLength(n);
+        require("q", q, elems);
+        require("k", k, elems);
+        require("v", v, elems);
+        require("o", o, elems);
+        require("lse", lse, (long) n * heads());
+        require("dO", dO, elems);
+        require("dq", dq, elems);
+        require("dk", dk, elems);
+        require("dv", dv, elems);
+        int heads = heads();
+        int d = headDim();
+        boolean causal = causal();
+        for (Branch branch : branches) {
+            int w = branch.segmentLength();
+            int r = branch.dilation();
+            int rowStride = r * heads * d;
+            // One item per (segment, head): its query blocks all add to the same key rows, in block order.
+            parallel(branch.segments(n) * heads, (item, tile) -> {
+                int head = (int) (item % heads);
+                int start = (int) (item / heads) * w;
+                DilatedSelection sel = DilatedSelection.of(0, Math.min(w, n - start), config.offset(branch, head), r);
+                Rows rows = new Rows(((start + sel.firstRow()) * heads + head) * d, rowStride);
+                for (int i0 = 0; i0 < sel.count(); i0 += BLOCK) {
+                    tile.backward(q, rows, k, v, rows, sel.count(), o, lse, dO, dq, dk, dv, i0,
+                            Math.min(sel.count(), i0 + BLOCK), 0, causal);
+                }
+            });
+        }
+    }
+
+    /**
+     * Merges into {@code o}, {@code lse} one spanning branch's attention of the {@code n} positions of
+     * {@code q}, a block lying inside one segment and starting {@code offsetInSegment} positions into it,
+     * to keys and values gathered from the partitions that segment spans: {@code keys[h]},
+     * {@code values[h]} hold rows {@code t = 0, 1, ...} of head {@code h}'s sparsified segment, {@code d}
+     * doubles each (at least up to the block's last selected row). Same semantics as
+     * {@link AttentionKernel#attendGathered}.
+     */
+    public void forwardGathered(Branch branch, int offsetInSegment, double[] q, int n, double[][] keys,
+                                double[][] values, double[] o, double[] lse) {
+        DilatedSelection[] sel = checkGathered(branch, offsetInSegment, n, keys, values);
+        long elems = (long) n * config.rowWidth();
+        require("q", q, elems);
+        require("o", o, elems);
+        require("lse", lse, (long) n * heads());
+        int heads = heads();
+        int d = headDim();
+        boolean causal = causal();
+        int maxCount = 0;
+        for (DilatedSelection s : sel) {
+            maxCount = Math.max(maxCount, s.count());
+        }
+        int blocks = blocks(maxCount);
+        int rowStride = branch.dilation() * heads * d;
+        Rows compact = new Rows(0, d);
+        parallel((long) heads * blocks, (item, tile) -> {
+            int head = (int) (item / blocks);
+            int i0 = (int) (item % blocks) * BLOCK;
+            DilatedSelection s = sel[head];
+            if (i0 < s.count()) {
+                Rows rows = new Rows((s.firstRow() * heads + head) * d, rowStride);
+                tile.forward(q, rows, keys[head], values[head], compact, keys[head].length / d, o, lse, i0,
+                        Math.min(s.count(), i0 + BLOCK), s.firstIndex(), causal);
+            }
+        });
+    }
+
+    /**
+     * Adds the gradients of one spanning branch for a block laid out as in {@link #forwardGathered}: to
+     * {@code dq} ({@code n * H * d}) and to {@code dKeys[h]}, {@code dValues[h]} (the layout of
+     * {@code keys[h]}, {@code values[h]}), given the fully mixed {@code o}, {@code lse} and {@code dO} of
+     * the block. The distributed plan returns each partition's rows of {@code dKeys}, {@code dValues} to
+     * their owner.
+     */
+    public void backwardGathered(Branch branch, int offsetInSegment, double[] q, int n, double[][] keys,
+                                 double[][] values, double[] o, double[] lse, double[] dO, double[] dq,
+                                 double[][] dKeys, double[][] dValues) {
+        DilatedSelection[] sel = checkGathered(branch, offsetInSegment, n, keys, values);
+        long elems = (long) n * config.rowWidth();
+        require("q", q, elems);
+        require("o", o, elems);
+        require("lse", lse, (long) n * heads());
+        require("dO", dO, elems);
+        require("dq", dq, elems);
+        int heads = heads();
+        int d = headDim();
+        boolean causal = causal();
+        checkLike("dKeys", dKeys, "keys", keys);
+        checkLike("dValues", dValues, "values", values);
+        int rowStride = branch.dilation() * heads * d;
+        Rows compact = new Rows(0, d);
+        // One item per head: its query blocks all add to the same gathered rows, in block order.
+        parallel(heads, (item, tile) -> {
+            int head = (int) item;
+            DilatedSelection s = sel[head];
+            Rows rows = new Rows((s.firstRow() * heads + head) * d, rowStride);
+            for (int i0 = 0; i0 < s.count(); i0 += BLOCK) {
+                tile.backward(q, rows, keys[head], values[head], compact, keys[head].length / d, o, lse, dO, dq,
+                        dKeys[head], dValues[head], i0, Math.min(s.count(), i0 + BLOCK), s.firstIndex(), causal);
+            }
+        });
+    }
+
+    /** Releases the worker threads. */
+    @Override
+    public void close() {
+        if (pool != null) {
+            pool.shutdownNow();
+        }
+    }
+
+    private long checkLength(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("sequence length must be >= 1 (got " + n + ")");
+        }
+        long elems = (long) n * config.rowWidth();
+        if (elems > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("n * H * d = " + elems + " doubles exceeds one array ("
+                    + Integer.MAX_VALUE + "): split the sequence into blocks (the Spark plan does)");
+        }
+        return elems;
+    }
+
+    /** Checks a gathered block and its keys; returns each head's selection of the block's rows. */
+    private DilatedSelection[] checkGathered(Branch branch, int offsetInSegment, int n, double[][] keys,
+                                             double[][] values) {
+        if (branch == null) {
+            throw new IllegalArgumentException("branch is missing");
+        }
+        AttentionKernel.checkBranches(config, List.of(branch));
+        checkLength(n);
+        int w = branch.segmentLength();
+        if (offsetInSegment < 0 || (long) offsetInSegment + n > w) {
+            throw new IllegalArgumentException("branch " + branch + ": a block of " + n + " positions starting "
+                    + offsetInSegment + " into a segment must lie inside the segment's " + w + " positions");
+        }
+        int heads = heads();
+        int d = headDim();
+        if (keys == null || values == null || keys.length != heads || values.length != heads) {
+            throw new IllegalArgumentException("gathered keys/values for " + (keys == null ? 0 : keys.length)
+                    + "/" + (values == null ? 0 : values.length) + " heads, config has " + heads);
+        }
+        DilatedSelection[] sel = new DilatedSelection[heads];
+        for (int h = 0; h < heads; h++) {
+            if (keys[h] == null || values[h] == null || keys[h].length % d != 0
+                    || values[h].length != keys[h].length) {
+                throw new IllegalArgumentException("head " + h + ": gathered keys hold "
+                        + (keys[h] == null ? 0 : keys[h].length) + " doubles and values "
+                        + (values[h] == null ? 0 : values[h].length) + ", need equal multiples of d = " + d);
+            }
+            sel[h] = DilatedSelection.of(offsetInSegment, n, config.offset(branch, h), branch.dilation());
+            int needed = sel[h].count() == 0 ? 0 : sel[h].firstIndex() + sel[h].count();
+            if (keys[h].length / d < needed) {
+                throw new IllegalArgumentException("head " + h + ", branch " + branch + ": gathered "
+                        + keys[h].length / d + " key rows, but the block's queries reach sparse row "
+                        + (needed - 1) + ": gather the segment's rows up to at least the block's last");
+            }
+        }
+        return sel;
+    }
+
+    private static void checkLike(String name, double[][] grads, String likeName, double[][] like) {
+        if (grads == null || grads.length != like.length) {
+            throw new IllegalArgumentException(name + " has " + (grads == null ? 0 : grads.length)
+                    + " heads, " + likeName + " " + like.length);
+        }
+        for (int h = 0; h < like.length; h++) {
+            if (grads[h] == null || grads[h].length != like[h].length) {
+                throw new IllegalArgumentException(name + "[" + h + "] holds "
+                        + (grads[h] == null ? 0 : grads[h].length) + " doubles, " + likeName + "[" + h + "] "
+                        + like[h].length + ": they must match");
+            }
+        }
+    }
+
+    private static void require(String name, double[] a, long needed) {
+        if (a == null) {
+            throw new IllegalArgumentException(name + " is missing");
+        }
+        if (a.length < needed) {
+            throw new IllegalArgumentException(name + " holds " + a.length + " doubles, needs " + needed);
+        }
+    }
+
+    private static int blocks(int rows) {
+        return (rows + BLOCK - 1) / BLOCK;
+    }
+
+    /** The body of one work item, given the calling thread's tile. */
+    private interface WorkItem {
+        void run(long item, SegmentTileGradients tile);
+    }
+
+    /** Runs items {@code [0, items)}, each worker pulling the next index; inline with one worker. */
+    private void parallel(long items, WorkItem body) {
+        int d = headDim();
+        int workers = (int) Math.min(threads, items);
+        if (workers <= 1) {
+            SegmentTileGradients tile = new SegmentTileGradients(d);
+            for (long item = 0; item < items; item++) {
+                body.run(item, tile);
+            }
+            return;
+        }
+        AtomicLong next = new AtomicLong();
+        List<Future<?>> running = new ArrayList<>(workers);
+        for (int t = 0; t < workers; t++) {
+            running.add(pool.submit(() -> {
+                SegmentTileGradients tile = new SegmentTileGradients(d);
+                for (long item = next.getAndIncrement(); item < items; item = next.getAndIncrement()) {
+                    body.run(item, tile);
+                }
+            }));
+        }
+        try {
+            for (Future<?> f : running) {
+                f.get();
+            }
+        } catch (InterruptedException e) {
+            running.forEach(f -> f.cancel(true));
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while computing attention gradients", e);
+        } catch (ExecutionException e) {
+            running.forEach(f -> f.cancel(true));
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException re) {
+                throw re;
+            }
+            if (cause instanceof Error err) {
+                throw err;
+            }
+            throw new IllegalStateException("attention gradient worker failed", cause);
+        }
+    }
+}
