@@ -11,6 +11,7 @@ public final class Gelu {
     private static final double TWO_OVER_SQRT_PI = 1.1283791670955126;  // 2 / sqrt(pi)
     private static final double ONE_OVER_SQRT_PI = 0.5641895835477563;  // 1 / sqrt(pi)
     private static final double SQRT_HALF = 0.7071067811865476;         // 1 / sqrt(2)
+    private static final double INV_SQRT_TWO_PI = 0.3989422804014327;   // 1 / sqrt(2 pi)
     /** Where the series hands over to the continued fraction. */
     private static final double SWITCH = 3.0;
     /** Terms of the continued fraction; converges to double precision for arguments >= SWITCH. */
@@ -22,6 +23,14 @@ public final class Gelu {
     /** {@code x * Phi(x)}, the exact (erf) GELU. */
     public static double gelu(double x) {
         return x * 0.5 * erfc(-x * SQRT_HALF);
+    }
+
+    /**
+     * {@code d gelu / dx = Phi(x) + x phi(x)}, with {@code phi} the standard normal density: the
+     * derivative the float64 training model backpropagates through.
+     */
+    public static double derivative(double x) {
+        return 0.5 * erfc(-x * SQRT_HALF) + x * INV_SQRT_TWO_PI * Math.exp(-0.5 * x * x);
     }
 
     /** The error function. */

@@ -20,9 +20,11 @@ import java.util.Map;
 
 /**
  * Safetensors files on the local file system, for model weights: reads F32, F16 and BF16 tensors (the
- * half types widened exactly to float), writes F32. The datasets module has the general reader (Hadoop
- * file systems, streaming, bounded memory); this one keeps {@code io.longnet.model} free of Hadoop and
- * Jackson and reads every tensor whole, as a model needs them.
+ * half types widened exactly to float), writes F32; and, for training checkpoints, reads and writes F64
+ * tensors straight from and into slices of flat {@code double[]} arrays (no per-tensor copies of a
+ * model-sized vector). The datasets module has the general reader (Hadoop file systems, streaming,
+ * bounded memory); this one keeps {@code io.longnet.model} free of Hadoop and Jackson and reads every
+ * tensor whole, as a model needs them.
  *
  * <p>Format: an 8-byte little-endian header length {@code N}, {@code N} bytes of UTF-8 JSON mapping each
  * tensor name to {@code {"dtype", "shape", "data_offsets": [begin, end]}} (and an optional
@@ -40,9 +42,9 @@ final class LocalSafetensors {
     private LocalSafetensors() {
     }
 
-    /** Element types read here. */
+    /** Element types read here: F32, F16, BF16 into float tensors; F64 into double slices. */
     private enum DType {
-        F32(4), F16(2), BF16(2);
+        F32(4), F16(2), BF16(2), F64(8);
 
         final int bytes;
 
@@ -55,6 +57,38 @@ final class LocalSafetensors {
     private record Entry(String name, DType dtype, int[] shape, long begin, long end) {
     }
 
+    /** A parsed header: the tensors in header order, the metadata, where the data start and how long they are. */
+    private record Header(List<Entry> entries, Map<String, String> metadata, long dataStart, long dataLength) {
+    }
+
+    /**
+     * A float64 tensor {@code name} of {@code shape} stored in {@code array[offset, offset + elements)}: what
+     * {@link #writeDoubles} writes and where {@link #readDoubles} puts what it reads.
+     */
+    record DoubleSlice(String name, int[] shape, double[] array, int offset) {
+
+        DoubleSlice {
+            shape = shape.clone();
+            long n = elements(shape);
+            if (offset < 0 || offset + n > array.length) {
+                throw new IllegalArgumentException("tensor '" + name + "' of shape " + Arrays.toString(shape)
+                        + " at offset " + offset + " does not fit an array of " + array.length);
+            }
+        }
+
+        int count() {
+            return (int) elements(shape);
+        }
+
+        private static long elements(int[] shape) {
+            long n = 1;
+            for (int s : shape) {
+                n *= s;
+            }
+            return n;
+        }
+    }
+
     /**
      * Reads every tensor of {@code file}, in header order.
      *
@@ -63,62 +97,132 @@ final class LocalSafetensors {
      */
     static Map<String, ModelWeights.Tensor> read(Path file, String source) throws IOException {
         try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = in.size();
-            if (size < 8) {
-                throw new ModelFormatException(source, "too short for a safetensors file: " + size
-                        + " bytes, but the header length alone takes 8");
-            }
-            ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(in, prefix, 0);
-            long n = prefix.getLong(0);
-            if (n < 0 || n > MAX_HEADER_BYTES) {
-                throw new ModelFormatException(source, "header length " + Long.toUnsignedString(n)
-                        + " bytes exceeds the limit of " + MAX_HEADER_BYTES + " bytes; not a safetensors file?");
-            }
-            if (n > size - 8) {
-                throw new ModelFormatException(source, "header length " + n + " bytes is larger than the file ("
-                        + size + " bytes); truncated or not a safetensors file?");
-            }
-            ByteBuffer headerBytes = ByteBuffer.allocate((int) n);
-            readFully(in, headerBytes, 8);
-            String header;
-            try {
-                header = StandardCharsets.UTF_8.newDecoder()
-                        .onMalformedInput(CodingErrorAction.REPORT)
-                        .onUnmappableCharacter(CodingErrorAction.REPORT)
-                        .decode(headerBytes.flip()).toString();
-            } catch (CharacterCodingException e) {
-                throw new ModelFormatException(source, "header is not UTF-8 text; not a safetensors file?", e);
-            }
-            Object root;
-            try {
-                root = Json.parse(header);
-            } catch (IllegalArgumentException e) {
-                throw new ModelFormatException(source, "header is not valid JSON: " + e.getMessage(), e);
-            }
-            if (!(root instanceof Map<?, ?> map)) {
-                throw new ModelFormatException(source, "header is " + Json.typeName(root) + ", not a JSON object");
-            }
-            long dataStart = 8 + n;
-            long dataLength = size - dataStart;
-            List<Entry> entries = new ArrayList<>();
-            for (Map.Entry<?, ?> e : map.entrySet()) {
-                String name = (String) e.getKey();
-                if (name.equals(METADATA_KEY)) {
-                    checkMetadata(source, e.getValue());
-                } else {
-                    entries.add(entry(source, name, e.getValue(), dataLength));
-                }
-            }
-            checkOverlaps(source, entries);
+            Header header = parseHeader(in, source, false);
             Map<String, ModelWeights.Tensor> out = new LinkedHashMap<>();
-            ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(CHUNK_BYTES, Math.max(8, dataLength)))
-                    .order(ByteOrder.LITTLE_ENDIAN);
-            for (Entry t : entries) {
-                out.put(t.name(), new ModelWeights.Tensor(t.shape(), readData(in, dataStart, t, chunk)));
+            ByteBuffer chunk = chunk(header);
+            for (Entry t : header.entries()) {
+                out.put(t.name(), new ModelWeights.Tensor(t.shape(), readData(in, header.dataStart(), t, chunk)));
             }
             return out;
         }
+    }
+
+    /**
+     * Reads the F64 tensors of {@code file} into {@code into}: the file must hold exactly those tensors
+     * (any order), each F64 of the slice's shape.
+     *
+     * @param source what is being read, for messages ("training checkpoint /c/step-000000120/params.safetensors")
+     * @return the file's {@code __metadata__} (empty when it has none)
+     * @throws ModelFormatException when the file is malformed, holds another dtype, or misses, adds or
+     *     misshapes a tensor
+     */
+    static Map<String, String> readDoubles(Path file, String source, List<DoubleSlice> into) throws IOException {
+        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+            Header header = parseHeader(in, source, true);
+            Map<String, Entry> byName = new LinkedHashMap<>();
+            for (Entry e : header.entries()) {
+                byName.put(e.name(), e);
+            }
+            Map<String, DoubleSlice> wanted = new LinkedHashMap<>();
+            for (DoubleSlice s : into) {
+                wanted.put(s.name(), s);
+                Entry e = byName.get(s.name());
+                if (e == null) {
+                    throw new ModelFormatException(source, "missing tensor '" + s.name() + "'");
+                }
+                if (!Arrays.equals(e.shape(), s.shape())) {
+                    throw new ModelFormatException(source, "tensor '" + s.name() + "' has shape "
+                            + Arrays.toString(e.shape()) + ", expected " + Arrays.toString(s.shape()));
+                }
+            }
+            for (Entry e : header.entries()) {
+                if (!wanted.containsKey(e.name())) {
+                    throw new ModelFormatException(source, "unexpected tensor '" + e.name() + "'");
+                }
+            }
+            ByteBuffer chunk = chunk(header);
+            for (DoubleSlice s : into) {
+                Entry t = byName.get(s.name());
+                int per = chunk.capacity() / 8;
+                long pos = header.dataStart() + t.begin();
+                int count = s.count();
+                for (int done = 0; done < count; ) {
+                    int k = Math.min(per, count - done);
+                    chunk.clear().limit(8 * k);
+                    readFully(in, chunk, pos);
+                    chunk.flip();
+                    chunk.asDoubleBuffer().get(s.array(), s.offset() + done, k);
+                    done += k;
+                    pos += 8L * k;
+                }
+            }
+            return header.metadata();
+        }
+    }
+
+    private static ByteBuffer chunk(Header header) {
+        return ByteBuffer.allocate((int) Math.min(CHUNK_BYTES, Math.max(8, header.dataLength())))
+                .order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
+     * Reads and checks the header: length, UTF-8, JSON, every entry's dtype (F32/F16/BF16, or F64 when
+     * {@code doubles}), shape and offsets, no overlaps.
+     */
+    private static Header parseHeader(FileChannel in, String source, boolean doubles) throws IOException {
+        long size = in.size();
+        if (size < 8) {
+            throw new ModelFormatException(source, "too short for a safetensors file: " + size
+                    + " bytes, but the header length alone takes 8");
+        }
+        ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(in, prefix, 0);
+        long n = prefix.getLong(0);
+        if (n < 0 || n > MAX_HEADER_BYTES) {
+            throw new ModelFormatException(source, "header length " + Long.toUnsignedString(n)
+                    + " bytes exceeds the limit of " + MAX_HEADER_BYTES + " bytes; not a safetensors file?");
+        }
+        if (n > size - 8) {
+            throw new ModelFormatException(source, "header length " + n + " bytes is larger than the file ("
+                    + size + " bytes); truncated or not a safetensors file?");
+        }
+        ByteBuffer headerBytes = ByteBuffer.allocate((int) n);
+        readFully(in, headerBytes, 8);
+        String header;
+        try {
+            header = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(headerBytes.flip()).toString();
+        } catch (CharacterCodingException e) {
+            throw new ModelFormatException(source, "header is not UTF-8 text; not a safetensors file?", e);
+        }
+        Object root;
+        try {
+            root = Json.parse(header);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(source, "header is not valid JSON: " + e.getMessage(), e);
+        }
+        if (!(root instanceof Map<?, ?> map)) {
+            throw new ModelFormatException(source, "header is " + Json.typeName(root) + ", not a JSON object");
+        }
+        long dataStart = 8 + n;
+        long dataLength = size - dataStart;
+        List<Entry> entries = new ArrayList<>();
+        Map<String, String> metadata = new LinkedHashMap<>();
+        for (Map.Entry<?, ?> e : map.entrySet()) {
+            String name = (String) e.getKey();
+            if (name.equals(METADATA_KEY)) {
+                checkMetadata(source, e.getValue());
+                for (Map.Entry<?, ?> m : ((Map<?, ?>) e.getValue()).entrySet()) {
+                    metadata.put((String) m.getKey(), (String) m.getValue());
+                }
+            } else {
+                entries.add(entry(source, name, e.getValue(), dataLength, doubles));
+            }
+        }
+        checkOverlaps(source, entries);
+        return new Header(entries, metadata, dataStart, dataLength);
     }
 
     private static void checkMetadata(String source, Object value) {
@@ -134,7 +238,7 @@ final class LocalSafetensors {
         }
     }
 
-    private static Entry entry(String source, String name, Object value, long dataLength) {
+    private static Entry entry(String source, String name, Object value, long dataLength, boolean doubles) {
         String what = "tensor '" + name + "': ";
         if (!(value instanceof Map<?, ?> m)) {
             throw new ModelFormatException(source, what + "expected an object with dtype, shape and data_offsets, found "
@@ -144,10 +248,17 @@ final class LocalSafetensors {
         if (!(dtypeValue instanceof String dtypeName)) {
             throw new ModelFormatException(source, what + "'dtype' must be a string, found " + Json.typeName(dtypeValue));
         }
-        DType dtype;
-        try {
-            dtype = DType.valueOf(dtypeName);
-        } catch (IllegalArgumentException e) {
+        DType dtype = null;
+        for (DType t : DType.values()) {
+            if (t.name().equals(dtypeName)) {
+                dtype = t;
+            }
+        }
+        if (doubles && dtype != DType.F64) {
+            throw new ModelFormatException(source, "tensor '" + name + "' has dtype " + dtypeName
+                    + "; training checkpoints hold F64 (float64) tensors");
+        }
+        if (!doubles && (dtype == null || dtype == DType.F64)) {
             throw new ModelFormatException(source, "tensor '" + name + "' has dtype " + dtypeName
                     + "; model weights must be F32, F16 or BF16 (the half types are widened to float)");
         }
@@ -297,6 +408,35 @@ final class LocalSafetensors {
      */
     static void write(Path file, Map<String, ModelWeights.Tensor> tensors, Map<String, String> metadata)
             throws IOException {
+        List<Out> out = new ArrayList<>();
+        for (Map.Entry<String, ModelWeights.Tensor> e : tensors.entrySet()) {
+            float[] data = e.getValue().data();
+            out.add(new Out(e.getKey(), DType.F32, e.getValue().shape(), data.length,
+                    (chunk, from, k) -> chunk.asFloatBuffer().put(data, from, k)));
+        }
+        writeFile(file, out, metadata);
+    }
+
+    /** Writes {@code tensors} as F64, in list order, atomically; as {@link #write}. */
+    static void writeDoubles(Path file, List<DoubleSlice> tensors, Map<String, String> metadata) throws IOException {
+        List<Out> out = new ArrayList<>();
+        for (DoubleSlice s : tensors) {
+            out.add(new Out(s.name(), DType.F64, s.shape(), s.count(),
+                    (chunk, from, k) -> chunk.asDoubleBuffer().put(s.array(), s.offset() + from, k)));
+        }
+        writeFile(file, out, metadata);
+    }
+
+    /** Puts elements {@code [from, from + k)} of a tensor into a little-endian chunk, from its start. */
+    private interface Filler {
+        void put(ByteBuffer chunk, int from, int k);
+    }
+
+    /** A tensor to write. */
+    private record Out(String name, DType dtype, int[] shape, int count, Filler filler) {
+    }
+
+    private static void writeFile(Path file, List<Out> tensors, Map<String, String> metadata) throws IOException {
         StringBuilder h = new StringBuilder("{");
         if (!metadata.isEmpty()) {
             h.append(Json.quote(METADATA_KEY)).append(":{");
@@ -308,16 +448,16 @@ final class LocalSafetensors {
             h.append('}');
         }
         long offset = 0;
-        for (Map.Entry<String, ModelWeights.Tensor> e : tensors.entrySet()) {
-            if (e.getKey().equals(METADATA_KEY)) {
+        for (Out t : tensors) {
+            if (t.name().equals(METADATA_KEY)) {
                 throw new IllegalArgumentException("tensor name '" + METADATA_KEY + "' is reserved");
             }
-            long bytes = 4L * e.getValue().data().length;
+            long bytes = (long) t.dtype().bytes * t.count();
             if (h.length() > 1) {
                 h.append(',');
             }
-            h.append(Json.quote(e.getKey())).append(":{\"dtype\":\"F32\",\"shape\":[");
-            int[] shape = e.getValue().shape();
+            h.append(Json.quote(t.name())).append(":{\"dtype\":\"").append(t.dtype()).append("\",\"shape\":[");
+            int[] shape = t.shape();
             for (int i = 0; i < shape.length; i++) {
                 h.append(i == 0 ? "" : ",").append(shape[i]);
             }
@@ -338,13 +478,13 @@ final class LocalSafetensors {
                 out.write(head);
             }
             ByteBuffer chunk = ByteBuffer.allocate(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-            for (ModelWeights.Tensor t : tensors.values()) {
-                float[] data = t.data();
-                for (int done = 0; done < data.length; ) {
-                    int k = Math.min(CHUNK_BYTES / 4, data.length - done);
+            for (Out t : tensors) {
+                int per = CHUNK_BYTES / t.dtype().bytes;
+                for (int done = 0; done < t.count(); ) {
+                    int k = Math.min(per, t.count() - done);
                     chunk.clear();
-                    chunk.asFloatBuffer().put(data, done, k);
-                    chunk.limit(4 * k);
+                    t.filler().put(chunk, done, k);
+                    chunk.limit(t.dtype().bytes * k);
                     while (chunk.hasRemaining()) {
                         out.write(chunk);
                     }

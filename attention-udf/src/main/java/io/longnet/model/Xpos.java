@@ -169,5 +169,43 @@ public final class Xpos {
                 }
             }
         }
+
+        /** As {@link #apply(float[], int, boolean)}, in float64 (the training model). */
+        void apply(double[] x, int heads, boolean downscale) {
+            rotate(x, heads, downscale, -1);
+        }
+
+        /**
+         * The transpose of {@link #apply(double[], int, boolean)}, in place: the map from the gradient with
+         * respect to xPos's output to the gradient with respect to its input (rotation by the opposite angle,
+         * same factor).
+         */
+        void applyTransposed(double[] x, int heads, boolean downscale) {
+            rotate(x, heads, downscale, -1);
+        }
+
+        private void rotate(double[] x, int heads, boolean downscale, int sign) {
+            int d = 2 * half;
+            if (x.length < (long) count * heads * d) {
+                throw new IllegalArgumentException("xPos: " + x.length + " values, need " + count + " x " + heads
+                        + " x " + d);
+            }
+            double[] cos = downscale ? cosDown : cosUp;
+            double[] sin = downscale ? sinDown : sinUp;
+            for (int r = 0; r < count; r++) {
+                int t = r * half;
+                for (int h = 0; h < heads; h++) {
+                    int off = (r * heads + h) * d;
+                    for (int i = 0; i < half; i++) {
+                        double a = x[off + 2 * i];
+                        double b = x[off + 2 * i + 1];
+                        double c = cos[t + i];
+                        double s = sign * sin[t + i];
+                        x[off + 2 * i] = a * c - b * s;
+                        x[off + 2 * i + 1] = b * c + a * s;
+                    }
+                }
+            }
+        }
     }
 }

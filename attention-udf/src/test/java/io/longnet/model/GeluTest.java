@@ -50,4 +50,19 @@ class GeluTest {
         assertRel(0.8413447460685429, Gelu.gelu(1.0), 1e-14);  // Phi(1)
         assertRel(-0.15865525393145707, Gelu.gelu(-1.0), 1e-14);
     }
+
+    @Test
+    void derivativeMatchesKnownValuesAndFiniteDifferences() {
+        // Phi(x) + x phi(x), from Python's math.erfc and math.exp.
+        assertEquals(0.5, Gelu.derivative(0.0), 1e-16);
+        assertRel(1.0833154705876864, Gelu.derivative(1.0), 1e-14);
+        assertRel(-0.08331547058768629, Gelu.derivative(-1.0), 1e-13);
+        assertRel(1.037611085908145, Gelu.derivative(2.5), 1e-14);
+        assertRel(-0.006941944306771641, Gelu.derivative(-3.2), 1e-12);
+        double h = 1e-4;
+        for (double x = -7; x <= 7; x += 0.23) {
+            double fd = (8 * (Gelu.gelu(x + h) - Gelu.gelu(x - h)) - (Gelu.gelu(x + 2 * h) - Gelu.gelu(x - 2 * h))) / (12 * h);
+            assertEquals(fd, Gelu.derivative(x), 1e-10, "gelu'(" + x + ")");
+        }
+    }
 }

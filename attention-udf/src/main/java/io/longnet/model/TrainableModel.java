@@ -1,0 +1,722 @@
+package io.longnet.model;
+
+import io.longnet.attention.TrainingAttention;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * The LongNet decoder of {@link LongNetModel} in float64, with exact gradients: the same math (embedding
+ * without scale, pre-LN blocks, xPos on q and k before attention, MAGNETO sub-LNs when
+ * {@link LongNetConfig#subLn()}, exact GELU, final LayerNorm, tied LM head; docs/MODEL.md), on a flat
+ * parameter vector laid out by {@link ParameterLayout}. Attention, and its backward pass, run through a
+ * {@link TrainingAttention} the caller passes in.
+ *
+ * <p>The parameters are held, not copied: an optimiser updates them in place between steps. The model
+ * itself holds no other mutable state; concurrent forward and backward calls are safe as long as each
+ * has its own gradient vector and nobody updates the parameters meanwhile.
+ *
+ * <p>{@link #loss} and {@link #lossAndGradient} compose the public row-local pieces
+ * ({@link #embed}, {@link #attentionInputs}, {@link #attentionOutput}, {@link #feedForward}, {@link #head}
+ * and their backward passes) with attention over the whole sequence. A sequence-parallel trainer runs
+ * the same pieces on a block of rows {@code [start, start + n)} of a sequence of length {@code seqLen} and
+ * does the attention (and its backward pass) between them. Each forward piece returns a record of what its
+ * backward pass needs; each backward pass <em>adds</em> the parameter gradients into {@code grad}
+ * (length {@code layout().size()}, the same layout as the parameters).
+ *
+ * <p>Arrays are flat and row-major: hidden states {@code [n][d_model]}, q/k/v and their gradients
+ * {@code [n][H][d]}. Logits are made a block of rows at a time, never {@code n x vocab} at once.
+ */
+public final class TrainableModel {
+
+    /** Where one layer's tensors start in the parameter vector ({@code -1}: absent, the sub-LNs without sub_ln). */
+    private record LayerOffsets(int attnLnW, int attnLnB, int qW, int qB, int kW, int kB, int vW, int vB,
+                                int innerLnW, int innerLnB, int outW, int outB, int ffnLnW, int ffnLnB, int fc1W,
+                                int fc1B, int ffnInnerLnW, int ffnInnerLnB, int fc2W, int fc2B) {
+    }
+
+    /**
+     * What {@link #attentionInputs} computes for a block of rows: {@code q} (after xPos, upscaled),
+     * {@code k} (after xPos, downscaled) and {@code v}, each {@code [n][H][d]}, and what
+     * {@link #attentionInputsBackward} needs. The arrays are held, not copied; do not modify them.
+     */
+    public static final class AttentionInputs {
+        private final int layer;
+        private final int rows;
+        private final long start;
+        private final long sequenceLength;
+        private final double[] q;
+        private final double[] k;
+        private final double[] v;
+        private final double[] xhat;
+        private final double[] rstd;
+        private final Xpos.Table positions;
+
+        private AttentionInputs(int layer, int rows, long start, long sequenceLength, double[] q, double[] k,
+                                double[] v, double[] xhat, double[] rstd, Xpos.Table positions) {
+            this.layer = layer;
+            this.rows = rows;
+            this.start = start;
+            this.sequenceLength = sequenceLength;
+            this.q = q;
+            this.k = k;
+            this.v = v;
+            this.xhat = xhat;
+            this.rstd = rstd;
+            this.positions = positions;
+        }
+
+        /** Queries {@code [n][H][d]}, xPos applied (upscaled). */
+        public double[] q() {
+            return q;
+        }
+
+        /** Keys {@code [n][H][d]}, xPos applied (downscaled). */
+        public double[] k() {
+            return k;
+        }
+
+        /** Values {@code [n][H][d]}. */
+        public double[] v() {
+            return v;
+        }
+
+        public int layer() {
+            return layer;
+        }
+
+        /** Rows of the block, {@code n}. */
+        public int rows() {
+            return rows;
+        }
+
+        /** Position of the block's first row in its sequence. */
+        public long start() {
+            return start;
+        }
+
+        public long sequenceLength() {
+            return sequenceLength;
+        }
+    }
+
+    /**
+     * What {@link #attentionOutput} or {@link #feedForward} computes: the sublayer's output {@code y}
+     * ({@code [n][d_model]}, residual included), and what its backward pass needs.
+     */
+    public static final class Sublayer {
+        private enum Kind { ATTENTION_OUTPUT, FEED_FORWARD }
+
+        private final Kind kind;
+        private final int layer;
+        private final int rows;
+        private final double[] y;
+        // attentionOutput: a = o (without sub-LN) or null; xhat2/rstd2 the sub-LN's.
+        // feedForward: xhat1/rstd1 the pre-LN's, a = fc1's output before GELU, xhat2/rstd2 the sub-LN's.
+        private final double[] xhat1;
+        private final double[] rstd1;
+        private final double[] a;
+        private final double[] xhat2;
+        private final double[] rstd2;
+
+        private Sublayer(Kind kind, int layer, int rows, double[] y, double[] xhat1, double[] rstd1, double[] a,
+                         double[] xhat2, double[] rstd2) {
+            this.kind = kind;
+            this.layer = layer;
+            this.rows = rows;
+            this.y = y;
+            this.xhat1 = xhat1;
+            this.rstd1 = rstd1;
+            this.a = a;
+            this.xhat2 = xhat2;
+            this.rstd2 = rstd2;
+        }
+
+        /** The sublayer's output, {@code [n][d_model]}, the residual included (held, not copied). */
+        public double[] y() {
+            return y;
+        }
+
+        public int layer() {
+            return layer;
+        }
+
+        public int rows() {
+            return rows;
+        }
+    }
+
+    /**
+     * What {@link #head} computes: the summed negative log-likelihood of the first {@code count} rows'
+     * targets, and what {@link #headBackward} needs.
+     */
+    public static final class Head {
+        private final int rows;
+        private final int count;
+        private final int[] targets;
+        private final double loss;
+        private final double[] xhat;
+        private final double[] rstd;
+        private final double[] lse;
+
+        private Head(int rows, int count, int[] targets, double loss, double[] xhat, double[] rstd, double[] lse) {
+            this.rows = rows;
+            this.count = count;
+            this.targets = targets;
+            this.loss = loss;
+            this.xhat = xhat;
+            this.rstd = rstd;
+            this.lse = lse;
+        }
+
+        /** {@code sum_{i < count} -log P(targets[i] | row i)}. */
+        public double loss() {
+            return loss;
+        }
+
+        /** Rows scored (the predicted tokens). */
+        public int count() {
+            return count;
+        }
+
+        /** Rows of the block, {@code n}. */
+        public int rows() {
+            return rows;
+        }
+    }
+
+    private final LongNetConfig config;
+    private final ParameterLayout layout;
+    private final double[] params;
+    private final Xpos xpos;
+    private final int embedOff;
+    private final int finalLnW;
+    private final int finalLnB;
+    private final LayerOffsets[] layers;
+
+    /**
+     * A model of shape {@code config} on {@code params} (held, not copied), laid out by
+     * {@link ParameterLayout#of(LongNetConfig)}.
+     *
+     * @throws IllegalArgumentException when {@code params} has another length
+     */
+    public TrainableModel(LongNetConfig config, double[] params) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.layout = ParameterLayout.of(config);
+        layout.checkLength("parameters", params);
+        this.params = params;
+        this.xpos = new Xpos(config.headDim(), config.xposScaleBase(), LongNetModel.xposWindow(config));
+        this.embedOff = layout.offset(TensorNames.EMBED_TOKENS);
+        this.finalLnW = layout.offset(TensorNames.FINAL_LN_WEIGHT);
+        this.finalLnB = layout.offset(TensorNames.FINAL_LN_BIAS);
+        this.layers = new LayerOffsets[config.layers()];
+        boolean sub = config.subLn();
+        for (int i = 0; i < layers.length; i++) {
+            TensorNames.Layer n = TensorNames.layer(i);
+            layers[i] = new LayerOffsets(at(n.attnLnWeight()), at(n.attnLnBias()), at(n.qWeight()), at(n.qBias()),
+                    at(n.kWeight()), at(n.kBias()), at(n.vWeight()), at(n.vBias()),
+                    sub ? at(n.innerAttnLnWeight()) : -1, sub ? at(n.innerAttnLnBias()) : -1,
+                    at(n.outWeight()), at(n.outBias()), at(n.ffnLnWeight()), at(n.ffnLnBias()),
+                    at(n.fc1Weight()), at(n.fc1Bias()), sub ? at(n.ffnInnerLnWeight()) : -1,
+                    sub ? at(n.ffnInnerLnBias()) : -1, at(n.fc2Weight()), at(n.fc2Bias()));
+        }
+    }
+
+    private int at(String name) {
+        return layout.offset(name);
+    }
+
+    public LongNetConfig config() {
+        return config;
+    }
+
+    public ParameterLayout layout() {
+        return layout;
+    }
+
+    /** The parameter vector (held, not a copy). */
+    public double[] params() {
+        return params;
+    }
+
+    /**
+     * {@code sum_{p < N-1} -log P(tokens[p+1] | tokens[0..p])}: the summed next-token cross-entropy of one
+     * sequence (0 for a single token).
+     *
+     * @throws IllegalArgumentException for an empty sequence, a token outside the vocabulary, or an
+     *     attention of other heads, head width or causality than the config's
+     */
+    public double loss(int[] tokens, TrainingAttention attention) {
+        return run(tokens, attention, null);
+    }
+
+    /** {@link #loss}, and adds {@code d(loss)/d(params)} into {@code grad} (length {@code layout().size()}). */
+    public double lossAndGradient(int[] tokens, TrainingAttention attention, double[] grad) {
+        layout.checkLength("gradient", grad);
+        return run(tokens, attention, grad);
+    }
+
+    private double run(int[] tokens, TrainingAttention attention, double[] grad) {
+        checkAttention(attention);
+        int n = tokens.length;
+        int width = config.dModel();
+        int count = config.layers();
+        boolean backward = grad != null;
+        AttentionInputs[] inputs = new AttentionInputs[backward ? count : 0];
+        double[][] outputs = new double[backward ? count : 0][];
+        double[][] lses = new double[backward ? count : 0][];
+        Sublayer[] attended = new Sublayer[backward ? count : 0];
+        Sublayer[] fed = new Sublayer[backward ? count : 0];
+
+        double[] x = embed(tokens);
+        for (int l = 0; l < count; l++) {
+            AttentionInputs in = attentionInputs(l, x, n, 0, n);
+            double[] o = new double[n * width];
+            double[] lse = new double[n * config.heads()];
+            attention.forward(in.q(), in.k(), in.v(), n, o, lse);
+            Sublayer a = attentionOutput(l, x, o, n);
+            Sublayer f = feedForward(l, a.y(), n);
+            x = f.y();
+            if (backward) {
+                inputs[l] = in;
+                outputs[l] = o;
+                lses[l] = lse;
+                attended[l] = a;
+                fed[l] = f;
+            }
+        }
+        Head head = head(x, n, Arrays.copyOfRange(tokens, 1, n), n - 1);
+        if (!backward) {
+            return head.loss();
+        }
+
+        double[] dx = headBackward(head, grad);
+        for (int l = count - 1; l >= 0; l--) {
+            double[] dMid = feedForwardBackward(fed[l], dx, grad);
+            double[] dO = attentionOutputBackward(attended[l], dMid, grad);
+            AttentionInputs in = inputs[l];
+            double[] dq = new double[n * width];
+            double[] dk = new double[n * width];
+            double[] dv = new double[n * width];
+            attention.backward(in.q(), in.k(), in.v(), n, outputs[l], lses[l], dO, dq, dk, dv);
+            dx = attentionInputsBackward(in, dq, dk, dv, grad);
+            for (int i = 0; i < dx.length; i++) {
+                dx[i] += dMid[i]; // the residual around attention
+            }
+        }
+        embedBackward(tokens, dx, grad);
+        return head.loss();
+    }
+
+    private void checkAttention(TrainingAttention attention) {
+        Objects.requireNonNull(attention, "attention");
+        if (attention.heads() != config.heads() || attention.headDim() != config.headDim()
+                || attention.causal() != config.causal()) {
+            throw new IllegalArgumentException("attention has " + attention.heads() + " heads of width "
+                    + attention.headDim() + (attention.causal() ? ", causal" : ", not causal") + "; the model needs "
+                    + config.heads() + " heads of width " + config.headDim() + (config.causal() ? ", causal" : ", not causal")
+                    + " (build it from config.attentionConfig())");
+        }
+    }
+
+    // ---- embedding --------------------------------------------------------------------------------------
+
+    /**
+     * The token embeddings {@code [n][d_model]} of a block of tokens (no {@code sqrt(d_model)} factor).
+     *
+     * @throws IllegalArgumentException for no tokens or a token outside the vocabulary
+     */
+    public double[] embed(int[] tokens) {
+        int n = tokens.length;
+        if (n == 0) {
+            throw new IllegalArgumentException("empty sequence: give at least one token");
+        }
+        int d = config.dModel();
+        if ((long) n * Math.max(d, config.ffnDim()) > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("a block of " + n + " tokens is too long for one array of "
+                    + "activations; split it into blocks");
+        }
+        double[] x = new double[n * d];
+        for (int p = 0; p < n; p++) {
+            int t = tokens[p];
+            if (t < 0 || t >= config.vocabSize()) {
+                throw new IllegalArgumentException("token " + t + " at position " + p + " is outside the vocabulary [0, "
+                        + config.vocabSize() + ")");
+            }
+            System.arraycopy(params, embedOff + t * d, x, p * d, d);
+        }
+        return x;
+    }
+
+    /** Adds the embedding's gradient for upstream gradient {@code dx} ({@code [n][d_model]}) into {@code grad}. */
+    public void embedBackward(int[] tokens, double[] dx, double[] grad) {
+        int d = config.dModel();
+        checkRows("dx", dx, tokens.length, d);
+        layout.checkLength("gradient", grad);
+        for (int p = 0; p < tokens.length; p++) {
+            int e = embedOff + tokens[p] * d;
+            int r = p * d;
+            for (int j = 0; j < d; j++) {
+                grad[e + j] += dx[r + j];
+            }
+        }
+    }
+
+    // ---- attention sublayer ------------------------------------------------------------------------------
+
+    /**
+     * Layer {@code layer}'s attention inputs for rows {@code [start, start + n)} of a sequence of
+     * {@code seqLen} positions: {@code q, k, v} projections of {@code LN(x)}, with xPos (centred as
+     * {@link Xpos#table}) applied to {@code q} (upscaled) and {@code k} (downscaled).
+     *
+     * @throws IllegalArgumentException for a bad layer, {@code x} not {@code n x d_model}, or rows outside
+     *     the sequence
+     */
+    public AttentionInputs attentionInputs(int layer, double[] x, int n, long start, long seqLen) {
+        LayerOffsets w = layer(layer);
+        int width = config.dModel();
+        checkRows("x", x, n, width);
+        Xpos.Table positions = xpos.table(start, n, seqLen);
+        double[] xhat = new double[n * width];
+        double[] rstd = new double[n];
+        double[] h = new double[n * width];
+        DoubleRowOps.layerNorm(x, n, width, params, w.attnLnW(), w.attnLnB(), config.layerNormEps(), h, xhat, rstd);
+        double[] q = new double[n * width];
+        double[] k = new double[n * width];
+        double[] v = new double[n * width];
+        DoubleRowOps.linear(h, n, width, params, w.qW(), w.qB(), width, q);
+        DoubleRowOps.linear(h, n, width, params, w.kW(), w.kB(), width, k);
+        DoubleRowOps.linear(h, n, width, params, w.vW(), w.vB(), width, v);
+        positions.apply(q, config.heads(), false);
+        positions.apply(k, config.heads(), true);
+        return new AttentionInputs(layer, n, start, seqLen, q, k, v, xhat, rstd, positions);
+    }
+
+    /**
+     * The backward pass of {@link #attentionInputs}: given the gradients with respect to the (xPos'd)
+     * {@code q, k} and {@code v}, adds the LayerNorm's and projections' parameter gradients into
+     * {@code grad} and returns the gradient with respect to {@code x} through this path only (the residual
+     * around attention is the caller's: {@code dx = dy + this}). The inputs are not modified.
+     */
+    public double[] attentionInputsBackward(AttentionInputs saved, double[] dq, double[] dk, double[] dv,
+                                            double[] grad) {
+        LayerOffsets w = layer(saved.layer);
+        int n = saved.rows;
+        int width = config.dModel();
+        checkRows("dq", dq, n, width);
+        checkRows("dk", dk, n, width);
+        checkRows("dv", dv, n, width);
+        layout.checkLength("gradient", grad);
+        double[] gq = dq.clone();
+        double[] gk = dk.clone();
+        saved.positions.applyTransposed(gq, config.heads(), false);
+        saved.positions.applyTransposed(gk, config.heads(), true);
+        double[] h = new double[n * width];
+        DoubleRowOps.layerNormOutput(saved.xhat, n, width, params, w.attnLnW(), w.attnLnB(), h);
+        double[] dh = new double[n * width];
+        DoubleRowOps.linearBackward(h, n, width, params, w.qW(), w.qB(), width, gq, dh, grad);
+        DoubleRowOps.linearBackward(h, n, width, params, w.kW(), w.kB(), width, gk, dh, grad);
+        DoubleRowOps.linearBackward(h, n, width, params, w.vW(), w.vB(), width, dv, dh, grad);
+        double[] dx = new double[n * width];
+        DoubleRowOps.layerNormBackward(dh, n, width, params, w.attnLnW(), w.attnLnB(), saved.xhat, saved.rstd, dx, grad);
+        return dx;
+    }
+
+    /**
+     * Finishes layer {@code layer}'s attention sublayer for {@code n} rows: {@code y = x + out_proj(subLN(o))}
+     * (the sub-LN only with sub_ln) for the attention output {@code o} ({@code [n][H][d]}). Neither input is
+     * modified.
+     */
+    public Sublayer attentionOutput(int layer, double[] x, double[] o, int n) {
+        LayerOffsets w = layer(layer);
+        int width = config.dModel();
+        checkRows("x", x, n, width);
+        checkRows("o", o, n, width);
+        double[] u = new double[n * width];
+        double[] xhat = null;
+        double[] rstd = null;
+        double[] saved = null;
+        if (config.subLn()) {
+            xhat = new double[n * width];
+            rstd = new double[n];
+            DoubleRowOps.layerNorm(o, n, width, params, w.innerLnW(), w.innerLnB(), config.layerNormEps(), u, xhat, rstd);
+        } else {
+            System.arraycopy(o, 0, u, 0, u.length);
+            saved = u;
+        }
+        double[] y = new double[n * width];
+        DoubleRowOps.linear(u, n, width, params, w.outW(), w.outB(), width, y);
+        for (int i = 0; i < y.length; i++) {
+            y[i] += x[i];
+        }
+        return new Sublayer(Sublayer.Kind.ATTENTION_OUTPUT, layer, n, y, null, null, saved, xhat, rstd);
+    }
+
+    /**
+     * The backward pass of {@link #attentionOutput}: adds the sub-LN's and {@code out_proj}'s parameter
+     * gradients into {@code grad} and returns {@code dO}, the gradient with respect to the attention output.
+     * The gradient with respect to {@code x} is {@code dy} itself (the residual), the caller's.
+     */
+    public double[] attentionOutputBackward(Sublayer saved, double[] dy, double[] grad) {
+        kind(saved, Sublayer.Kind.ATTENTION_OUTPUT, "attentionOutputBackward");
+        LayerOffsets w = layer(saved.layer);
+        int n = saved.rows;
+        int width = config.dModel();
+        checkRows("dy", dy, n, width);
+        layout.checkLength("gradient", grad);
+        double[] u;
+        if (config.subLn()) {
+            u = new double[n * width];
+            DoubleRowOps.layerNormOutput(saved.xhat2, n, width, params, w.innerLnW(), w.innerLnB(), u);
+        } else {
+            u = saved.a;
+        }
+        double[] du = new double[n * width];
+        DoubleRowOps.linearBackward(u, n, width, params, w.outW(), w.outB(), width, dy, du, grad);
+        if (!config.subLn()) {
+            return du;
+        }
+        double[] dO = new double[n * width];
+        DoubleRowOps.layerNormBackward(du, n, width, params, w.innerLnW(), w.innerLnB(), saved.xhat2, saved.rstd2,
+                dO, grad);
+        return dO;
+    }
+
+    // ---- feed-forward sublayer ---------------------------------------------------------------------------
+
+    /** Layer {@code layer}'s feed-forward sublayer: {@code y = x + fc2(subLN(gelu(fc1(LN(x)))))}; {@code x} is not modified. */
+    public Sublayer feedForward(int layer, double[] x, int n) {
+        LayerOffsets w = layer(layer);
+        int width = config.dModel();
+        int ffn = config.ffnDim();
+        checkRows("x", x, n, width);
+        double[] xhat1 = new double[n * width];
+        double[] rstd1 = new double[n];
+        double[] h = new double[n * width];
+        DoubleRowOps.layerNorm(x, n, width, params, w.ffnLnW(), w.ffnLnB(), config.layerNormEps(), h, xhat1, rstd1);
+        double[] a = new double[n * ffn];
+        DoubleRowOps.linear(h, n, width, params, w.fc1W(), w.fc1B(), ffn, a);
+        double[] u = new double[n * ffn];
+        for (int i = 0; i < u.length; i++) {
+            u[i] = Gelu.gelu(a[i]);
+        }
+        double[] xhat2 = null;
+        double[] rstd2 = null;
+        if (config.subLn()) {
+            xhat2 = new double[n * ffn];
+            rstd2 = new double[n];
+            DoubleRowOps.layerNorm(u, n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), config.layerNormEps(), u,
+                    xhat2, rstd2);
+        }
+        double[] y = new double[n * width];
+        DoubleRowOps.linear(u, n, ffn, params, w.fc2W(), w.fc2B(), width, y);
+        for (int i = 0; i < y.length; i++) {
+            y[i] += x[i];
+        }
+        return new Sublayer(Sublayer.Kind.FEED_FORWARD, layer, n, y, xhat1, rstd1, a, xhat2, rstd2);
+    }
+
+    /**
+     * The backward pass of {@link #feedForward}: adds its parameter gradients into {@code grad} and returns
+     * the gradient with respect to {@code x}, the residual included.
+     */
+    public double[] feedForwardBackward(Sublayer saved, double[] dy, double[] grad) {
+        kind(saved, Sublayer.Kind.FEED_FORWARD, "feedForwardBackward");
+        LayerOffsets w = layer(saved.layer);
+        int n = saved.rows;
+        int width = config.dModel();
+        int ffn = config.ffnDim();
+        checkRows("dy", dy, n, width);
+        layout.checkLength("gradient", grad);
+        // fc2's input again: the sub-LN's output from its saved state, or GELU of fc1's output.
+        double[] u = new double[n * ffn];
+        if (config.subLn()) {
+            DoubleRowOps.layerNormOutput(saved.xhat2, n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), u);
+        } else {
+            for (int i = 0; i < u.length; i++) {
+                u[i] = Gelu.gelu(saved.a[i]);
+            }
+        }
+        double[] du = new double[n * ffn];
+        DoubleRowOps.linearBackward(u, n, ffn, params, w.fc2W(), w.fc2B(), width, dy, du, grad);
+        double[] da = du;
+        if (config.subLn()) {
+            da = u; // reused: u is no longer needed
+            DoubleRowOps.layerNormBackward(du, n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), saved.xhat2,
+                    saved.rstd2, da, grad);
+        }
+        for (int i = 0; i < da.length; i++) {
+            da[i] *= Gelu.derivative(saved.a[i]);
+        }
+        double[] h = new double[n * width];
+        DoubleRowOps.layerNormOutput(saved.xhat1, n, width, params, w.ffnLnW(), w.ffnLnB(), h);
+        double[] dh = new double[n * width];
+        DoubleRowOps.linearBackward(h, n, width, params, w.fc1W(), w.fc1B(), ffn, da, dh, grad);
+        double[] dx = new double[n * width];
+        DoubleRowOps.layerNormBackward(dh, n, width, params, w.ffnLnW(), w.ffnLnB(), saved.xhat1, saved.rstd1, dx, grad);
+        for (int i = 0; i < dx.length; i++) {
+            dx[i] += dy[i]; // the residual
+        }
+        return dx;
+    }
+
+    // ---- head --------------------------------------------------------------------------------------------
+
+    /**
+     * The final LayerNorm of {@code n} rows of hidden states, logits against the tied embedding, and the
+     * summed negative log-likelihood of the first {@code count} rows against {@code targets[0 .. count)}
+     * (for a block whose next tokens are known; the sequence's last position has none). Logits are made a
+     * block of rows at a time.
+     *
+     * @throws IllegalArgumentException when {@code count} is not in {@code [0, n]}, {@code targets} is shorter,
+     *     or a target is outside the vocabulary
+     */
+    public Head head(double[] x, int n, int[] targets, int count) {
+        int width = config.dModel();
+        int vocab = config.vocabSize();
+        checkRows("x", x, n, width);
+        if (count < 0 || count > n) {
+            throw new IllegalArgumentException("count " + count + " of scored rows is not in [0, " + n + "]");
+        }
+        if (targets.length < count) {
+            throw new IllegalArgumentException(targets.length + " targets for " + count + " scored rows");
+        }
+        for (int i = 0; i < count; i++) {
+            if (targets[i] < 0 || targets[i] >= vocab) {
+                throw new IllegalArgumentException("target token " + targets[i] + " of row " + i
+                        + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+        double[] xhat = new double[n * width];
+        double[] rstd = new double[n];
+        double[] f = new double[n * width];
+        DoubleRowOps.layerNorm(x, n, width, params, finalLnW, finalLnB, config.layerNormEps(), f, xhat, rstd);
+        int block = logitRows();
+        double[] fT = new double[width * block];
+        double[] logits = new double[vocab * block];
+        double[] lse = new double[count];
+        double loss = 0;
+        for (int r0 = 0; r0 < count; r0 += block) {
+            int rows = Math.min(block, count - r0);
+            logitsTransposed(f, r0, rows, fT, logits);
+            for (int i = 0; i < rows; i++) {
+                double max = Double.NEGATIVE_INFINITY;
+                for (int t = 0; t < vocab; t++) {
+                    max = Math.max(max, logits[t * rows + i]);
+                }
+                double sum = 0;
+                for (int t = 0; t < vocab; t++) {
+                    sum += Math.exp(logits[t * rows + i] - max);
+                }
+                lse[r0 + i] = max + Math.log(sum);
+                loss += lse[r0 + i] - logits[targets[r0 + i] * rows + i];
+            }
+        }
+        return new Head(n, count, Arrays.copyOf(targets, count), loss, xhat, rstd, lse);
+    }
+
+    /**
+     * The backward pass of {@link #head}: adds the final LayerNorm's and the (tied) embedding's gradients of
+     * {@code Head.loss()} into {@code grad}; returns the gradient with respect to {@code x}, all {@code n}
+     * rows (zero for rows at or past {@code count}, which are not scored).
+     */
+    public double[] headBackward(Head saved, double[] grad) {
+        layout.checkLength("gradient", grad);
+        int width = config.dModel();
+        int vocab = config.vocabSize();
+        int count = saved.count;
+        double[] f = new double[count * width];
+        DoubleRowOps.layerNormOutput(saved.xhat, count, width, params, finalLnW, finalLnB, f);
+        double[] df = new double[count * width];
+        int block = logitRows();
+        double[] fT = new double[width * block];
+        double[] dl = new double[vocab * block];
+        for (int r0 = 0; r0 < count; r0 += block) {
+            int rows = Math.min(block, count - r0);
+            logitsTransposed(f, r0, rows, fT, dl);
+            // d loss / d logit = softmax - one-hot(target)
+            for (int t = 0; t < vocab; t++) {
+                for (int i = 0; i < rows; i++) {
+                    dl[t * rows + i] = Math.exp(dl[t * rows + i] - saved.lse[r0 + i]);
+                }
+            }
+            for (int i = 0; i < rows; i++) {
+                dl[saved.targets[r0 + i] * rows + i] -= 1;
+            }
+            // One pass over the embedding for both products: features' gradient and the embedding's.
+            for (int t = 0; t < vocab; t++) {
+                int e = embedOff + t * width;
+                for (int i = 0; i < rows; i++) {
+                    double a = dl[t * rows + i];
+                    int fr = (r0 + i) * width;
+                    for (int j = 0; j < width; j++) {
+                        df[fr + j] += a * params[e + j];
+                    }
+                    for (int j = 0; j < width; j++) {
+                        grad[e + j] += a * f[fr + j];
+                    }
+                }
+            }
+        }
+        double[] dx = new double[saved.rows * width];
+        DoubleRowOps.layerNormBackward(df, count, width, params, finalLnW, finalLnB, saved.xhat, saved.rstd, dx, grad);
+        return dx;
+    }
+
+    /** Rows of logits made at once: at most 64, and at most about 8 MB of them. */
+    private int logitRows() {
+        return Math.max(1, Math.min(64, (1 << 20) / config.vocabSize()));
+    }
+
+    /**
+     * {@code logits[t][i] = f[r0 + i] . E[t]} for {@code rows} rows, transposed ({@code [vocab][rows]}) so
+     * that the inner loop runs over the block's rows with an embedding value fixed, and the embedding is
+     * read once per block in order.
+     */
+    private void logitsTransposed(double[] f, int r0, int rows, double[] fT, double[] logits) {
+        int width = config.dModel();
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < width; j++) {
+                fT[j * rows + i] = f[(r0 + i) * width + j];
+            }
+        }
+        for (int t = 0; t < config.vocabSize(); t++) {
+            int lo = t * rows;
+            Arrays.fill(logits, lo, lo + rows, 0);
+            int e = embedOff + t * width;
+            for (int j = 0; j < width; j++) {
+                double a = params[e + j];
+                int ft = j * rows;
+                for (int i = 0; i < rows; i++) {
+                    logits[lo + i] += a * fT[ft + i];
+                }
+            }
+        }
+    }
+
+    // ---- checks ------------------------------------------------------------------------------------------
+
+    private LayerOffsets layer(int layer) {
+        if (layer < 0 || layer >= layers.length) {
+            throw new IllegalArgumentException("layer " + layer + " is not in [0, " + layers.length + ")");
+        }
+        return layers[layer];
+    }
+
+    private static void checkRows(String what, double[] a, int n, int width) {
+        if (n < 1) {
+            throw new IllegalArgumentException("a block needs at least one row (got " + n + ")");
+        }
+        if (a == null || a.length != (long) n * width) {
+            throw new IllegalArgumentException(what + " has " + (a == null ? "null" : a.length) + " values, expected "
+                    + n + " rows x " + width);
+        }
+    }
+
+    private static void kind(Sublayer saved, Sublayer.Kind expected, String method) {
+        if (saved.kind != expected) {
+            throw new IllegalArgumentException(method + " got the record of "
+                    + (saved.kind == Sublayer.Kind.FEED_FORWARD ? "feedForward; pass it to feedForwardBackward"
+                    : "attentionOutput; pass it to attentionOutputBackward"));
+        }
+    }
+}

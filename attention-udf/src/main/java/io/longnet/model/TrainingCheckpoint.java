@@ -1,0 +1,367 @@
+package io.longnet.model;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A training checkpoint: the float64 parameters, the {@link AdamW} moments and step count, the model
+ * config, and free-form JSON state of the trainer (data position, RNG seeds, ...). In a checkpoint
+ * directory {@code DIR} each checkpoint is a folder {@code DIR/step-<step, 9 digits>/} holding
+ * <pre>
+ *   config.json            the LongNetConfig (as a model directory's)
+ *   params.safetensors     F64, one tensor per parameter tensor, torchscale names (docs/MODEL.md)
+ *   optimizer.safetensors  F64 tensors "m.&lt;name&gt;" and "v.&lt;name&gt;"; __metadata__ "steps" = AdamW steps taken
+ *   state.json             the trainer's JSON, as given
+ * </pre>
+ * {@link #write} fills a hidden folder {@code DIR/.step-<n>.tmp-*} and renames it into place, so a
+ * {@code step-*} folder is always complete; then it keeps the newest {@value #KEEP} and removes older ones.
+ * One writer per directory. {@link #latest} reads the newest complete one.
+ */
+public final class TrainingCheckpoint {
+
+    public static final String CONFIG_FILE = LongNetModel.CONFIG_FILE;
+    public static final String PARAMS_FILE = "params.safetensors";
+    public static final String OPTIMIZER_FILE = "optimizer.safetensors";
+    public static final String STATE_FILE = "state.json";
+    /** Checkpoints kept in a directory. */
+    public static final int KEEP = 2;
+
+    private static final Pattern NAME = Pattern.compile("step-(\\d+)");
+    private static final Pattern LEFTOVER = Pattern.compile("\\.step-\\d+\\.(tmp|old)-.*");
+    private static final String STEPS_KEY = "steps";
+
+    private final Path directory;
+    private final long step;
+    private final LongNetConfig config;
+    private final double[] params;
+    private final long optimizerSteps;
+    private final double[] m;
+    private final double[] v;
+    private final String stateJson;
+
+    private TrainingCheckpoint(Path directory, long step, LongNetConfig config, double[] params, long optimizerSteps,
+                               double[] m, double[] v, String stateJson) {
+        this.directory = directory;
+        this.step = step;
+        this.config = config;
+        this.params = params;
+        this.optimizerSteps = optimizerSteps;
+        this.m = m;
+        this.v = v;
+        this.stateJson = stateJson;
+    }
+
+    /** The folder name of step {@code step}'s checkpoint. */
+    static String folderName(long step) {
+        return String.format("step-%09d", step);
+    }
+
+    /**
+     * Writes the checkpoint of step {@code step} into {@code dir} atomically (a hidden temporary folder,
+     * then a rename), then removes all but the newest {@value #KEEP} checkpoints. A checkpoint of the same
+     * step is replaced.
+     *
+     * @param stateJson the trainer's state, any JSON value (e.g. {@code "{}"})
+     * @throws IllegalArgumentException when the parameters or optimiser do not fit the config, the state is
+     *     not JSON, or {@code dir} already holds a newer checkpoint (resume from it with {@link #latest},
+     *     or use another directory)
+     */
+    public static void write(Path dir, long step, LongNetConfig config, double[] params, AdamW optimizer,
+                             String stateJson) throws IOException {
+        if (step < 0) {
+            throw new IllegalArgumentException("checkpoint step must be >= 0 (got " + step + ")");
+        }
+        ParameterLayout layout = ParameterLayout.of(config);
+        layout.checkLength("parameters", params);
+        Objects.requireNonNull(optimizer, "optimizer");
+        if (!optimizer.layout().equals(layout)) {
+            throw new IllegalArgumentException("the optimiser's parameter layout (" + optimizer.layout()
+                    + ") is not the config's (" + layout + ")");
+        }
+        Objects.requireNonNull(stateJson, "stateJson");
+        try {
+            Json.parse(stateJson);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("checkpoint state is not valid JSON: " + e.getMessage(), e);
+        }
+        Files.createDirectories(dir);
+        for (long existing : steps(dir)) {
+            if (existing > step) {
+                throw new IllegalArgumentException("checkpoint directory " + dir + " already holds step " + existing
+                        + ", newer than " + step + ": resume from it (TrainingCheckpoint.latest) or use another directory");
+            }
+        }
+        removeLeftovers(dir);
+
+        String name = folderName(step);
+        Path tmp = Files.createTempDirectory(dir, "." + name + ".tmp-");
+        try {
+            if (tmp.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+                // createTempDirectory makes it private; a checkpoint is for sharing, as any written file.
+                Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+            }
+            config.write(tmp.resolve(CONFIG_FILE));
+            LocalSafetensors.writeDoubles(tmp.resolve(PARAMS_FILE), slices(layout, "", params), Map.of("format", "pt"));
+            List<LocalSafetensors.DoubleSlice> moments = new ArrayList<>(slices(layout, "m.", optimizer.firstMoment()));
+            moments.addAll(slices(layout, "v.", optimizer.secondMoment()));
+            LocalSafetensors.writeDoubles(tmp.resolve(OPTIMIZER_FILE), moments,
+                    Map.of(STEPS_KEY, Long.toString(optimizer.steps())));
+            AtomicFiles.write(tmp.resolve(STATE_FILE), stateJson.getBytes(StandardCharsets.UTF_8));
+            syncDirectory(tmp);
+            Path target = dir.resolve(name);
+            if (Files.exists(target)) {
+                Path old = Files.createTempDirectory(dir, "." + name + ".old-");
+                Files.delete(old);
+                move(target, old);
+                try {
+                    move(tmp, target);
+                } catch (IOException | RuntimeException e) {
+                    move(old, target); // put the previous one back
+                    throw e;
+                }
+                deleteRecursively(old);
+            } else {
+                move(tmp, target);
+            }
+            syncDirectory(dir);
+        } catch (IOException | RuntimeException | Error e) {
+            try {
+                deleteRecursively(tmp);
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+        prune(dir);
+    }
+
+    /**
+     * The newest complete checkpoint in {@code dir} (one whose four files exist), or empty when there is
+     * none (or no {@code dir}).
+     *
+     * @throws ModelFormatException when one of its files is corrupt, truncated or does not fit its config;
+     *     the message names the file
+     */
+    public static Optional<TrainingCheckpoint> latest(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return Optional.empty();
+        }
+        List<Long> all = steps(dir);
+        for (int i = all.size() - 1; i >= 0; i--) {
+            Path folder = dir.resolve(folderName(all.get(i)));
+            if (complete(folder)) {
+                return Optional.of(read(folder, all.get(i)));
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** The step the checkpoint was written at. */
+    public long step() {
+        return step;
+    }
+
+    /** The folder it was read from. */
+    public Path directory() {
+        return directory;
+    }
+
+    public LongNetConfig config() {
+        return config;
+    }
+
+    /** The float64 parameters (the held array, laid out by {@link ParameterLayout#of} of {@link #config()}). */
+    public double[] params() {
+        return params;
+    }
+
+    /** Steps the optimiser had taken. */
+    public long optimizerSteps() {
+        return optimizerSteps;
+    }
+
+    /** The optimiser resumed with {@code settings} (its moments copies of the checkpoint's). */
+    public AdamW optimizer(AdamW.Settings settings) {
+        return AdamW.restore(settings, ParameterLayout.of(config), optimizerSteps, m.clone(), v.clone());
+    }
+
+    /** The trainer's state, the JSON text as written. */
+    public String stateJson() {
+        return stateJson;
+    }
+
+    // ---- reading -----------------------------------------------------------------------------------------
+
+    private static TrainingCheckpoint read(Path folder, long step) throws IOException {
+        LongNetConfig config = LongNetConfig.read(folder.resolve(CONFIG_FILE));
+        ParameterLayout layout = ParameterLayout.of(config);
+
+        Path paramsFile = folder.resolve(PARAMS_FILE);
+        String paramsSource = "training checkpoint " + paramsFile;
+        double[] params = new double[layout.size()];
+        LocalSafetensors.readDoubles(paramsFile, paramsSource, slices(layout, "", params));
+        checkValues(paramsSource, layout, "", params, false);
+
+        Path optimizerFile = folder.resolve(OPTIMIZER_FILE);
+        String optimizerSource = "training checkpoint " + optimizerFile;
+        double[] m = new double[layout.size()];
+        double[] v = new double[layout.size()];
+        List<LocalSafetensors.DoubleSlice> moments = new ArrayList<>(slices(layout, "m.", m));
+        moments.addAll(slices(layout, "v.", v));
+        Map<String, String> metadata = LocalSafetensors.readDoubles(optimizerFile, optimizerSource, moments);
+        checkValues(optimizerSource, layout, "m.", m, false);
+        checkValues(optimizerSource, layout, "v.", v, true);
+        long optimizerSteps;
+        try {
+            optimizerSteps = Long.parseLong(Objects.requireNonNull(metadata.get(STEPS_KEY)));
+        } catch (NumberFormatException | NullPointerException e) {
+            throw new ModelFormatException(optimizerSource, "__metadata__ must hold \"" + STEPS_KEY
+                    + "\", the optimiser's steps taken as a whole number (found " + metadata.get(STEPS_KEY) + ")");
+        }
+        if (optimizerSteps < 0) {
+            throw new ModelFormatException(optimizerSource, "optimiser steps " + optimizerSteps + " is negative");
+        }
+
+        Path stateFile = folder.resolve(STATE_FILE);
+        String state;
+        try {
+            state = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(stateFile)))
+                    .toString();
+            Json.parse(state);
+        } catch (CharacterCodingException e) {
+            throw new ModelFormatException("training checkpoint " + stateFile, "not UTF-8 text", e);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException("training checkpoint " + stateFile, "not valid JSON: " + e.getMessage(), e);
+        }
+        return new TrainingCheckpoint(folder, step, config, params, optimizerSteps, m, v, state);
+    }
+
+    /** Every value finite (and {@code >= 0} when {@code nonNegative}); else names the tensor and index. */
+    private static void checkValues(String source, ParameterLayout layout, String prefix, double[] values,
+                                    boolean nonNegative) {
+        for (String name : layout.names()) {
+            int off = layout.offset(name);
+            int len = layout.length(name);
+            for (int i = 0; i < len; i++) {
+                double x = values[off + i];
+                if (!Double.isFinite(x) || (nonNegative && x < 0)) {
+                    throw new ModelFormatException(source, "tensor '" + prefix + name + "' holds " + x + " at flat index "
+                            + i + (nonNegative ? "; second moments must be finite and >= 0" : "; values must be finite"));
+                }
+            }
+        }
+    }
+
+    private static List<LocalSafetensors.DoubleSlice> slices(ParameterLayout layout, String prefix, double[] array) {
+        List<LocalSafetensors.DoubleSlice> out = new ArrayList<>();
+        for (String name : layout.names()) {
+            out.add(new LocalSafetensors.DoubleSlice(prefix + name, layout.shape(name), array, layout.offset(name)));
+        }
+        return out;
+    }
+
+    private static boolean complete(Path folder) {
+        for (String f : new String[] {CONFIG_FILE, PARAMS_FILE, OPTIMIZER_FILE, STATE_FILE}) {
+            if (!Files.isRegularFile(folder.resolve(f))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // ---- the directory -----------------------------------------------------------------------------------
+
+    /** Steps of the {@code step-*} folders in {@code dir}, ascending. */
+    private static List<Long> steps(Path dir) throws IOException {
+        List<Long> out = new ArrayList<>();
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
+            for (Path p : s) {
+                Matcher mt = NAME.matcher(p.getFileName().toString());
+                if (mt.matches() && Files.isDirectory(p)) {
+                    try {
+                        out.add(Long.parseLong(mt.group(1)));
+                    } catch (NumberFormatException tooLong) {
+                        // not one of ours
+                    }
+                }
+            }
+        }
+        out.sort(Comparator.naturalOrder());
+        return out;
+    }
+
+    /** Keeps the newest {@link #KEEP}; each older one is renamed hidden first, so none is ever seen half-deleted. */
+    private static void prune(Path dir) throws IOException {
+        List<Long> all = steps(dir);
+        for (int i = 0; i < all.size() - KEEP; i++) {
+            String name = folderName(all.get(i));
+            Path old = Files.createTempDirectory(dir, "." + name + ".old-");
+            Files.delete(old);
+            move(dir.resolve(name), old);
+            deleteRecursively(old);
+        }
+    }
+
+    /** Hidden folders left by a write that crashed (one writer per directory, so none is in progress). */
+    private static void removeLeftovers(Path dir) throws IOException {
+        List<Path> leftovers = new ArrayList<>();
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
+            for (Path p : s) {
+                if (LEFTOVER.matcher(p.getFileName().toString()).matches() && Files.isDirectory(p)) {
+                    leftovers.add(p);
+                }
+            }
+        }
+        for (Path p : leftovers) {
+            deleteRecursively(p);
+        }
+    }
+
+    private static void move(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(from, to);
+        }
+    }
+
+    private static void deleteRecursively(Path p) throws IOException {
+        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            try (DirectoryStream<Path> s = Files.newDirectoryStream(p)) {
+                for (Path c : s) {
+                    deleteRecursively(c);
+                }
+            }
+        }
+        Files.delete(p);
+    }
+
+    /** Forces a directory's entries (a rename) to disk where the platform allows; best effort elsewhere. */
+    private static void syncDirectory(Path dir) {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException | UnsupportedOperationException e) {
+            // Not every platform opens directories (Windows does not); the rename is still atomic.
+        }
+    }
+}
