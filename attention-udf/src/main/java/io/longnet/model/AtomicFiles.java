@@ -10,7 +10,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 
 /** Write-then-rename for local files, so a failed save never leaves a half-written model file behind. */
-final class AtomicFiles {
+public final class AtomicFiles {
 
     private AtomicFiles() {
     }
@@ -20,7 +20,8 @@ final class AtomicFiles {
         void write(FileChannel out) throws IOException;
     }
 
-    static void write(Path file, byte[] bytes) throws IOException {
+    /** Writes {@code bytes} as {@code file}, atomically (see the other overload). */
+    public static void write(Path file, byte[] bytes) throws IOException {
         write(file, out -> {
             ByteBuffer b = ByteBuffer.wrap(bytes);
             while (b.hasRemaining()) {

@@ -142,9 +142,13 @@ public final class LongNetModel {
 
     /**
      * Positions xPos centres together: the least common multiple of the segment lengths (every segment of
-     * every branch lies inside one such window, so re-centring per window changes nothing exactly).
+     * every branch lies inside one such window, so re-centring per window changes nothing exactly). The
+     * strided baseline's keys span the whole sequence: one window, torchscale's centring.
      */
     static long xposWindow(LongNetConfig config) {
+        if (config.attentionPattern() == AttentionPattern.STRIDED) {
+            return Long.MAX_VALUE;
+        }
         long lcm = 1;
         for (io.longnet.attention.Branch b : config.branches()) {
             long w = b.segmentLength();

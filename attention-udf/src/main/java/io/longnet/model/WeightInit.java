@@ -19,12 +19,12 @@ import java.util.Map;
  *   <li>every bias 0, every LayerNorm weight 1 and bias 0.</li>
  * </ul>
  */
-final class WeightInit {
+public final class WeightInit {
 
     private WeightInit() {
     }
 
-    static ModelWeights initialize(LongNetConfig config, long seed) {
+    public static ModelWeights initialize(LongNetConfig config, long seed) {
         ModelWeights w = new ModelWeights();
         double magneto = config.subLn() ? Math.sqrt(Math.log(2.0 * config.layers())) : 1.0;
         for (Map.Entry<String, int[]> e : config.tensorShapes().entrySet()) {
