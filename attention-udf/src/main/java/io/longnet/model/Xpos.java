@@ -172,7 +172,7 @@ public final class Xpos {
 
         /** As {@link #apply(float[], int, boolean)}, in float64 (the training model). */
         void apply(double[] x, int heads, boolean downscale) {
-            rotate(x, heads, downscale, -1);
+            rotate(x, heads, downscale, 1);
         }
 
         /**

@@ -193,6 +193,25 @@ class TrainableModelTest {
         assertEquals(layout, ParameterLayout.of(tiny(true)));
     }
 
+    /** A Spark trainer ships the layout and the optimiser settings to executors. */
+    @Test
+    void layoutAndSettingsSerialize() throws Exception {
+        ParameterLayout layout = ParameterLayout.of(tiny(false));
+        AdamW.Settings settings = AdamW.Settings.defaults(1000);
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+            out.writeObject(layout);
+            out.writeObject(settings);
+        }
+        try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(
+                new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+            ParameterLayout back = (ParameterLayout) in.readObject();
+            assertEquals(layout, back);
+            assertEquals(layout.offset(TensorNames.FINAL_LN_BIAS), back.offset(TensorNames.FINAL_LN_BIAS));
+            assertEquals(settings, in.readObject());
+        }
+    }
+
     // ---- gradients -----------------------------------------------------------------------------------------
 
     /**
