@@ -247,6 +247,37 @@ class TrainableModelTest {
     }
 
     /**
+     * The same check with the training engines the trainer uses: LongNet's dilated branches (three, one of
+     * them {@code w = 8, r = 3}, not a multiple) and the strided baseline (stride 3), on N = 13.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"dilated, 61", "strided, 62"})
+    void gradientMatchesFiniteDifferencesWithTheTrainingEngines(String pattern, long seed) {
+        LongNetConfig config = pattern.equals("dilated")
+                ? new LongNetConfig(11, 8, 2, 2, 16, Branch.parseList("4:1,8:3,16:2"), true, true, 4, 1e-5,
+                HeadOffset.PAPER)
+                : LongNetConfig.strided(11, 8, 2, 2, 16, 3);
+        TrainingAttention attention = pattern.equals("dilated")
+                ? new io.longnet.attention.DilatedAttentionGradients(config.attentionConfig())
+                : config.stridedAttention();
+        System.out.println("gradient check, " + pattern + ", seed " + seed);
+        double[] params = randomParams(config, seed);
+        int[] tokens = TestWeights.tokens(13, config.vocabSize(), seed + 100);
+        TrainableModel model = new TrainableModel(config, params);
+        double[] grad = new double[params.length];
+        model.lossAndGradient(tokens, attention, grad);
+        double[] fd = new double[params.length];
+        for (int i = 0; i < params.length; i++) {
+            fd[i] = finiteDifference(params, i, STEP, () -> model.loss(tokens, attention));
+        }
+        ParameterLayout layout = model.layout();
+        for (String name : layout.names()) {
+            double err = relativeError(grad, fd, layout.offset(name), layout.length(name));
+            assertTrue(err < 1e-6, pattern + ", " + name + ": relative error " + err);
+        }
+    }
+
+    /**
      * The pieces at an offset: attentionInputs for rows [13, 19) of a sequence of 40 (two xPos windows of 8
      * inside the block), and its backward pass, against finite differences of {@code sum(Rq q + Rk k + Rv v)}
      * with respect to x and the layer's LayerNorm and projections.
