@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 @Command(name = "longnet", mixinStandardHelpOptions = true, version = "longnet-spark 0.1.0",
         description = "LongNet dilated attention on Apache Spark.",
         subcommands = {Main.Tokenize.class, Main.Attend.class, Main.InitModel.class, Main.Score.class, Main.Encode.class,
-                Main.Bench.class})
+                Main.Train.class, Main.SynthCorpus.class, Main.Bench.class})
 public final class Main implements Runnable {
 
     @Override
@@ -386,6 +386,111 @@ public final class Main implements Runnable {
                         job.partitionLength, job.backend, job.checkpointEvery, job.checkpointDir, job.overwrite),
                         System.out);
             });
+        }
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = "Trains a LongNet language model on a token dataset: exact gradients on Spark (data-parallel"
+                    + " over windows, sequence-parallel within a window longer than a partition), AdamW with warm-up"
+                    + " and cosine decay; checkpoints in OUT/checkpoints, the model in OUT (for score and encode),"
+                    + " OUT/training.json and OUT/log.csv.")
+    static final class Train implements Callable<Integer> {
+
+        @Option(names = "--tokens", required = true, paramLabel = "TOKENS",
+                description = "token dataset written by longnet tokenize (path or URI)")
+        String tokens;
+
+        @Option(names = "--config", paramLabel = "CONFIG", description = "model config JSON of a new model (docs/MODEL.md)")
+        String config;
+
+        @Option(names = "--init", paramLabel = "MODEL", description = "start from this model directory's weights instead")
+        String init;
+
+        @Option(names = "--out", required = true, paramLabel = "DIR",
+                description = "output directory, local to the driver; must not exist unless --resume or --overwrite")
+        String out;
+
+        @Option(names = "--steps", defaultValue = "200", paramLabel = "S", description = "optimiser steps (default: 200)")
+        long steps;
+
+        @Option(names = "--seq-len", defaultValue = "512", paramLabel = "N",
+                description = "tokens per training window (default: 512)")
+        int seqLen;
+
+        @Option(names = "--batch", defaultValue = "8", paramLabel = "B", description = "windows per step (default: 8)")
+        int batch;
+
+        @Option(names = "--lr", defaultValue = "1e-3", paramLabel = "LR", description = "peak learning rate (default: 1e-3)")
+        double learningRate;
+
+        @Option(names = "--warmup", defaultValue = "-1", paramLabel = "STEPS",
+                description = "linear warm-up steps (default: min(100, S/10))")
+        int warmup;
+
+        @Option(names = "--weight-decay", defaultValue = "0.01", paramLabel = "WD",
+                description = "AdamW weight decay of the matrices (default: 0.01)")
+        double weightDecay;
+
+        @Option(names = "--clip-norm", defaultValue = "1.0", paramLabel = "C",
+                description = "clip the gradient's global norm to C (0: never; default: 1.0)")
+        double clipNorm;
+
+        @Option(names = "--seed", defaultValue = "0", description = "seed of the initial weights and the batch order (default: 0)")
+        long seed;
+
+        @Option(names = "--validation", defaultValue = "0.1", paramLabel = "FRACTION",
+                description = "fraction of windows held out (the last ones) for the validation perplexity (default: 0.1)")
+        double validation;
+
+        @Option(names = "--checkpoint-every", defaultValue = "50", paramLabel = "K",
+                description = "write a checkpoint every K steps, and at the end (default: 50)")
+        int checkpointEvery;
+
+        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
+                description = "positions per partition; windows longer than L train sequence-parallel (default: chosen)")
+        int partitionLength;
+
+        @Option(names = "--resume", description = "continue from the newest checkpoint in OUT/checkpoints")
+        boolean resume;
+
+        @Option(names = "--overwrite", description = "start again, replacing an existing OUT")
+        boolean overwrite;
+
+        @CommandLine.Mixin
+        MasterOption master;
+
+        @Override
+        public Integer call() throws Exception {
+            return inSession("longnet train", master.url, spark -> TrainJob.run(spark, new TrainJob.Request(tokens, config,
+                    init, out, steps, seqLen, batch, learningRate, warmup, weightDecay, clipNorm, seed, validation,
+                    checkpointEvery, partitionLength, resume, overwrite), System.out));
+        }
+    }
+
+    @Command(name = "synth-corpus", mixinStandardHelpOptions = true,
+            description = "Writes a seeded text corpus with long-range dependencies (facts defined early in a document"
+                    + " and recalled later at any distance), one document per file: the corpus of docs/EXPERIMENTS.md.")
+    static final class SynthCorpus implements Callable<Integer> {
+
+        @Option(names = "--out", required = true, paramLabel = "DIR", description = "output folder (local); must not exist")
+        java.nio.file.Path out;
+
+        @Option(names = "--documents", defaultValue = "64", paramLabel = "D", description = "documents (default: 64)")
+        int documents;
+
+        @Option(names = "--bytes", defaultValue = "16384", paramLabel = "N",
+                description = "characters per document, about (default: 16384)")
+        int bytes;
+
+        @Option(names = "--seed", defaultValue = "0", description = "seed (default: 0)")
+        long seed;
+
+        @Override
+        public Integer call() throws Exception {
+            io.longnet.datasets.SyntheticCorpus.write(out, documents, bytes, seed);
+            System.out.printf(java.util.Locale.ROOT, "wrote %s: %d documents of about %d characters (seed %d)%n", out,
+                    documents, bytes, seed);
+            return 0;
         }
     }
 }
