@@ -105,6 +105,29 @@ class TrainJobTest {
     }
 
     @Test
+    void sequenceParallelTrainingEqualsDataParallel() throws Exception {
+        // L = 16 cuts each window of 32 into 2 partitions: branch 32:4 is exchanged, and its gradients return.
+        Path whole = dir.resolve("whole");
+        Path spread = dir.resolve("spread");
+        train(request(whole, 3, false), new ByteArrayOutputStream());
+        TrainJob.Request r = request(spread, 3, false);
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        train(new TrainJob.Request(r.tokens(), r.config(), r.init(), r.out(), r.steps(), r.seqLen(), r.batch(),
+                r.learningRate(), r.warmupSteps(), r.weightDecay(), r.clipNorm(), r.seed(), r.validationFraction(),
+                r.checkpointEvery(), 16, false, false), log);
+        assertTrue(log.toString(StandardCharsets.UTF_8).contains("each window over"), log.toString());
+        double[] a = TrainingCheckpoint.latest(whole.resolve(TrainJob.CHECKPOINTS)).orElseThrow().params();
+        double[] b = TrainingCheckpoint.latest(spread.resolve(TrainJob.CHECKPOINTS)).orElseThrow().params();
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < a.length; i++) {
+            num += (a[i] - b[i]) * (a[i] - b[i]);
+            den += a[i] * a[i];
+        }
+        assertTrue(Math.sqrt(num / den) < 1e-9, "weights after 3 steps differ by " + Math.sqrt(num / den));
+    }
+
+    @Test
     void badInputFailsBeforeAnyWork() throws Exception {
         Path out = dir.resolve("run");
         Files.createDirectories(out);
