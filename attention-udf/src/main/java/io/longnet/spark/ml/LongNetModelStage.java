@@ -33,8 +33,8 @@ import org.apache.spark.sql.types.StructType;
  *
  * @param <S> the stage itself, so that the setters chain
  */
-public abstract class LongNetModelStage<S extends LongNetModelStage<S>> extends Transformer
-        implements DefaultParamsWritable {
+public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> extends Transformer
+        implements DefaultParamsWritable permits LongNetEncoder, LongNetScorer {
 
     private static final long serialVersionUID = 1L;
 
