@@ -1,22 +1,18 @@
 package io.longnet.jobs;
 
-import io.longnet.attention.AttentionBackends;
-import io.longnet.attention.AttentionKernel;
 import io.longnet.datasets.BlockManifest;
 import io.longnet.datasets.HadoopFiles;
 import io.longnet.datasets.SerializableHadoopConf;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
-import io.longnet.model.ModelWeights;
-import io.longnet.spark.SequenceParallelModel;
+import io.longnet.spark.SequenceSlice;
+import io.longnet.spark.TokenSequences;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.Channels;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -38,7 +34,6 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
@@ -62,10 +57,6 @@ final class EncodeJob {
 
     record Request(String tokens, String model, String out, Integer layer, boolean arrow, int partitionLength,
                    String backend, int checkpointEvery, String checkpointDir, boolean overwrite) {
-    }
-
-    /** Hidden states of positions [start, start + rows) of one sequence, rows x d_model. */
-    record Encoded(long seqId, long start, int rows, float[] hidden) implements Serializable {
     }
 
     private EncodeJob() {
@@ -94,41 +85,15 @@ final class EncodeJob {
         out.printf(Locale.ROOT, "encode: %d sequence(s), %d token(s), %s; %d whole in a task, %d sequence-parallel%n",
                 sequences.count(), sequences.tokens(), r.layer() == null ? "final features" : "hidden states after layer "
                         + r.layer(), sequences.whole().size(), sequences.spread().size());
-
-        Broadcast<LongNetConfig> configB = jsc.broadcast(config);
-        Broadcast<ModelWeights> weightsB = jsc.broadcast(model.weights());
-        Integer layer = r.layer();
-        String backend = r.backend();
-        jsc.setCallSite("encode whole sequences");
-        JavaRDD<Encoded> encoded = sequences.wholeSequences(jsc.broadcast(sequences.whole())).mapPartitions(seqs -> {
-            List<Encoded> result = new ArrayList<>();
-            LongNetModel m = new LongNetModel(configB.value(), weightsB.value());
-            TaskContext task = TaskContext.get();
-            try (AttentionKernel kernel = AttentionBackends.open(backend, task == null ? 1 : task.cpus(), -1)) {
-                while (seqs.hasNext()) {
-                    var s = seqs.next();
-                    LongNetModel.Output o = m.forward(s._2(), kernel, layer != null);
-                    result.add(new Encoded(s._1(), 0, s._2().length, layer == null ? o.features() : o.hiddenStates().get(layer)));
-                }
-            }
-            return result.iterator();
-        });
-        for (long seq : sequences.spread()) {
-            SequenceParallelModel spm = new SequenceParallelModel(jsc, config, model.weights(), sequences.length(seq),
-                    r.partitionLength(), r.backend(), r.checkpointEvery());
-            jsc.setCallSite("encode sequence " + seq + " (" + spm.plan().describe() + ")");
-            var tokens = sequences.partitioned(seq, spm.plan());
-            var hidden = layer == null ? spm.features(tokens) : spm.hidden(tokens, layer);
-            encoded = encoded.union(hidden.map(h -> new Encoded(seq, h.start(), h.length(), h.x())));
-        }
+        JavaRDD<SequenceSlice> encoded = sequences.hidden(jsc, model, r.layer() == null ? -1 : r.layer(), r.backend(),
+                r.checkpointEvery());
         write(spark, encoded.cache(), r, config, blockSize, sequences.tokens());
-        jsc.clearCallSite();
         out.printf(Locale.ROOT, "done: %d tokens in %.2f s; wrote %s%n", sequences.tokens(), (System.nanoTime() - t0) / 1e9,
                 r.out());
         return sequences.tokens();
     }
 
-    private static void write(SparkSession spark, JavaRDD<Encoded> encoded, Request r, LongNetConfig config,
+    private static void write(SparkSession spark, JavaRDD<SequenceSlice> encoded, Request r, LongNetConfig config,
                               int blockSize, long tokens) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(r.out());
@@ -139,11 +104,10 @@ final class EncodeJob {
         try {
             JavaRDD<Row> rows = encoded.flatMap(e -> {
                 List<Row> out = new ArrayList<>();
-                for (int at = 0; at < e.rows(); at += blockSize) {
-                    int len = Math.min(blockSize, e.rows() - at);
-                    ByteBuffer bytes = ByteBuffer.allocate(len * d * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-                    bytes.asFloatBuffer().put(e.hidden(), at * d, len * d);
-                    out.add(RowFactory.create(e.seqId(), (e.start() + at) / blockSize, bytes.array()));
+                for (SequenceSlice b : e.byBlock(blockSize, d)) {
+                    ByteBuffer bytes = ByteBuffer.allocate(b.values().length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+                    bytes.asFloatBuffer().put(b.values());
+                    out.add(RowFactory.create(b.seqId(), b.start() / blockSize, bytes.array()));
                 }
                 return out.iterator();
             });
@@ -169,7 +133,7 @@ final class EncodeJob {
     }
 
     /** One Arrow IPC file per task: a row per position, the hidden state as a fixed-size list. */
-    private static void writeArrow(JavaRDD<Encoded> encoded, String dir, int d, SerializableHadoopConf conf) {
+    private static void writeArrow(JavaRDD<SequenceSlice> encoded, String dir, int d, SerializableHadoopConf conf) {
         encoded.foreachPartition(parts -> {
             org.apache.hadoop.fs.Path file = new org.apache.hadoop.fs.Path(dir,
                     String.format("part-%05d.arrow", TaskContext.getPartitionId()));
@@ -189,18 +153,18 @@ final class EncodeJob {
                 FixedSizeListVector list = (FixedSizeListVector) root.getVector("hidden");
                 Float4Vector values = (Float4Vector) list.getDataVector();
                 while (parts.hasNext()) {
-                    Encoded e = parts.next();
+                    SequenceSlice e = parts.next();
                     root.allocateNew();
-                    for (int i = 0; i < e.rows(); i++) {
+                    for (int i = 0; i < e.length(); i++) {
                         seq.setSafe(i, e.seqId());
                         pos.setSafe(i, e.start() + i);
                         list.setNotNull(i);
                         for (int c = 0; c < d; c++) {
-                            values.setSafe(i * d + c, e.hidden()[i * d + c]);
+                            values.setSafe(i * d + c, e.values()[i * d + c]);
                         }
                     }
-                    values.setValueCount(e.rows() * d);
-                    root.setRowCount(e.rows());
+                    values.setValueCount(e.length() * d);
+                    root.setRowCount(e.length());
                     writer.writeBatch();
                 }
                 writer.end();

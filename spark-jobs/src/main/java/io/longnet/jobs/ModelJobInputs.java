@@ -4,6 +4,7 @@ import io.longnet.attention.AttentionBackends;
 import io.longnet.datasets.TokenBlocks;
 import io.longnet.datasets.TokenManifest;
 import io.longnet.model.LongNetModel;
+import io.longnet.spark.TokenSequences;
 import java.io.IOException;
 import java.nio.file.Path;
 import org.apache.hadoop.conf.Configuration;

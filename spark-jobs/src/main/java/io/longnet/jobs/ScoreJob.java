@@ -1,30 +1,26 @@
 package io.longnet.jobs;
 
-
-import io.longnet.attention.AttentionBackends;
-import io.longnet.attention.AttentionKernel;
 import io.longnet.datasets.HadoopFiles;
 import io.longnet.datasets.TokenBlocks;
-import io.longnet.model.LongNetConfig;
-import io.longnet.model.LongNetModel;
-import io.longnet.spark.SequenceParallelModel;
+import io.longnet.spark.SequenceSlice;
+import io.longnet.spark.TokenSequences;
+import io.longnet.spark.ml.LongNetScorer;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.Serializable;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import scala.Tuple2;
@@ -69,10 +65,6 @@ final class ScoreJob {
     record DocumentRanges(long[] doc, long[] first, long[] length, String[] path, long[] line) implements Serializable {
     }
 
-    /** Log-probabilities of one sequence's positions [start, start + lp.length). */
-    record Scored(long seqId, long start, float[] logProbs) implements Serializable {
-    }
-
     private ScoreJob() {
     }
 
@@ -86,8 +78,6 @@ final class ScoreJob {
 
     private static Summary run(SparkSession spark, Request r, PrintStream out, ModelJobInputs in, long t0)
             throws IOException {
-        LongNetModel model = in.model();
-        LongNetConfig config = model.config();
         TokenSequences sequences = in.sequences();
         int blockSize = in.manifest().blockSize();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -96,81 +86,42 @@ final class ScoreJob {
         out.printf(Locale.ROOT, "score: %d sequence(s), %d token(s); %d scored whole in a task, %d sequence-parallel%n",
                 sequences.count(), sequences.tokens(), sequences.whole().size(), sequences.spread().size());
 
-        Broadcast<LongNetConfig> configB = jsc.broadcast(config);
-        Broadcast<io.longnet.model.ModelWeights> weightsB = jsc.broadcast(model.weights());
-        String backend = r.backend();
-        jsc.setCallSite("score whole sequences");
-        JavaRDD<Scored> scored = sequences.wholeSequences(jsc.broadcast(sequences.whole()))
-                .mapPartitions(seqs -> {
-                    List<Scored> result = new ArrayList<>();
-                    LongNetModel m = new LongNetModel(configB.value(), weightsB.value());
-                    TaskContext task = TaskContext.get();
-                    try (AttentionKernel kernel = AttentionBackends.open(backend, task == null ? 1 : task.cpus(), -1)) {
-                        while (seqs.hasNext()) {
-                            Tuple2<Long, int[]> s = seqs.next();
-                            float[] lp = s._2().length > 1 ? m.nextTokenLogProbs(s._2(), kernel) : new float[0];
-                            result.add(new Scored(s._1(), 0, lp));
-                        }
-                    }
-                    return result.iterator();
-                });
-        for (long seq : sequences.spread()) {
-            SequenceParallelModel spm = new SequenceParallelModel(jsc, config, model.weights(), sequences.length(seq),
-                    r.partitionLength(), r.backend(), r.checkpointEvery());
-            jsc.setCallSite("score sequence " + seq + " (" + spm.plan().describe() + ")");
-            scored = scored.union(spm.nextTokenLogProbs(sequences.partitioned(seq, spm.plan()))
-                    .map(b -> new Scored(seq, b.start(), b.logProbs())));
-        }
-        scored = scored.cache();
-        write(spark, scored, r, blockSize);
-        // The totals, from the cached scores (a few numbers per sequence reach the driver).
-        List<Tuple2<Long, double[]>> totals = scored.mapToPair(s -> new Tuple2<>(s.seqId(), new double[] {sumOf(s.logProbs()),
-                s.logProbs().length})).reduceByKey((a, b) -> new double[] {a[0] + b[0], a[1] + b[1]}).collect();
+        JavaRDD<SequenceSlice> scored = sequences.nextTokenLogProbs(jsc, in.model(), r.backend(), r.checkpointEvery())
+                .cache();
+        // Per sequence, as the ML stage gives it; its totals are a few numbers per sequence on the driver.
+        Dataset<Row> perSequence = LongNetScorer.perSequence(spark, scored, "").cache();
+        write(spark, scored, perSequence, r, blockSize);
+        Row totals = perSequence.agg(functions.sum("log_likelihood"), functions.sum("predictions")).first();
+        perSequence.unpersist();
         scored.unpersist();
-        double lpSum = 0;
-        double predictions = 0;
-        for (Tuple2<Long, double[]> t : totals) {
-            lpSum += t._2()[0];
-            predictions += t._2()[1];
-        }
+        double lpSum = totals.isNullAt(0) ? 0 : totals.getDouble(0);
+        long predictions = totals.isNullAt(1) ? 0 : totals.getLong(1);
         Summary summary = new Summary(sequences.count(), sequences.tokens(),
                 predictions == 0 ? Double.NaN : -lpSum / predictions, (System.nanoTime() - t0) / 1e9);
         out.printf(Locale.ROOT, "done: %d sequence(s), %d tokens in %.2f s (%.0f tokens/s); mean NLL %.4f nats/token,"
                 + " perplexity %.3f; wrote %s%n", summary.sequences(), summary.tokens(), summary.seconds(),
                 summary.tokens() / summary.seconds(), summary.meanNll(), summary.perplexity(), r.out());
-        jsc.clearCallSite();
         return summary;
     }
 
-    private static void write(SparkSession spark, JavaRDD<Scored> scored, Request r, int blockSize) throws IOException {
+    private static void write(SparkSession spark, JavaRDD<SequenceSlice> scored, Dataset<Row> perSequence, Request r,
+                              int blockSize) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(r.out());
         FileSystem fs = HadoopFiles.withoutChecksums(target.getFileSystem(conf));
         org.apache.hadoop.fs.Path tmp = new org.apache.hadoop.fs.Path(target.getParent(),
                 "." + target.getName() + ".longnet-tmp-" + UUID.randomUUID());
         try {
-            JavaRDD<Row> perSequence = scored
-                    .mapToPair(s -> new Tuple2<>(s.seqId(), new double[] {sumOf(s.logProbs()), s.logProbs().length}))
-                    .reduceByKey((a, b) -> new double[] {a[0] + b[0], a[1] + b[1]})
-                    .map(t -> {
-                        double predictions = t._2()[1];
-                        Double nll = predictions == 0 ? null : -t._2()[0] / predictions;
-                        return RowFactory.create(t._1(), (long) predictions + 1, nll, nll == null ? null : Math.exp(nll));
-                    });
-            spark.createDataFrame(perSequence, SCORES).write().parquet(new org.apache.hadoop.fs.Path(tmp, "sequences").toString());
+            perSequence.select(SCORES.fieldNames()[0], java.util.Arrays.copyOfRange(SCORES.fieldNames(), 1,
+                    SCORES.fieldNames().length)).write().parquet(new org.apache.hadoop.fs.Path(tmp, "sequences").toString());
             writeDocuments(spark, scored, r, new org.apache.hadoop.fs.Path(tmp, "documents").toString());
             if (r.perToken()) {
                 // Rows of B positions aligned with the token blocks; a sequence's last position predicts nothing,
                 // so its last row is one shorter.
                 JavaRDD<Row> lp = scored.flatMap(s -> {
                     List<Row> out = new ArrayList<>();
-                    float[] v = s.logProbs();
-                    for (long at = s.start() / blockSize * blockSize; at < s.start() + v.length; at += blockSize) {
-                        List<Float> values = new ArrayList<>(blockSize);
-                        for (long p = Math.max(at, s.start()); p < Math.min(at + blockSize, s.start() + v.length); p++) {
-                            values.add(v[(int) (p - s.start())]);
-                        }
-                        out.add(RowFactory.create(s.seqId(), at / blockSize, values.toArray(new Float[0])));
+                    for (SequenceSlice b : s.byBlock(blockSize, 1)) {
+                        out.add(RowFactory.create(b.seqId(), b.start() / blockSize, b.values()));
                     }
                     return out.iterator();
                 });
@@ -192,7 +143,7 @@ final class ScoreJob {
      * (position p predicts p + 1); in a concatenated corpus the documents before it are its context.
      * The document index travels as a broadcast of offsets per sequence (a few numbers per document).
      */
-    private static void writeDocuments(SparkSession spark, JavaRDD<Scored> scored, Request r, String dir)
+    private static void writeDocuments(SparkSession spark, JavaRDD<SequenceSlice> scored, Request r, String dir)
             throws IOException {
         java.util.Map<Long, java.util.List<Row>> bySeq = new java.util.HashMap<>();
         for (Row d : TokenBlocks.documents(spark, r.tokens()).select("doc", "seq_id", "first", "length", "path", "line")
@@ -222,7 +173,7 @@ final class ScoreJob {
             if (dr == null) {
                 return out.iterator();
             }
-            long end = s.start() + s.logProbs().length;
+            long end = s.start() + s.values().length;
             int i = java.util.Arrays.binarySearch(dr.first(), s.start());
             i = i >= 0 ? i : Math.max(0, -i - 2);
             for (; i < dr.first().length && dr.first()[i] < end; i++) {
@@ -230,7 +181,7 @@ final class ScoreJob {
                 long to = Math.min(end, dr.first()[i] + dr.length()[i] - 1); // the last position predicts outside
                 double sum = 0;
                 for (long p = from; p < to; p++) {
-                    sum += s.logProbs()[(int) (p - s.start())];
+                    sum += s.values()[(int) (p - s.start())];
                 }
                 if (to > from) {
                     out.add(new Tuple2<>(new Tuple2<>(s.seqId(), i), new double[] {sum, to - from}));
@@ -245,13 +196,5 @@ final class ScoreJob {
                     nll == null ? null : Math.exp(nll));
         });
         spark.createDataFrame(rows, DOCUMENTS).write().parquet(dir);
-    }
-
-    private static double sumOf(float[] v) {
-        double s = 0;
-        for (float x : v) {
-            s += x;
-        }
-        return s;
     }
 }

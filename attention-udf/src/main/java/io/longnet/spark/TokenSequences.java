@@ -1,0 +1,326 @@
+package io.longnet.spark;
+
+import static org.apache.spark.sql.functions.array_max;
+import static org.apache.spark.sql.functions.array_min;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.countDistinct;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.max;
+import static org.apache.spark.sql.functions.max_by;
+import static org.apache.spark.sql.functions.min;
+import static org.apache.spark.sql.functions.size;
+import static org.apache.spark.sql.functions.sum;
+import static org.apache.spark.sql.functions.when;
+
+import io.longnet.attention.AttentionBackends;
+import io.longnet.attention.AttentionKernel;
+import io.longnet.model.LongNetConfig;
+import io.longnet.model.LongNetModel;
+import io.longnet.model.ModelWeights;
+import io.longnet.spark.SequenceParallelModel.TokenBlock;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.functions;
+import scala.Tuple2;
+
+/**
+ * The sequences of a token block dataset ({@code seq_id long, block long, tokens array<int>}: positions
+ * {@code [block * B, block * B + len)}, every block of a sequence full but the last) run through a
+ * LongNet model: those that fit one partition whole inside a task (data-parallel over sequences), the
+ * others through {@link SequenceParallelModel} (one job each). Shared by the ML stages
+ * ({@code LongNetEncoder}, {@code LongNetScorer}) and the {@code score} / {@code encode} jobs.
+ * <p>
+ * The constructor reads one row of metadata per sequence (lengths, block numbers, token range) and checks
+ * the layout, so that a malformed input fails on the driver with a message rather than inside a task.
+ */
+public final class TokenSequences {
+
+    private final Dataset<Row> rows;
+    private final int blockSize;
+    private final LongNetConfig config;
+    private final int partitionLength;
+    private final Map<Long, Long> lengths = new TreeMap<>();
+    private final Set<Long> whole = new HashSet<>();
+    private final List<Long> spread = new ArrayList<>();
+
+    /**
+     * @param rows            the blocks (columns {@code seq_id}, {@code block}, {@code tokens}; others ignored)
+     * @param blockSize       B, positions per block; 0: the longest block of the data
+     * @param config          the model's config: its branches plan the partitions, its vocabulary bounds the ids
+     * @param partitionLength L of the sequence-parallel plan; 0: chosen per sequence
+     * @throws IllegalArgumentException when the blocks are not numbered 0, 1, ... per sequence, a block but
+     *                                  the last is not full, a block is empty or null, or a token id lies
+     *                                  outside the vocabulary
+     */
+    public TokenSequences(Dataset<Row> rows, int blockSize, LongNetConfig config, int partitionLength) {
+        if (blockSize < 0) {
+            throw new IllegalArgumentException("block size must be >= 0 (0: from the data), got " + blockSize);
+        }
+        this.rows = rows.select(col("seq_id"), col("block"), col("tokens"));
+        this.config = config;
+        this.partitionLength = partitionLength;
+        List<Row> meta = this.rows.groupBy("seq_id").agg(
+                functions.count(lit(1)), countDistinct(col("block")), min("block"), max("block"),
+                sum(size(col("tokens"))), min(size(col("tokens"))), max(size(col("tokens"))),
+                max_by(size(col("tokens")), col("block")), functions.count(when(col("tokens").isNull(), 1)),
+                min(array_min(col("tokens"))), max(array_max(col("tokens"))))
+                .collectAsList();
+        int b = blockSize;
+        if (b == 0) {
+            for (Row m : meta) {
+                b = Math.max(b, m.isNullAt(7) ? 0 : m.getInt(7));
+            }
+        }
+        this.blockSize = Math.max(b, 1);
+        for (Row m : meta) {
+            long seq = m.getLong(0);
+            lengths.put(seq, check(m, seq, this.blockSize, config.vocabSize()));
+        }
+        for (Map.Entry<Long, Long> e : lengths.entrySet()) {
+            PartitionPlan plan = PartitionPlan.of(config.attentionConfig(), e.getValue(), partitionLength,
+                    PartitionPlan.DEFAULT_TASK_BYTES);
+            (plan.partitions() == 1 ? whole : spread).add(e.getKey());
+        }
+    }
+
+    /** Checks one sequence's metadata row and returns its length. */
+    private static long check(Row m, long seq, int blockSize, int vocab) {
+        long rowCount = m.getLong(1);
+        if (m.getLong(9) > 0) {
+            throw new IllegalArgumentException("sequence " + seq + " has " + m.getLong(9) + " block(s) with null"
+                    + " tokens");
+        }
+        long first = m.getLong(3);
+        long last = m.getLong(4);
+        if (first != 0 || last != rowCount - 1 || m.getLong(2) != rowCount) {
+            throw new IllegalArgumentException("sequence " + seq + " has " + rowCount + " block rows numbered "
+                    + first + ".." + last + ": expected blocks 0.." + (rowCount - 1) + ", each once");
+        }
+        long n = m.getLong(5);
+        int shortest = m.getInt(6);
+        int longest = m.getInt(7);
+        int lastSize = m.getInt(8);
+        if (shortest < 1) {
+            throw new IllegalArgumentException("sequence " + seq + " has an empty block: every block holds at"
+                    + " least one token");
+        }
+        if (longest > blockSize || n - lastSize != (rowCount - 1) * (long) blockSize) {
+            throw new IllegalArgumentException("sequence " + seq + " holds " + n + " tokens in " + rowCount
+                    + " blocks of " + shortest + " to " + longest + ": expected full blocks of " + blockSize
+                    + " tokens, only the last one shorter");
+        }
+        int low = m.getInt(10);
+        int high = m.getInt(11);
+        if (low < 0 || high >= vocab) {
+            throw new IllegalArgumentException("sequence " + seq + " holds token id " + (low < 0 ? low : high)
+                    + ", outside the model's vocabulary [0, " + vocab + ")");
+        }
+        return n;
+    }
+
+    /** Number of sequences. */
+    public long count() {
+        return lengths.size();
+    }
+
+    /** Total positions of all sequences. */
+    public long tokens() {
+        long total = 0;
+        for (long n : lengths.values()) {
+            total += n;
+        }
+        return total;
+    }
+
+    /** Length of sequence {@code seq}. */
+    public long length(long seq) {
+        return lengths.get(seq);
+    }
+
+    /** B: positions per block (the given one, or the longest block of the data). */
+    public int blockSize() {
+        return blockSize;
+    }
+
+    /** Sequences that fit one partition: run whole inside a task. */
+    public Set<Long> whole() {
+        return whole;
+    }
+
+    /** Sequences longer than one partition: run through the sequence-parallel model, one job each. */
+    public List<Long> spread() {
+        return spread;
+    }
+
+    /**
+     * Hidden states of every position, {@code d_model} floats each: after {@code layer} layers (0: the
+     * embeddings; before the final LayerNorm), or, for {@code layer = -1}, the final features (all layers,
+     * then the final LayerNorm). Slices cover each sequence once; whole sequences come as one slice,
+     * spread ones as one per partition.
+     */
+    public JavaRDD<SequenceSlice> hidden(JavaSparkContext jsc, LongNetModel model, int layer, String backend,
+                                         int checkpointEvery) {
+        int layers = model.config().layers();
+        if (layer < -1 || layer > layers) {
+            throw new IllegalArgumentException("layer " + layer + " does not exist: the model has layers 0"
+                    + " (embeddings) to " + layers + ", or -1 for the final features");
+        }
+        AttentionBackends.validate(backend);
+        Broadcast<LongNetConfig> configB = jsc.broadcast(model.config());
+        Broadcast<ModelWeights> weightsB = jsc.broadcast(model.weights());
+        jsc.setCallSite("hidden states of whole sequences");
+        JavaRDD<SequenceSlice> out = wholeSequences(jsc.broadcast(whole)).mapPartitions(seqs -> {
+            List<SequenceSlice> result = new ArrayList<>();
+            LongNetModel m = new LongNetModel(configB.value(), weightsB.value());
+            try (AttentionKernel kernel = openKernel(backend)) {
+                while (seqs.hasNext()) {
+                    Tuple2<Long, int[]> s = seqs.next();
+                    LongNetModel.Output o = m.forward(s._2(), kernel, layer >= 0);
+                    result.add(new SequenceSlice(s._1(), 0, s._2().length,
+                            layer < 0 ? o.features() : o.hiddenStates().get(layer)));
+                }
+            }
+            return result.iterator();
+        });
+        for (long seq : spread) {
+            SequenceParallelModel spm = new SequenceParallelModel(jsc, model.config(), model.weights(), length(seq),
+                    partitionLength, backend, checkpointEvery);
+            jsc.setCallSite("hidden states of sequence " + seq + " (" + spm.plan().describe() + ")");
+            JavaRDD<TokenBlock> tokens = partitioned(seq, spm.plan());
+            JavaRDD<SequenceParallelModel.HiddenBlock> h = layer < 0 ? spm.features(tokens) : spm.hidden(tokens, layer);
+            out = out.union(h.map(b -> new SequenceSlice(seq, b.start(), b.length(), b.x())));
+        }
+        jsc.clearCallSite();
+        return out;
+    }
+
+    /**
+     * Next-token log-probabilities: the value at position {@code p} is {@code log P(token p + 1 | tokens
+     * 0..p)}, so a sequence of {@code n} tokens has {@code n - 1} (its last position predicts nothing; a
+     * one-token sequence comes as an empty slice).
+     */
+    public JavaRDD<SequenceSlice> nextTokenLogProbs(JavaSparkContext jsc, LongNetModel model, String backend,
+                                                    int checkpointEvery) {
+        AttentionBackends.validate(backend);
+        Broadcast<LongNetConfig> configB = jsc.broadcast(model.config());
+        Broadcast<ModelWeights> weightsB = jsc.broadcast(model.weights());
+        jsc.setCallSite("score whole sequences");
+        JavaRDD<SequenceSlice> out = wholeSequences(jsc.broadcast(whole)).mapPartitions(seqs -> {
+            List<SequenceSlice> result = new ArrayList<>();
+            LongNetModel m = new LongNetModel(configB.value(), weightsB.value());
+            try (AttentionKernel kernel = openKernel(backend)) {
+                while (seqs.hasNext()) {
+                    Tuple2<Long, int[]> s = seqs.next();
+                    float[] lp = s._2().length > 1 ? m.nextTokenLogProbs(s._2(), kernel) : new float[0];
+                    result.add(new SequenceSlice(s._1(), 0, lp.length, lp));
+                }
+            }
+            return result.iterator();
+        });
+        for (long seq : spread) {
+            SequenceParallelModel spm = new SequenceParallelModel(jsc, model.config(), model.weights(), length(seq),
+                    partitionLength, backend, checkpointEvery);
+            jsc.setCallSite("score sequence " + seq + " (" + spm.plan().describe() + ")");
+            out = out.union(spm.nextTokenLogProbs(partitioned(seq, spm.plan()))
+                    .map(b -> new SequenceSlice(seq, b.start(), b.logProbs().length, b.logProbs())));
+        }
+        jsc.clearCallSite();
+        return out;
+    }
+
+    private static AttentionKernel openKernel(String backend) {
+        TaskContext task = TaskContext.get();
+        return AttentionBackends.open(backend, task == null ? 1 : task.cpus(), -1);
+    }
+
+    /** The sequences of {@code whole}, each one record (seq_id, its tokens in order). */
+    private JavaPairRDD<Long, int[]> wholeSequences(Broadcast<Set<Long>> whole) {
+        return rows.javaRDD()
+                .filter(row -> whole.value().contains(row.getLong(0)))
+                .mapToPair(row -> new Tuple2<>(row.getLong(0), new Tuple2<>(row.getLong(1), toInts(row.getList(2)))))
+                .groupByKey()
+                .mapValues(TokenSequences::concat);
+    }
+
+    /**
+     * Sequence {@code seq} cut into the partitions of {@code plan} (L a multiple of the block size), each
+     * also holding the token after it.
+     */
+    private JavaRDD<TokenBlock> partitioned(long seq, PartitionPlan plan) {
+        int length = plan.partitionLength();
+        if (length % blockSize != 0) {
+            throw new IllegalArgumentException("partition length " + length + " is not a multiple of the token"
+                    + " dataset's block size " + blockSize + ": choose a partition length that is a multiple of "
+                    + blockSize + " and divides or is a multiple of every segment length of "
+                    + config.branches());
+        }
+        int perPartition = length / blockSize;
+        // The first block of a partition also goes to the previous one, which needs its first token.
+        return rows.filter(col("seq_id").equalTo(seq)).javaRDD()
+                .flatMapToPair(row -> {
+                    long block = row.getLong(1);
+                    int p = (int) (block / perPartition);
+                    int[] ids = toInts(row.getList(2));
+                    List<Tuple2<Integer, Tuple2<Long, int[]>>> to = new ArrayList<>(2);
+                    to.add(new Tuple2<>(p, new Tuple2<>(block, ids)));
+                    if (block % perPartition == 0 && p > 0) {
+                        to.add(new Tuple2<>(p - 1, new Tuple2<>(block, ids)));
+                    }
+                    return to.iterator();
+                })
+                .partitionBy(new PartitionIdPartitioner(plan.partitions()))
+                .mapPartitionsWithIndex((p, blocks) -> {
+                    List<Tuple2<Long, int[]>> mine = new ArrayList<>();
+                    int next = -1;
+                    long nextBlock = (long) (p + 1) * perPartition;
+                    while (blocks.hasNext()) {
+                        Tuple2<Long, int[]> b = blocks.next()._2();
+                        if (b._1() == nextBlock) {
+                            next = b._2()[0];
+                        } else {
+                            mine.add(b);
+                        }
+                    }
+                    return List.of(new TokenBlock(p, (long) p * length, concat(mine), next)).iterator();
+                }, true)
+                .setName("tokens of sequence " + seq + " in partitions of " + length);
+    }
+
+    private static int[] toInts(List<Integer> list) {
+        int[] a = new int[list.size()];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = list.get(i);
+        }
+        return a;
+    }
+
+    /** Blocks in order, their tokens end to end. */
+    private static int[] concat(Iterable<Tuple2<Long, int[]>> blocks) {
+        List<Tuple2<Long, int[]>> sorted = new ArrayList<>();
+        blocks.forEach(sorted::add);
+        sorted.sort(Comparator.comparingLong(Tuple2::_1));
+        int total = 0;
+        for (Tuple2<Long, int[]> b : sorted) {
+            total += b._2().length;
+        }
+        int[] out = new int[total];
+        int at = 0;
+        for (Tuple2<Long, int[]> b : sorted) {
+            System.arraycopy(b._2(), 0, out, at, b._2().length);
+            at += b._2().length;
+        }
+        return out;
+    }
+}
