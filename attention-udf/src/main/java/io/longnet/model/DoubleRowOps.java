@@ -13,9 +13,11 @@ import java.util.Arrays;
  */
 final class DoubleRowOps {
 
-    /** Rows of C and steps of the shared dimension one pass of {@link #mulAdd}'s inner loop handles. */
-    private static final int TILE = 4;
-    /** About how many doubles of B one pass over the shared dimension may touch: 256 KiB, in L2. */
+    /** Rows of C {@link #mulAdd} takes through each group of four rows of B while those are in L1. */
+    private static final int ROWS = 8;
+    /** Rows of B a panel of {@link #mulAdd} holds are a multiple of this. */
+    private static final int PANEL_STEP = 4;
+    /** About how many doubles of B a panel of {@link #mulAdd} holds: 256 KiB, in L2. */
     private static final int B_PANEL = 1 << 15;
 
     private DoubleRowOps() {
@@ -74,94 +76,64 @@ final class DoubleRowOps {
      * {@code A(i, k) = a[aOff + i * aRow + k * aCol]} (any strides, so that a transposed operand needs no
      * copy), {@code B[k][j] = b[bOff + k * bRow + j]} and {@code C[i][j] = c[cOff + i * cRow + j]}.
      *
-     * <p>Why it is shaped this way: HotSpot 17 vectorises a loop over {@code j} whose stores go to arrays
-     * indexed from 0, so blocks of {@link #TILE} rows of C are copied into scratch rows, and each pass of
-     * the inner loop reads {@code TILE} rows of B and updates all {@code TILE} rows of C with
-     * {@code TILE x TILE} loop-invariant factors of A: 16 fused multiply-adds per 4 loads and 4 stores of C
-     * (a plain axpy does 1 per load and store). The shared dimension is cut into panels of B that stay in
-     * L2 while every block of C passes over them. Each {@code C[i][j]} still sums over {@code k} in
-     * increasing order, so the result does not depend on the panel sizes.
+     * <p>Why it is shaped this way: HotSpot 17's C2 vectorises a loop only when every array in it is
+     * indexed by the loop variable alone (an offset, as a flat row-major matrix needs, or two offsets into
+     * one array, keep it scalar) and the body is small enough to unroll: one row of C against four rows of
+     * B, four multiply-adds per element, is the largest that it does (two rows of C, or eight of B, run
+     * scalar, 2-4x slower). So rows of B are copied into a panel of row arrays that stays in L2 while all of
+     * C passes over it, and C goes through it {@link #ROWS} rows at a time, copied into scratch rows: each
+     * group of four rows of B then serves all of them from L1. Each {@code C[i][j]} still sums over
+     * {@code k} in increasing order, so the result does not depend on the panel or block sizes.
      */
     static void mulAdd(double[] a, int aOff, int aRow, int aCol, int rows, int depth, double[] b, int bOff,
                        int bRow, int m, double[] c, int cOff, int cRow) {
         if (rows <= 0 || depth <= 0 || m <= 0) {
             return;
         }
-        double[] c0 = new double[m];
-        double[] c1 = new double[m];
-        double[] c2 = new double[m];
-        double[] c3 = new double[m];
-        int panel = Math.max(TILE, B_PANEL / m / TILE * TILE);
-        for (int k0 = 0; k0 < depth; k0 += panel) {
-            int k1 = Math.min(depth, k0 + panel);
-            int i = 0;
-            for (; i + TILE <= rows; i += TILE) {
-                int ci = cOff + i * cRow;
-                System.arraycopy(c, ci, c0, 0, m);
-                System.arraycopy(c, ci + cRow, c1, 0, m);
-                System.arraycopy(c, ci + 2 * cRow, c2, 0, m);
-                System.arraycopy(c, ci + 3 * cRow, c3, 0, m);
-                int a0 = aOff + i * aRow;
-                int a1 = a0 + aRow;
-                int a2 = a1 + aRow;
-                int a3 = a2 + aRow;
-                int k = k0;
-                for (; k + TILE <= k1; k += TILE) {
-                    int q0 = k * aCol;
-                    int q1 = q0 + aCol;
-                    int q2 = q1 + aCol;
-                    int q3 = q2 + aCol;
-                    double f00 = a[a0 + q0], f01 = a[a0 + q1], f02 = a[a0 + q2], f03 = a[a0 + q3];
-                    double f10 = a[a1 + q0], f11 = a[a1 + q1], f12 = a[a1 + q2], f13 = a[a1 + q3];
-                    double f20 = a[a2 + q0], f21 = a[a2 + q1], f22 = a[a2 + q2], f23 = a[a2 + q3];
-                    double f30 = a[a3 + q0], f31 = a[a3 + q1], f32 = a[a3 + q2], f33 = a[a3 + q3];
-                    int b0 = bOff + k * bRow;
-                    int b1 = b0 + bRow;
-                    int b2 = b1 + bRow;
-                    int b3 = b2 + bRow;
-                    for (int j = 0; j < m; j++) {
-                        double w0 = b[b0 + j];
-                        double w1 = b[b1 + j];
-                        double w2 = b[b2 + j];
-                        double w3 = b[b3 + j];
-                        c0[j] = Math.fma(f03, w3, Math.fma(f02, w2, Math.fma(f01, w1, Math.fma(f00, w0, c0[j]))));
-                        c1[j] = Math.fma(f13, w3, Math.fma(f12, w2, Math.fma(f11, w1, Math.fma(f10, w0, c1[j]))));
-                        c2[j] = Math.fma(f23, w3, Math.fma(f22, w2, Math.fma(f21, w1, Math.fma(f20, w0, c2[j]))));
-                        c3[j] = Math.fma(f33, w3, Math.fma(f32, w2, Math.fma(f31, w1, Math.fma(f30, w0, c3[j]))));
-                    }
-                }
-                for (; k < k1; k++) {
-                    int q0 = k * aCol;
-                    double f0 = a[a0 + q0];
-                    double f1 = a[a1 + q0];
-                    double f2 = a[a2 + q0];
-                    double f3 = a[a3 + q0];
-                    int b0 = bOff + k * bRow;
-                    for (int j = 0; j < m; j++) {
-                        double w0 = b[b0 + j];
-                        c0[j] = Math.fma(f0, w0, c0[j]);
-                        c1[j] = Math.fma(f1, w0, c1[j]);
-                        c2[j] = Math.fma(f2, w0, c2[j]);
-                        c3[j] = Math.fma(f3, w0, c3[j]);
-                    }
-                }
-                System.arraycopy(c0, 0, c, ci, m);
-                System.arraycopy(c1, 0, c, ci + cRow, m);
-                System.arraycopy(c2, 0, c, ci + 2 * cRow, m);
-                System.arraycopy(c3, 0, c, ci + 3 * cRow, m);
+        int panelRows = Math.min(depth, Math.max(PANEL_STEP, B_PANEL / m / PANEL_STEP * PANEL_STEP));
+        double[][] panel = new double[panelRows][m];
+        double[][] block = new double[ROWS][m];
+        for (int k0 = 0; k0 < depth; k0 += panelRows) {
+            int count = Math.min(panelRows, depth - k0);
+            for (int k = 0; k < count; k++) {
+                System.arraycopy(b, bOff + (k0 + k) * bRow, panel[k], 0, m);
             }
-            for (; i < rows; i++) {
-                int ci = cOff + i * cRow;
-                System.arraycopy(c, ci, c0, 0, m);
-                int a0 = aOff + i * aRow;
-                for (int k = k0; k < k1; k++) {
-                    double f0 = a[a0 + k * aCol];
-                    int b0 = bOff + k * bRow;
-                    for (int j = 0; j < m; j++) {
-                        c0[j] = Math.fma(f0, b[b0 + j], c0[j]);
+            for (int i0 = 0; i0 < rows; i0 += ROWS) {
+                int n = Math.min(ROWS, rows - i0);
+                for (int r = 0; r < n; r++) {
+                    System.arraycopy(c, cOff + (i0 + r) * cRow, block[r], 0, m);
+                }
+                int k = 0;
+                for (; k + 4 <= count; k += 4) {
+                    double[] b0 = panel[k];
+                    double[] b1 = panel[k + 1];
+                    double[] b2 = panel[k + 2];
+                    double[] b3 = panel[k + 3];
+                    for (int r = 0; r < n; r++) {
+                        int at = aOff + (i0 + r) * aRow + (k0 + k) * aCol;
+                        double f0 = a[at];
+                        double f1 = a[at + aCol];
+                        double f2 = a[at + 2 * aCol];
+                        double f3 = a[at + 3 * aCol];
+                        double[] row = block[r];
+                        for (int j = 0; j < m; j++) {
+                            row[j] = Math.fma(f3, b3[j], Math.fma(f2, b2[j], Math.fma(f1, b1[j], Math.fma(f0, b0[j], row[j]))));
+                        }
                     }
                 }
-                System.arraycopy(c0, 0, c, ci, m);
+                for (; k < count; k++) {
+                    double[] b0 = panel[k];
+                    for (int r = 0; r < n; r++) {
+                        double f0 = a[aOff + (i0 + r) * aRow + (k0 + k) * aCol];
+                        double[] row = block[r];
+                        for (int j = 0; j < m; j++) {
+                            row[j] = Math.fma(f0, b0[j], row[j]);
+                        }
+                    }
+                }
+                for (int r = 0; r < n; r++) {
+                    System.arraycopy(block[r], 0, c, cOff + (i0 + r) * cRow, m);
+                }
             }
         }
     }
