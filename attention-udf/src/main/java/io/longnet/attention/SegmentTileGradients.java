@@ -44,6 +44,7 @@ final class SegmentTileGradients {
     private final double[] alpha = new double[BLOCK_Q];
     private final double[] rowLse = new double[BLOCK_Q];
     private final double[] delta = new double[BLOCK_Q];   // D_i = dO_i . o_i
+    private final double[] rounded = new double[BLOCK_Q]; // FastExp's scratch
     private final int[] firstQuery = new int[BLOCK_K];    // first query of the block that may see key j
     private final double[] row;
 
@@ -138,9 +139,7 @@ final class SegmentTileGradients {
                 double[] p = pT[j];
                 int lo = firstQuery[j];
                 Arrays.fill(p, 0, lo, 0.0);
-                for (int i = lo; i < bq; i++) {
-                    p[i] = Math.exp(p[i] - rowLse[i]);
-                }
+                FastExp.expInPlace(p, rowLse, lo, bq, rounded);
             }
             // dP_ij = v_j . dO_i, then dS = P (dP - D), zero where masked (the products below sum over it).
             for (int j = 0; j < bk; j++) {
@@ -260,8 +259,8 @@ final class SegmentTileGradients {
             double[] s = pT[j];
             int lo = firstQuery[j];
             Arrays.fill(s, 0, lo, 0.0); // masked: no weight in the product below
+            FastExp.expInPlace(s, shift, lo, bq, rounded);
             for (int i = lo; i < bq; i++) {
-                s[i] = Math.exp(s[i] - shift[i]);
                 rowSum[i] += s[i];
             }
         }
