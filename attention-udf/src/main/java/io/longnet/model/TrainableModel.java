@@ -111,7 +111,9 @@ public final class TrainableModel {
         private final int rows;
         private final double[] y;
         // attentionOutput: a = o (without sub-LN) or null; xhat2/rstd2 the sub-LN's.
-        // feedForward: xhat1/rstd1 the pre-LN's, a = fc1's output before GELU, xhat2/rstd2 the sub-LN's.
+        // feedForward: xhat1/rstd1 the pre-LN's, a = GELU's derivative at fc1's output (made with GELU in the
+        // forward pass, for about the price of GELU alone), xhat2/rstd2 the sub-LN's, or without it
+        // xhat2 = GELU's output, fc2's input.
         private final double[] xhat1;
         private final double[] rstd1;
         private final double[] a;
@@ -496,10 +498,9 @@ public final class TrainableModel {
         double[] a = new double[n * ffn];
         DoubleRowOps.linear(h, n, width, params, w.fc1W(), w.fc1B(), ffn, a);
         double[] u = new double[n * ffn];
-        for (int i = 0; i < u.length; i++) {
-            u[i] = Gelu.gelu(a[i]);
-        }
-        double[] xhat2 = null;
+        double[] slope = new double[n * ffn];
+        Gelu.withDerivative(a, u, slope, u.length);
+        double[] xhat2 = u;
         double[] rstd2 = null;
         if (config.subLn()) {
             xhat2 = new double[n * ffn];
@@ -512,7 +513,7 @@ public final class TrainableModel {
         for (int i = 0; i < y.length; i++) {
             y[i] += x[i];
         }
-        return new Sublayer(Sublayer.Kind.FEED_FORWARD, layer, n, y, xhat1, rstd1, a, xhat2, rstd2);
+        return new Sublayer(Sublayer.Kind.FEED_FORWARD, layer, n, y, xhat1, rstd1, slope, xhat2, rstd2);
     }
 
     /**
@@ -527,14 +528,11 @@ public final class TrainableModel {
         int ffn = config.ffnDim();
         checkRows("dy", dy, n, width);
         layout.checkLength("gradient", grad);
-        // fc2's input again: the sub-LN's output from its saved state, or GELU of fc1's output.
-        double[] u = new double[n * ffn];
+        // fc2's input: the sub-LN's output again from its saved state, or GELU's saved output.
+        double[] u = saved.xhat2;
         if (config.subLn()) {
+            u = new double[n * ffn];
             DoubleRowOps.layerNormOutput(saved.xhat2, n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), u);
-        } else {
-            for (int i = 0; i < u.length; i++) {
-                u[i] = Gelu.gelu(saved.a[i]);
-            }
         }
         double[] du = new double[n * ffn];
         DoubleRowOps.linearBackward(u, n, ffn, params, w.fc2W(), w.fc2B(), width, dy, du, grad);
@@ -545,7 +543,7 @@ public final class TrainableModel {
                     saved.rstd2, da, grad);
         }
         for (int i = 0; i < da.length; i++) {
-            da[i] *= Gelu.derivative(saved.a[i]);
+            da[i] *= saved.a[i];
         }
         double[] h = new double[n * width];
         DoubleRowOps.layerNormOutput(saved.xhat1, n, width, params, w.ffnLnW(), w.ffnLnB(), h);

@@ -153,4 +153,23 @@ class GeluTest {
         assertTrue(worstTail < 1e-14, "gelu relative error in the tail " + worstTail);
         assertTrue(worstDerivative < 4e-15, "gelu' error " + worstDerivative);
     }
+
+    @Test
+    void withDerivativeGivesExactlyWhatTheTwoMethodsGive() {
+        int n = 4001;
+        double[] x = new double[n + 3];
+        for (int i = 0; i < n; i++) {
+            x[i] = -10 + 20.0 * i / (n - 1) + 1e-7 * (i % 7); // the table, both tails, nodes and between
+        }
+        x[n] = 0.0;
+        x[n + 1] = -0.0;
+        x[n + 2] = Double.NaN;
+        double[] gelu = new double[x.length];
+        double[] slope = new double[x.length];
+        Gelu.withDerivative(x, gelu, slope, x.length);
+        for (int i = 0; i < x.length; i++) {
+            assertEquals(Gelu.gelu(x[i]), gelu[i], 0.0, "gelu(" + x[i] + ")");
+            assertEquals(Gelu.derivative(x[i]), slope[i], 0.0, "gelu'(" + x[i] + ")");
+        }
+    }
 }
