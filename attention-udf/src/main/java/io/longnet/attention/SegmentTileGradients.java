@@ -15,7 +15,9 @@ import java.util.Arrays;
  * scores and probabilities as {@code [BLOCK_K][BLOCK_Q]}. The key gradients are sums over queries, so
  * for them q and dO are also kept as rows and the loops run along {@code d}.
  *
- * <p>Every sum runs in a fixed order (query blocks, then key tiles, then rows in index order), so a
+ * <p>The five products of a tile (scores, {@code P V}, {@code dP}, {@code dV}/{@code dK}, {@code dQ}) run
+ * through {@link TileProducts#mulAdd}, register-blocked over four rows and four steps of the shared
+ * dimension. Every sum runs in a fixed order (query blocks, then key tiles, then rows in index order), so a
  * result depends only on the inputs, never on which thread ran the item.
  */
 final class SegmentTileGradients {
@@ -42,6 +44,7 @@ final class SegmentTileGradients {
     private final double[] alpha = new double[BLOCK_Q];
     private final double[] rowLse = new double[BLOCK_Q];
     private final double[] delta = new double[BLOCK_Q];   // D_i = dO_i . o_i
+    private final double[] rounded = new double[BLOCK_Q]; // FastExp's scratch
     private final int[] firstQuery = new int[BLOCK_K];    // first query of the block that may see key j
     private final double[] row;
 
@@ -136,42 +139,25 @@ final class SegmentTileGradients {
                 double[] p = pT[j];
                 int lo = firstQuery[j];
                 Arrays.fill(p, 0, lo, 0.0);
-                for (int i = lo; i < bq; i++) {
-                    p[i] = Math.exp(p[i] - rowLse[i]);
-                }
+                FastExp.expInPlace(p, rowLse, lo, bq, rounded);
             }
-            // dP_ij = v_j . dO_i, then dS = P (dP - D): one axpy over the queries per (key, channel).
+            // dP_ij = v_j . dO_i, then dS = P (dP - D), zero where masked (the products below sum over it).
+            for (int j = 0; j < bk; j++) {
+                Arrays.fill(dsT[j], 0, bq, 0.0);
+            }
+            TileProducts.mulAdd(vTile, false, dOT, dsT, bk, d, bq, firstQuery, null);
             for (int j = 0; j < bk; j++) {
                 double[] ds = dsT[j];
-                double[] vj = vTile[j];
-                int lo = firstQuery[j];
-                Arrays.fill(ds, 0, bq, 0.0);
-                for (int c = 0; c < d; c++) {
-                    double vc = vj[c];
-                    double[] g = dOT[c];
-                    for (int i = lo; i < bq; i++) {
-                        ds[i] += vc * g[i];
-                    }
-                }
                 double[] p = pT[j];
+                int lo = firstQuery[j];
+                Arrays.fill(ds, 0, lo, 0.0);
                 for (int i = lo; i < bq; i++) {
                     ds[i] = p[i] * (ds[i] - delta[i]);
                 }
             }
             keyGradients(keys, dk, dv, j0, bk, bq);
             // dq_i += sum_j dS_ij k_j (scaled once at the end).
-            for (int j = 0; j < bk; j++) {
-                double[] ds = dsT[j];
-                double[] kj = kTile[j];
-                int lo = firstQuery[j];
-                for (int c = 0; c < d; c++) {
-                    double kc = kj[c];
-                    double[] a = accT[c];
-                    for (int i = lo; i < bq; i++) {
-                        a[i] += kc * ds[i];
-                    }
-                }
-            }
+            TileProducts.mulAdd(kTile, true, dsT, accT, d, bk, bq, null, null);
         }
         for (int i = 0; i < bq; i++) {
             int at = queries.at(i0 + i);
@@ -184,22 +170,15 @@ final class SegmentTileGradients {
     /** dV_j += sum_i P_ij dO_i and dK_j += sum_i dS_ij (scale q_i), summed over the block, then added. */
     private void keyGradients(Rows keys, double[] dk, double[] dv, int j0, int bk, int bq) {
         for (int j = 0; j < bk; j++) {
+            Arrays.fill(dkTile[j], 0.0);
+            Arrays.fill(dvTile[j], 0.0);
+        }
+        // P and dS are zero before firstQuery[j], so each key's sum may start at its block's first bound.
+        TileProducts.mulAdd(pT, false, dORows, dvTile, bk, bq, d, null, firstQuery);
+        TileProducts.mulAdd(dsT, false, qRows, dkTile, bk, bq, d, null, firstQuery);
+        for (int j = 0; j < bk; j++) {
             double[] gk = dkTile[j];
             double[] gv = dvTile[j];
-            Arrays.fill(gk, 0.0);
-            Arrays.fill(gv, 0.0);
-            double[] p = pT[j];
-            double[] ds = dsT[j];
-            for (int i = firstQuery[j]; i < bq; i++) {
-                double pi = p[i];
-                double si = ds[i];
-                double[] g = dORows[i];
-                double[] qi = qRows[i];
-                for (int c = 0; c < d; c++) {
-                    gv[c] += pi * g[c];
-                    gk[c] += si * qi[c];
-                }
-            }
             int at = keys.at(j0 + j);
             for (int c = 0; c < d; c++) {
                 dk[at + c] += gk[c];
@@ -242,18 +221,11 @@ final class SegmentTileGradients {
     /** pT[j] = sum_c k[j][c] * qT[c] for the queries that may see key j, -inf for the others. */
     private void scoreTile(int bq, int bk) {
         for (int j = 0; j < bk; j++) {
-            double[] s = pT[j];
-            double[] kj = kTile[j];
-            int lo = firstQuery[j];
-            Arrays.fill(s, 0, lo, Double.NEGATIVE_INFINITY);
-            Arrays.fill(s, lo, bq, 0.0);
-            for (int c = 0; c < d; c++) {
-                double kc = kj[c];
-                double[] qc = qT[c];
-                for (int i = lo; i < bq; i++) {
-                    s[i] += kc * qc[i];
-                }
-            }
+            Arrays.fill(pT[j], 0, bq, 0.0);
+        }
+        TileProducts.mulAdd(kTile, false, qT, pT, bk, d, bq, firstQuery, null);
+        for (int j = 0; j < bk; j++) {
+            Arrays.fill(pT[j], 0, firstQuery[j], Double.NEGATIVE_INFINITY);
         }
     }
 
@@ -286,18 +258,12 @@ final class SegmentTileGradients {
         for (int j = 0; j < bk; j++) {
             double[] s = pT[j];
             int lo = firstQuery[j];
+            Arrays.fill(s, 0, lo, 0.0); // masked: no weight in the product below
+            FastExp.expInPlace(s, shift, lo, bq, rounded);
             for (int i = lo; i < bq; i++) {
-                s[i] = Math.exp(s[i] - shift[i]);
                 rowSum[i] += s[i];
             }
-            double[] vj = vTile[j];
-            for (int c = 0; c < d; c++) {
-                double vc = vj[c];
-                double[] a = accT[c];
-                for (int i = lo; i < bq; i++) {
-                    a[i] += vc * s[i];
-                }
-            }
         }
+        TileProducts.mulAdd(vTile, true, pT, accT, d, bk, bq, null, null);
     }
 }

@@ -1,5 +1,6 @@
 package io.longnet.attention;
 
+import io.longnet.attention.SegmentTileAttention.Rows;
 import java.util.Arrays;
 
 /**
@@ -15,9 +16,10 @@ import java.util.Arrays;
  *
  * <p>The pattern is not a set of dilated branches: a dilated branch gives nothing to the queries it does
  * not select, while here every query has its own strided set. Work is {@code O(N (l + N / l))} per head
- * (at most {@code 2l - 1 + N/l} keys per query) and memory {@code O(N)} beyond the arrays: the forward
- * pass runs an online softmax per query, the backward pass recomputes the probabilities from lse.
- * One thread; arrays as {@link TrainingAttention} says.
+ * (at most {@code 2l - 1 + N/l} keys per query) and memory {@code O(l d)} beyond the arrays: the pattern
+ * runs as pieces of dense or causal attention over runs of rows at a fixed stride, through the float64
+ * tiles of the dilated engine ({@link SegmentTileGradients}: flash-style forward, probabilities recomputed
+ * from lse in the backward pass). One thread; arrays as {@link TrainingAttention} says.
  */
 public final class StridedSparseAttention implements TrainingAttention {
 
@@ -115,40 +117,15 @@ public final class StridedSparseAttention implements TrainingAttention {
     public void forward(double[] q, double[] k, double[] v, int n, double[] o, double[] lse) {
         checkRows(n, "q", q, "k", k, "v", v, "o", o);
         checkLength("lse", lse, (long) n * heads, "n x heads = " + n + " x " + heads);
-        int d = headDim;
-        int[] keys = new int[n];
-        double[] acc = new double[d];
-        for (int i = 0; i < n; i++) {
-            int count = keys(i, n, stride, causal, keys);
-            for (int h = 0; h < heads; h++) {
-                int qi = (i * heads + h) * d;
-                Arrays.fill(acc, 0);
-                double max = Double.NEGATIVE_INFINITY;
-                double sum = 0;
-                // Online softmax: rescale the running sum and accumulator whenever the maximum grows.
-                for (int t = 0; t < count; t++) {
-                    int kj = (keys[t] * heads + h) * d;
-                    double s = scale * dot(q, qi, k, kj, d);
-                    if (s > max) {
-                        double alpha = Math.exp(max - s);
-                        sum *= alpha;
-                        for (int c = 0; c < d; c++) {
-                            acc[c] *= alpha;
-                        }
-                        max = s;
-                    }
-                    double p = Math.exp(s - max);
-                    sum += p;
-                    for (int c = 0; c < d; c++) {
-                        acc[c] += p * v[kj + c];
-                    }
-                }
-                for (int c = 0; c < d; c++) {
-                    o[qi + c] = acc[c] / sum;
-                }
-                lse[i * heads + h] = max + Math.log(sum);
+        Arrays.fill(o, 0, n * heads * headDim, 0.0);
+        Arrays.fill(lse, 0, n * heads, Double.NEGATIVE_INFINITY);
+        SegmentTileGradients tile = new SegmentTileGradients(headDim);
+        pieces(n, (queries, count, keys, keyRows, shift, masked) -> {
+            for (int i0 = 0; i0 < count; i0 += SegmentTileGradients.BLOCK_Q) {
+                tile.forward(q, queries, k, v, keys, keyRows, o, lse, i0,
+                        Math.min(count, i0 + SegmentTileGradients.BLOCK_Q), shift, masked);
             }
-        }
+        });
     }
 
     @Override
@@ -157,35 +134,78 @@ public final class StridedSparseAttention implements TrainingAttention {
         checkRows(n, "q", q, "k", k, "v", v, "o", o);
         checkRows(n, "dO", dO, "dq", dq, "dk", dk, "dv", dv);
         checkLength("lse", lse, (long) n * heads, "n x heads = " + n + " x " + heads);
+        SegmentTileGradients tile = new SegmentTileGradients(headDim);
+        pieces(n, (queries, count, keys, keyRows, shift, masked) -> {
+            for (int i0 = 0; i0 < count; i0 += SegmentTileGradients.BLOCK_Q) {
+                tile.backward(q, queries, k, v, keys, keyRows, o, lse, dO, dq, dk, dv, i0,
+                        Math.min(count, i0 + SegmentTileGradients.BLOCK_Q), shift, masked);
+            }
+        });
+    }
+
+    /**
+     * One piece of the pattern: query rows {@code [0, count)} laid out by {@code queries} attend to key rows
+     * {@code [0, keyRows)} laid out by {@code keys}; with {@code causal}, query {@code a} sees key {@code b}
+     * iff {@code b <= a + shift}, else all of them.
+     */
+    private interface Piece {
+        void run(Rows queries, int count, Rows keys, int keyRows, int shift, boolean causal);
+    }
+
+    /**
+     * The pattern as disjoint pieces that {@link SegmentTileGradients} runs (a query's pieces, merged by lse,
+     * are one softmax over the union of their keys; their gradients add), in a fixed order. With blocks of
+     * {@code l} positions, query {@code i} in block {@code B} and local index {@code a}:
+     * <ul>
+     *   <li>the window's keys in block {@code B}: causal attention within the block (all of it when not
+     *       causal);</li>
+     *   <li>its keys in block {@code B - 1}, {@code j > i - l}, i.e. local index {@code b > a}: both blocks
+     *       read backwards make that {@code b' <= a' - 1}, causal with a shift;</li>
+     *   <li>not causal, its keys in block {@code B + 1}, {@code j < i + l}: {@code b <= a - 1};</li>
+     *   <li>the strided keys {@code i - t l}: in the subsequence of positions {@code = i (mod l)}, the ones
+     *       strictly before it, causal with shift -1; not causal, also the ones strictly after it (the
+     *       subsequence read backwards).</li>
+     * </ul>
+     * Every piece is a run of rows at a fixed stride, so the tiles' loops stay those of dense attention.
+     */
+    private void pieces(int n, Piece piece) {
         int d = headDim;
-        int[] keys = new int[n];
-        for (int i = 0; i < n; i++) {
-            int count = keys(i, n, stride, causal, keys);
-            for (int h = 0; h < heads; h++) {
-                int qi = (i * heads + h) * d;
-                double rowLse = lse[i * heads + h];
-                double delta = dot(dO, qi, o, qi, d); // D_i = dO_i . o_i = sum_j P_ij (dO_i . v_j)
-                for (int t = 0; t < count; t++) {
-                    int kj = (keys[t] * heads + h) * d;
-                    double p = Math.exp(scale * dot(q, qi, k, kj, d) - rowLse);
-                    double dS = p * (dot(dO, qi, v, kj, d) - delta);
-                    double g = scale * dS;
-                    for (int c = 0; c < d; c++) {
-                        dv[kj + c] += p * dO[qi + c];
-                        dq[qi + c] += g * k[kj + c];
-                        dk[kj + c] += g * q[qi + c];
+        int row = heads * d;
+        // Block length; a stride of n or more is dense attention: one block, no strided keys.
+        int l = (int) Math.min(stride, (long) n);
+        for (int h = 0; h < heads; h++) {
+            int head = h * d;
+            for (int start = 0; start < n; start += l) {
+                int len = Math.min(l, n - start);
+                Rows block = new Rows(start * row + head, row);
+                piece.run(block, len, block, len, 0, causal);
+                if (start > 0) {
+                    // Block B backwards from its last row, block B - 1 backwards from its last row:
+                    // b > a  <=>  (l - 1 - b') > (len - 1 - a')  <=>  b' <= a' + (l - len) - 1.
+                    Rows queries = new Rows((start + len - 1) * row + head, -row);
+                    Rows keys = new Rows((start - 1) * row + head, -row);
+                    piece.run(queries, len, keys, l, l - len - 1, true);
+                }
+                if (!causal && start + l < n) {
+                    int next = Math.min(l, n - start - l);
+                    piece.run(block, len, new Rows((start + l) * row + head, row), next, -1, true);
+                }
+            }
+            if (stride < n) {
+                for (int residue = 0; residue < l; residue++) {
+                    int count = (n - 1 - residue) / l + 1;
+                    if (count < 2) {
+                        continue;
+                    }
+                    Rows forward = new Rows(residue * row + head, l * row);
+                    piece.run(forward, count, forward, count, -1, true);
+                    if (!causal) {
+                        Rows backward = new Rows((residue + (count - 1) * l) * row + head, -l * row);
+                        piece.run(backward, count, backward, count, -1, true);
                     }
                 }
             }
         }
-    }
-
-    private static double dot(double[] a, int ai, double[] b, int bi, int d) {
-        double s = 0;
-        for (int c = 0; c < d; c++) {
-            s += a[ai + c] * b[bi + c];
-        }
-        return s;
     }
 
     private void checkRows(int n, String n1, double[] a1, String n2, double[] a2, String n3, double[] a3,

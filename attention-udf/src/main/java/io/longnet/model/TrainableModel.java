@@ -111,7 +111,9 @@ public final class TrainableModel {
         private final int rows;
         private final double[] y;
         // attentionOutput: a = o (without sub-LN) or null; xhat2/rstd2 the sub-LN's.
-        // feedForward: xhat1/rstd1 the pre-LN's, a = fc1's output before GELU, xhat2/rstd2 the sub-LN's.
+        // feedForward: xhat1/rstd1 the pre-LN's, a = GELU's derivative at fc1's output (made with GELU in the
+        // forward pass, for about the price of GELU alone), xhat2/rstd2 the sub-LN's, or without it
+        // xhat2 = GELU's output, fc2's input.
         private final double[] xhat1;
         private final double[] rstd1;
         private final double[] a;
@@ -496,10 +498,9 @@ public final class TrainableModel {
         double[] a = new double[n * ffn];
         DoubleRowOps.linear(h, n, width, params, w.fc1W(), w.fc1B(), ffn, a);
         double[] u = new double[n * ffn];
-        for (int i = 0; i < u.length; i++) {
-            u[i] = Gelu.gelu(a[i]);
-        }
-        double[] xhat2 = null;
+        double[] slope = new double[n * ffn];
+        Gelu.withDerivative(a, u, slope, u.length);
+        double[] xhat2 = u;
         double[] rstd2 = null;
         if (config.subLn()) {
             xhat2 = new double[n * ffn];
@@ -512,7 +513,7 @@ public final class TrainableModel {
         for (int i = 0; i < y.length; i++) {
             y[i] += x[i];
         }
-        return new Sublayer(Sublayer.Kind.FEED_FORWARD, layer, n, y, xhat1, rstd1, a, xhat2, rstd2);
+        return new Sublayer(Sublayer.Kind.FEED_FORWARD, layer, n, y, xhat1, rstd1, slope, xhat2, rstd2);
     }
 
     /**
@@ -527,14 +528,11 @@ public final class TrainableModel {
         int ffn = config.ffnDim();
         checkRows("dy", dy, n, width);
         layout.checkLength("gradient", grad);
-        // fc2's input again: the sub-LN's output from its saved state, or GELU of fc1's output.
-        double[] u = new double[n * ffn];
+        // fc2's input: the sub-LN's output again from its saved state, or GELU's saved output.
+        double[] u = saved.xhat2;
         if (config.subLn()) {
+            u = new double[n * ffn];
             DoubleRowOps.layerNormOutput(saved.xhat2, n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), u);
-        } else {
-            for (int i = 0; i < u.length; i++) {
-                u[i] = Gelu.gelu(saved.a[i]);
-            }
         }
         double[] du = new double[n * ffn];
         DoubleRowOps.linearBackward(u, n, ffn, params, w.fc2W(), w.fc2B(), width, dy, du, grad);
@@ -545,7 +543,7 @@ public final class TrainableModel {
                     saved.rstd2, da, grad);
         }
         for (int i = 0; i < da.length; i++) {
-            da[i] *= Gelu.derivative(saved.a[i]);
+            da[i] *= saved.a[i];
         }
         double[] h = new double[n * width];
         DoubleRowOps.layerNormOutput(saved.xhat1, n, width, params, w.ffnLnW(), w.ffnLnB(), h);
@@ -590,25 +588,26 @@ public final class TrainableModel {
         double[] rstd = new double[n];
         double[] f = new double[n * width];
         DoubleRowOps.layerNorm(x, n, width, params, finalLnW, finalLnB, config.layerNormEps(), f, xhat, rstd);
+        double[] embeddingT = embeddingTransposed();
         int block = logitRows();
-        double[] fT = new double[width * block];
         double[] logits = new double[vocab * block];
         double[] lse = new double[count];
         double loss = 0;
         for (int r0 = 0; r0 < count; r0 += block) {
             int rows = Math.min(block, count - r0);
-            logitsTransposed(f, r0, rows, fT, logits);
+            logits(f, r0, rows, embeddingT, logits);
             for (int i = 0; i < rows; i++) {
+                int lo = i * vocab;
                 double max = Double.NEGATIVE_INFINITY;
                 for (int t = 0; t < vocab; t++) {
-                    max = Math.max(max, logits[t * rows + i]);
+                    max = Math.max(max, logits[lo + t]);
                 }
                 double sum = 0;
                 for (int t = 0; t < vocab; t++) {
-                    sum += Math.exp(logits[t * rows + i] - max);
+                    sum += Math.exp(logits[lo + t] - max);
                 }
                 lse[r0 + i] = max + Math.log(sum);
-                loss += lse[r0 + i] - logits[targets[r0 + i] * rows + i];
+                loss += lse[r0 + i] - logits[lo + targets[r0 + i]];
             }
         }
         return new Head(n, count, Arrays.copyOf(targets, count), loss, xhat, rstd, lse);
@@ -627,70 +626,58 @@ public final class TrainableModel {
         double[] f = new double[count * width];
         DoubleRowOps.layerNormOutput(saved.xhat, count, width, params, finalLnW, finalLnB, f);
         double[] df = new double[count * width];
+        double[] embeddingT = embeddingTransposed();
         int block = logitRows();
-        double[] fT = new double[width * block];
         double[] dl = new double[vocab * block];
         for (int r0 = 0; r0 < count; r0 += block) {
             int rows = Math.min(block, count - r0);
-            logitsTransposed(f, r0, rows, fT, dl);
+            logits(f, r0, rows, embeddingT, dl);
             // d loss / d logit = softmax - one-hot(target)
-            for (int t = 0; t < vocab; t++) {
-                for (int i = 0; i < rows; i++) {
-                    dl[t * rows + i] = Math.exp(dl[t * rows + i] - saved.lse[r0 + i]);
-                }
-            }
             for (int i = 0; i < rows; i++) {
-                dl[saved.targets[r0 + i] * rows + i] -= 1;
-            }
-            // One pass over the embedding for both products: features' gradient and the embedding's.
-            for (int t = 0; t < vocab; t++) {
-                int e = embedOff + t * width;
-                for (int i = 0; i < rows; i++) {
-                    double a = dl[t * rows + i];
-                    int fr = (r0 + i) * width;
-                    for (int j = 0; j < width; j++) {
-                        df[fr + j] += a * params[e + j];
-                    }
-                    for (int j = 0; j < width; j++) {
-                        grad[e + j] += a * f[fr + j];
-                    }
+                int lo = i * vocab;
+                double l = saved.lse[r0 + i];
+                for (int t = 0; t < vocab; t++) {
+                    dl[lo + t] = Math.exp(dl[lo + t] - l);
                 }
+                dl[lo + saved.targets[r0 + i]] -= 1;
             }
+            // The features' gradient dl E, and the embedding's dl^T f.
+            DoubleRowOps.mulAdd(dl, 0, vocab, 1, rows, vocab, params, embedOff, width, width, df, r0 * width, width);
+            DoubleRowOps.mulAdd(dl, 0, 1, vocab, vocab, rows, f, r0 * width, width, width, grad, embedOff, width);
         }
         double[] dx = new double[saved.rows * width];
         DoubleRowOps.layerNormBackward(df, count, width, params, finalLnW, finalLnB, saved.xhat, saved.rstd, dx, grad);
         return dx;
     }
 
-    /** Rows of logits made at once: at most 64, and at most about 8 MB of them. */
+    /**
+     * Rows of logits made at once: at most 256, and at most about 8 MB of them. The embedding's gradient
+     * passes over all of its rows once per block, so blocks are not made smaller than they need be.
+     */
     private int logitRows() {
-        return Math.max(1, Math.min(64, (1 << 20) / config.vocabSize()));
+        return Math.max(1, Math.min(256, (1 << 20) / config.vocabSize()));
     }
 
-    /**
-     * {@code logits[t][i] = f[r0 + i] . E[t]} for {@code rows} rows, transposed ({@code [vocab][rows]}) so
-     * that the inner loop runs over the block's rows with an embedding value fixed, and the embedding is
-     * read once per block in order.
-     */
-    private void logitsTransposed(double[] f, int r0, int rows, double[] fT, double[] logits) {
+    /** The embedding transposed, {@code [d_model][vocab]}: the B operand of the logits' product. */
+    private double[] embeddingTransposed() {
         int width = config.dModel();
-        for (int i = 0; i < rows; i++) {
+        int vocab = config.vocabSize();
+        double[] t = new double[width * vocab];
+        for (int v = 0; v < vocab; v++) {
+            int e = embedOff + v * width;
             for (int j = 0; j < width; j++) {
-                fT[j * rows + i] = f[(r0 + i) * width + j];
+                t[j * vocab + v] = params[e + j];
             }
         }
-        for (int t = 0; t < config.vocabSize(); t++) {
-            int lo = t * rows;
-            Arrays.fill(logits, lo, lo + rows, 0);
-            int e = embedOff + t * width;
-            for (int j = 0; j < width; j++) {
-                double a = params[e + j];
-                int ft = j * rows;
-                for (int i = 0; i < rows; i++) {
-                    logits[lo + i] += a * fT[ft + i];
-                }
-            }
-        }
+        return t;
+    }
+
+    /** {@code logits[i][t] = f[r0 + i] . E[t]} for {@code rows} rows, {@code [rows][vocab]}. */
+    private void logits(double[] f, int r0, int rows, double[] embeddingT, double[] logits) {
+        int width = config.dModel();
+        int vocab = config.vocabSize();
+        Arrays.fill(logits, 0, rows * vocab, 0.0);
+        DoubleRowOps.mulAdd(f, r0 * width, width, 1, rows, width, embeddingT, 0, vocab, vocab, logits, 0, vocab);
     }
 
     // ---- checks ------------------------------------------------------------------------------------------

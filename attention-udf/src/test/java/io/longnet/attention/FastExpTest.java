@@ -42,4 +42,50 @@ class FastExpTest {
         assertEquals(0f, exp(Float.NEGATIVE_INFINITY, 3f), "the causal mask gives exactly 0");
         assertEquals(0f, exp(-1000f, 0f));
     }
+
+    private static double exp(double x, double shift) {
+        double[] a = {7, x, 7};
+        FastExp.expInPlace(a, new double[] {0, shift, 0}, 1, 2, new double[3]);
+        assertEquals(7.0, a[0], "outside the range nothing changes");
+        assertEquals(7.0, a[2], "outside the range nothing changes");
+        return a[1];
+    }
+
+    @Test
+    void doubleMatchesStrictMathExpWithinTwoUlps() {
+        long seed = 91;
+        System.out.println("FastExp double, seed " + seed);
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        int n = 1_000_000;
+        double[] x = new double[n];
+        double[] shift = new double[n];
+        for (int i = 0; i < n; i++) {
+            // Half spread over the softmax's usual range, half over all of [-708, 0]; a few slightly positive.
+            double arg = i % 2 == 0 ? -40 * r.nextDouble() : -708 * r.nextDouble();
+            if (i % 1000 == 0) {
+                arg = 1e-3 * r.nextDouble();
+            }
+            shift[i] = (i % 3) * 0.75;
+            x[i] = arg + shift[i];
+        }
+        double[] got = x.clone();
+        FastExp.expInPlace(got, shift, 0, n, new double[n]);
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            double want = StrictMath.exp(x[i] - shift[i]);
+            worst = Math.max(worst, Math.abs(got[i] - want) / want);
+        }
+        System.out.println("  worst relative error " + worst);
+        assertTrue(worst < 4.5e-16, "worst relative error " + worst);
+    }
+
+    @Test
+    void doubleKnownValues() {
+        assertEquals(1.0, exp(2.5, 2.5), "exp(0) is exactly 1");
+        assertEquals(Math.E, exp(1.0, 0.0), Math.ulp(Math.E));
+        assertEquals(Math.exp(-700), exp(-700.0, 0.0), 4e-16 * Math.exp(-700));
+        assertEquals(0.0, exp(Double.NEGATIVE_INFINITY, 3.0), "the causal mask gives exactly 0");
+        assertEquals(0.0, exp(-1000.0, 0.0));
+        assertTrue(Double.isNaN(exp(Double.NaN, 0.0)));
+    }
 }

@@ -29,10 +29,13 @@ class StridedSparseAttentionTest {
         return Math.abs(i - j) < l || (i - j) % l == 0;
     }
 
-    /** (n, l): l dividing n or not, l = 1, l = n, l > n. */
+    /**
+     * (n, l): l dividing n or not, l = 1, l = n, l > n; blocks of l longer than the engine's 64-query tiles
+     * (and a short last block), and strided subsequences longer than 64.
+     */
     static Stream<Arguments> shapes() {
         List<Arguments> list = new ArrayList<>();
-        int[][] nl = {{23, 5}, {24, 4}, {17, 1}, {16, 16}, {11, 40}, {30, 7}, {1, 3}};
+        int[][] nl = {{23, 5}, {24, 4}, {17, 1}, {16, 16}, {11, 40}, {30, 7}, {1, 3}, {150, 70}, {150, 2}};
         for (int[] c : nl) {
             for (boolean causal : new boolean[] {true, false}) {
                 list.add(Arguments.of(c[0], c[1], causal));

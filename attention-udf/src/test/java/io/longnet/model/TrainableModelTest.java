@@ -460,6 +460,91 @@ class TrainableModelTest {
         assertThrows(IllegalArgumentException.class, () -> model.head(x, 4, new int[] {1}, 2));
     }
 
+    /**
+     * The head makes logits a block of rows at a time (256 rows for a small vocabulary): over 600 rows, three
+     * blocks, its loss equals a plain evaluation (final LayerNorm, logits against the embedding, log-sum-exp),
+     * and its gradients (embedding, final LayerNorm, and rows of x from every block) match finite differences.
+     */
+    @Test
+    void headOverSeveralLogitBlocksMatchesPlainEvaluationAndFiniteDifferences() {
+        long seed = 73;
+        System.out.println("head over logit blocks, seed " + seed);
+        LongNetConfig config = tiny(true);
+        int width = config.dModel();
+        int vocab = config.vocabSize();
+        int n = 600;
+        int count = n - 1;
+        double[] params = randomParams(config, seed);
+        TrainableModel model = new TrainableModel(config, params);
+        ParameterLayout layout = model.layout();
+        SplittableRandom rnd = new SplittableRandom(seed);
+        double[] x = random(rnd, n * width);
+        int[] targets = TestWeights.tokens(count, vocab, seed + 100);
+
+        int g = layout.offset(TensorNames.FINAL_LN_WEIGHT);
+        int b = layout.offset(TensorNames.FINAL_LN_BIAS);
+        int e = layout.offset(TensorNames.EMBED_TOKENS);
+        double expected = 0;
+        for (int i = 0; i < count; i++) {
+            double mean = 0;
+            for (int j = 0; j < width; j++) {
+                mean += x[i * width + j] / width;
+            }
+            double var = 0;
+            for (int j = 0; j < width; j++) {
+                var += (x[i * width + j] - mean) * (x[i * width + j] - mean) / width;
+            }
+            double[] f = new double[width];
+            for (int j = 0; j < width; j++) {
+                f[j] = (x[i * width + j] - mean) / Math.sqrt(var + config.layerNormEps()) * params[g + j] + params[b + j];
+            }
+            double[] logits = new double[vocab];
+            double max = Double.NEGATIVE_INFINITY;
+            for (int t = 0; t < vocab; t++) {
+                for (int j = 0; j < width; j++) {
+                    logits[t] += f[j] * params[e + t * width + j];
+                }
+                max = Math.max(max, logits[t]);
+            }
+            double sum = 0;
+            for (int t = 0; t < vocab; t++) {
+                sum += Math.exp(logits[t] - max);
+            }
+            expected += max + Math.log(sum) - logits[targets[i]];
+        }
+        TrainableModel.Head head = model.head(x, n, targets, count);
+        assertEquals(expected, head.loss(), 1e-12 * Math.abs(expected), "loss over " + count + " rows");
+
+        double[] grad = new double[layout.size()];
+        double[] dx = model.headBackward(head, grad);
+        DoubleSupplier loss = () -> model.head(x, n, targets, count).loss();
+        double[] fd = new double[layout.size()];
+        for (int i = e; i < e + vocab * width; i++) {
+            fd[i] = finiteDifference(params, i, STEP, loss);
+        }
+        for (int i = 0; i < width; i++) {
+            fd[g + i] = finiteDifference(params, g + i, STEP, loss);
+            fd[b + i] = finiteDifference(params, b + i, STEP, loss);
+        }
+        double embedErr = relativeError(grad, fd, e, vocab * width);
+        double lnErr = Math.max(relativeError(grad, fd, g, width), relativeError(grad, fd, b, width));
+        double[] fdx = new double[dx.length];
+        int[] rows = {0, 255, 256, 511, 512, 598};
+        double xErr = 0;
+        for (int row : rows) {
+            for (int j = 0; j < width; j++) {
+                fdx[row * width + j] = finiteDifference(x, row * width + j, STEP, loss);
+            }
+            xErr = Math.max(xErr, relativeError(dx, fdx, row * width, width));
+        }
+        System.out.println("  relative errors: embedding " + embedErr + ", final LN " + lnErr + ", rows of x " + xErr);
+        assertTrue(embedErr < 1e-6 && lnErr < 1e-6 && xErr < 1e-6,
+                "embedding " + embedErr + ", final LN " + lnErr + ", x " + xErr);
+        for (int i = count * width; i < dx.length; i++) {
+            assertEquals(0.0, dx[i], "the unscored last row");
+        }
+    }
+
     @Test
     void mismatchedAttentionIsRejected() {
         LongNetConfig config = tiny(true);
