@@ -10,14 +10,14 @@ import java.util.Arrays;
  * the backward pass recomputes the probabilities from the mixed lse. One instance per worker thread: it
  * owns the tiles, so memory stays {@code O(BLOCK * d)} per thread and no {@code w x w} matrix exists.
  *
- * <p>Layout as in {@link SegmentTileAttention}, for the same reason (C2 vectorises axpys over a block's
- * queries starting at index 0): q, dO and the accumulators are kept transposed ({@code [d][BLOCK_Q]}),
- * scores and probabilities as {@code [BLOCK_K][BLOCK_Q]}. The key gradients are sums over queries, so
- * for them q and dO are also kept as rows and the loops run along {@code d}.
+ * <p>Layout as in {@link SegmentTileAttention}: q, dO and the accumulators are kept transposed
+ * ({@code [d][BLOCK_Q]}), scores and probabilities as {@code [BLOCK_K][BLOCK_Q]}, so that the query
+ * products run along a block's queries from index 0. The key gradients are sums over queries, so for them
+ * q and dO are also kept as rows and those products run along {@code d}.
  *
  * <p>The five products of a tile (scores, {@code P V}, {@code dP}, {@code dV}/{@code dK}, {@code dQ}) run
  * through {@link TileProducts#mulAdd}, register-blocked over four rows and four steps of the shared
- * dimension. Every sum runs in a fixed order (query blocks, then key tiles, then rows in index order), so a
+ * dimension; the exponentials through {@link FastExp}. Every sum runs in a fixed order (query blocks, then key tiles, then rows in index order), so a
  * result depends only on the inputs, never on which thread ran the item.
  */
 final class SegmentTileGradients {

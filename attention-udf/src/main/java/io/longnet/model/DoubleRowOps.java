@@ -76,9 +76,9 @@ final class DoubleRowOps {
      * {@code A(i, k) = a[aOff + i * aRow + k * aCol]} (any strides, so that a transposed operand needs no
      * copy), {@code B[k][j] = b[bOff + k * bRow + j]} and {@code C[i][j] = c[cOff + i * cRow + j]}.
      *
-     * <p>Why it is shaped this way: HotSpot 17's C2 vectorises a loop only when every array in it is
-     * indexed by the loop variable alone (an offset, as a flat row-major matrix needs, or two offsets into
-     * one array, keep it scalar) and the body is small enough to unroll: one row of C against four rows of
+     * <p>Why it is shaped this way (measured on HotSpot 17): C2 vectorises this loop only when its arrays
+     * are indexed by the loop variable alone (C or B at offsets into flat arrays, as a row-major matrix
+     * has them, kept it scalar) and the body is small enough to unroll: one row of C against four rows of
      * B, four multiply-adds per element, is the largest that it does (two rows of C, or eight of B, run
      * scalar, 2-4x slower). So rows of B are copied into a panel of row arrays that stays in L2 while all of
      * C passes over it, and C goes through it {@link #ROWS} rows at a time, copied into scratch rows: each
