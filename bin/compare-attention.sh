@@ -3,9 +3,9 @@
 # same small decoder (docs/experiments/*.json: d_model 128, 2 layers), trained with equal tokens at sequence
 # lengths 2,048 and 8,192 on a generated corpus with long-range recalls; prints validation perplexity and
 # training tokens/s of each. Run from the repository root after `mvn -B -ntp -q -DskipTests package`.
-#   bin/compare-attention.sh            (STEPS=24 steps of 16,384 tokens each; OUT=target/experiments)
+#   bin/compare-attention.sh            (STEPS=40 steps of 16,384 tokens each; OUT=target/experiments)
 set -euo pipefail
-steps="${STEPS:-24}"
+steps="${STEPS:-40}"
 out="${OUT:-target/experiments}"
 per_step=16384
 mkdir -p "$out"

@@ -135,6 +135,14 @@ public final class LongNetModel {
 
     /** Writes {@code dir/model.safetensors} then {@code dir/config.json}, each atomically. */
     public void save(Path dir) throws IOException {
+        save(dir, config, weights);
+    }
+
+    /**
+     * Writes a model directory without building the model: what training does, for every attention pattern
+     * (the strided baseline's weights are saved though this class cannot run them).
+     */
+    public static void save(Path dir, LongNetConfig config, ModelWeights weights) throws IOException {
         Files.createDirectories(dir);
         weights.save(dir.resolve(WEIGHTS_FILE));
         config.write(dir.resolve(CONFIG_FILE));

@@ -32,7 +32,8 @@ import org.apache.spark.sql.SparkSession;
  * ({@link DistributedGradients}: data-parallel over windows, sequence-parallel within a window longer
  * than a partition), and the driver applies AdamW. Checkpoints go to {@code OUT/checkpoints} every
  * {@code K} steps; {@code --resume} continues from the newest bit for bit. At the end the float32 model
- * ({@code OUT/config.json}, {@code OUT/model.safetensors}, readable by {@code score} and {@code encode}),
+ * ({@code OUT/config.json}, {@code OUT/model.safetensors}, readable by {@code score} and {@code encode} for
+ * dilated models),
  * {@code OUT/training.json} and {@code OUT/log.csv} are written.
  *
  * <p>OUT is a local path of the driver: model directories are (see {@link LongNetModel#load}).
@@ -165,7 +166,7 @@ final class TrainJob {
                 validation = gradients.compute(windows.rdd(), validationIds, trained, false);
                 trained.destroy();
             }
-            new LongNetModel(config, layout.toWeights(params)).save(dir);
+            LongNetModel.save(dir, config, layout.toWeights(params));
             double seconds = (System.nanoTime() - t0) / 1e9;
             Summary summary = new Summary(r.steps(), log, validation == null ? Double.NaN : validation.meanLoss(),
                     validationIds.size(), seconds, trainSeconds > 0 ? tokensTrained / trainSeconds : Double.NaN);

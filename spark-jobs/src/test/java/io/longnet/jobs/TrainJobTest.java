@@ -128,6 +128,22 @@ class TrainJobTest {
     }
 
     @Test
+    void theStridedBaselineTrainsAndLeavesItsWeights() throws Exception {
+        Path strided = dir.resolve("strided.json");
+        LongNetConfig.strided(258, 16, 2, 2, 32, 4).write(strided);
+        Path out = dir.resolve("strided-run");
+        TrainJob.Request r = request(out, 2, false);
+        TrainJob.Summary s = train(new TrainJob.Request(r.tokens(), strided.toString(), null, r.out(), r.steps(),
+                r.seqLen(), r.batch(), r.learningRate(), r.warmupSteps(), r.weightDecay(), r.clipNorm(), r.seed(),
+                r.validationFraction(), r.checkpointEvery(), 0, false, false), new ByteArrayOutputStream());
+        assertTrue(Double.isFinite(s.validationLoss()));
+        LongNetConfig saved = LongNetConfig.read(out.resolve(LongNetModel.CONFIG_FILE));
+        assertEquals(io.longnet.model.AttentionPattern.STRIDED, saved.attentionPattern());
+        assertEquals(saved.tensorShapes().keySet(),
+                io.longnet.model.ModelWeights.load(out.resolve(LongNetModel.WEIGHTS_FILE)).names());
+    }
+
+    @Test
     void badInputFailsBeforeAnyWork() throws Exception {
         Path out = dir.resolve("run");
         Files.createDirectories(out);
