@@ -3,15 +3,16 @@
 # same small decoder (docs/experiments/*.json: d_model 128, 2 layers), trained with equal tokens at sequence
 # lengths 2,048 and 8,192 on a generated corpus with long-range recalls; prints validation perplexity and
 # training tokens/s of each. Run from the repository root after `mvn -B -ntp -q -DskipTests package`.
-#   bin/compare-attention.sh            (STEPS=40 steps of 16,384 tokens each; OUT=target/experiments)
+#   bin/compare-attention.sh     (STEPS=40 steps of 16,384 tokens each; LENGTHS="2048 8192"; OUT=target/experiments)
 set -euo pipefail
 steps="${STEPS:-40}"
+lengths="${LENGTHS:-2048 8192}"
 out="${OUT:-target/experiments}"
 per_step=16384
 mkdir -p "$out"
 [[ -d "$out/corpus" ]] || bin/longnet synth-corpus --out "$out/corpus" --documents 48 --bytes 16384 --seed 1
 [[ -d "$out/tokens" ]] || bin/longnet tokenize --corpus "$out/corpus" --out "$out/tokens" --block-size 1024
-for n in 2048 8192; do
+for n in $lengths; do
   for attention in dense strided longnet; do
     run="$attention-$((n / 1024))k"
     [[ -f "$out/$run/training.json" ]] && continue
@@ -21,7 +22,8 @@ for n in 2048 8192; do
   done
 done
 printf '\n| run | N | attention | validation NLL (nats/token) | validation perplexity | training tokens/s |\n|---|---|---|---|---|---|\n'
-for n in 2 8; do
+for n in $lengths; do
+  n=$((n / 1024))
   for attention in dense strided longnet; do
     f="$out/$attention-${n}k/training.json"
     value() { sed -n "s/^  \"$1\" : \(.*\),\$/\1/p" "$f"; }
