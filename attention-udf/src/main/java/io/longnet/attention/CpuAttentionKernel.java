@@ -2,16 +2,8 @@ package io.longnet.attention;
 
 import io.longnet.attention.SegmentTileAttention.Rows;
 import java.nio.FloatBuffer;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Exact dilated attention on the CPU. Branches run one after another; inside a branch the work items
@@ -23,8 +15,7 @@ public final class CpuAttentionKernel implements AttentionKernel {
 
     private static final int BLOCK = SegmentTileAttention.BLOCK_Q;
 
-    private final int threads;
-    private final ExecutorService pool;
+    private final WorkPool pool;
 
     /** A kernel using all available processors. */
     public CpuAttentionKernel() {
@@ -32,17 +23,7 @@ public final class CpuAttentionKernel implements AttentionKernel {
     }
 
     public CpuAttentionKernel(int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("threads must be >= 1 (got " + threads + ")");
-        }
-        this.threads = threads;
-        AtomicInteger count = new AtomicInteger();
-        ThreadFactory factory = r -> {
-            Thread t = new Thread(r, "longnet-cpu-attention-" + count.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
-        this.pool = Executors.newFixedThreadPool(threads, factory);
+        this.pool = new WorkPool(threads, "longnet-cpu-attention");
     }
 
     @Override
@@ -51,7 +32,7 @@ public final class CpuAttentionKernel implements AttentionKernel {
     }
 
     public int threads() {
-        return threads;
+        return pool.threads();
     }
 
     @Override
@@ -138,25 +119,9 @@ public final class CpuAttentionKernel implements AttentionKernel {
         return (rows + BLOCK - 1) / BLOCK;
     }
 
-    /** The body of one work item, given the calling thread's tile. */
-    private interface WorkItem {
-        void run(long item, SegmentTileAttention tile);
-    }
-
-    /** Runs items {@code [0, items)} on the pool, each thread pulling the next index. */
-    private void parallel(long items, WorkItem body, int d) {
-        AtomicLong next = new AtomicLong();
-        int workers = (int) Math.min(threads, items);
-        List<Future<?>> running = new ArrayList<>(workers);
-        for (int t = 0; t < workers; t++) {
-            running.add(pool.submit(() -> {
-                SegmentTileAttention tile = new SegmentTileAttention(d);
-                for (long item = next.getAndIncrement(); item < items; item = next.getAndIncrement()) {
-                    body.run(item, tile);
-                }
-            }));
-        }
-        awaitAll(running);
+    /** Runs items {@code [0, items)} on the pool, each worker with its own tile. */
+    private void parallel(long items, WorkPool.Item<SegmentTileAttention> body, int d) {
+        pool.run(items, () -> new SegmentTileAttention(d), body);
     }
 
     private static void fill(FloatBuffer b, int count, float value) {
@@ -167,30 +132,8 @@ public final class CpuAttentionKernel implements AttentionKernel {
         }
     }
 
-    private static void awaitAll(List<Future<?>> running) {
-        try {
-            for (Future<?> f : running) {
-                f.get();
-            }
-        } catch (InterruptedException e) {
-            running.forEach(f -> f.cancel(true));
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while computing attention", e);
-        } catch (ExecutionException e) {
-            running.forEach(f -> f.cancel(true));
-            Throwable cause = e.getCause();
-            if (cause instanceof RuntimeException re) {
-                throw re;
-            }
-            if (cause instanceof Error err) {
-                throw err;
-            }
-            throw new IllegalStateException("attention worker failed", cause);
-        }
-    }
-
     @Override
     public void close() {
-        pool.shutdownNow();
+        pool.close();
     }
 }

@@ -1,16 +1,8 @@
 package io.longnet.attention;
 
 import io.longnet.attention.SegmentTileAttention.Rows;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Exact dilated attention and its gradients in float64 on the CPU (DESIGN.md §1). The forward pass is the
@@ -31,8 +23,7 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
     private static final int BLOCK = SegmentTileGradients.BLOCK_Q;
 
     private final DilatedAttentionConfig config;
-    private final int threads;
-    private final ExecutorService pool; // null with one thread: items run on the caller's thread
+    private final WorkPool pool;
 
     /** Single-threaded; owns no threads. */
     public DilatedAttentionGradients(DilatedAttentionConfig config) {
@@ -47,18 +38,7 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
             throw new IllegalArgumentException("threads must be >= 1 (got " + threads + ")");
         }
         this.config = config;
-        this.threads = threads;
-        if (threads == 1) {
-            this.pool = null;
-        } else {
-            AtomicInteger count = new AtomicInteger();
-            ThreadFactory factory = r -> {
-                Thread t = new Thread(r, "longnet-attention-gradients-" + count.incrementAndGet());
-                t.setDaemon(true);
-                return t;
-            };
-            this.pool = Executors.newFixedThreadPool(threads, factory);
-        }
+        this.pool = new WorkPool(threads, "longnet-attention-gradients");
     }
 
     public DilatedAttentionConfig config() {
@@ -66,7 +46,7 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
     }
 
     public int threads() {
-        return threads;
+        return pool.threads();
     }
 
     @Override
@@ -249,9 +229,7 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
     /** Releases the worker threads. */
     @Override
     public void close() {
-        if (pool != null) {
-            pool.shutdownNow();
-        }
+        pool.close();
     }
 
     private long checkLength(int n) {
@@ -331,50 +309,9 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
         return (rows + BLOCK - 1) / BLOCK;
     }
 
-    /** The body of one work item, given the calling thread's tile. */
-    private interface WorkItem {
-        void run(long item, SegmentTileGradients tile);
-    }
-
-    /** Runs items {@code [0, items)}, each worker pulling the next index; inline with one worker. */
-    private void parallel(long items, WorkItem body) {
+    /** Runs items {@code [0, items)} on the pool, each worker with its own tile. */
+    private void parallel(long items, WorkPool.Item<SegmentTileGradients> body) {
         int d = headDim();
-        int workers = (int) Math.min(threads, items);
-        if (workers <= 1) {
-            SegmentTileGradients tile = new SegmentTileGradients(d);
-            for (long item = 0; item < items; item++) {
-                body.run(item, tile);
-            }
-            return;
-        }
-        AtomicLong next = new AtomicLong();
-        List<Future<?>> running = new ArrayList<>(workers);
-        for (int t = 0; t < workers; t++) {
-            running.add(pool.submit(() -> {
-                SegmentTileGradients tile = new SegmentTileGradients(d);
-                for (long item = next.getAndIncrement(); item < items; item = next.getAndIncrement()) {
-                    body.run(item, tile);
-                }
-            }));
-        }
-        try {
-            for (Future<?> f : running) {
-                f.get();
-            }
-        } catch (InterruptedException e) {
-            running.forEach(f -> f.cancel(true));
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while computing attention gradients", e);
-        } catch (ExecutionException e) {
-            running.forEach(f -> f.cancel(true));
-            Throwable cause = e.getCause();
-            if (cause instanceof RuntimeException re) {
-                throw re;
-            }
-            if (cause instanceof Error err) {
-                throw err;
-            }
-            throw new IllegalStateException("attention gradient worker failed", cause);
-        }
+        pool.run(items, () -> new SegmentTileGradients(d), body);
     }
 }
