@@ -19,11 +19,13 @@ import io.longnet.model.LongNetModel;
 import io.longnet.model.ModelWeights;
 import io.longnet.spark.SequenceParallelModel.TokenBlock;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
@@ -65,13 +67,36 @@ public final class TokenSequences {
      *                                  outside the vocabulary
      */
     public TokenSequences(Dataset<Row> rows, int blockSize, LongNetConfig config, int partitionLength) {
-        if (blockSize < 0) {
-            throw new IllegalArgumentException("block size must be >= 0 (0: from the data), got " + blockSize);
-        }
         this.rows = rows.select(col("seq_id"), col("block"), col("tokens"));
         this.config = config;
         this.partitionLength = partitionLength;
-        List<Row> meta = this.rows.groupBy("seq_id").agg(
+        Layout layout = layout(this.rows, blockSize, config.vocabSize());
+        this.blockSize = layout.blockSize();
+        lengths.putAll(layout.lengths());
+        for (Map.Entry<Long, Long> e : lengths.entrySet()) {
+            PartitionPlan plan = PartitionPlan.of(config.attentionConfig(), e.getValue(), partitionLength,
+                    PartitionPlan.DEFAULT_TASK_BYTES);
+            (plan.partitions() == 1 ? whole : spread).add(e.getKey());
+        }
+    }
+
+    /** A token block dataset's block size and the length of each sequence, in {@code seq_id} order. */
+    public record Layout(int blockSize, SortedMap<Long, Long> lengths) {
+    }
+
+    /**
+     * Reads one row of metadata per sequence (lengths, block numbers, token range) and checks the layout,
+     * so that a malformed input fails on the driver with a message rather than inside a task.
+     *
+     * @param blockSize B, positions per block; 0: the longest block of the data
+     * @param vocabSize token ids must lie in {@code [0, vocabSize)}
+     * @throws IllegalArgumentException as the constructor
+     */
+    public static Layout layout(Dataset<Row> rows, int blockSize, int vocabSize) {
+        if (blockSize < 0) {
+            throw new IllegalArgumentException("block size must be >= 0 (0: from the data), got " + blockSize);
+        }
+        List<Row> meta = rows.groupBy("seq_id").agg(
                 functions.count(lit(1)), countDistinct(col("block")), min("block"), max("block"),
                 sum(size(col("tokens"))), min(size(col("tokens"))), max(size(col("tokens"))),
                 max_by(size(col("tokens")), col("block")), functions.count(when(col("tokens").isNull(), 1)),
@@ -83,16 +108,13 @@ public final class TokenSequences {
                 b = Math.max(b, m.isNullAt(7) ? 0 : m.getInt(7));
             }
         }
-        this.blockSize = Math.max(b, 1);
+        b = Math.max(b, 1);
+        SortedMap<Long, Long> lengths = new TreeMap<>();
         for (Row m : meta) {
             long seq = m.getLong(0);
-            lengths.put(seq, check(m, seq, this.blockSize, config.vocabSize()));
+            lengths.put(seq, check(m, seq, b, vocabSize));
         }
-        for (Map.Entry<Long, Long> e : lengths.entrySet()) {
-            PartitionPlan plan = PartitionPlan.of(config.attentionConfig(), e.getValue(), partitionLength,
-                    PartitionPlan.DEFAULT_TASK_BYTES);
-            (plan.partitions() == 1 ? whole : spread).add(e.getKey());
-        }
+        return new Layout(b, Collections.unmodifiableSortedMap(lengths));
     }
 
     /** Checks one sequence's metadata row and returns its length. */
@@ -178,22 +200,12 @@ public final class TokenSequences {
                     + " (embeddings) to " + layers + ", or -1 for the final features");
         }
         AttentionBackends.validate(backend);
-        Broadcast<LongNetConfig> configB = jsc.broadcast(model.config());
-        Broadcast<ModelWeights> weightsB = jsc.broadcast(model.weights());
-        jsc.setCallSite("hidden states of whole sequences");
-        JavaRDD<SequenceSlice> out = wholeSequences(jsc.broadcast(whole)).mapPartitions(seqs -> {
-            List<SequenceSlice> result = new ArrayList<>();
-            LongNetModel m = new LongNetModel(configB.value(), weightsB.value());
-            try (AttentionKernel kernel = openKernel(backend)) {
-                while (seqs.hasNext()) {
-                    Tuple2<Long, int[]> s = seqs.next();
-                    LongNetModel.Output o = m.forward(s._2(), kernel, layer >= 0);
-                    result.add(new SequenceSlice(s._1(), 0, s._2().length,
-                            layer < 0 ? o.features() : o.hiddenStates().get(layer)));
-                }
-            }
-            return result.iterator();
-        });
+        JavaRDD<SequenceSlice> out = eachWhole(jsc, model, backend, "hidden states of whole sequences",
+                (m, kernel, seq, tokens) -> {
+                    LongNetModel.Output o = m.forward(tokens, kernel, layer >= 0);
+                    return new SequenceSlice(seq, 0, tokens.length,
+                            layer < 0 ? o.features() : o.hiddenStates().get(layer));
+                });
         for (long seq : spread) {
             SequenceParallelModel spm = new SequenceParallelModel(jsc, model.config(), model.weights(), length(seq),
                     partitionLength, backend, checkpointEvery);
@@ -214,21 +226,11 @@ public final class TokenSequences {
     public JavaRDD<SequenceSlice> nextTokenLogProbs(JavaSparkContext jsc, LongNetModel model, String backend,
                                                     int checkpointEvery) {
         AttentionBackends.validate(backend);
-        Broadcast<LongNetConfig> configB = jsc.broadcast(model.config());
-        Broadcast<ModelWeights> weightsB = jsc.broadcast(model.weights());
-        jsc.setCallSite("score whole sequences");
-        JavaRDD<SequenceSlice> out = wholeSequences(jsc.broadcast(whole)).mapPartitions(seqs -> {
-            List<SequenceSlice> result = new ArrayList<>();
-            LongNetModel m = new LongNetModel(configB.value(), weightsB.value());
-            try (AttentionKernel kernel = openKernel(backend)) {
-                while (seqs.hasNext()) {
-                    Tuple2<Long, int[]> s = seqs.next();
-                    float[] lp = s._2().length > 1 ? m.nextTokenLogProbs(s._2(), kernel) : new float[0];
-                    result.add(new SequenceSlice(s._1(), 0, lp.length, lp));
-                }
-            }
-            return result.iterator();
-        });
+        JavaRDD<SequenceSlice> out = eachWhole(jsc, model, backend, "score whole sequences",
+                (m, kernel, seq, tokens) -> {
+                    float[] lp = tokens.length > 1 ? m.nextTokenLogProbs(tokens, kernel) : new float[0];
+                    return new SequenceSlice(seq, 0, lp.length, lp);
+                });
         for (long seq : spread) {
             SequenceParallelModel spm = new SequenceParallelModel(jsc, model.config(), model.weights(), length(seq),
                     partitionLength, backend, checkpointEvery);
@@ -240,9 +242,29 @@ public final class TokenSequences {
         return out;
     }
 
-    private static AttentionKernel openKernel(String backend) {
-        TaskContext task = TaskContext.get();
-        return AttentionBackends.open(backend, task == null ? 1 : task.cpus(), -1);
+    /** What a task computes of one whole sequence. */
+    private interface WholeSequenceWork extends java.io.Serializable {
+        SequenceSlice run(LongNetModel model, AttentionKernel kernel, long seq, int[] tokens);
+    }
+
+    /** {@code work} on every sequence that fits one partition, inside tasks (model and kernel once per task). */
+    private JavaRDD<SequenceSlice> eachWhole(JavaSparkContext jsc, LongNetModel model, String backend,
+                                             String callSite, WholeSequenceWork work) {
+        Broadcast<LongNetConfig> configB = jsc.broadcast(model.config());
+        Broadcast<ModelWeights> weightsB = jsc.broadcast(model.weights());
+        jsc.setCallSite(callSite);
+        return wholeSequences(jsc.broadcast(whole)).mapPartitions(seqs -> {
+            List<SequenceSlice> result = new ArrayList<>();
+            LongNetModel m = new LongNetModel(configB.value(), weightsB.value());
+            TaskContext task = TaskContext.get();
+            try (AttentionKernel kernel = AttentionBackends.open(backend, task == null ? 1 : task.cpus(), -1)) {
+                while (seqs.hasNext()) {
+                    Tuple2<Long, int[]> s = seqs.next();
+                    result.add(work.run(m, kernel, s._1(), s._2()));
+                }
+            }
+            return result.iterator();
+        });
     }
 
     /** The sequences of {@code whole}, each one record (seq_id, its tokens in order). */

@@ -123,7 +123,7 @@ final class TrainJob {
         DistributedGradients gradients = new DistributedGradients(config, r.seqLen(), r.partitionLength(), tasks);
         jsc.setJobDescription("longnet train " + r.tokens());
         try (TrainingWindows windows = new TrainingWindows(jsc, TokenBlocks.read(spark, r.tokens()),
-                manifest.blockSize(), r.seqLen(), r.validationFraction())) {
+                manifest.blockSize(), config.vocabSize(), r.seqLen(), r.validationFraction())) {
             BatchOrder order = new BatchOrder(windows.trainCount(), r.batch(), r.seed());
             out.printf(Locale.ROOT, "train: %,d parameters; %,d tokens -> %,d training and %,d validation windows of %d;"
                             + " batch %d, %d steps (%.1f epochs); %s%n", layout.size(), windows.tokens(),

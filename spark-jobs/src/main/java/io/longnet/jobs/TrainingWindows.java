@@ -1,15 +1,11 @@
 package io.longnet.jobs;
 
-import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.size;
-import static org.apache.spark.sql.functions.sum;
-
+import io.longnet.spark.TokenSequences;
 import io.longnet.spark.training.TrainingWindow;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -32,14 +28,16 @@ final class TrainingWindows implements AutoCloseable {
     private final long count;
     private final long validation;
 
-    TrainingWindows(JavaSparkContext jsc, Dataset<Row> blocks, int blockSize, int length, double validationFraction) {
-        TreeMap<Long, Long> lengths = new TreeMap<>();
-        for (Row row : blocks.groupBy("seq_id").agg(sum(size(col("tokens")))).collectAsList()) {
-            lengths.put(row.getLong(0), row.getLong(1));
-        }
+    /**
+     * Windows of {@code length} tokens of the dataset {@code blocks} (blocks of {@code blockSize}), whose
+     * layout is checked first ({@link TokenSequences#layout}: block numbering, full blocks, token ids below
+     * {@code vocabSize}).
+     */
+    TrainingWindows(JavaSparkContext jsc, Dataset<Row> blocks, int blockSize, int vocabSize, int length,
+                    double validationFraction) {
         Map<Long, Long> firstOf = new java.util.HashMap<>();
         long at = 0;
-        for (Map.Entry<Long, Long> e : lengths.entrySet()) {
+        for (Map.Entry<Long, Long> e : TokenSequences.layout(blocks, blockSize, vocabSize).lengths().entrySet()) {
             firstOf.put(e.getKey(), at);
             at += e.getValue();
         }
