@@ -109,9 +109,11 @@ final class TrainJob {
                     + " continue from)");
         }
         ParameterLayout layout = ParameterLayout.of(config);
-        AdamW.Settings settings = new AdamW.Settings(r.learningRate(), 0.9, 0.98, 1e-8, r.weightDecay(),
-                r.warmupSteps() >= 0 ? r.warmupSteps() : (int) Math.min(100, r.steps() / 10), (int) r.steps(), 0.1,
-                r.clipNorm());
+        // The optimiser's defaults, with what the command line sets.
+        AdamW.Settings usual = AdamW.Settings.defaults((int) r.steps());
+        AdamW.Settings settings = new AdamW.Settings(r.learningRate(), usual.beta1(), usual.beta2(), usual.epsilon(),
+                r.weightDecay(), r.warmupSteps() >= 0 ? r.warmupSteps() : usual.warmupSteps(), usual.totalSteps(),
+                usual.minLearningRateRatio(), r.clipNorm());
         AdamW optimizer = resumeFrom.isPresent() ? resumeFrom.get().optimizer(settings) : new AdamW(settings, layout);
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         TokenManifest manifest = TokenManifest.read(r.tokens(), spark.sparkContext().hadoopConfiguration());

@@ -28,7 +28,6 @@ import scala.Tuple2;
 public final class DistributedGradients implements Serializable {
 
     private final LongNetConfig config;
-    private final int windowLength;
     private final PartitionPlan plan;
     private final int tasks;
 
@@ -46,7 +45,6 @@ public final class DistributedGradients implements Serializable {
             throw new IllegalArgumentException("tasks must be >= 1 (got " + tasks + ")");
         }
         this.config = config;
-        this.windowLength = windowLength;
         PartitionPlan p = config.attentionPattern() == io.longnet.model.AttentionPattern.DILATED
                 ? PartitionPlan.of(config.attentionConfig(), windowLength, partitionLength,
                 PartitionPlan.DEFAULT_TASK_BYTES)
@@ -118,17 +116,17 @@ public final class DistributedGradients implements Serializable {
                     mine.sort(Comparator.comparingInt(Tuple2::_1));
                     TrainableModel model = new TrainableModel(c, params.value());
                     TrainingAttention attention = TrainingAttentions.of(c);
-                    GradientSum sum = GradientSum.empty(model.layout().size(), withGradient);
+                    double[] gradient = withGradient ? new double[model.layout().size()] : null;
                     double loss = 0;
                     long predictions = 0;
                     for (Tuple2<Integer, TrainingWindow> t : mine) {
                         int[] tokens = t._2().tokens();
-                        loss += withGradient ? model.lossAndGradient(tokens, attention, sum.gradient())
+                        loss += withGradient ? model.lossAndGradient(tokens, attention, gradient)
                                 : model.loss(tokens, attention);
                         predictions += tokens.length - 1;
                     }
                     int task = TaskContext.getPartitionId();
-                    return List.of(new Tuple2<>(task, new GradientSum(loss, predictions, sum.gradient()))).iterator();
+                    return List.of(new Tuple2<>(task, new GradientSum(loss, predictions, gradient))).iterator();
                 });
         GradientSum sum = PairwiseTreeSum.sum(parts, used, withGradient ? "gradient" : "evaluation");
         slots.destroy();

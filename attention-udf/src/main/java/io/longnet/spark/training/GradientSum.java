@@ -9,11 +9,6 @@ import java.io.Serializable;
  */
 public record GradientSum(double loss, long predictions, double[] gradient) implements Serializable {
 
-    /** Nothing yet: the identity of {@link #plus}. */
-    public static GradientSum empty(int parameters, boolean withGradient) {
-        return new GradientSum(0, 0, withGradient ? new double[parameters] : null);
-    }
-
     /**
      * The sum of two contributions. Floating-point addition of two values is commutative, so
      * {@code a.plus(b)} and {@code b.plus(a)} are bit-identical: what makes {@link PairwiseTreeSum}

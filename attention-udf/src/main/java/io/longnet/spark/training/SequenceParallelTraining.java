@@ -118,19 +118,14 @@ final class SequenceParallelTraining implements Serializable {
         }), kept);
         for (int l = states.size() - 1; l >= 0; l--) {
             LayerState s = states.get(l);
-            jsc.setCallSite("layer " + l + " ffn backward");
+            jsc.setCallSite("layer " + l + " ffn and out_proj backward");
             // The parameter gradient is copied, never changed in place: its parent RDD may be recomputed.
-            JavaRDD<Back> mid = keep(back.zip(s.feedForward()).map(t -> {
-                Back b = t._1();
+            JavaRDD<Tuple2<Back, double[]>> withDo = keep(back.zip(s.feedForward()).zip(s.attentionOut()).map(t -> {
+                Back b = t._1()._1();
                 double[] grad = b.grad().clone();
-                double[] dmid = model().feedForwardBackward(t._2(), b.dx(), grad);
-                return new Back(b.partition(), b.start(), b.length(), dmid, grad, b.loss(), b.predictions());
-            }), kept);
-            JavaRDD<Tuple2<Back, double[]>> withDo = keep(mid.zip(s.attentionOut()).map(t -> {
-                Back b = t._1();
-                double[] grad = b.grad().clone();
-                double[] dO = model().attentionOutputBackward(t._2(), b.dx(), grad);
-                return new Tuple2<>(new Back(b.partition(), b.start(), b.length(), b.dx(), grad, b.loss(),
+                double[] dmid = model().feedForwardBackward(t._1()._2(), b.dx(), grad);
+                double[] dO = model().attentionOutputBackward(t._2(), dmid, grad);
+                return new Tuple2<>(new Back(b.partition(), b.start(), b.length(), dmid, grad, b.loss(),
                         b.predictions()), dO);
             }), kept);
             JavaRDD<RowBlock> dO = withDo.map(t -> new RowBlock(t._1().partition(), t._1().start(), t._1().length(),
