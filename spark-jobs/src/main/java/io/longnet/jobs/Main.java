@@ -1,8 +1,9 @@
 package io.longnet.jobs;
 
-import io.longnet.attention.AttentionBackends;
+import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
+import io.longnet.datasets.DocumentMode;
 import io.longnet.datasets.TensorFormatException;
 import io.longnet.spark.PartitionPlan;
 import java.io.FileNotFoundException;
@@ -37,9 +38,26 @@ public final class Main implements Runnable {
 
     /** Runs the CLI; returns the exit code. */
     static int execute(String[] args, PrintStream out, PrintStream err) {
+        return commandLine(out, err).execute(args);
+    }
+
+    /** The command tree with its converters and its error handlers, writing to {@code out} and {@code err}. */
+    static CommandLine commandLine(PrintStream out, PrintStream err) {
         CommandLine cli = new CommandLine(new Main());
         cli.setOut(new java.io.PrintWriter(out, true));
         cli.setErr(new java.io.PrintWriter(err, true));
+        // Enum-valued options parse through the enums' own parse, so the CLI and the ML params accept the
+        // same spellings and say the same thing about a bad one.
+        cli.registerConverter(Backend.class, Backend::parse);
+        cli.registerConverter(DocumentMode.class, DocumentMode::parse);
+        CommandLine.IParameterExceptionHandler standard = cli.getParameterExceptionHandler();
+        cli.setParameterExceptionHandler((e, line) -> {
+            if (e.getCause() instanceof IllegalArgumentException bad) {
+                err.println(e.getCommandLine().getCommandSpec().qualifiedName() + ": " + bad.getMessage());
+                return 2;
+            }
+            return standard.handleParseException(e, line);
+        });
         cli.setExecutionExceptionHandler((e, line, parsed) -> {
             String command = "longnet " + parsed.subcommand().commandSpec().name();
             Throwable user = userError(e);
@@ -56,7 +74,7 @@ public final class Main implements Runnable {
             }
             return 1;
         });
-        return cli.execute(args);
+        return cli;
     }
 
     /** The bad-input error inside a failure (Spark wraps a task's exception in its own), if any. */
@@ -133,7 +151,7 @@ public final class Main implements Runnable {
 
         @Option(names = "--backend", defaultValue = "auto", paramLabel = "auto|cpu|gpu",
                 description = "attention kernel: auto uses a GPU where Spark assigned one (default: auto)")
-        String backend;
+        Backend backend;
 
         @CommandLine.Mixin
         MasterOption master;
@@ -141,7 +159,6 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             List<Branch> parsed = Branch.parseList(branches);
-            AttentionBackends.validate(backend);
             return inSession("longnet attend", master.url, spark -> {
                 AttendJob.run(spark, new AttendJob.Request(qkv, out, parsed, heads, causal, partitionLength,
                         backend, overwrite), System.out);
@@ -274,7 +291,7 @@ public final class Main implements Runnable {
 
         @Option(names = "--backend", defaultValue = "auto", paramLabel = "auto|cpu|gpu",
                 description = "attention kernel (default: auto)")
-        String backend;
+        Backend backend;
 
         @Option(names = "--checkpoint-every", defaultValue = "4", paramLabel = "K",
                 description = "checkpoint long sequences' hidden states every K layers (0: never; default: 4)")
@@ -305,7 +322,6 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            AttentionBackends.validate(job.backend);
             return inSession("longnet score", job.master.url, spark -> {
                 ScoreJob.run(spark, new ScoreJob.Request(job.tokens, job.model, job.out, perToken, job.partitionLength,
                         job.backend, job.checkpointEvery, job.checkpointDir, job.overwrite), System.out);
@@ -331,7 +347,7 @@ public final class Main implements Runnable {
 
         @Option(names = "--documents", defaultValue = "file", paramLabel = "file|line",
                 description = "one document per file (default) or per line")
-        String documents;
+        DocumentMode documents;
 
         @Option(names = "--concat", description = "one sequence of the whole corpus, documents joined by the"
                 + " separator token (default: one sequence per document)")
@@ -349,12 +365,7 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            io.longnet.datasets.DocumentMode mode = switch (documents) {
-                case "file" -> io.longnet.datasets.DocumentMode.FILE;
-                case "line" -> io.longnet.datasets.DocumentMode.LINE;
-                default -> throw new IllegalArgumentException("--documents takes file or line (got '" + documents + "')");
-            };
-            io.longnet.datasets.TokenizeOptions options = io.longnet.datasets.TokenizeOptions.defaults(mode)
+            io.longnet.datasets.TokenizeOptions options = io.longnet.datasets.TokenizeOptions.defaults(documents)
                     .withTokenizer(tokenizer).withConcatenate(concat).withBlockSize(blockSize).withOverwrite(overwrite);
             return inSession("longnet tokenize", master.url, spark -> {
                 System.out.println(io.longnet.datasets.TokenBlocks.write(spark, corpus, out, options).summary());
@@ -380,7 +391,6 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            AttentionBackends.validate(job.backend);
             return inSession("longnet encode", job.master.url, spark -> {
                 EncodeJob.run(spark, new EncodeJob.Request(job.tokens, job.model, job.out, layer, arrow,
                         job.partitionLength, job.backend, job.checkpointEvery, job.checkpointDir, job.overwrite),
