@@ -131,8 +131,8 @@ public final class Main implements Runnable {
                         + " must not exist unless --overwrite")
         String out;
 
-        @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
-        boolean overwrite;
+        @CommandLine.Mixin
+        OverwriteOption replace;
 
         @Option(names = "--branches", required = true, paramLabel = "w:r,...",
                 description = "segment length and dilation of each branch, e.g. 2048:1,4096:2,8192:4")
@@ -144,14 +144,11 @@ public final class Main implements Runnable {
         @Option(names = "--causal", description = "causal attention (each position sees only earlier ones)")
         boolean causal;
 
-        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
-                description = "positions per partition; every segment length must divide it or be a"
-                        + " multiple of it (default: chosen, about 96 MiB of q, k, v per task)")
-        int partitionLength;
+        @CommandLine.Mixin
+        PartitionLengthOption partitioning;
 
-        @Option(names = "--backend", defaultValue = "auto", paramLabel = "auto|cpu|gpu",
-                description = "attention kernel: auto uses a GPU where Spark assigned one (default: auto)")
-        Backend backend;
+        @CommandLine.Mixin
+        BackendOption backend;
 
         @CommandLine.Mixin
         MasterOption master;
@@ -160,8 +157,8 @@ public final class Main implements Runnable {
         public Integer call() throws Exception {
             List<Branch> parsed = Branch.parseList(branches);
             return inSession("longnet attend", master.url, spark -> {
-                AttendJob.run(spark, new AttendJob.Request(qkv, out, parsed, heads, causal, partitionLength,
-                        backend, overwrite), System.out);
+                AttendJob.run(spark, new AttendJob.Request(qkv, out, parsed, heads, causal, partitioning.length,
+                        backend.choice, replace.overwrite), System.out);
             });
         }
     }
@@ -198,9 +195,8 @@ public final class Main implements Runnable {
                 description = "causal, non-causal or both (default: both)")
         String causal;
 
-        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
-                description = "positions per partition (default: chosen)")
-        int partitionLength;
+        @CommandLine.Mixin
+        PartitionLengthOption partitioning;
 
         @Option(names = "--master", defaultValue = "local[2]", paramLabel = "URL",
                 description = "Spark master (default: local[2])")
@@ -219,10 +215,10 @@ public final class Main implements Runnable {
                 if (n < 1) {
                     throw new IllegalArgumentException("--sizes takes lengths >= 1 (got " + n + ")");
                 }
-                PartitionPlan.of(config, n, partitionLength, PartitionPlan.DEFAULT_TASK_BYTES);
+                PartitionPlan.of(config, n, partitioning.length, PartitionPlan.DEFAULT_TASK_BYTES);
             }
             return inSession("longnet bench attend", master, spark -> {
-                AttendBench.run(spark, config, sizes, modes, partitionLength, System.out);
+                AttendBench.run(spark, config, sizes, modes, partitioning.length, System.out);
             });
         }
     }
@@ -270,12 +266,44 @@ public final class Main implements Runnable {
         String url;
     }
 
-    /** Options every job over a token dataset and a model shares (score, encode). */
-    static final class ModelJobOptions {
+    /** {@code --overwrite} of the commands that replace an output only once the new one is complete. */
+    static final class OverwriteOption {
+
+        @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
+        boolean overwrite;
+    }
+
+    /** {@code --backend}, the attention kernel of every command that attends. */
+    static final class BackendOption {
+
+        @Option(names = "--backend", defaultValue = "auto", paramLabel = "auto|cpu|gpu",
+                description = "attention kernel: auto uses a GPU where Spark assigned one (default: auto)")
+        Backend choice;
+    }
+
+    /** {@code --partition-length}: the L of the partition plan, as every command that builds a plan takes it. */
+    static final class PartitionLengthOption {
+
+        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
+                description = "positions per partition; every segment length must divide it or be a multiple of it;"
+                        + " longer sequences and training windows run sequence-parallel (default: chosen,"
+                        + " about 96 MiB of q, k, v per task)")
+        int length;
+    }
+
+    /** {@code --tokens}: the token dataset a model reads (score, encode, train). */
+    static final class TokensOption {
 
         @Option(names = "--tokens", required = true, paramLabel = "TOKENS",
                 description = "token dataset written by longnet tokenize (path or URI)")
-        String tokens;
+        String path;
+    }
+
+    /** Options every job over a token dataset and a model shares (score, encode). */
+    static final class ModelJobOptions {
+
+        @CommandLine.Mixin
+        TokensOption tokens;
 
         @Option(names = "--model", required = true, paramLabel = "DIR",
                 description = "model directory (config.json, model.safetensors), local to the driver")
@@ -285,13 +313,11 @@ public final class Main implements Runnable {
                 description = "output folder of Parquet datasets; must not exist unless --overwrite")
         String out;
 
-        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
-                description = "positions per partition for sequences longer than one (default: chosen)")
-        int partitionLength;
+        @CommandLine.Mixin
+        PartitionLengthOption partitioning;
 
-        @Option(names = "--backend", defaultValue = "auto", paramLabel = "auto|cpu|gpu",
-                description = "attention kernel (default: auto)")
-        Backend backend;
+        @CommandLine.Mixin
+        BackendOption backend;
 
         @Option(names = "--checkpoint-every", defaultValue = "4", paramLabel = "K",
                 description = "checkpoint long sequences' hidden states every K layers (0: never; default: 4)")
@@ -301,8 +327,8 @@ public final class Main implements Runnable {
                 description = "where those checkpoints go (default: a hidden folder beside OUT, removed at the end)")
         String checkpointDir;
 
-        @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
-        boolean overwrite;
+        @CommandLine.Mixin
+        OverwriteOption replace;
 
         @CommandLine.Mixin
         MasterOption master;
@@ -323,8 +349,9 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             return inSession("longnet score", job.master.url, spark -> {
-                ScoreJob.run(spark, new ScoreJob.Request(job.tokens, job.model, job.out, perToken, job.partitionLength,
-                        job.backend, job.checkpointEvery, job.checkpointDir, job.overwrite), System.out);
+                ScoreJob.run(spark, new ScoreJob.Request(job.tokens.path, job.model, job.out, perToken,
+                        job.partitioning.length, job.backend.choice, job.checkpointEvery, job.checkpointDir,
+                        job.replace.overwrite), System.out);
             });
         }
     }
@@ -357,8 +384,8 @@ public final class Main implements Runnable {
                 description = "positions per row (default: 4096)")
         int blockSize;
 
-        @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
-        boolean overwrite;
+        @CommandLine.Mixin
+        OverwriteOption replace;
 
         @CommandLine.Mixin
         MasterOption master;
@@ -366,7 +393,7 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             io.longnet.datasets.TokenizeOptions options = io.longnet.datasets.TokenizeOptions.defaults(documents)
-                    .withTokenizer(tokenizer).withConcatenate(concat).withBlockSize(blockSize).withOverwrite(overwrite);
+                    .withTokenizer(tokenizer).withConcatenate(concat).withBlockSize(blockSize).withOverwrite(replace.overwrite);
             return inSession("longnet tokenize", master.url, spark -> {
                 System.out.println(io.longnet.datasets.TokenBlocks.write(spark, corpus, out, options).summary());
             });
@@ -392,9 +419,9 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             return inSession("longnet encode", job.master.url, spark -> {
-                EncodeJob.run(spark, new EncodeJob.Request(job.tokens, job.model, job.out, layer, arrow,
-                        job.partitionLength, job.backend, job.checkpointEvery, job.checkpointDir, job.overwrite),
-                        System.out);
+                EncodeJob.run(spark, new EncodeJob.Request(job.tokens.path, job.model, job.out, layer, arrow,
+                        job.partitioning.length, job.backend.choice, job.checkpointEvery, job.checkpointDir,
+                        job.replace.overwrite), System.out);
             });
         }
     }
@@ -406,9 +433,8 @@ public final class Main implements Runnable {
                     + " OUT/training.json and OUT/log.csv.")
     static final class Train implements Callable<Integer> {
 
-        @Option(names = "--tokens", required = true, paramLabel = "TOKENS",
-                description = "token dataset written by longnet tokenize (path or URI)")
-        String tokens;
+        @CommandLine.Mixin
+        TokensOption tokens;
 
         @Option(names = "--config", paramLabel = "CONFIG", description = "model config JSON of a new model (docs/MODEL.md)")
         String config;
@@ -456,9 +482,8 @@ public final class Main implements Runnable {
                 description = "write a checkpoint every K steps, and at the end (default: 50)")
         int checkpointEvery;
 
-        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
-                description = "positions per partition; windows longer than L train sequence-parallel (default: chosen)")
-        int partitionLength;
+        @CommandLine.Mixin
+        PartitionLengthOption partitioning;
 
         @Option(names = "--resume", description = "continue from the newest checkpoint in OUT/checkpoints")
         boolean resume;
@@ -471,9 +496,9 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            return inSession("longnet train", master.url, spark -> TrainJob.run(spark, new TrainJob.Request(tokens, config,
+            return inSession("longnet train", master.url, spark -> TrainJob.run(spark, new TrainJob.Request(tokens.path, config,
                     init, out, steps, seqLen, batch, learningRate, warmup, weightDecay, clipNorm, seed, validation,
-                    checkpointEvery, partitionLength, resume, overwrite), System.out));
+                    checkpointEvery, partitioning.length, resume, overwrite), System.out));
         }
     }
 

@@ -35,17 +35,17 @@ class CliOptionsTest {
     @Test
     void modelJobOptionsKeepTheirDefaults() {
         Main.Score score = parse("score", "--tokens", "t", "--model", "m", "--out", "o");
-        assertEquals(Backend.AUTO, score.job.backend);
-        assertEquals(0, score.job.partitionLength);
+        assertEquals(Backend.AUTO, score.job.backend.choice);
+        assertEquals(0, score.job.partitioning.length);
         assertEquals(4, score.job.checkpointEvery);
         assertNull(score.job.checkpointDir);
-        assertEquals(false, score.job.overwrite);
+        assertEquals(false, score.job.replace.overwrite);
         assertNull(score.job.master.url);
         Main.Encode encode = parse("encode", "--tokens", "t", "--model", "m", "--out", "o", "--backend", "cpu",
                 "--partition-length", "64", "--overwrite", "--master", "local[1]", "--layer", "2");
-        assertEquals(Backend.CPU, encode.job.backend);
-        assertEquals(64, encode.job.partitionLength);
-        assertTrue(encode.job.overwrite);
+        assertEquals(Backend.CPU, encode.job.backend.choice);
+        assertEquals(64, encode.job.partitioning.length);
+        assertTrue(encode.job.replace.overwrite);
         assertEquals("local[1]", encode.job.master.url);
         assertEquals(2, encode.layer);
     }
@@ -53,9 +53,9 @@ class CliOptionsTest {
     @Test
     void enumOptionsTakeTheDocumentedSpellings() {
         Main.Attend attend = parse("attend", "--qkv", "q", "--out", "o", "--branches", "8:1");
-        assertEquals(Backend.AUTO, attend.backend);
+        assertEquals(Backend.AUTO, attend.backend.choice);
         assertEquals(Backend.GPU, ((Main.Attend) parse("attend", "--qkv", "q", "--out", "o", "--branches", "8:1",
-                "--backend", "gpu")).backend);
+                "--backend", "gpu")).backend.choice);
         Main.Tokenize tokenize = parse("tokenize", "--corpus", "c", "--out", "t");
         assertEquals(DocumentMode.FILE, tokenize.documents);
         assertEquals(DocumentMode.LINE, ((Main.Tokenize) parse("tokenize", "--corpus", "c", "--out", "t",
