@@ -3,6 +3,7 @@ package io.longnet.jobs;
 import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
+import io.longnet.attention.bench.SyntheticAttentionOptions;
 import io.longnet.datasets.DocumentMode;
 import io.longnet.datasets.TensorFormatException;
 import io.longnet.spark.PartitionPlan;
@@ -181,19 +182,8 @@ public final class Main implements Runnable {
                 description = "sequence lengths (default: 1048576)")
         List<Long> sizes;
 
-        @Option(names = "--branches", defaultValue = "256:1,512:2,1024:4", paramLabel = "w:r,...",
-                description = "branches (default: config B, 256:1,512:2,1024:4)")
-        String branches;
-
-        @Option(names = "--heads", defaultValue = "4", paramLabel = "H", description = "heads (default: 4)")
-        int heads;
-
-        @Option(names = "--dim", defaultValue = "32", paramLabel = "d", description = "head width (default: 32)")
-        int dim;
-
-        @Option(names = "--causal", defaultValue = "both", paramLabel = "both|true|false",
-                description = "causal, non-causal or both (default: both)")
-        String causal;
+        @CommandLine.Mixin
+        SyntheticAttentionOptions attention;
 
         @CommandLine.Mixin
         PartitionLengthOption partitioning;
@@ -204,13 +194,7 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            DilatedAttentionConfig config = DilatedAttentionConfig.of(Branch.parseList(branches), heads, dim, false);
-            List<Boolean> modes = switch (causal) {
-                case "both" -> List.of(false, true);
-                case "true" -> List.of(true);
-                case "false" -> List.of(false);
-                default -> throw new IllegalArgumentException("--causal takes both, true or false (got " + causal + ")");
-            };
+            DilatedAttentionConfig config = attention.config();
             for (long n : sizes) {
                 if (n < 1) {
                     throw new IllegalArgumentException("--sizes takes lengths >= 1 (got " + n + ")");
@@ -218,7 +202,7 @@ public final class Main implements Runnable {
                 PartitionPlan.of(config, n, partitioning.length, PartitionPlan.DEFAULT_TASK_BYTES);
             }
             return inSession("longnet bench attend", master, spark -> {
-                AttendBench.run(spark, config, sizes, modes, partitioning.length, System.out);
+                AttendBench.run(spark, config, sizes, attention.causal(), partitioning.length, System.out);
             });
         }
     }

@@ -68,6 +68,8 @@ class CliOptionsTest {
                 "score", "--tokens", "t", "--model", "m", "--out", "o", "--backend", "tpu");
         assertOneLine("longnet tokenize: document mode 'paragraph': expected 'file' or 'line'",
                 "tokenize", "--corpus", "c", "--out", "t", "--documents", "paragraph");
+        assertOneLine("longnet bench attend: --causal takes both, true or false (got 'maybe')",
+                "bench", "attend", "--causal", "maybe");
     }
 
     @Test
