@@ -8,7 +8,7 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 
-/** Device memory of a fixed size, freed on close. */
+/** Device memory of a fixed size, freed on the first close (later closes do nothing). */
 final class DeviceBuffer implements AutoCloseable {
 
     /** A device pointer whose address can be packed into a params struct. */
@@ -20,6 +20,7 @@ final class DeviceBuffer implements AutoCloseable {
 
     private final Address ptr = new Address();
     private final long bytes;
+    private boolean closed;
 
     DeviceBuffer(long bytes) {
         this.bytes = bytes;
@@ -68,6 +69,10 @@ final class DeviceBuffer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;  // also when the free fails: freeing the same pointer again is never right
         check(JCudaDriver.cuMemFree(ptr), "cuMemFree");
     }
 }

@@ -114,6 +114,8 @@ public final class GpuAttentionKernel implements AttentionKernel {
     /** One chunk in flight: pinned staging, device buffers and a stream of its own. */
     private final class Slot implements AutoCloseable {
         private final CUstream stream = new CUstream();
+        /** The stream (first) and every buffer, released in reverse order. */
+        private final NativeResources resources = new NativeResources();
         private final PinnedBuffer[] hostIn = new PinnedBuffer[3];
         private final DeviceBuffer[] deviceF32 = new DeviceBuffer[3];
         private final DeviceBuffer[] deviceIn = new DeviceBuffer[3];
@@ -129,18 +131,26 @@ public final class GpuAttentionKernel implements AttentionKernel {
             return width * (3L * 4 + (p == Precision.BF16 ? 3L * 2 : 0) + 4) + 4L * c.heads();
         }
 
+        /** Acquires the stream and buffers; when one acquisition fails, releases those before it. */
         Slot(int chunk, DilatedAttentionConfig c) {
             long elems = (long) chunk * c.rowWidth();
-            check(JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
-            for (int t = 0; t < 3; t++) {
-                hostIn[t] = new PinnedBuffer(elems * 4);
-                deviceF32[t] = new DeviceBuffer(elems * 4);
-                deviceIn[t] = precision == Precision.BF16 ? new DeviceBuffer(elems * 2) : deviceF32[t];
+            try {
+                check(JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+                resources.add(() -> check(JCudaDriver.cuStreamDestroy(stream), "cuStreamDestroy"));
+                for (int t = 0; t < 3; t++) {
+                    hostIn[t] = resources.add(new PinnedBuffer(elems * 4));
+                    deviceF32[t] = resources.add(new DeviceBuffer(elems * 4));
+                    deviceIn[t] = precision == Precision.BF16 ? resources.add(new DeviceBuffer(elems * 2))
+                            : deviceF32[t];
+                }
+                hostO = resources.add(new PinnedBuffer(elems * 4));
+                hostLse = resources.add(new PinnedBuffer((long) chunk * c.heads() * 4));
+                deviceO = resources.add(new DeviceBuffer(elems * 4));
+                deviceLse = resources.add(new DeviceBuffer((long) chunk * c.heads() * 4));
+            } catch (RuntimeException | Error e) {
+                resources.closeAfter(e);
+                throw e;
             }
-            hostO = new PinnedBuffer(elems * 4);
-            hostLse = new PinnedBuffer((long) chunk * c.heads() * 4);
-            deviceO = new DeviceBuffer(elems * 4);
-            deviceLse = new DeviceBuffer((long) chunk * c.heads() * 4);
         }
 
         /** Stages positions [start, start + len) and queues their copies, kernels and copy back. */
@@ -174,19 +184,10 @@ public final class GpuAttentionKernel implements AttentionKernel {
 
         @Override
         public void close() {
+            // Queued copies and kernels still use the buffers: wait for them (a failure here is the
+            // chunk's, already reported by finish), then free the buffers and destroy the stream.
             JCudaDriver.cuStreamSynchronize(stream);
-            for (int t = 0; t < 3; t++) {
-                if (deviceIn[t] != deviceF32[t]) {
-                    deviceIn[t].close();
-                }
-                deviceF32[t].close();
-                hostIn[t].close();
-            }
-            hostO.close();
-            hostLse.close();
-            deviceO.close();
-            deviceLse.close();
-            check(JCudaDriver.cuStreamDestroy(stream), "cuStreamDestroy");
+            resources.close();
         }
     }
 
@@ -282,16 +283,16 @@ public final class GpuAttentionKernel implements AttentionKernel {
 
     /** A host buffer on the device in this kernel's precision (synchronous; for small gathered inputs). */
     private DeviceBuffer toDevice(FloatBuffer host, long elems) {
-        DeviceBuffer f32 = new DeviceBuffer(elems * 4);
-        f32.upload(host);
-        if (precision == Precision.FP32) {
-            return f32;
-        }
-        try (f32) {
-            DeviceBuffer bf16 = new DeviceBuffer(elems * 2);
+        try (NativeResources held = new NativeResources()) {
+            DeviceBuffer f32 = held.add(new DeviceBuffer(elems * 4));
+            f32.upload(host);
+            if (precision == Precision.FP32) {
+                return held.disown(f32);
+            }
+            DeviceBuffer bf16 = held.add(new DeviceBuffer(elems * 2));
             toBf16(f32, bf16, elems, null);
             check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (f32_to_bf16)");
-            return bf16;
+            return held.disown(bf16);
         }
     }
 

@@ -7,12 +7,16 @@ import java.nio.FloatBuffer;
 import jcuda.Pointer;
 import jcuda.driver.JCudaDriver;
 
-/** Page-locked host memory (cuMemAllocHost), so that copies to and from the device run asynchronously. */
+/**
+ * Page-locked host memory (cuMemAllocHost), so that copies to and from the device run asynchronously;
+ * freed on the first close (later closes do nothing).
+ */
 final class PinnedBuffer implements AutoCloseable {
 
     private final Pointer ptr = new Pointer();
     private final long bytes;
     private final FloatBuffer floats;
+    private boolean closed;
 
     PinnedBuffer(long bytes) {
         this.bytes = bytes;
@@ -35,6 +39,10 @@ final class PinnedBuffer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;  // also when the free fails: freeing the same pointer again is never right
         check(JCudaDriver.cuMemFreeHost(ptr), "cuMemFreeHost");
     }
 }

@@ -1,5 +1,6 @@
 package io.longnet.gpu;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.longnet.attention.AttentionResult;
@@ -148,6 +149,18 @@ class GpuAttentionKernelTest {
         }
         assertTrue(Tensors.relativeError(oGpu, toDouble(oCpu)) < 1e-5, "o");
         assertTrue(Tensors.relativeError(lGpu, toDouble(lCpu)) < 1e-5, "lse");
+    }
+
+    @Test
+    void buffersCloseOnce() {
+        CudaDevices.pool().device(0).makeCurrent();
+        DeviceBuffer device = new DeviceBuffer(1024);
+        PinnedBuffer pinned = new PinnedBuffer(1024);
+        device.close();
+        pinned.close();
+        // A second free of the same pointer would fail (CUDA_ERROR_INVALID_VALUE): close must not free again.
+        assertDoesNotThrow(device::close);
+        assertDoesNotThrow(pinned::close);
     }
 
     private static double[] toDouble(float[] a) {
