@@ -9,7 +9,7 @@ import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 
 /** Device memory of a fixed size, freed on the first close (later closes do nothing). */
-final class DeviceBuffer implements AutoCloseable {
+final class DeviceBuffer extends NativeBuffer {
 
     /** A device pointer whose address can be packed into a params struct. */
     private static final class Address extends CUdeviceptr {
@@ -19,11 +19,9 @@ final class DeviceBuffer implements AutoCloseable {
     }
 
     private final Address ptr = new Address();
-    private final long bytes;
-    private boolean closed;
 
     DeviceBuffer(long bytes) {
-        this.bytes = bytes;
+        super(bytes);
         check(JCudaDriver.cuMemAlloc(ptr, Math.max(1, bytes)), "cuMemAlloc(" + bytes + " bytes)");
     }
 
@@ -35,26 +33,22 @@ final class DeviceBuffer implements AutoCloseable {
         return ptr.value();
     }
 
-    long bytes() {
-        return bytes;
-    }
-
     /** Copies {@code bytes()} from {@code src} (element 0 at its position). */
     void upload(Buffer src) {
-        check(JCudaDriver.cuMemcpyHtoD(ptr, Pointer.to(src.slice()), bytes), "cuMemcpyHtoD");
+        check(JCudaDriver.cuMemcpyHtoD(ptr, Pointer.to(src.slice()), bytes()), "cuMemcpyHtoD");
     }
 
     void upload(int[] src) {
-        check(JCudaDriver.cuMemcpyHtoD(ptr, Pointer.to(src), bytes), "cuMemcpyHtoD");
+        check(JCudaDriver.cuMemcpyHtoD(ptr, Pointer.to(src), bytes()), "cuMemcpyHtoD");
     }
 
     /** Copies {@code bytes()} into {@code dst} (element 0 at its position). */
     void download(Buffer dst) {
-        check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst.slice()), ptr, bytes), "cuMemcpyDtoH");
+        check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst.slice()), ptr, bytes()), "cuMemcpyDtoH");
     }
 
     void fill32(int bits, CUstream stream) {
-        check(JCudaDriver.cuMemsetD32Async(ptr, bits, bytes / 4, stream), "cuMemsetD32Async");
+        check(JCudaDriver.cuMemsetD32Async(ptr, bits, bytes() / 4, stream), "cuMemsetD32Async");
     }
 
     /** Queues a copy of the first {@code count} bytes from pinned host memory on {@code stream}. */
@@ -68,11 +62,7 @@ final class DeviceBuffer implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;  // also when the free fails: freeing the same pointer again is never right
+    void free() {
         check(JCudaDriver.cuMemFree(ptr), "cuMemFree");
     }
 }

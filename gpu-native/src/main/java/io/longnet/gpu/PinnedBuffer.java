@@ -11,15 +11,13 @@ import jcuda.driver.JCudaDriver;
  * Page-locked host memory (cuMemAllocHost), so that copies to and from the device run asynchronously;
  * freed on the first close (later closes do nothing).
  */
-final class PinnedBuffer implements AutoCloseable {
+final class PinnedBuffer extends NativeBuffer {
 
     private final Pointer ptr = new Pointer();
-    private final long bytes;
     private final FloatBuffer floats;
-    private boolean closed;
 
     PinnedBuffer(long bytes) {
-        this.bytes = bytes;
+        super(bytes);
         check(JCudaDriver.cuMemAllocHost(ptr, Math.max(4, bytes)), "cuMemAllocHost(" + bytes + " bytes)");
         this.floats = ptr.getByteBuffer(0, Math.max(4, bytes)).order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
@@ -28,21 +26,13 @@ final class PinnedBuffer implements AutoCloseable {
         return ptr;
     }
 
-    long bytes() {
-        return bytes;
-    }
-
     /** The memory as floats (position 0, capacity bytes / 4). */
     FloatBuffer floats() {
         return floats.duplicate().clear();
     }
 
     @Override
-    public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;  // also when the free fails: freeing the same pointer again is never right
+    void free() {
         check(JCudaDriver.cuMemFreeHost(ptr), "cuMemFreeHost");
     }
 }

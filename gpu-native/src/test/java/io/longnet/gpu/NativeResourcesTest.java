@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Release order and partial-acquisition cleanup of the GPU owners' resources, without a device. */
+/** Release order, partial-acquisition cleanup and single frees of the GPU's native resources, without a device. */
 class NativeResourcesTest {
 
     /** A resource that records its release in {@code log}; its release fails when {@code failing}. */
@@ -79,6 +79,21 @@ class NativeResourcesTest {
         assertSame(cause, r.closeAfter(cause));
         assertEquals(List.of("a"), log);
         assertEquals("release of a failed", cause.getSuppressed()[0].getMessage());
+    }
+
+    @Test
+    void aBufferIsFreedOnceHoweverOftenItIsClosed() {
+        int[] frees = new int[1];
+        NativeBuffer buffer = new NativeBuffer(64) {
+            @Override
+            void free() {
+                frees[0]++;
+            }
+        };
+        buffer.close();
+        buffer.close();
+        assertEquals(1, frees[0]);
+        assertEquals(64, buffer.bytes());
     }
 
     @Test
