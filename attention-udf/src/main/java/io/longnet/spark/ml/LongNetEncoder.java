@@ -10,7 +10,6 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
-import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.util.DefaultParamsReader;
 import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
@@ -119,11 +118,6 @@ public final class LongNetEncoder extends LongNetModelStage<LongNetEncoder> {
             return out.iterator();
         });
         return spark.createDataFrame(rows, outSchema);
-    }
-
-    @Override
-    public LongNetEncoder copy(ParamMap extra) {
-        return defaultCopy(extra);
     }
 
     /** Reader for {@link #load(String)}; the params are read back as written. */

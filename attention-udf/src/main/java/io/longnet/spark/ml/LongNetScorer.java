@@ -8,7 +8,6 @@ import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.ml.param.Param;
-import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.util.DefaultParamsReader;
 import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
@@ -148,11 +147,6 @@ public final class LongNetScorer extends LongNetModelStage<LongNetScorer> {
             s += x;
         }
         return s;
-    }
-
-    @Override
-    public LongNetScorer copy(ParamMap extra) {
-        return defaultCopy(extra);
     }
 
     /** Reader for {@link #load(String)}; the params are read back as written. */
