@@ -38,8 +38,8 @@ public final class CpuAttentionKernel implements AttentionKernel {
     @Override
     public void forward(DilatedAttentionConfig config, List<Branch> branches, FloatBuffer q, FloatBuffer k,
                         FloatBuffer v, int n, FloatBuffer o, FloatBuffer lse) {
-        AttentionKernel.checkShapes(config, q, k, v, n, o, lse);
-        AttentionKernel.checkBranches(config, branches);
+        AttentionInputs.requireBranches(config, branches);
+        AttentionInputs.requireForward(config, n, q, k, v, o, lse);
         // Slices make element 0 each buffer's position, as the interface promises.
         FloatBuffer qs = q.slice();
         FloatBuffer ks = k.slice();
@@ -75,29 +75,19 @@ public final class CpuAttentionKernel implements AttentionKernel {
     public void attendGathered(DilatedAttentionConfig config, Branch branch, int offsetInSegment,
                                FloatBuffer q, int n, List<FloatBuffer> keys, List<FloatBuffer> values,
                                FloatBuffer o, FloatBuffer lse) {
-        AttentionKernel.checkShapes(config, q, q, q, n, o, lse);
-        AttentionKernel.checkBranches(config, List.of(branch));
+        DilatedSelection[] sel = AttentionInputs.requireGathered(config, branch, offsetInSegment, n, q, keys, values,
+                o, lse);
         int heads = config.heads();
         int d = config.headDim();
-        if (keys.size() != heads || values.size() != heads) {
-            throw new IllegalArgumentException("gathered keys/values for " + keys.size() + "/" + values.size()
-                    + " heads, config has " + heads);
-        }
         FloatBuffer qs = q.slice();
         FloatBuffer os = o.slice();
         FloatBuffer ls = lse.slice();
         FloatBuffer[] ks = new FloatBuffer[heads];
         FloatBuffer[] vs = new FloatBuffer[heads];
-        DilatedSelection[] sel = new DilatedSelection[heads];
         int maxCount = 0;
         for (int h = 0; h < heads; h++) {
             ks[h] = keys.get(h).slice();
             vs[h] = values.get(h).slice();
-            if (ks[h].remaining() % d != 0 || vs[h].remaining() != ks[h].remaining()) {
-                throw new IllegalArgumentException("head " + h + ": gathered keys hold " + ks[h].remaining()
-                        + " floats and values " + vs[h].remaining() + ", need equal multiples of d = " + d);
-            }
-            sel[h] = DilatedSelection.of(offsetInSegment, n, config.offset(branch, h), branch.dilation());
             maxCount = Math.max(maxCount, sel[h].count());
         }
         int blocks = blocks(maxCount);

@@ -4,9 +4,9 @@ import io.longnet.attention.SegmentTileAttention.Rows;
 import java.util.Arrays;
 
 /**
- * The float64 math of one work item of {@link DilatedAttentionGradients}: a block of up to {@link #BLOCK_Q}
- * query rows of one dilated segment of one head against that segment's key rows, in tiles of
- * {@link #BLOCK_K} keys. The forward pass is flash-style (online softmax, merged into the output by lse);
+ * The float64 twin of {@link SegmentTileAttention}: the math of one work item of {@link
+ * DilatedAttentionGradients}, a block of up to {@link #BLOCK_Q} query rows of one dilated segment of one
+ * head against that segment's key rows, in tiles of {@link #BLOCK_K} keys. The forward pass is flash-style (online softmax, merged into the output by lse);
  * the backward pass recomputes the probabilities from the mixed lse. One instance per worker thread: it
  * owns the tiles, so memory stays {@code O(BLOCK * d)} per thread and no {@code w x w} matrix exists.
  *

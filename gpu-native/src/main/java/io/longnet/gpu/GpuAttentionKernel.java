@@ -2,6 +2,7 @@ package io.longnet.gpu;
 
 import static io.longnet.gpu.CudaException.check;
 
+import io.longnet.attention.AttentionInputs;
 import io.longnet.attention.AttentionKernel;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
@@ -55,8 +56,8 @@ public final class GpuAttentionKernel implements AttentionKernel {
     @Override
     public void forward(DilatedAttentionConfig config, List<Branch> branches, FloatBuffer q, FloatBuffer k,
                         FloatBuffer v, int n, FloatBuffer o, FloatBuffer lse) {
-        AttentionKernel.checkShapes(config, q, k, v, n, o, lse);
-        AttentionKernel.checkBranches(config, branches);
+        AttentionInputs.requireBranches(config, branches);
+        AttentionInputs.requireForward(config, n, q, k, v, o, lse);
         LaunchGeometry.requireHeadWidth(config.headDim());
         device.makeCurrent();
         int chunk = chunkLength(config, branches, n);
@@ -195,8 +196,8 @@ public final class GpuAttentionKernel implements AttentionKernel {
     public void attendGathered(DilatedAttentionConfig config, Branch branch, int offsetInSegment, FloatBuffer q,
                                int n, List<FloatBuffer> keys, List<FloatBuffer> values, FloatBuffer o,
                                FloatBuffer lse) {
-        AttentionKernel.checkShapes(config, q, q, q, n, o, lse);
-        AttentionKernel.checkBranches(config, List.of(branch));
+        DilatedSelection[] sel = AttentionInputs.requireGathered(config, branch, offsetInSegment, n, q, keys, values,
+                o, lse);
         int heads = config.heads();
         int d = config.headDim();
         LaunchGeometry.requireHeadWidth(d);
@@ -206,8 +207,7 @@ public final class GpuAttentionKernel implements AttentionKernel {
         for (int h = 0; h < heads; h++) {
             rows[h] = keys.get(h).remaining() / d;
             maxKeys = Math.max(maxKeys, rows[h]);
-            maxQueries = Math.max(maxQueries, DilatedSelection.of(offsetInSegment, n, config.offset(branch, h),
-                    branch.dilation()).count());
+            maxQueries = Math.max(maxQueries, sel[h].count());
         }
         // Heads' compact rows side by side, each padded to the longest (pads are never read).
         FloatBuffer packedK = FloatBuffer.allocate(Math.max(1, heads * maxKeys * d));

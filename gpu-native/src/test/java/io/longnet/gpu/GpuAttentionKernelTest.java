@@ -131,7 +131,8 @@ class GpuAttentionKernelTest {
         List<FloatBuffer> keys = new java.util.ArrayList<>();
         List<FloatBuffer> values = new java.util.ArrayList<>();
         for (int h = 0; h < c.heads(); h++) {
-            int rows = 40 + h; // causal: at least up to the block's last selected row
+            // Causal: at least up to the block's last selected row (sparse row 63 of the segment).
+            int rows = 64 + h;
             keys.add(FloatBuffer.wrap(Tensors.random(rnd, rows * 32, 2.0)));
             values.add(FloatBuffer.wrap(Tensors.random(rnd, rows * 32, 1.0)));
         }
