@@ -1,6 +1,7 @@
 package io.longnet.attention;
 
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -45,36 +46,24 @@ public final class AttentionInputs {
 
     /** Checks that buffer {@code name} holds at least {@code needed} floats from its position. */
     public static void require(String name, FloatBuffer b, long needed) {
-        requireSize(name, b == null ? -1 : b.remaining(), needed, "floats");
+        requireSize(name, size(b), needed, "floats");
     }
 
     /** Checks that array {@code name} holds at least {@code needed} doubles. */
     public static void require(String name, double[] a, long needed) {
-        requireSize(name, a == null ? -1 : a.length, needed, "doubles");
+        requireSize(name, size(a), needed, "doubles");
     }
 
     /** Checks q, k, v, o ({@code n * H * d}) and lse ({@code n * H}) for {@code n} positions; returns n * H * d. */
     public static long requireForward(DilatedAttentionConfig config, int n, FloatBuffer q, FloatBuffer k,
                                       FloatBuffer v, FloatBuffer o, FloatBuffer lse) {
-        long elems = elements(config, n);
-        require("q", q, elems);
-        require("k", k, elems);
-        require("v", v, elems);
-        require("o", o, elems);
-        require("lse", lse, (long) n * config.heads());
-        return elems;
+        return forward(config, n, "floats", size(q), size(k), size(v), size(o), size(lse));
     }
 
-    /** {@link #requireForward(DilatedAttentionConfig, int, FloatBuffer, FloatBuffer, FloatBuffer, FloatBuffer, FloatBuffer)} for arrays of doubles. */
+    /** The check above, for arrays of doubles (the float64 twins). */
     public static long requireForward(DilatedAttentionConfig config, int n, double[] q, double[] k, double[] v,
                                       double[] o, double[] lse) {
-        long elems = elements(config, n);
-        require("q", q, elems);
-        require("k", k, elems);
-        require("v", v, elems);
-        require("o", o, elems);
-        require("lse", lse, (long) n * config.heads());
-        return elems;
+        return forward(config, n, "doubles", size(q), size(k), size(v), size(o), size(lse));
     }
 
     /**
@@ -88,31 +77,39 @@ public final class AttentionInputs {
                                                      int offsetInSegment, int n, FloatBuffer q,
                                                      List<FloatBuffer> keys, List<FloatBuffer> values,
                                                      FloatBuffer o, FloatBuffer lse) {
-        DilatedSelection[] sel = gathered(config, branch, offsetInSegment, n,
-                remaining(keys), remaining(values), "floats");
-        long elems = (long) n * config.rowWidth();
-        require("q", q, elems);
-        require("o", o, elems);
-        require("lse", lse, (long) n * config.heads());
-        return sel;
+        int[] keySizes = keys == null ? null : keys.stream().mapToInt(AttentionInputs::size).toArray();
+        int[] valueSizes = values == null ? null : values.stream().mapToInt(AttentionInputs::size).toArray();
+        return gathered(config, branch, offsetInSegment, n, "floats", keySizes, valueSizes, size(q), size(o),
+                size(lse));
     }
 
-    /** {@link #requireGathered(DilatedAttentionConfig, Branch, int, int, FloatBuffer, List, List, FloatBuffer, FloatBuffer)} for arrays of doubles. */
+    /** The check above, for arrays of doubles (the float64 twins). */
     public static DilatedSelection[] requireGathered(DilatedAttentionConfig config, Branch branch,
                                                      int offsetInSegment, int n, double[] q, double[][] keys,
                                                      double[][] values, double[] o, double[] lse) {
-        DilatedSelection[] sel = gathered(config, branch, offsetInSegment, n, lengths(keys), lengths(values),
-                "doubles");
-        long elems = (long) n * config.rowWidth();
-        require("q", q, elems);
-        require("o", o, elems);
-        require("lse", lse, (long) n * config.heads());
-        return sel;
+        int[] keySizes = keys == null ? null : Arrays.stream(keys).mapToInt(AttentionInputs::size).toArray();
+        int[] valueSizes = values == null ? null : Arrays.stream(values).mapToInt(AttentionInputs::size).toArray();
+        return gathered(config, branch, offsetInSegment, n, "doubles", keySizes, valueSizes, size(q), size(o),
+                size(lse));
     }
 
-    /** The gathered check on sizes alone ({@code null} sizes: missing lists; -1: a missing head). */
+    // The checks proper work on sizes (-1: missing), so that floats and doubles share them.
+
+    private static long forward(DilatedAttentionConfig config, int n, String unit, int q, int k, int v, int o,
+                                int lse) {
+        long elems = elements(config, n);
+        requireSize("q", q, elems, unit);
+        requireSize("k", k, elems, unit);
+        requireSize("v", v, elems, unit);
+        requireSize("o", o, elems, unit);
+        requireSize("lse", lse, (long) n * config.heads(), unit);
+        return elems;
+    }
+
+    /** {@code keys}, {@code values}: each head's size, or null for a missing list. */
     private static DilatedSelection[] gathered(DilatedAttentionConfig config, Branch branch, int offsetInSegment,
-                                               int n, int[] keys, int[] values, String unit) {
+                                               int n, String unit, int[] keys, int[] values, int q, int o,
+                                               int lse) {
         if (branch == null) {
             throw new IllegalArgumentException("branch is missing");
         }
@@ -144,6 +141,10 @@ public final class AttentionInputs {
                         + (needed - 1) + ": gather the segment's rows up to at least the block's last");
             }
         }
+        long elems = (long) n * config.rowWidth();
+        requireSize("q", q, elems, unit);
+        requireSize("o", o, elems, unit);
+        requireSize("lse", lse, (long) n * config.heads(), unit);
         return sel;
     }
 
@@ -156,25 +157,11 @@ public final class AttentionInputs {
         }
     }
 
-    private static int[] remaining(List<FloatBuffer> buffers) {
-        if (buffers == null) {
-            return null;
-        }
-        int[] sizes = new int[buffers.size()];
-        for (int h = 0; h < sizes.length; h++) {
-            sizes[h] = buffers.get(h) == null ? -1 : buffers.get(h).remaining();
-        }
-        return sizes;
+    private static int size(FloatBuffer b) {
+        return b == null ? -1 : b.remaining();
     }
 
-    private static int[] lengths(double[][] arrays) {
-        if (arrays == null) {
-            return null;
-        }
-        int[] sizes = new int[arrays.length];
-        for (int h = 0; h < sizes.length; h++) {
-            sizes[h] = arrays[h] == null ? -1 : arrays[h].length;
-        }
-        return sizes;
+    private static int size(double[] a) {
+        return a == null ? -1 : a.length;
     }
 }
