@@ -91,22 +91,9 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
         Arrays.fill(o, 0, (int) elems, 0.0);
         Arrays.fill(lse, 0, n * heads, Double.NEGATIVE_INFINITY);
         for (Branch branch : branches) {
-            int w = branch.segmentLength();
-            int r = branch.dilation();
-            int blocks = blocks(branch.selectedRows(Math.min(w, n), 0));
-            int rowStride = r * heads * d;
-            parallel(branch.segments(n) * heads * blocks, (item, tile) -> {
-                int block = (int) (item % blocks);
-                int head = (int) (item / blocks % heads);
-                int start = (int) (item / blocks / heads) * w;
-                DilatedSelection sel = DilatedSelection.of(0, Math.min(w, n - start), config.offset(branch, head), r);
-                int i0 = block * BLOCK;
-                if (i0 < sel.count()) {
-                    Rows rows = new Rows(((start + sel.firstRow()) * heads + head) * d, rowStride);
-                    tile.forward(q, rows, k, v, rows, sel.count(), o, lse, i0, Math.min(sel.count(), i0 + BLOCK),
-                            0, causal);
-                }
-            });
+            QueryBlocks.inPlace(pool, () -> new SegmentTileGradients(d), config, branch, n, BLOCK,
+                    (tile, head, rows, count, i0, i1, shift) ->
+                            tile.forward(q, rows, k, v, rows, count, o, lse, i0, i1, shift, causal));
         }
     }
 
@@ -156,26 +143,12 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
                                 double[][] values, double[] o, double[] lse) {
         DilatedSelection[] sel = AttentionInputs.requireGathered(config, branch, offsetInSegment, n, q, keys, values,
                 o, lse);
-        int heads = heads();
         int d = headDim();
         boolean causal = causal();
-        int maxCount = 0;
-        for (DilatedSelection s : sel) {
-            maxCount = Math.max(maxCount, s.count());
-        }
-        int blocks = blocks(maxCount);
-        int rowStride = branch.dilation() * heads * d;
         Rows compact = new Rows(0, d);
-        parallel((long) heads * blocks, (item, tile) -> {
-            int head = (int) (item / blocks);
-            int i0 = (int) (item % blocks) * BLOCK;
-            DilatedSelection s = sel[head];
-            if (i0 < s.count()) {
-                Rows rows = new Rows((s.firstRow() * heads + head) * d, rowStride);
-                tile.forward(q, rows, keys[head], values[head], compact, keys[head].length / d, o, lse, i0,
-                        Math.min(s.count(), i0 + BLOCK), s.firstIndex(), causal);
-            }
-        });
+        QueryBlocks.gathered(pool, () -> new SegmentTileGradients(d), config, branch, sel, BLOCK,
+                (tile, head, rows, count, i0, i1, shift) -> tile.forward(q, rows, keys[head], values[head], compact,
+                        keys[head].length / d, o, lse, i0, i1, shift, causal));
     }
 
     /**
@@ -230,10 +203,6 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
                         + like[h].length + ": they must match");
             }
         }
-    }
-
-    private static int blocks(int rows) {
-        return (rows + BLOCK - 1) / BLOCK;
     }
 
     /** Runs items {@code [0, items)} on the pool, each worker with its own tile. */
