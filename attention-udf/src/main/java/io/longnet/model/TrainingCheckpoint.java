@@ -1,5 +1,7 @@
 package io.longnet.model;
 
+import io.longnet.tensors.Float64Tensors;
+import io.longnet.tensors.TensorFormatException;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
@@ -118,10 +120,10 @@ public final class TrainingCheckpoint {
                 Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
             }
             config.write(tmp.resolve(CONFIG_FILE));
-            LocalSafetensors.writeDoubles(tmp.resolve(PARAMS_FILE), slices(layout, "", params), Map.of("format", "pt"));
-            List<LocalSafetensors.DoubleSlice> moments = new ArrayList<>(slices(layout, "m.", optimizer.firstMoment()));
+            Float64Tensors.write(tmp.resolve(PARAMS_FILE), slices(layout, "", params), Map.of("format", "pt"));
+            List<Float64Tensors.Slice> moments = new ArrayList<>(slices(layout, "m.", optimizer.firstMoment()));
             moments.addAll(slices(layout, "v.", optimizer.secondMoment()));
-            LocalSafetensors.writeDoubles(tmp.resolve(OPTIMIZER_FILE), moments,
+            Float64Tensors.write(tmp.resolve(OPTIMIZER_FILE), moments,
                     Map.of(STEPS_KEY, Long.toString(optimizer.steps())));
             AtomicFiles.write(tmp.resolve(STATE_FILE), stateJson.getBytes(StandardCharsets.UTF_8));
             syncDirectory(tmp);
@@ -216,16 +218,16 @@ public final class TrainingCheckpoint {
         Path paramsFile = folder.resolve(PARAMS_FILE);
         String paramsSource = "training checkpoint " + paramsFile;
         double[] params = new double[layout.size()];
-        LocalSafetensors.readDoubles(paramsFile, paramsSource, slices(layout, "", params));
+        readDoubles(paramsFile, paramsSource, slices(layout, "", params));
         checkValues(paramsSource, layout, "", params, false);
 
         Path optimizerFile = folder.resolve(OPTIMIZER_FILE);
         String optimizerSource = "training checkpoint " + optimizerFile;
         double[] m = new double[layout.size()];
         double[] v = new double[layout.size()];
-        List<LocalSafetensors.DoubleSlice> moments = new ArrayList<>(slices(layout, "m.", m));
+        List<Float64Tensors.Slice> moments = new ArrayList<>(slices(layout, "m.", m));
         moments.addAll(slices(layout, "v.", v));
-        Map<String, String> metadata = LocalSafetensors.readDoubles(optimizerFile, optimizerSource, moments);
+        Map<String, String> metadata = readDoubles(optimizerFile, optimizerSource, moments);
         checkValues(optimizerSource, layout, "m.", m, false);
         checkValues(optimizerSource, layout, "v.", v, true);
         long optimizerSteps;
@@ -269,12 +271,22 @@ public final class TrainingCheckpoint {
         }
     }
 
-    private static List<LocalSafetensors.DoubleSlice> slices(ParameterLayout layout, String prefix, double[] array) {
-        List<LocalSafetensors.DoubleSlice> out = new ArrayList<>();
+    private static List<Float64Tensors.Slice> slices(ParameterLayout layout, String prefix, double[] array) {
+        List<Float64Tensors.Slice> out = new ArrayList<>();
         for (String name : layout.names()) {
-            out.add(new LocalSafetensors.DoubleSlice(prefix + name, layout.shape(name), array, layout.offset(name)));
+            out.add(new Float64Tensors.Slice(prefix + name, layout.shape(name), array, layout.offset(name)));
         }
         return out;
+    }
+
+    /** {@link Float64Tensors#read}, its errors as this checkpoint's file's. */
+    private static Map<String, String> readDoubles(Path file, String source, List<Float64Tensors.Slice> into)
+            throws IOException {
+        try {
+            return Float64Tensors.read(file, into);
+        } catch (TensorFormatException e) {
+            throw new ModelFormatException(source, e.detail(), e);
+        }
     }
 
     private static boolean complete(Path folder) {

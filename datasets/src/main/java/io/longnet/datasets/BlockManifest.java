@@ -1,5 +1,7 @@
 package io.longnet.datasets;
 
+import io.longnet.tensors.TensorFormatException;
+import io.longnet.storage.HadoopFiles;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;

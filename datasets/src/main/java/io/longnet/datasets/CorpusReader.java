@@ -1,5 +1,6 @@
 package io.longnet.datasets;
 
+import io.longnet.storage.SerializableHadoopConf;
 import java.io.BufferedInputStream;
 import java.io.EOFException;
 import java.io.FileNotFoundException;

@@ -1,5 +1,6 @@
 package io.longnet.datasets;
 
+import io.longnet.storage.HadoopFiles;
 import java.io.IOException;
 import java.io.Serializable;
 import java.util.ArrayList;

@@ -1,10 +1,11 @@
 package io.longnet.jobs;
 
+import io.longnet.tensors.DType;
+import io.longnet.tensors.SafetensorsWriter;
+import io.longnet.storage.HadoopFiles;
+import io.longnet.storage.SerializableHadoopConf;
+import io.longnet.storage.HadoopSafetensors;
 import io.longnet.datasets.BlockManifest;
-import io.longnet.datasets.DType;
-import io.longnet.datasets.HadoopFiles;
-import io.longnet.datasets.SerializableHadoopConf;
-import io.longnet.datasets.SafetensorsWriter;
 import io.longnet.spark.AttentionBlock;
 import io.longnet.spark.BlockRows;
 import io.longnet.spark.PartitionPlan;
@@ -124,7 +125,7 @@ final class AttentionOutput {
                 SafetensorsWriter.Spec.of("o", DType.F32, n, heads, plan.config().headDim()),
                 SafetensorsWriter.Spec.of("lse", DType.F32, n, heads));
         byte[] chunk = new byte[1 << 22];
-        try (SafetensorsWriter writer = SafetensorsWriter.create(file.toString(), conf, specs, metadata)) {
+        try (SafetensorsWriter writer = HadoopSafetensors.create(file.toString(), conf, specs, metadata)) {
             for (String tensor : new String[] {"o", "lse"}) {
                 for (int p = 0; p < plan.partitions(); p++) {
                     try (InputStream in = fs.open(new Path(parts, String.format("%s-%06d", tensor, p)))) {

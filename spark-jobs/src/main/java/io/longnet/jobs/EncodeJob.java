@@ -1,8 +1,8 @@
 package io.longnet.jobs;
 
+import io.longnet.storage.HadoopFiles;
+import io.longnet.storage.SerializableHadoopConf;
 import io.longnet.datasets.BlockManifest;
-import io.longnet.datasets.HadoopFiles;
-import io.longnet.datasets.SerializableHadoopConf;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
 import io.longnet.spark.SequenceSlice;

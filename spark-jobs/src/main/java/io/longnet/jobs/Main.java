@@ -1,9 +1,9 @@
 package io.longnet.jobs;
 
+import io.longnet.tensors.TensorFormatException;
 import io.longnet.attention.AttentionBackends;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
-import io.longnet.datasets.TensorFormatException;
 import io.longnet.spark.PartitionPlan;
 import java.io.FileNotFoundException;
 import java.io.PrintStream;

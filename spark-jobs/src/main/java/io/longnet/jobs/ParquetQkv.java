@@ -1,8 +1,8 @@
 package io.longnet.jobs;
 
+import io.longnet.tensors.TensorFormatException;
+import io.longnet.tensors.TensorChecks;
 import io.longnet.datasets.BlockManifest;
-import io.longnet.datasets.TensorChecks;
-import io.longnet.datasets.TensorFormatException;
 import io.longnet.spark.BlockRows;
 import io.longnet.spark.PartitionIdPartitioner;
 import io.longnet.spark.PartitionPlan;

@@ -1,6 +1,6 @@
 package io.longnet.jobs;
 
-import io.longnet.datasets.HadoopFiles;
+import io.longnet.storage.HadoopFiles;
 import io.longnet.datasets.TokenBlocks;
 import io.longnet.spark.SequenceSlice;
 import io.longnet.spark.TokenSequences;

@@ -1,12 +1,12 @@
-package io.longnet.datasets;
+package io.longnet.storage;
 
 import java.io.IOException;
-import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
 
-/** Small Hadoop FileSystem helpers shared by the writers. */
+/** The file system to write user-facing files with, shared by every writer. */
 public final class HadoopFiles {
 
     private HadoopFiles() {
@@ -20,12 +20,17 @@ public final class HadoopFiles {
         return fs instanceof LocalFileSystem local ? local.getRaw() : fs;
     }
 
+    /** {@link #withoutChecksums} of {@code path}'s file system (cached by Hadoop: never close it). */
+    public static FileSystem writable(Path path, Configuration conf) throws IOException {
+        return withoutChecksums(path.getFileSystem(conf));
+    }
+
     /**
      * A fresh hidden sibling of {@code target} to write into before {@link #moveIntoPlace}: same folder
      * (so the rename stays within one file system), a name Spark's and Hadoop's readers skip.
      */
     public static Path temporarySibling(Path target) {
-        return new Path(target.getParent(), "." + target.getName() + ".longnet-tmp-" + UUID.randomUUID());
+        return new Path(target.getParent(), "." + target.getName() + ".longnet-tmp-" + java.util.UUID.randomUUID());
     }
 
     /** Renames the finished {@code from} to {@code to}, deleting an existing {@code to} first. */
