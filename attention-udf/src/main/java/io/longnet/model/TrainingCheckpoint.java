@@ -1,6 +1,7 @@
 package io.longnet.model;
 
 import io.longnet.tensors.Float64Tensors;
+import io.longnet.tensors.StrictJson;
 import io.longnet.tensors.TensorFormatException;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -99,7 +100,7 @@ public final class TrainingCheckpoint {
         }
         Objects.requireNonNull(stateJson, "stateJson");
         try {
-            Json.parse(stateJson);
+            StrictJson.parse(stateJson);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("checkpoint state is not valid JSON: " + e.getMessage(), e);
         }
@@ -246,7 +247,7 @@ public final class TrainingCheckpoint {
         try {
             state = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(stateFile)))
                     .toString();
-            Json.parse(state);
+            StrictJson.parse(state);
         } catch (CharacterCodingException e) {
             throw new ModelFormatException("training checkpoint " + stateFile, "not UTF-8 text", e);
         } catch (IllegalArgumentException e) {

@@ -2,11 +2,7 @@ package io.longnet.tensors;
 
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -38,13 +34,6 @@ public final class SafetensorsFile implements AutoCloseable {
     public static final String METADATA_KEY = "__metadata__";
     /** Bytes per positioned read in {@link #readRows}: large enough for HDFS throughput, small on heap. */
     private static final int CHUNK_BYTES = 1 << 20;
-
-    // Configured once and never changed, so safe to share between threads. Duplicate keys and trailing
-    // garbage are errors rather than silently "last one wins" / ignored.
-    private static final ObjectMapper JSON = JsonMapper.builder()
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .build();
 
     private final String file;
     private final PositionalInput in;
@@ -108,7 +97,7 @@ public final class SafetensorsFile implements AutoCloseable {
         in.readFully(8, header, 0, header.length);
         JsonNode root;
         try {
-            root = JSON.readTree(header);
+            root = StrictJson.readTree(header); // duplicate keys and trailing content are errors
         } catch (JsonProcessingException e) {
             JsonLocation at = e.getLocation();
             String where = at == null ? "" : " at header byte " + at.getByteOffset();

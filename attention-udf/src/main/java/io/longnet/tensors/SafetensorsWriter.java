@@ -1,17 +1,17 @@
 package io.longnet.tensors;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -80,8 +80,6 @@ public final class SafetensorsWriter implements AutoCloseable {
     }
 
     private static final int CHUNK_BYTES = 1 << 20;
-    // Compact output like the reference implementation's serde_json::to_string; never reconfigured.
-    private static final ObjectMapper JSON = JsonMapper.builder().build();
 
     private final String file;
     private final Target target;
@@ -132,7 +130,7 @@ public final class SafetensorsWriter implements AutoCloseable {
      */
     public static SafetensorsWriter create(String uri, Target target, List<Spec> specs,
                                            Map<String, String> metadata) throws IOException {
-        Map<String, Object> header = new LinkedHashMap<>();
+        ObjectNode header = StrictJson.object();
         if (!metadata.isEmpty()) {
             // The reference implementation writes __metadata__ first.
             for (Map.Entry<String, String> m : metadata.entrySet()) {
@@ -140,14 +138,15 @@ public final class SafetensorsWriter implements AutoCloseable {
                     throw new IllegalArgumentException("file " + uri + ": metadata keys and values must not be null");
                 }
             }
-            header.put(SafetensorsFile.METADATA_KEY, new LinkedHashMap<>(metadata));
+            ObjectNode m = header.putObject(SafetensorsFile.METADATA_KEY);
+            metadata.forEach(m::put);
         }
         TensorInfo[] tensors = new TensorInfo[specs.size()];
         long offset = 0;
         long elements = 0;
         for (int i = 0; i < tensors.length; i++) {
             Spec s = specs.get(i);
-            if (s.name().equals(SafetensorsFile.METADATA_KEY) || header.containsKey(s.name())) {
+            if (s.name().equals(SafetensorsFile.METADATA_KEY) || header.has(s.name())) {
                 throw new IllegalArgumentException("file " + uri + ": tensor name '" + s.name() + "' is "
                         + (s.name().equals(SafetensorsFile.METADATA_KEY) ? "reserved" : "given twice"));
             }
@@ -162,14 +161,17 @@ public final class SafetensorsWriter implements AutoCloseable {
                         + Arrays.toString(s.shape) + " takes the file beyond 2^63 bytes");
             }
             tensors[i] = new TensorInfo(s.name(), s.dtype(), s.shape, offset, end);
-            Map<String, Object> entry = new LinkedHashMap<>();
+            ObjectNode entry = header.putObject(s.name());
             entry.put("dtype", s.dtype().name());
-            entry.put("shape", s.shape);
-            entry.put("data_offsets", new long[] {offset, end});
-            header.put(s.name(), entry);
+            ArrayNode shape = entry.putArray("shape");
+            for (long d : s.shape) {
+                shape.add(d);
+            }
+            entry.putArray("data_offsets").add(offset).add(end);
             offset = end;
         }
-        byte[] json = JSON.writeValueAsBytes(header);
+        // Compact, like the reference implementation's serde_json::to_string.
+        byte[] json = StrictJson.compact(header).getBytes(StandardCharsets.UTF_8);
         // Pad with spaces (valid JSON whitespace) so the data buffer starts 8-byte aligned, as the
         // reference implementation does: readers may then map the data in place.
         int padded = (json.length + 7) & ~7;
