@@ -24,22 +24,4 @@ public final class HadoopFiles {
     public static FileSystem writable(Path path, Configuration conf) throws IOException {
         return withoutChecksums(path.getFileSystem(conf));
     }
-
-    /**
-     * A fresh hidden sibling of {@code target} to write into before {@link #moveIntoPlace}: same folder
-     * (so the rename stays within one file system), a name Spark's and Hadoop's readers skip.
-     */
-    public static Path temporarySibling(Path target) {
-        return new Path(target.getParent(), "." + target.getName() + ".longnet-tmp-" + java.util.UUID.randomUUID());
-    }
-
-    /** Renames the finished {@code from} to {@code to}, deleting an existing {@code to} first. */
-    public static void moveIntoPlace(FileSystem fs, Path from, Path to) throws IOException {
-        if (fs.exists(to) && !fs.delete(to, true)) {
-            throw new IOException("could not replace " + to);
-        }
-        if (!fs.rename(from, to)) {
-            throw new IOException("could not move the finished output to " + to + " (does it exist now?)");
-        }
-    }
 }

@@ -4,7 +4,6 @@ import io.longnet.tensors.StrictJson;
 import io.longnet.tensors.TensorFormatException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.List;

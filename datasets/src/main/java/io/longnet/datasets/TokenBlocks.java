@@ -1,6 +1,7 @@
 package io.longnet.datasets;
 
-import io.longnet.storage.HadoopFiles;
+import io.longnet.storage.BlockColumns;
+import io.longnet.storage.AtomicOutput;
 import java.io.IOException;
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -11,7 +12,6 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.OptionalInt;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
@@ -67,14 +67,14 @@ public final class TokenBlocks {
 
     /** The blocks' Parquet schema. */
     public static final StructType SCHEMA = new StructType()
-            .add("seq_id", DataTypes.LongType, false)
-            .add("block", DataTypes.LongType, false)
-            .add("tokens", DataTypes.createArrayType(DataTypes.IntegerType, false), true);
+            .add(BlockColumns.SEQ_ID, DataTypes.LongType, false)
+            .add(BlockColumns.BLOCK, DataTypes.LongType, false)
+            .add(BlockColumns.TOKENS, DataTypes.createArrayType(DataTypes.IntegerType, false), true);
 
     /** The document index's Parquet schema. */
     public static final StructType DOCUMENTS_SCHEMA = new StructType()
             .add("doc", DataTypes.LongType, false)
-            .add("seq_id", DataTypes.LongType, false)
+            .add(BlockColumns.SEQ_ID, DataTypes.LongType, false)
             .add("first", DataTypes.LongType, false)
             .add("length", DataTypes.LongType, false)
             .add("path", DataTypes.StringType, false)
@@ -97,12 +97,7 @@ public final class TokenBlocks {
             throws IOException {
         long started = System.nanoTime();
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        Path target = new Path(out);
-        FileSystem fs = HadoopFiles.withoutChecksums(target.getFileSystem(conf));
-        if (!options.overwrite() && fs.exists(target)) {
-            throw new IllegalArgumentException("output " + out + " exists: remove it, choose another path or pass"
-                    + " --overwrite");
-        }
+        AtomicOutput.requireAbsent(out, conf, options.overwrite());
         TokenizerSource source = Tokenizers.source(options.tokenizer(), conf);
         int vocabSize;
         OptionalInt separator = OptionalInt.empty();
@@ -130,8 +125,8 @@ public final class TokenBlocks {
                 .setName("documents of " + corpus + " tokenized by " + source.name())
                 .persist(StorageLevel.MEMORY_AND_DISK_SER());
         String description = sc.getLocalProperty("spark.job.description");
-        Path tmp = HadoopFiles.temporarySibling(target);
-        try {
+        try (AtomicOutput output = AtomicOutput.begin(out, conf)) {
+            Path tmp = output.temporary();
             sc.setJobDescription("tokenize " + corpus + ": read, tokenize, count tokens per partition");
             int b = options.blockSize();
             Layout layout = Layout.of(tokenized.mapPartitionsWithIndex(
@@ -150,7 +145,7 @@ public final class TokenBlocks {
                     ? concatenatedBlocks(tokenized, layout, separator.getAsInt())
                     : documentBlocks(tokenized, layout);
             spark.createDataset(blocks.rdd(), Encoders.bean(TokenBlock.class))
-                    .select(col("seqId").as("seq_id"), col("block"), col("tokens"))
+                    .select(col("seqId").as(BlockColumns.SEQ_ID), col(BlockColumns.BLOCK), col(BlockColumns.TOKENS))
                     .write().parquet(tmp.toString());
 
             sc.setJobDescription("tokenize " + corpus + ": write the index of " + layout.documents() + " documents");
@@ -161,13 +156,12 @@ public final class TokenBlocks {
                     options.concatenate() ? 1 : layout.documents(), layout.tokens(), layout.documents(),
                     source.name(), vocabSize, separator, stats, tokenless.value(), options.properties());
             manifest.write(tmp.toString(), conf);
-            HadoopFiles.moveIntoPlace(fs, tmp, target);
+            output.commit();
             TokenizeResult result = new TokenizeResult(out, manifest, layout.blocks(),
                     (System.nanoTime() - started) / 1e9);
             LOG.debug(result.summary());
             return result;
         } finally {
-            fs.delete(tmp, true);
             tokenized.unpersist(false);
             shared.destroy();
             sc.setJobDescription(description);

@@ -232,10 +232,7 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            if (!overwrite && java.nio.file.Files.exists(out)) {
-                throw new IllegalArgumentException("output " + out + " exists: remove it, choose another path or pass"
-                        + " --overwrite");
-            }
+            io.longnet.storage.AtomicOutput.requireAbsent(out, overwrite);
             io.longnet.model.LongNetConfig c = io.longnet.model.LongNetConfig.read(config);
             io.longnet.model.LongNetModel.initialize(c, seed).save(out);
             System.out.printf(java.util.Locale.ROOT, "wrote %s: %d layers, d_model %d, %d heads, vocab %d, %,d parameters"

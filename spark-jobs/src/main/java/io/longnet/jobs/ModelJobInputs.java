@@ -5,6 +5,7 @@ import io.longnet.datasets.TokenBlocks;
 import io.longnet.datasets.TokenManifest;
 import io.longnet.model.LongNetModel;
 import io.longnet.spark.TokenSequences;
+import io.longnet.storage.AtomicOutput;
 import java.io.IOException;
 import java.nio.file.Path;
 import org.apache.hadoop.conf.Configuration;
@@ -22,7 +23,7 @@ record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences
     static ModelJobInputs open(SparkSession spark, String tokens, String modelDir, String out, boolean overwrite,
                                String backend, int partitionLength, String checkpointDir) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        AttentionOutput.checkTarget(out, overwrite, conf);
+        AtomicOutput.requireAbsent(out, conf, overwrite);
         AttentionBackends.validate(backend);
         LongNetModel model = LongNetModel.load(Path.of(modelDir));
         TokenManifest manifest = TokenManifest.read(tokens, conf);
@@ -35,9 +36,7 @@ record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences
                 model.config(), partitionLength);
         org.apache.hadoop.fs.Path own = null;
         if (checkpointDir == null || checkpointDir.isBlank()) {
-            org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(out);
-            own = new org.apache.hadoop.fs.Path(target.getParent(),
-                    "." + target.getName() + ".longnet-checkpoints-" + java.util.UUID.randomUUID());
+            own = AtomicOutput.sibling(new org.apache.hadoop.fs.Path(out), "checkpoints");
             checkpointDir = own.toString();
         }
         spark.sparkContext().setCheckpointDir(checkpointDir);
