@@ -178,7 +178,7 @@ class AttendBadInputTest {
                 + tensor("k", "F32", "[8,2,4]", 2 * TENSOR_BYTES, 3 * TENSOR_BYTES) + ","
                 + tensor("v", "F32", "[8,2,4]", 3 * TENSOR_BYTES, 4 * TENSOR_BYTES) + "}";
         String in = raw("i64.safetensors", header, 4 * TENSOR_BYTES);
-        assertEquals("file " + in + ": tensor 'q': unsupported dtype 'I64' (supported: F32, F16, BF16)",
+        assertEquals("file " + in + ": tensor 'q': unsupported dtype 'I64' (supported: F32, F16, BF16, F64)",
                 failure(request(in, out("o.safetensors"), "8:1", null, 0)));
     }
 
