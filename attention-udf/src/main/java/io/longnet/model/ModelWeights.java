@@ -170,12 +170,7 @@ public final class ModelWeights implements java.io.Serializable {
     public void save(Path file) throws IOException {
         List<SafetensorsWriter.Spec> specs = new ArrayList<>();
         for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-            int[] shape = e.getValue().shape;
-            long[] dims = new long[shape.length];
-            for (int i = 0; i < dims.length; i++) {
-                dims[i] = shape[i];
-            }
-            specs.add(new SafetensorsWriter.Spec(e.getKey(), DType.F32, dims));
+            specs.add(new SafetensorsWriter.Spec(e.getKey(), DType.F32, TensorInfo.dims(e.getValue().shape)));
         }
         try (SafetensorsWriter w = SafetensorsWriter.create(file, specs, Map.of("format", "pt"))) {
             for (Tensor t : tensors.values()) {

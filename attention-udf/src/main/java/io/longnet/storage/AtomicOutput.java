@@ -146,11 +146,7 @@ public final class AtomicOutput implements Closeable {
             }
             move(tmp, target, true);
         } catch (IOException | RuntimeException | Error e) {
-            try {
-                deleteRecursively(tmp);
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
+            discard(tmp, e);
             throw e;
         }
     }
@@ -184,12 +180,17 @@ public final class AtomicOutput implements Closeable {
             }
             syncDirectory(target.getParent());
         } catch (IOException | RuntimeException | Error e) {
-            try {
-                deleteRecursively(tmp);
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
+            discard(tmp, e);
             throw e;
+        }
+    }
+
+    /** Removes {@code tmp} after {@code failure}; a failure to remove it is kept as a suppressed one. */
+    private static void discard(java.nio.file.Path tmp, Throwable failure) {
+        try {
+            deleteRecursively(tmp);
+        } catch (IOException suppressed) {
+            failure.addSuppressed(suppressed);
         }
     }
 

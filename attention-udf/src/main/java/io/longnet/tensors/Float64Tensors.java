@@ -26,7 +26,7 @@ public final class Float64Tensors {
 
         public Slice {
             shape = shape.clone();
-            long n = elements(shape);
+            long n = TensorInfo.product(TensorInfo.dims(shape), 0);
             if (offset < 0 || offset + n > array.length) {
                 throw new IllegalArgumentException("tensor '" + name + "' of shape " + Arrays.toString(shape)
                         + " at offset " + offset + " does not fit an array of " + array.length);
@@ -40,25 +40,14 @@ public final class Float64Tensors {
         }
 
         int count() {
-            return (int) elements(shape);
+            return (int) TensorInfo.product(longShape(), 0);
         }
 
         long[] longShape() {
-            long[] s = new long[shape.length];
-            for (int i = 0; i < s.length; i++) {
-                s[i] = shape[i];
-            }
-            return s;
-        }
-
-        private static long elements(int[] shape) {
-            long n = 1;
-            for (int s : shape) {
-                n *= s;
-            }
-            return n;
+            return TensorInfo.dims(shape);
         }
     }
+
 
     /** Writes {@code tensors} as F64 to the local {@code file}, in list order. */
     public static void write(Path file, List<Slice> tensors, Map<String, String> metadata) throws IOException {

@@ -209,13 +209,7 @@ public final class SafetensorsWriter implements AutoCloseable {
      *     left for; nothing is written then
      */
     public void writeFloats(FloatBuffer src) throws IOException {
-        checkRoom(src.remaining(), "floats");
-        while (src.hasRemaining()) {
-            DType dtype = nextTensor().dtype();
-            int k = chunk(src.remaining(), dtype);
-            dtype.encode(src, k, buf, 0);
-            append(k, dtype);
-        }
+        write(src.remaining(), "floats", (dtype, k) -> dtype.encode(src, k, buf, 0));
     }
 
     /**
@@ -223,12 +217,22 @@ public final class SafetensorsWriter implements AutoCloseable {
      * others through float32.
      */
     public void writeDoubles(DoubleBuffer src) throws IOException {
-        checkRoom(src.remaining(), "doubles");
-        while (src.hasRemaining()) {
+        write(src.remaining(), "doubles", (dtype, k) -> dtype.encode(src, k, buf, 0));
+    }
+
+    /** Puts the source's next {@code k} values into {@link #buf} as {@code dtype}. */
+    private interface Encoder {
+        void encode(DType dtype, int k);
+    }
+
+    private void write(int count, String what, Encoder encoder) throws IOException {
+        checkRoom(count, what);
+        for (int left = count; left > 0; ) {
             DType dtype = nextTensor().dtype();
-            int k = chunk(src.remaining(), dtype);
-            dtype.encode(src, k, buf, 0);
+            int k = chunk(left, dtype);
+            encoder.encode(dtype, k);
             append(k, dtype);
+            left -= k;
         }
     }
 

@@ -64,6 +64,15 @@ public record TensorInfo(String name, DType dtype, long[] shape, long begin, lon
         return n;
     }
 
+    /** A Java array's shape as safetensors states it. */
+    public static long[] dims(int[] shape) {
+        long[] s = new long[shape.length];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = shape[i];
+        }
+        return s;
+    }
+
     /** Formats a shape or index as {@code [a, b, c]}. */
     public static String format(long[] dims) {
         return Arrays.toString(dims);

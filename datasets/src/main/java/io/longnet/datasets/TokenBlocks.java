@@ -366,12 +366,11 @@ public final class TokenBlocks {
     }
 
     /** Tokenizes documents with one tokenizer per task, skipping (and counting) those without tokens. */
-    private static final class TokenizingIterator implements Iterator<TokenizedDocument> {
+    private static final class TokenizingIterator extends LookaheadIterator<TokenizedDocument> {
         private final Iterator<Document> docs;
         private final TokenizerSource source;
         private final LongAccumulator tokenless;
         private Tokenizer tokenizer;
-        private TokenizedDocument next;
 
         TokenizingIterator(Iterator<Document> docs, TokenizerSource source, LongAccumulator tokenless) {
             this.docs = docs;
@@ -380,11 +379,11 @@ public final class TokenBlocks {
         }
 
         @Override
-        public boolean hasNext() {
-            while (next == null) {
+        protected TokenizedDocument computeNext() {
+            while (true) {
                 if (!docs.hasNext()) {
                     close();
-                    return false;
+                    return null;
                 }
                 Document d = docs.next();
                 if (tokenizer == null) {
@@ -399,19 +398,8 @@ public final class TokenBlocks {
                     tokenless.add(1);
                     continue;
                 }
-                next = new TokenizedDocument(d.path(), d.line(), d.replaced(), ids);
+                return new TokenizedDocument(d.path(), d.line(), d.replaced(), ids);
             }
-            return true;
-        }
-
-        @Override
-        public TokenizedDocument next() {
-            if (!hasNext()) {
-                throw new NoSuchElementException();
-            }
-            TokenizedDocument d = next;
-            next = null;
-            return d;
         }
 
         private void close() {
@@ -502,7 +490,7 @@ public final class TokenBlocks {
      * Tokens are copied a document's run at a time (arraycopy), never one by one; pieces not kept are
      * skipped without copying.
      */
-    private static final class ConcatenatedPieces implements Iterator<Piece> {
+    private static final class ConcatenatedPieces extends LookaheadIterator<Piece> {
         private final Iterator<TokenizedDocument> docs;
         private final Layout layout;
         private final int partition;
@@ -515,7 +503,6 @@ public final class TokenBlocks {
         private boolean separatorPending;
         private int[] current;
         private int at;
-        private Piece next;
 
         ConcatenatedPieces(Iterator<TokenizedDocument> docs, Layout layout, int partition, int separator,
                            boolean whole) {
@@ -531,9 +518,9 @@ public final class TokenBlocks {
         }
 
         @Override
-        public boolean hasNext() {
+        protected Piece computeNext() {
             long total = layout.tokens();
-            while (next == null && position < end) {
+            while (position < end) {
                 long b = position / blockSize;
                 long pieceEnd = Math.min(Math.min((b + 1) * blockSize, total), end);
                 int n = (int) (pieceEnd - position);
@@ -543,20 +530,10 @@ public final class TokenBlocks {
                 take(buffer, n);
                 position = pieceEnd;
                 if (keep) {
-                    next = new Piece(b, offset, buffer);
+                    return new Piece(b, offset, buffer);
                 }
             }
-            return next != null;
-        }
-
-        @Override
-        public Piece next() {
-            if (!hasNext()) {
-                throw new NoSuchElementException();
-            }
-            Piece p = next;
-            next = null;
-            return p;
+            return null;
         }
 
         /** The next {@code n} positions into {@code buffer}, or past them when it is null. */

@@ -65,10 +65,8 @@ final class EncodeJob {
 
     static long run(SparkSession spark, Request r, PrintStream out) throws IOException {
         long t0 = System.nanoTime();
-        try (ModelJobInputs in = ModelJobInputs.open(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.backend(),
-                r.partitionLength(), r.checkpointDir())) {
-            return run(spark, r, out, in, t0);
-        }
+        return ModelJobInputs.run(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.backend(), r.partitionLength(),
+                r.checkpointDir(), in -> run(spark, r, out, in, t0));
     }
 
     private static long run(SparkSession spark, Request r, PrintStream out, ModelJobInputs in, long t0)

@@ -20,7 +20,20 @@ import org.apache.spark.sql.SparkSession;
 record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences sequences,
                       org.apache.hadoop.fs.Path ownCheckpoints, Configuration conf) implements AutoCloseable {
 
-    static ModelJobInputs open(SparkSession spark, String tokens, String modelDir, String out, boolean overwrite,
+    /** What a job does with its inputs. */
+    interface Job<T> {
+        T run(ModelJobInputs in) throws IOException;
+    }
+
+    /** Opens the inputs, runs {@code job} on them and closes them (removing the job's own checkpoints). */
+    static <T> T run(SparkSession spark, String tokens, String modelDir, String out, boolean overwrite, String backend,
+                     int partitionLength, String checkpointDir, Job<T> job) throws IOException {
+        try (ModelJobInputs in = open(spark, tokens, modelDir, out, overwrite, backend, partitionLength, checkpointDir)) {
+            return job.run(in);
+        }
+    }
+
+    private static ModelJobInputs open(SparkSession spark, String tokens, String modelDir, String out, boolean overwrite,
                                String backend, int partitionLength, String checkpointDir) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         AtomicOutput.requireAbsent(out, conf, overwrite);
