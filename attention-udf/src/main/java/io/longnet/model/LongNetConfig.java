@@ -4,6 +4,9 @@ import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.HeadOffset;
 import io.longnet.attention.StridedSparseAttention;
+import io.longnet.tensors.StrictJson;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
@@ -263,35 +266,28 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
      * {@code head_offset}.
      */
     public String toJson() {
-        StringBuilder sb = new StringBuilder("{\n");
-        entry(sb, "vocab_size", Integer.toString(vocabSize));
-        entry(sb, "d_model", Integer.toString(dModel));
-        entry(sb, "heads", Integer.toString(heads));
-        entry(sb, "layers", Integer.toString(layers));
-        entry(sb, "ffn_dim", Integer.toString(ffnDim));
+        ObjectNode root = StrictJson.object();
+        root.put("vocab_size", vocabSize);
+        root.put("d_model", dModel);
+        root.put("heads", heads);
+        root.put("layers", layers);
+        root.put("ffn_dim", ffnDim);
         boolean dilated = attentionPattern == AttentionPattern.DILATED;
         if (dilated) {
-            entry(sb, "branches", Json.quote(branchesSpec()));
+            root.put("branches", branchesSpec());
         } else {
-            entry(sb, "attention", Json.quote(attentionPattern.jsonName()));
-            entry(sb, "stride", Integer.toString(stride));
+            root.put("attention", attentionPattern.jsonName());
+            root.put("stride", stride);
         }
-        entry(sb, "causal", Boolean.toString(causal));
-        entry(sb, "sub_ln", Boolean.toString(subLn));
-        entry(sb, "xpos_scale_base", Integer.toString(xposScaleBase));
-        // Double.toString round-trips exactly and its forms (1.0E-5) are valid JSON numbers.
-        String eps = Double.toString(layerNormEps);
+        root.put("causal", causal);
+        root.put("sub_ln", subLn);
+        root.put("xpos_scale_base", xposScaleBase);
+        // Written as Double.toString writes it (1.0E-5): it round-trips exactly and is a valid JSON number.
+        root.put("layer_norm_eps", layerNormEps);
         if (dilated) {
-            entry(sb, "layer_norm_eps", eps);
-            sb.append("  \"head_offset\": ").append(Json.quote(headOffset.name().toLowerCase(Locale.ROOT)));
-        } else {
-            sb.append("  \"layer_norm_eps\": ").append(eps);
+            root.put("head_offset", headOffset.name().toLowerCase(Locale.ROOT));
         }
-        return sb.append("\n}\n").toString();
-    }
-
-    private static void entry(StringBuilder sb, String key, String value) {
-        sb.append("  ").append(Json.quote(key)).append(": ").append(value).append(",\n");
+        return StrictJson.pretty(root) + "\n";
     }
 
     /**
@@ -306,16 +302,17 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
      *     type, or the values describe an impossible model
      */
     public static LongNetConfig fromJson(String json, String source) {
-        Object root;
+        JsonNode map;
         try {
-            root = Json.parse(json);
+            map = StrictJson.parse(json);
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(source, "not valid JSON: " + e.getMessage(), e);
         }
-        if (!(root instanceof Map<?, ?> map)) {
-            throw new ModelFormatException(source, "expected a JSON object, found " + Json.typeName(root));
+        if (!map.isObject()) {
+            throw new ModelFormatException(source, "expected a JSON object, found " + StrictJson.typeName(map));
         }
-        for (Object key : map.keySet()) {
+        for (java.util.Iterator<String> keys = map.fieldNames(); keys.hasNext(); ) {
+            String key = keys.next();
             if (!KEYS.contains(key)) {
                 throw new ModelFormatException(source, "unknown key '" + key + "' (known keys: "
                         + String.join(", ", KEYS) + ")");
@@ -324,7 +321,7 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
         AttentionPattern pattern = attentionPattern(source, string(source, map, "attention", "dilated"));
         boolean dilated = pattern == AttentionPattern.DILATED;
         for (String key : dilated ? List.of("stride") : List.of("branches", "head_offset")) {
-            if (map.containsKey(key)) {
+            if (map.has(key)) {
                 throw new ModelFormatException(source, dilated
                         ? "'stride' applies to \"attention\": \"strided\" only; dilated attention (the default)"
                                 + " takes 'branches'"
@@ -332,7 +329,7 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
                                 + " 'stride' in its place: remove '" + key + "'");
             }
         }
-        if (!dilated && !map.containsKey("stride")) {
+        if (!dilated && !map.has("stride")) {
             throw new ModelFormatException(source, "missing key 'stride': \"attention\": \"strided\" needs the"
                     + " stride l (local window length and distance between strided keys)");
         }
@@ -346,7 +343,7 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
                     dilated ? Branch.parseList(string(source, map, "branches", null)) : List.of(),
                     bool(source, map, "causal", DEFAULT_CAUSAL),
                     bool(source, map, "sub_ln", DEFAULT_SUB_LN),
-                    map.containsKey("xpos_scale_base") ? requiredInt(source, map, "xpos_scale_base")
+                    map.has("xpos_scale_base") ? requiredInt(source, map, "xpos_scale_base")
                             : DEFAULT_XPOS_SCALE_BASE,
                     number(source, map, "layer_norm_eps", DEFAULT_LAYER_NORM_EPS),
                     headOffset(source, string(source, map, "head_offset", "paper")),
@@ -364,59 +361,62 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
         return fromJson(Files.readString(file, StandardCharsets.UTF_8), "model config " + file);
     }
 
-    /** Writes {@link #toJson} to {@code file} atomically (a temporary file beside it, then a rename). */
+    /**
+     * Writes {@link #toJson} to {@code file} (straight into it: a caller wanting the file complete or absent
+     * writes through io.longnet.storage.AtomicOutput).
+     */
     public void write(Path file) throws IOException {
-        AtomicFiles.write(file, toJson().getBytes(StandardCharsets.UTF_8));
+        Files.write(file, toJson().getBytes(StandardCharsets.UTF_8));
     }
 
-    private static int requiredInt(String source, Map<?, ?> map, String key) {
-        Object v = require(source, map, key);
-        if (!(v instanceof Long l)) {
+    private static int requiredInt(String source, JsonNode map, String key) {
+        JsonNode v = require(source, map, key);
+        if (!v.isIntegralNumber()) {
             throw new ModelFormatException(source, "'" + key + "' must be a whole number, found "
-                    + (v instanceof Double ? v.toString() : Json.typeName(v)));
+                    + (v.isFloatingPointNumber() ? v.asText() : StrictJson.typeName(v)));
         }
-        if (l < Integer.MIN_VALUE || l > Integer.MAX_VALUE) {
-            throw new ModelFormatException(source, "'" + key + "' = " + l + " is out of range");
+        if (!v.canConvertToInt()) {
+            throw new ModelFormatException(source, "'" + key + "' = " + v.asText() + " is out of range");
         }
-        return (int) (long) l;
+        return v.intValue();
     }
 
-    private static String string(String source, Map<?, ?> map, String key, String fallback) {
-        if (fallback != null && !map.containsKey(key)) {
+    private static String string(String source, JsonNode map, String key, String fallback) {
+        if (fallback != null && !map.has(key)) {
             return fallback;
         }
-        Object v = require(source, map, key);
-        if (!(v instanceof String s)) {
+        JsonNode v = require(source, map, key);
+        if (!v.isTextual()) {
             throw new ModelFormatException(source, "'" + key + "' must be a string"
-                    + ("branches".equals(key) ? " such as \"2048:1,4096:2\"" : "") + ", found " + Json.typeName(v));
+                    + ("branches".equals(key) ? " such as \"2048:1,4096:2\"" : "") + ", found " + StrictJson.typeName(v));
         }
-        return s;
+        return v.textValue();
     }
 
-    private static boolean bool(String source, Map<?, ?> map, String key, boolean fallback) {
-        if (!map.containsKey(key)) {
+    private static boolean bool(String source, JsonNode map, String key, boolean fallback) {
+        if (!map.has(key)) {
             return fallback;
         }
-        Object v = map.get(key);
-        if (!(v instanceof Boolean b)) {
-            throw new ModelFormatException(source, "'" + key + "' must be true or false, found " + Json.typeName(v));
+        JsonNode v = map.get(key);
+        if (!v.isBoolean()) {
+            throw new ModelFormatException(source, "'" + key + "' must be true or false, found " + StrictJson.typeName(v));
         }
-        return b;
+        return v.booleanValue();
     }
 
-    private static double number(String source, Map<?, ?> map, String key, double fallback) {
-        if (!map.containsKey(key)) {
+    private static double number(String source, JsonNode map, String key, double fallback) {
+        if (!map.has(key)) {
             return fallback;
         }
-        Object v = map.get(key);
-        if (!(v instanceof Number n)) {
-            throw new ModelFormatException(source, "'" + key + "' must be a number, found " + Json.typeName(v));
+        JsonNode v = map.get(key);
+        if (!v.isNumber()) {
+            throw new ModelFormatException(source, "'" + key + "' must be a number, found " + StrictJson.typeName(v));
         }
-        return n.doubleValue();
+        return v.doubleValue();
     }
 
-    private static Object require(String source, Map<?, ?> map, String key) {
-        if (!map.containsKey(key)) {
+    private static JsonNode require(String source, JsonNode map, String key) {
+        if (!map.has(key)) {
             throw new ModelFormatException(source, "missing key '" + key + "'");
         }
         return map.get(key);

@@ -2,6 +2,7 @@ package io.longnet.model;
 
 import io.longnet.attention.AttentionKernel;
 import io.longnet.attention.DilatedAttentionConfig;
+import io.longnet.storage.AtomicOutput;
 import java.io.IOException;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
@@ -144,8 +145,8 @@ public final class LongNetModel {
      */
     public static void save(Path dir, LongNetConfig config, ModelWeights weights) throws IOException {
         Files.createDirectories(dir);
-        weights.save(dir.resolve(WEIGHTS_FILE));
-        config.write(dir.resolve(CONFIG_FILE));
+        AtomicOutput.writeFile(dir.resolve(WEIGHTS_FILE), weights::save);
+        AtomicOutput.writeFile(dir.resolve(CONFIG_FILE), config::write);
     }
 
     /**

@@ -1,6 +1,12 @@
 package io.longnet.model;
 
+import io.longnet.tensors.DType;
+import io.longnet.tensors.SafetensorsFile;
+import io.longnet.tensors.SafetensorsWriter;
+import io.longnet.tensors.TensorFormatException;
+import io.longnet.tensors.TensorInfo;
 import java.io.IOException;
+import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -69,7 +75,7 @@ public final class ModelWeights implements java.io.Serializable {
     /** Adds or replaces tensor {@code name}; the array is held, not copied. */
     public ModelWeights put(String name, int[] shape, float[] data) {
         Objects.requireNonNull(name, "name");
-        if (name.equals(LocalSafetensors.METADATA_KEY)) {
+        if (name.equals(SafetensorsFile.METADATA_KEY)) {
             throw new IllegalArgumentException("tensor name '" + name + "' is reserved by safetensors");
         }
         tensors.put(name, new Tensor(shape, data));
@@ -133,14 +139,44 @@ public final class ModelWeights implements java.io.Serializable {
      *     messages start {@code "model weights <file>: "}
      */
     public static ModelWeights load(Path file) throws IOException {
+        String source = "model weights " + file;
         ModelWeights w = new ModelWeights();
-        w.tensors.putAll(LocalSafetensors.read(file, "model weights " + file));
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            for (TensorInfo t : f.tensors().values()) {
+                if (t.dtype() == DType.F64) {
+                    throw new ModelFormatException(source, "tensor '" + t.name() + "' has dtype " + t.dtype()
+                            + "; model weights must be F32, F16 or BF16 (the half types are widened to float)");
+                }
+            }
+            for (TensorInfo t : f.tensors().values()) {
+                long[] shape = t.shape();
+                int[] dims = new int[shape.length];
+                for (int i = 0; i < dims.length; i++) {
+                    dims[i] = (int) shape[i]; // each dimension fits: readFloats refuses more than an array holds
+                }
+                float[] data = f.readFloats(t.name());
+                w.tensors.put(t.name(), new Tensor(dims, data));
+            }
+        } catch (TensorFormatException e) {
+            throw new ModelFormatException(source, e.detail(), e);
+        }
         return w;
     }
 
-    /** Writes all tensors as F32 to a local safetensors file, atomically, in insertion order. */
+    /**
+     * Writes all tensors as F32 to the local safetensors file {@code file}, in insertion order (straight into
+     * it: a caller wanting the file complete or absent writes through io.longnet.storage.AtomicOutput).
+     */
     public void save(Path file) throws IOException {
-        LocalSafetensors.write(file, tensors, Map.of("format", "pt"));
+        List<SafetensorsWriter.Spec> specs = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            specs.add(new SafetensorsWriter.Spec(e.getKey(), DType.F32, TensorInfo.dims(e.getValue().shape)));
+        }
+        try (SafetensorsWriter w = SafetensorsWriter.create(file, specs, Map.of("format", "pt"))) {
+            for (Tensor t : tensors.values()) {
+                w.writeFloats(FloatBuffer.wrap(t.data));
+            }
+        }
     }
 
     /**

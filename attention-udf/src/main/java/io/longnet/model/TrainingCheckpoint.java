@@ -1,16 +1,15 @@
 package io.longnet.model;
 
+import io.longnet.storage.AtomicOutput;
+import io.longnet.tensors.Float64Tensors;
+import io.longnet.tensors.StrictJson;
+import io.longnet.tensors.TensorFormatException;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -30,7 +29,7 @@ import java.util.regex.Pattern;
  *   optimizer.safetensors  F64 tensors "m.&lt;name&gt;" and "v.&lt;name&gt;"; __metadata__ "steps" = AdamW steps taken
  *   state.json             the trainer's JSON, as given
  * </pre>
- * {@link #write} fills a hidden folder {@code DIR/.step-<n>.tmp-*} and renames it into place, so a
+ * {@link #write} fills a hidden folder {@code DIR/.step-<n>.longnet-tmp-*} and renames it into place, so a
  * {@code step-*} folder is always complete; then it keeps the newest {@value #KEEP} and removes older ones.
  * One writer per directory. {@link #latest} reads the newest complete one.
  */
@@ -44,7 +43,8 @@ public final class TrainingCheckpoint {
     public static final int KEEP = 2;
 
     private static final Pattern NAME = Pattern.compile("step-(\\d+)");
-    private static final Pattern LEFTOVER = Pattern.compile("\\.step-\\d+\\.(tmp|old)-.*");
+    /** Hidden folders of a crashed write: AtomicOutput's siblings, and the names earlier versions used. */
+    private static final Pattern LEFTOVER = Pattern.compile("\\.step-\\d+\\.(longnet-)?(tmp|old)-.*");
     private static final String STEPS_KEY = "steps";
 
     private final Path directory;
@@ -97,7 +97,7 @@ public final class TrainingCheckpoint {
         }
         Objects.requireNonNull(stateJson, "stateJson");
         try {
-            Json.parse(stateJson);
+            StrictJson.parse(stateJson);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("checkpoint state is not valid JSON: " + e.getMessage(), e);
         }
@@ -110,45 +110,17 @@ public final class TrainingCheckpoint {
         }
         removeLeftovers(dir);
 
-        String name = folderName(step);
-        Path tmp = Files.createTempDirectory(dir, "." + name + ".tmp-");
-        try {
-            if (tmp.getFileSystem().supportedFileAttributeViews().contains("posix")) {
-                // createTempDirectory makes it private; a checkpoint is for sharing, as any written file.
-                Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-            }
-            config.write(tmp.resolve(CONFIG_FILE));
-            LocalSafetensors.writeDoubles(tmp.resolve(PARAMS_FILE), slices(layout, "", params), Map.of("format", "pt"));
-            List<LocalSafetensors.DoubleSlice> moments = new ArrayList<>(slices(layout, "m.", optimizer.firstMoment()));
+        // Each file forced to disk on its own, then the folder renamed into place.
+        AtomicOutput.replaceDirectory(dir.resolve(folderName(step)), tmp -> {
+            AtomicOutput.writeFile(tmp.resolve(CONFIG_FILE), f -> config.write(f));
+            AtomicOutput.writeFile(tmp.resolve(PARAMS_FILE),
+                    f -> Float64Tensors.write(f, slices(layout, "", params), Map.of("format", "pt")));
+            List<Float64Tensors.Slice> moments = new ArrayList<>(slices(layout, "m.", optimizer.firstMoment()));
             moments.addAll(slices(layout, "v.", optimizer.secondMoment()));
-            LocalSafetensors.writeDoubles(tmp.resolve(OPTIMIZER_FILE), moments,
-                    Map.of(STEPS_KEY, Long.toString(optimizer.steps())));
-            AtomicFiles.write(tmp.resolve(STATE_FILE), stateJson.getBytes(StandardCharsets.UTF_8));
-            syncDirectory(tmp);
-            Path target = dir.resolve(name);
-            if (Files.exists(target)) {
-                Path old = Files.createTempDirectory(dir, "." + name + ".old-");
-                Files.delete(old);
-                move(target, old);
-                try {
-                    move(tmp, target);
-                } catch (IOException | RuntimeException e) {
-                    move(old, target); // put the previous one back
-                    throw e;
-                }
-                deleteRecursively(old);
-            } else {
-                move(tmp, target);
-            }
-            syncDirectory(dir);
-        } catch (IOException | RuntimeException | Error e) {
-            try {
-                deleteRecursively(tmp);
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            throw e;
-        }
+            AtomicOutput.writeFile(tmp.resolve(OPTIMIZER_FILE),
+                    f -> Float64Tensors.write(f, moments, Map.of(STEPS_KEY, Long.toString(optimizer.steps()))));
+            AtomicOutput.writeFile(tmp.resolve(STATE_FILE), stateJson.getBytes(StandardCharsets.UTF_8));
+        });
         prune(dir);
     }
 
@@ -216,16 +188,16 @@ public final class TrainingCheckpoint {
         Path paramsFile = folder.resolve(PARAMS_FILE);
         String paramsSource = "training checkpoint " + paramsFile;
         double[] params = new double[layout.size()];
-        LocalSafetensors.readDoubles(paramsFile, paramsSource, slices(layout, "", params));
+        readDoubles(paramsFile, paramsSource, slices(layout, "", params));
         checkValues(paramsSource, layout, "", params, false);
 
         Path optimizerFile = folder.resolve(OPTIMIZER_FILE);
         String optimizerSource = "training checkpoint " + optimizerFile;
         double[] m = new double[layout.size()];
         double[] v = new double[layout.size()];
-        List<LocalSafetensors.DoubleSlice> moments = new ArrayList<>(slices(layout, "m.", m));
+        List<Float64Tensors.Slice> moments = new ArrayList<>(slices(layout, "m.", m));
         moments.addAll(slices(layout, "v.", v));
-        Map<String, String> metadata = LocalSafetensors.readDoubles(optimizerFile, optimizerSource, moments);
+        Map<String, String> metadata = readDoubles(optimizerFile, optimizerSource, moments);
         checkValues(optimizerSource, layout, "m.", m, false);
         checkValues(optimizerSource, layout, "v.", v, true);
         long optimizerSteps;
@@ -244,7 +216,7 @@ public final class TrainingCheckpoint {
         try {
             state = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(stateFile)))
                     .toString();
-            Json.parse(state);
+            StrictJson.parse(state);
         } catch (CharacterCodingException e) {
             throw new ModelFormatException("training checkpoint " + stateFile, "not UTF-8 text", e);
         } catch (IllegalArgumentException e) {
@@ -269,12 +241,22 @@ public final class TrainingCheckpoint {
         }
     }
 
-    private static List<LocalSafetensors.DoubleSlice> slices(ParameterLayout layout, String prefix, double[] array) {
-        List<LocalSafetensors.DoubleSlice> out = new ArrayList<>();
+    private static List<Float64Tensors.Slice> slices(ParameterLayout layout, String prefix, double[] array) {
+        List<Float64Tensors.Slice> out = new ArrayList<>();
         for (String name : layout.names()) {
-            out.add(new LocalSafetensors.DoubleSlice(prefix + name, layout.shape(name), array, layout.offset(name)));
+            out.add(new Float64Tensors.Slice(prefix + name, layout.shape(name), array, layout.offset(name)));
         }
         return out;
+    }
+
+    /** {@link Float64Tensors#read}, its errors as this checkpoint's file's. */
+    private static Map<String, String> readDoubles(Path file, String source, List<Float64Tensors.Slice> into)
+            throws IOException {
+        try {
+            return Float64Tensors.read(file, into);
+        } catch (TensorFormatException e) {
+            throw new ModelFormatException(source, e.detail(), e);
+        }
     }
 
     private static boolean complete(Path folder) {
@@ -311,11 +293,7 @@ public final class TrainingCheckpoint {
     private static void prune(Path dir) throws IOException {
         List<Long> all = steps(dir);
         for (int i = 0; i < all.size() - KEEP; i++) {
-            String name = folderName(all.get(i));
-            Path old = Files.createTempDirectory(dir, "." + name + ".old-");
-            Files.delete(old);
-            move(dir.resolve(name), old);
-            deleteRecursively(old);
+            AtomicOutput.delete(dir.resolve(folderName(all.get(i))));
         }
     }
 
@@ -330,38 +308,7 @@ public final class TrainingCheckpoint {
             }
         }
         for (Path p : leftovers) {
-            deleteRecursively(p);
-        }
-    }
-
-    private static void move(Path from, Path to) throws IOException {
-        try {
-            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(from, to);
-        }
-    }
-
-    private static void deleteRecursively(Path p) throws IOException {
-        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            try (DirectoryStream<Path> s = Files.newDirectoryStream(p)) {
-                for (Path c : s) {
-                    deleteRecursively(c);
-                }
-            }
-        }
-        Files.delete(p);
-    }
-
-    /** Forces a directory's entries (a rename) to disk where the platform allows; best effort elsewhere. */
-    private static void syncDirectory(Path dir) {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException | UnsupportedOperationException e) {
-            // Not every platform opens directories (Windows does not); the rename is still atomic.
+            AtomicOutput.deleteRecursively(p);
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.longnet.spark;
 
+import io.longnet.storage.BlockColumns;
 import static org.apache.spark.sql.functions.array_max;
 import static org.apache.spark.sql.functions.array_min;
 import static org.apache.spark.sql.functions.col;
@@ -68,7 +69,7 @@ public final class TokenSequences {
      *                                  outside the vocabulary
      */
     public TokenSequences(Dataset<Row> rows, int blockSize, LongNetConfig config, int partitionLength) {
-        this.rows = rows.select(col("seq_id"), col("block"), col("tokens"));
+        this.rows = rows.select(col(BlockColumns.SEQ_ID), col(BlockColumns.BLOCK), col(BlockColumns.TOKENS));
         this.config = config;
         this.partitionLength = partitionLength;
         Layout layout = layout(this.rows, blockSize, config.vocabSize());
@@ -97,11 +98,11 @@ public final class TokenSequences {
         if (blockSize < 0) {
             throw new IllegalArgumentException("block size must be >= 0 (0: from the data), got " + blockSize);
         }
-        List<Row> meta = rows.groupBy("seq_id").agg(
-                functions.count(lit(1)), countDistinct(col("block")), min("block"), max("block"),
-                sum(size(col("tokens"))), min(size(col("tokens"))), max(size(col("tokens"))),
-                max_by(size(col("tokens")), col("block")), functions.count(when(col("tokens").isNull(), 1)),
-                min(array_min(col("tokens"))), max(array_max(col("tokens"))))
+        List<Row> meta = rows.groupBy(BlockColumns.SEQ_ID).agg(
+                functions.count(lit(1)), countDistinct(col(BlockColumns.BLOCK)), min(BlockColumns.BLOCK), max(BlockColumns.BLOCK),
+                sum(size(col(BlockColumns.TOKENS))), min(size(col(BlockColumns.TOKENS))), max(size(col(BlockColumns.TOKENS))),
+                max_by(size(col(BlockColumns.TOKENS)), col(BlockColumns.BLOCK)), functions.count(when(col(BlockColumns.TOKENS).isNull(), 1)),
+                min(array_min(col(BlockColumns.TOKENS))), max(array_max(col(BlockColumns.TOKENS))))
                 .collectAsList();
         int b = blockSize;
         if (b == 0) {
@@ -291,7 +292,7 @@ public final class TokenSequences {
         }
         int perPartition = length / blockSize;
         // The first block of a partition also goes to the previous one, which needs its first token.
-        return rows.filter(col("seq_id").equalTo(seq)).javaRDD()
+        return rows.filter(col(BlockColumns.SEQ_ID).equalTo(seq)).javaRDD()
                 .flatMapToPair(row -> {
                     long block = row.getLong(1);
                     int p = (int) (block / perPartition);

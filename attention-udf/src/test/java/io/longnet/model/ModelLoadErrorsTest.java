@@ -90,10 +90,11 @@ class ModelLoadErrorsTest {
 
     @Test
     void badConfigJson() throws IOException {
-        assertEquals(configFile() + "not valid JSON: unexpected ',', expected a key in double quotes at character 18 "
-                + "(line 1, column 19)", badConfig("{\"vocab_size\": 50,,}").getMessage());
-        assertEquals(configFile() + "not valid JSON: unexpected end of input, expected ',' or '}' at character 18 "
-                + "(line 2, column 1)", badConfig("{\"vocab_size\": 50\n").getMessage());
+        assertEquals(configFile() + "not valid JSON: Unexpected character (',' (code 44)): was expecting double-quote"
+                + " to start field name at character 18 (line 1, column 19)", badConfig("{\"vocab_size\": 50,,}").getMessage());
+        assertEquals(configFile() + "not valid JSON: Unexpected end-of-input: expected close marker for Object (start"
+                + " marker at line 1, column 1) at character 18 (line 2, column 1)",
+                badConfig("{\"vocab_size\": 50\n").getMessage());
         assertEquals(configFile() + "expected a JSON object, found an array", badConfig("[1, 2]").getMessage());
     }
 

@@ -1,19 +1,14 @@
 package io.longnet.datasets;
 
+import io.longnet.tensors.StrictJson;
+import io.longnet.tensors.TensorFormatException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 
 /**
  * {@code _longnet.json} beside the Parquet files of a block dataset (DESIGN.md §3): what the binary
@@ -27,9 +22,8 @@ import org.apache.hadoop.fs.Path;
 public record BlockManifest(long n, int heads, int headDim, int blockSize, Map<String, Integer> tensors,
                             Map<String, String> properties) {
 
-    public static final String FILE = "_longnet.json";
+    public static final String FILE = ManifestFile.NAME;
     private static final String FORMAT = "longnet-blocks/1";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     public BlockManifest {
         tensors = Map.copyOf(new LinkedHashMap<>(tensors));
@@ -47,7 +41,7 @@ public record BlockManifest(long n, int heads, int headDim, int blockSize, Map<S
     }
 
     public void write(String dir, Configuration conf) throws IOException {
-        ObjectNode root = JSON.createObjectNode();
+        ObjectNode root = StrictJson.object();
         root.put("format", FORMAT);
         root.put("n", n);
         root.put("heads", heads);
@@ -57,26 +51,12 @@ public record BlockManifest(long n, int heads, int headDim, int blockSize, Map<S
         tensors.forEach(t::put);
         ObjectNode p = root.putObject("properties");
         properties.forEach(p::put);
-        Path path = new Path(dir, FILE);
-        FileSystem fs = HadoopFiles.withoutChecksums(path.getFileSystem(conf));
-        try (OutputStream out = fs.create(path, true)) {
-            out.write(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root).getBytes(StandardCharsets.UTF_8));
-        }
+        ManifestFile.write(dir, conf, root);
     }
 
     public static BlockManifest read(String dir, Configuration conf) throws IOException {
-        Path path = new Path(dir, FILE);
-        FileSystem fs = path.getFileSystem(conf);
-        if (!fs.exists(path)) {
-            throw new FileNotFoundException(dir + " is not a longnet block dataset (no " + FILE
+        JsonNode root = ManifestFile.read(dir, conf, dir + " is not a longnet block dataset (no " + FILE
                     + "; give a .safetensors file or a dataset written by longnet)");
-        }
-        JsonNode root;
-        try (InputStream in = fs.open(path)) {
-            root = JSON.readTree(in);
-        } catch (IOException e) {
-            throw new TensorFormatException(dir + ": " + FILE + " is not valid JSON: " + e.getMessage());
-        }
         if (!FORMAT.equals(root.path("format").asText())) {
             throw new TensorFormatException(dir + ": " + FILE + " has format '" + root.path("format").asText()
                     + "', expected " + FORMAT);

@@ -1,5 +1,6 @@
 package io.longnet.datasets;
 
+import io.longnet.storage.SerializableHadoopConf;
 import java.io.BufferedInputStream;
 import java.io.EOFException;
 import java.io.FileNotFoundException;
@@ -12,7 +13,6 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
-import java.util.NoSuchElementException;
 import java.util.TreeMap;
 import java.util.zip.GZIPInputStream;
 import org.apache.hadoop.conf.Configuration;
@@ -223,7 +223,7 @@ public final class CorpusReader {
     }
 
     /** The documents of a group of files, one file open at a time. */
-    private static final class DocumentIterator implements Iterator<Document> {
+    private static final class DocumentIterator extends LookaheadIterator<Document> {
         private final Iterator<CorpusFile> files;
         private final DocumentMode mode;
         private final Configuration conf;
@@ -232,7 +232,6 @@ public final class CorpusReader {
         private InputStream in;
         private LineSplitter lines;
         private long lineNumber;
-        private Document next;
 
         DocumentIterator(List<CorpusFile> files, DocumentMode mode, Configuration conf, Counters counters) {
             this.files = files.iterator();
@@ -246,34 +245,26 @@ public final class CorpusReader {
         }
 
         @Override
-        public boolean hasNext() {
+        protected Document computeNext() {
             try {
-                while (next == null) {
+                while (true) {
                     if (in == null) {
                         if (!files.hasNext()) {
-                            return false;
+                            return null;
                         }
                         openNext();
                     }
-                    next = mode == DocumentMode.FILE ? readFile() : readLine();
+                    Document d = mode == DocumentMode.FILE ? readFile() : readLine();
+                    if (d != null) {
+                        return d;
+                    }
                 }
-                return true;
             } catch (IOException e) {
                 closeQuietly();
                 String what = e instanceof EOFException ? "ends too early (truncated, or not gzip?)"
                         : e.getMessage() == null ? e.toString() : e.getMessage();
                 throw new UncheckedIOException("corpus file " + path + ": " + what, e);
             }
-        }
-
-        @Override
-        public Document next() {
-            if (!hasNext()) {
-                throw new NoSuchElementException();
-            }
-            Document d = next;
-            next = null;
-            return d;
         }
 
         private void openNext() throws IOException {

@@ -1,5 +1,8 @@
 package io.longnet.datasets;
 
+import io.longnet.tensors.DType;
+import io.longnet.tensors.SafetensorsWriter;
+import io.longnet.storage.HadoopSafetensors;
 import java.io.IOException;
 import java.nio.FloatBuffer;
 import java.util.List;
@@ -26,7 +29,7 @@ public final class SyntheticQkv {
                 SafetensorsWriter.Spec.of("v", dtype, n, heads, d));
         SplittableRandom rnd = new SplittableRandom(seed);
         float[] chunk = new float[1 << 16];
-        try (SafetensorsWriter writer = SafetensorsWriter.create(uri, conf, specs,
+        try (SafetensorsWriter writer = HadoopSafetensors.create(uri, conf, specs,
                 Map.of("generator", "io.longnet.datasets.SyntheticQkv", "seed", Long.toString(seed)))) {
             long total = 3 * n * heads * d;
             for (long done = 0; done < total; done += chunk.length) {

@@ -1,5 +1,7 @@
 package io.longnet.datasets;
 
+import io.longnet.storage.BlockColumns;
+import io.longnet.storage.AtomicOutput;
 import java.io.IOException;
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -10,7 +12,6 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.OptionalInt;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
@@ -66,14 +67,14 @@ public final class TokenBlocks {
 
     /** The blocks' Parquet schema. */
     public static final StructType SCHEMA = new StructType()
-            .add("seq_id", DataTypes.LongType, false)
-            .add("block", DataTypes.LongType, false)
-            .add("tokens", DataTypes.createArrayType(DataTypes.IntegerType, false), true);
+            .add(BlockColumns.SEQ_ID, DataTypes.LongType, false)
+            .add(BlockColumns.BLOCK, DataTypes.LongType, false)
+            .add(BlockColumns.TOKENS, DataTypes.createArrayType(DataTypes.IntegerType, false), true);
 
     /** The document index's Parquet schema. */
     public static final StructType DOCUMENTS_SCHEMA = new StructType()
             .add("doc", DataTypes.LongType, false)
-            .add("seq_id", DataTypes.LongType, false)
+            .add(BlockColumns.SEQ_ID, DataTypes.LongType, false)
             .add("first", DataTypes.LongType, false)
             .add("length", DataTypes.LongType, false)
             .add("path", DataTypes.StringType, false)
@@ -96,12 +97,7 @@ public final class TokenBlocks {
             throws IOException {
         long started = System.nanoTime();
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        Path target = new Path(out);
-        FileSystem fs = HadoopFiles.withoutChecksums(target.getFileSystem(conf));
-        if (!options.overwrite() && fs.exists(target)) {
-            throw new IllegalArgumentException("output " + out + " exists: remove it, choose another path or pass"
-                    + " --overwrite");
-        }
+        AtomicOutput.requireAbsent(out, conf, options.overwrite());
         TokenizerSource source = Tokenizers.source(options.tokenizer(), conf);
         int vocabSize;
         OptionalInt separator = OptionalInt.empty();
@@ -129,8 +125,8 @@ public final class TokenBlocks {
                 .setName("documents of " + corpus + " tokenized by " + source.name())
                 .persist(StorageLevel.MEMORY_AND_DISK_SER());
         String description = sc.getLocalProperty("spark.job.description");
-        Path tmp = HadoopFiles.temporarySibling(target);
-        try {
+        try (AtomicOutput output = AtomicOutput.begin(out, conf)) {
+            Path tmp = output.temporary();
             sc.setJobDescription("tokenize " + corpus + ": read, tokenize, count tokens per partition");
             int b = options.blockSize();
             Layout layout = Layout.of(tokenized.mapPartitionsWithIndex(
@@ -149,7 +145,7 @@ public final class TokenBlocks {
                     ? concatenatedBlocks(tokenized, layout, separator.getAsInt())
                     : documentBlocks(tokenized, layout);
             spark.createDataset(blocks.rdd(), Encoders.bean(TokenBlock.class))
-                    .select(col("seqId").as("seq_id"), col("block"), col("tokens"))
+                    .select(col("seqId").as(BlockColumns.SEQ_ID), col(BlockColumns.BLOCK), col(BlockColumns.TOKENS))
                     .write().parquet(tmp.toString());
 
             sc.setJobDescription("tokenize " + corpus + ": write the index of " + layout.documents() + " documents");
@@ -160,13 +156,12 @@ public final class TokenBlocks {
                     options.concatenate() ? 1 : layout.documents(), layout.tokens(), layout.documents(),
                     source.name(), vocabSize, separator, stats, tokenless.value(), options.properties());
             manifest.write(tmp.toString(), conf);
-            HadoopFiles.moveIntoPlace(fs, tmp, target);
+            output.commit();
             TokenizeResult result = new TokenizeResult(out, manifest, layout.blocks(),
                     (System.nanoTime() - started) / 1e9);
             LOG.debug(result.summary());
             return result;
         } finally {
-            fs.delete(tmp, true);
             tokenized.unpersist(false);
             shared.destroy();
             sc.setJobDescription(description);
@@ -371,12 +366,11 @@ public final class TokenBlocks {
     }
 
     /** Tokenizes documents with one tokenizer per task, skipping (and counting) those without tokens. */
-    private static final class TokenizingIterator implements Iterator<TokenizedDocument> {
+    private static final class TokenizingIterator extends LookaheadIterator<TokenizedDocument> {
         private final Iterator<Document> docs;
         private final TokenizerSource source;
         private final LongAccumulator tokenless;
         private Tokenizer tokenizer;
-        private TokenizedDocument next;
 
         TokenizingIterator(Iterator<Document> docs, TokenizerSource source, LongAccumulator tokenless) {
             this.docs = docs;
@@ -385,11 +379,11 @@ public final class TokenBlocks {
         }
 
         @Override
-        public boolean hasNext() {
-            while (next == null) {
+        protected TokenizedDocument computeNext() {
+            while (true) {
                 if (!docs.hasNext()) {
                     close();
-                    return false;
+                    return null;
                 }
                 Document d = docs.next();
                 if (tokenizer == null) {
@@ -404,19 +398,8 @@ public final class TokenBlocks {
                     tokenless.add(1);
                     continue;
                 }
-                next = new TokenizedDocument(d.path(), d.line(), d.replaced(), ids);
+                return new TokenizedDocument(d.path(), d.line(), d.replaced(), ids);
             }
-            return true;
-        }
-
-        @Override
-        public TokenizedDocument next() {
-            if (!hasNext()) {
-                throw new NoSuchElementException();
-            }
-            TokenizedDocument d = next;
-            next = null;
-            return d;
         }
 
         private void close() {
@@ -507,7 +490,7 @@ public final class TokenBlocks {
      * Tokens are copied a document's run at a time (arraycopy), never one by one; pieces not kept are
      * skipped without copying.
      */
-    private static final class ConcatenatedPieces implements Iterator<Piece> {
+    private static final class ConcatenatedPieces extends LookaheadIterator<Piece> {
         private final Iterator<TokenizedDocument> docs;
         private final Layout layout;
         private final int partition;
@@ -520,7 +503,6 @@ public final class TokenBlocks {
         private boolean separatorPending;
         private int[] current;
         private int at;
-        private Piece next;
 
         ConcatenatedPieces(Iterator<TokenizedDocument> docs, Layout layout, int partition, int separator,
                            boolean whole) {
@@ -536,9 +518,9 @@ public final class TokenBlocks {
         }
 
         @Override
-        public boolean hasNext() {
+        protected Piece computeNext() {
             long total = layout.tokens();
-            while (next == null && position < end) {
+            while (position < end) {
                 long b = position / blockSize;
                 long pieceEnd = Math.min(Math.min((b + 1) * blockSize, total), end);
                 int n = (int) (pieceEnd - position);
@@ -548,20 +530,10 @@ public final class TokenBlocks {
                 take(buffer, n);
                 position = pieceEnd;
                 if (keep) {
-                    next = new Piece(b, offset, buffer);
+                    return new Piece(b, offset, buffer);
                 }
             }
-            return next != null;
-        }
-
-        @Override
-        public Piece next() {
-            if (!hasNext()) {
-                throw new NoSuchElementException();
-            }
-            Piece p = next;
-            next = null;
-            return p;
+            return null;
         }
 
         /** The next {@code n} positions into {@code buffer}, or past them when it is null. */

@@ -1,20 +1,16 @@
 package io.longnet.datasets;
 
+import io.longnet.tensors.StrictJson;
+import io.longnet.tensors.TensorFormatException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 
 /**
  * {@code _longnet.json} of a token block dataset (format {@value #FORMAT}), beside its Parquet files: the
@@ -48,14 +44,13 @@ public record TokenManifest(int blockSize, boolean concatenated, long sequences,
     public static final String FORMAT = "longnet-tokens/1";
     /** The document index's folder inside the dataset; Spark's readers skip names starting with {@code _}. */
     public static final String DOCUMENTS = "_documents";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     public TokenManifest {
         properties = Map.copyOf(properties);
     }
 
     public void write(String dir, Configuration conf) throws IOException {
-        ObjectNode root = JSON.createObjectNode();
+        ObjectNode root = StrictJson.object();
         root.put("format", FORMAT);
         root.put("block_size", blockSize);
         root.put("layout", concatenated ? "concatenated" : "document");
@@ -80,11 +75,7 @@ public record TokenManifest(int blockSize, boolean concatenated, long sequences,
         c.put("documents_without_tokens", documentsWithoutTokens);
         ObjectNode p = root.putObject("properties");
         new TreeMap<>(properties).forEach(p::put);
-        Path path = new Path(dir, FILE);
-        FileSystem fs = HadoopFiles.withoutChecksums(path.getFileSystem(conf));
-        try (OutputStream out = fs.create(path, true)) {
-            out.write(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root).getBytes(StandardCharsets.UTF_8));
-        }
+        ManifestFile.write(dir, conf, root);
     }
 
     /**
@@ -94,18 +85,8 @@ public record TokenManifest(int blockSize, boolean concatenated, long sequences,
      * @throws TensorFormatException when it is not a token dataset's manifest
      */
     public static TokenManifest read(String dir, Configuration conf) throws IOException {
-        Path path = new Path(dir, FILE);
-        FileSystem fs = path.getFileSystem(conf);
-        if (!fs.exists(path)) {
-            throw new FileNotFoundException(dir + " is not a longnet token dataset (no " + FILE + "; make one with"
+        JsonNode root = ManifestFile.read(dir, conf, dir + " is not a longnet token dataset (no " + FILE + "; make one with"
                     + " longnet tokenize)");
-        }
-        JsonNode root;
-        try (InputStream in = fs.open(path)) {
-            root = JSON.readTree(in);
-        } catch (IOException e) {
-            throw new TensorFormatException(dir + ": " + FILE + " is not valid JSON: " + e.getMessage());
-        }
         String format = root.path("format").asText();
         if (!FORMAT.equals(format)) {
             throw new TensorFormatException(dir + ": " + FILE + " has format '" + format + "', expected " + FORMAT

@@ -1,5 +1,6 @@
 package io.longnet.datasets;
 
+import io.longnet.tensors.TensorFormatException;
 import static io.longnet.datasets.CorpusReaderTest.uri;
 import static io.longnet.datasets.CorpusReaderTest.write;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

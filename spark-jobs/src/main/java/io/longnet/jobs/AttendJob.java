@@ -1,6 +1,7 @@
 package io.longnet.jobs;
 
 import io.longnet.attention.Backend;
+import io.longnet.storage.AtomicOutput;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.spark.AttentionBlock;
@@ -44,7 +45,7 @@ final class AttendJob {
         long t0 = System.nanoTime();
         java.util.TreeSet<String> backends = new java.util.TreeSet<>();
         var conf = spark.sparkContext().hadoopConfiguration();
-        AttentionOutput.checkTarget(request.out(), request.overwrite(), conf);
+        AtomicOutput.requireAbsent(request.out(), conf, request.overwrite());
         QkvInput input = QkvInput.open(request.qkv(), conf);
         if (request.heads() != null && request.heads() != input.heads()) {
             throw new IllegalArgumentException("--heads " + request.heads() + " does not match the input's H = "

@@ -1,10 +1,13 @@
 package io.longnet.jobs;
 
+import io.longnet.storage.BlockColumns;
+import io.longnet.tensors.DType;
+import io.longnet.tensors.SafetensorsWriter;
+import io.longnet.storage.AtomicOutput;
+import io.longnet.storage.HadoopFiles;
+import io.longnet.storage.SerializableHadoopConf;
+import io.longnet.storage.HadoopSafetensors;
 import io.longnet.datasets.BlockManifest;
-import io.longnet.datasets.DType;
-import io.longnet.datasets.HadoopFiles;
-import io.longnet.datasets.SerializableHadoopConf;
-import io.longnet.datasets.SafetensorsWriter;
 import io.longnet.spark.AttentionBlock;
 import io.longnet.spark.BlockRows;
 import io.longnet.spark.PartitionPlan;
@@ -15,7 +18,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -40,8 +42,8 @@ import org.apache.spark.sql.types.StructType;
 final class AttentionOutput {
 
     static final StructType PARQUET_SCHEMA = new StructType()
-            .add("seq_id", DataTypes.LongType, false)
-            .add("block", DataTypes.LongType, false)
+            .add(BlockColumns.SEQ_ID, DataTypes.LongType, false)
+            .add(BlockColumns.BLOCK, DataTypes.LongType, false)
             .add("o", DataTypes.BinaryType, false)
             .add("lse", DataTypes.BinaryType, false);
 
@@ -50,15 +52,6 @@ final class AttentionOutput {
 
     static boolean isSafetensors(String out) {
         return out.endsWith(".safetensors");
-    }
-
-    /** Fails early, before any work, when the output exists and may not be replaced. */
-    static void checkTarget(String out, boolean overwrite, Configuration conf) throws IOException {
-        Path path = new Path(out);
-        if (!overwrite && path.getFileSystem(conf).exists(path)) {
-            throw new IllegalArgumentException("output " + out + " exists: remove it, choose another path or"
-                    + " pass --overwrite");
-        }
     }
 
     /** Positions per Parquet row: the largest power of two up to 4096 that divides L. */
@@ -71,30 +64,17 @@ final class AttentionOutput {
     static void write(SparkSession spark, JavaRDD<AttentionBlock> blocks, PartitionPlan plan, String out,
                       Map<String, String> metadata) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        Path target = new Path(out);
-        FileSystem fs = HadoopFiles.withoutChecksums(target.getFileSystem(conf));
-        Path tmp = new Path(target.getParent(), "." + target.getName() + ".longnet-tmp-" + UUID.randomUUID());
-        try {
+        try (AtomicOutput output = AtomicOutput.begin(out, conf)) {
+            Path tmp = output.temporary();
             if (isSafetensors(out)) {
                 writeParts(blocks, tmp, new SerializableHadoopConf(conf));
-                Path file = new Path(tmp, target.getName());
-                assemble(fs, tmp, file, plan, metadata, conf);
-                rename(fs, file, target);
+                Path file = new Path(tmp, output.target().getName());
+                assemble(output.fileSystem(), tmp, file, plan, metadata, conf);
+                output.commit(file);
             } else {
                 writeParquet(spark, blocks, plan, tmp, metadata);
-                rename(fs, tmp, target);
+                output.commit();
             }
-        } finally {
-            fs.delete(tmp, true);
-        }
-    }
-
-    private static void rename(FileSystem fs, Path from, Path to) throws IOException {
-        if (fs.exists(to) && !fs.delete(to, true)) {
-            throw new IOException("could not replace " + to);
-        }
-        if (!fs.rename(from, to)) {
-            throw new IOException("could not move the finished output to " + to + " (does it exist now?)");
         }
     }
 
@@ -124,7 +104,7 @@ final class AttentionOutput {
                 SafetensorsWriter.Spec.of("o", DType.F32, n, heads, plan.config().headDim()),
                 SafetensorsWriter.Spec.of("lse", DType.F32, n, heads));
         byte[] chunk = new byte[1 << 22];
-        try (SafetensorsWriter writer = SafetensorsWriter.create(file.toString(), conf, specs, metadata)) {
+        try (SafetensorsWriter writer = HadoopSafetensors.create(file.toString(), conf, specs, metadata)) {
             for (String tensor : new String[] {"o", "lse"}) {
                 for (int p = 0; p < plan.partitions(); p++) {
                     try (InputStream in = fs.open(new Path(parts, String.format("%s-%06d", tensor, p)))) {

@@ -1,9 +1,11 @@
 package io.longnet.jobs;
 
 import io.longnet.attention.Backend;
+import io.longnet.storage.BlockColumns;
+import io.longnet.storage.AtomicOutput;
+import io.longnet.storage.HadoopFiles;
+import io.longnet.storage.SerializableHadoopConf;
 import io.longnet.datasets.BlockManifest;
-import io.longnet.datasets.HadoopFiles;
-import io.longnet.datasets.SerializableHadoopConf;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
 import io.longnet.spark.SequenceSlice;
@@ -18,7 +20,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.UUID;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.BigIntVector;
@@ -52,9 +53,9 @@ import org.apache.spark.sql.types.StructType;
 final class EncodeJob {
 
     static final StructType BLOCKS = new StructType()
-            .add("seq_id", DataTypes.LongType, false)
-            .add("block", DataTypes.LongType, false)
-            .add("hidden", DataTypes.BinaryType, false);
+            .add(BlockColumns.SEQ_ID, DataTypes.LongType, false)
+            .add(BlockColumns.BLOCK, DataTypes.LongType, false)
+            .add(BlockColumns.HIDDEN, DataTypes.BinaryType, false);
 
     record Request(String tokens, String model, String out, Integer layer, boolean arrow, int partitionLength,
                    Backend backend, int checkpointEvery, String checkpointDir, boolean overwrite) {
@@ -65,10 +66,8 @@ final class EncodeJob {
 
     static long run(SparkSession spark, Request r, PrintStream out) throws IOException {
         long t0 = System.nanoTime();
-        try (ModelJobInputs in = ModelJobInputs.open(spark, r.tokens(), r.model(), r.out(), r.overwrite(),
-                r.partitionLength(), r.checkpointDir())) {
-            return run(spark, r, out, in, t0);
-        }
+        return ModelJobInputs.run(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.partitionLength(),
+                r.checkpointDir(), in -> run(spark, r, out, in, t0));
     }
 
     private static long run(SparkSession spark, Request r, PrintStream out, ModelJobInputs in, long t0)
@@ -97,12 +96,9 @@ final class EncodeJob {
     private static void write(SparkSession spark, JavaRDD<SequenceSlice> encoded, Request r, LongNetConfig config,
                               int blockSize, long tokens) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(r.out());
-        FileSystem fs = HadoopFiles.withoutChecksums(target.getFileSystem(conf));
-        org.apache.hadoop.fs.Path tmp = new org.apache.hadoop.fs.Path(target.getParent(),
-                "." + target.getName() + ".longnet-tmp-" + UUID.randomUUID());
         int d = config.dModel();
-        try {
+        try (AtomicOutput output = AtomicOutput.begin(r.out(), conf)) {
+            org.apache.hadoop.fs.Path tmp = output.temporary();
             JavaRDD<Row> rows = encoded.flatMap(e -> {
                 List<Row> out = new ArrayList<>();
                 for (SequenceSlice b : e.byBlock(blockSize, d)) {
@@ -121,15 +117,9 @@ final class EncodeJob {
             if (r.arrow()) {
                 writeArrow(encoded, new org.apache.hadoop.fs.Path(tmp, "arrow").toString(), d, new SerializableHadoopConf(conf));
             }
-            if (fs.exists(target) && !fs.delete(target, true)) {
-                throw new IOException("could not replace " + target);
-            }
-            if (!fs.rename(tmp, target)) {
-                throw new IOException("could not move the finished output to " + target);
-            }
+            output.commit();
         } finally {
             encoded.unpersist();
-            fs.delete(tmp, true);
         }
     }
 
@@ -142,14 +132,14 @@ final class EncodeJob {
             Field hidden = new Field("hidden", FieldType.notNullable(new ArrowType.FixedSizeList(d)),
                     List.of(new Field("value", FieldType.notNullable(new ArrowType.FloatingPoint(FloatingPointPrecision.SINGLE)), null)));
             org.apache.arrow.vector.types.pojo.Schema schema = new org.apache.arrow.vector.types.pojo.Schema(List.of(
-                    new Field("seq_id", FieldType.notNullable(new ArrowType.Int(64, true)), null),
+                    new Field(BlockColumns.SEQ_ID, FieldType.notNullable(new ArrowType.Int(64, true)), null),
                     new Field("position", FieldType.notNullable(new ArrowType.Int(64, true)), null), hidden));
             try (BufferAllocator allocator = new RootAllocator();
                  VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
                  OutputStream os = fs.create(file, true);
                  ArrowFileWriter writer = new ArrowFileWriter(root, null, Channels.newChannel(os))) {
                 writer.start();
-                BigIntVector seq = (BigIntVector) root.getVector("seq_id");
+                BigIntVector seq = (BigIntVector) root.getVector(BlockColumns.SEQ_ID);
                 BigIntVector pos = (BigIntVector) root.getVector("position");
                 FixedSizeListVector list = (FixedSizeListVector) root.getVector("hidden");
                 Float4Vector values = (Float4Vector) list.getDataVector();

@@ -5,7 +5,7 @@ import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.bench.SyntheticAttentionOptions;
 import io.longnet.datasets.DocumentMode;
-import io.longnet.datasets.TensorFormatException;
+import io.longnet.tensors.TensorFormatException;
 import io.longnet.spark.PartitionPlan;
 import java.io.FileNotFoundException;
 import java.io.PrintStream;
@@ -229,10 +229,7 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            if (!overwrite && java.nio.file.Files.exists(out)) {
-                throw new IllegalArgumentException("output " + out + " exists: remove it, choose another path or pass"
-                        + " --overwrite");
-            }
+            io.longnet.storage.AtomicOutput.requireAbsent(out, overwrite);
             io.longnet.model.LongNetConfig c = io.longnet.model.LongNetConfig.read(config);
             io.longnet.model.LongNetModel.initialize(c, seed).save(out);
             System.out.printf(java.util.Locale.ROOT, "wrote %s: %d layers, d_model %d, %d heads, vocab %d, %,d parameters"

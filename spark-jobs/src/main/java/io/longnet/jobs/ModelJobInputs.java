@@ -4,6 +4,7 @@ import io.longnet.datasets.TokenBlocks;
 import io.longnet.datasets.TokenManifest;
 import io.longnet.model.LongNetModel;
 import io.longnet.spark.TokenSequences;
+import io.longnet.storage.AtomicOutput;
 import java.io.IOException;
 import java.nio.file.Path;
 import org.apache.hadoop.conf.Configuration;
@@ -18,10 +19,23 @@ import org.apache.spark.sql.SparkSession;
 record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences sequences,
                       org.apache.hadoop.fs.Path ownCheckpoints, Configuration conf) implements AutoCloseable {
 
-    static ModelJobInputs open(SparkSession spark, String tokens, String modelDir, String out, boolean overwrite,
-                               int partitionLength, String checkpointDir) throws IOException {
+    /** What a job does with its inputs. */
+    interface Job<T> {
+        T run(ModelJobInputs in) throws IOException;
+    }
+
+    /** Opens the inputs, runs {@code job} on them and closes them (removing the job's own checkpoints). */
+    static <T> T run(SparkSession spark, String tokens, String modelDir, String out, boolean overwrite,
+                     int partitionLength, String checkpointDir, Job<T> job) throws IOException {
+        try (ModelJobInputs in = open(spark, tokens, modelDir, out, overwrite, partitionLength, checkpointDir)) {
+            return job.run(in);
+        }
+    }
+
+    private static ModelJobInputs open(SparkSession spark, String tokens, String modelDir, String out, boolean overwrite,
+                                       int partitionLength, String checkpointDir) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        AttentionOutput.checkTarget(out, overwrite, conf);
+        AtomicOutput.requireAbsent(out, conf, overwrite);
         LongNetModel model = LongNetModel.load(Path.of(modelDir));
         TokenManifest manifest = TokenManifest.read(tokens, conf);
         if (manifest.vocabSize() > model.config().vocabSize()) {
@@ -33,9 +47,7 @@ record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences
                 model.config(), partitionLength);
         org.apache.hadoop.fs.Path own = null;
         if (checkpointDir == null || checkpointDir.isBlank()) {
-            org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(out);
-            own = new org.apache.hadoop.fs.Path(target.getParent(),
-                    "." + target.getName() + ".longnet-checkpoints-" + java.util.UUID.randomUUID());
+            own = AtomicOutput.sibling(new org.apache.hadoop.fs.Path(out), "checkpoints");
             checkpointDir = own.toString();
         }
         spark.sparkContext().setCheckpointDir(checkpointDir);

@@ -1,8 +1,9 @@
 package io.longnet.jobs;
 
+import io.longnet.storage.BlockColumns;
+import io.longnet.tensors.TensorFormatException;
+import io.longnet.tensors.TensorChecks;
 import io.longnet.datasets.BlockManifest;
-import io.longnet.datasets.TensorChecks;
-import io.longnet.datasets.TensorFormatException;
 import io.longnet.spark.BlockRows;
 import io.longnet.spark.PartitionIdPartitioner;
 import io.longnet.spark.PartitionPlan;
@@ -69,7 +70,7 @@ final class ParquetQkv implements QkvInput {
         int width = manifest.heads() * manifest.headDim();
         long n = manifest.n();
         long[] shape = {n, manifest.heads(), manifest.headDim()};
-        return spark.read().parquet(uri).select("seq_id", "block", "q", "k", "v").javaRDD()
+        return spark.read().parquet(uri).select(BlockColumns.SEQ_ID, BlockColumns.BLOCK, "q", "k", "v").javaRDD()
                 .mapToPair(r -> new Tuple2<>((int) (r.getLong(1) / perPartition), r))
                 .partitionBy(new PartitionIdPartitioner(plan.partitions()))
                 .mapPartitionsWithIndex((p, rows) -> {
@@ -84,7 +85,7 @@ final class ParquetQkv implements QkvInput {
                                      List<Row> rows) {
         for (Row r : rows) {
             if (r.getLong(0) != 0) {
-                throw new TensorFormatException(source, "seq_id", "attend takes one sequence (seq_id 0); found "
+                throw new TensorFormatException(source, BlockColumns.SEQ_ID, "attend takes one sequence (seq_id 0); found "
                         + r.getLong(0));
             }
         }

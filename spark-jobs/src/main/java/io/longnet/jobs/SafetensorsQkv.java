@@ -1,10 +1,11 @@
 package io.longnet.jobs;
 
-import io.longnet.datasets.SafetensorsFile;
-import io.longnet.datasets.SerializableHadoopConf;
-import io.longnet.datasets.TensorChecks;
-import io.longnet.datasets.TensorFormatException;
-import io.longnet.datasets.TensorInfo;
+import io.longnet.tensors.SafetensorsFile;
+import io.longnet.tensors.TensorFormatException;
+import io.longnet.tensors.TensorChecks;
+import io.longnet.tensors.TensorInfo;
+import io.longnet.storage.SerializableHadoopConf;
+import io.longnet.storage.HadoopSafetensors;
 import io.longnet.spark.PartitionPlan;
 import io.longnet.spark.QkvBlock;
 import java.io.IOException;
@@ -43,7 +44,7 @@ final class SafetensorsQkv implements QkvInput {
 
     /** Reads and checks the header: q, k, v present, rank 3, equal shapes. */
     static SafetensorsQkv open(String uri, Configuration conf) throws IOException {
-        try (SafetensorsFile file = SafetensorsFile.open(uri, conf)) {
+        try (SafetensorsFile file = HadoopSafetensors.open(uri, conf)) {
             long[] shape = null;
             for (String name : NAMES) {
                 TensorInfo t = file.tensor(name);
@@ -96,7 +97,7 @@ final class SafetensorsQkv implements QkvInput {
         int len = plan.length(p);
         int width = heads * headDim;
         float[][] tensors = new float[3][len * width];
-        try (SafetensorsFile file = SafetensorsFile.open(uri, conf.get())) {
+        try (SafetensorsFile file = HadoopSafetensors.open(uri, conf.get())) {
             for (int t = 0; t < 3; t++) {
                 FloatBuffer dst = FloatBuffer.wrap(tensors[t]);
                 file.readRows(NAMES[t], start, len, dst);

@@ -1,7 +1,8 @@
 package io.longnet.jobs;
 
 import io.longnet.attention.Backend;
-import io.longnet.datasets.HadoopFiles;
+import io.longnet.storage.BlockColumns;
+import io.longnet.storage.AtomicOutput;
 import io.longnet.datasets.TokenBlocks;
 import io.longnet.spark.SequenceSlice;
 import io.longnet.spark.TokenSequences;
@@ -12,9 +13,7 @@ import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
@@ -35,22 +34,22 @@ import scala.Tuple2;
 final class ScoreJob {
 
     static final StructType SCORES = new StructType()
-            .add("seq_id", DataTypes.LongType, false)
+            .add(BlockColumns.SEQ_ID, DataTypes.LongType, false)
             .add("tokens", DataTypes.LongType, false)
             .add("mean_nll", DataTypes.DoubleType, true)
             .add("perplexity", DataTypes.DoubleType, true);
     static final StructType DOCUMENTS = new StructType()
             .add("doc", DataTypes.LongType, false)
-            .add("seq_id", DataTypes.LongType, false)
+            .add(BlockColumns.SEQ_ID, DataTypes.LongType, false)
             .add("path", DataTypes.StringType, false)
             .add("line", DataTypes.LongType, false)
             .add("tokens", DataTypes.LongType, false)
             .add("mean_nll", DataTypes.DoubleType, true)
             .add("perplexity", DataTypes.DoubleType, true);
     static final StructType LOG_PROBS = new StructType()
-            .add("seq_id", DataTypes.LongType, false)
-            .add("block", DataTypes.LongType, false)
-            .add("log_probs", DataTypes.createArrayType(DataTypes.FloatType, false), false);
+            .add(BlockColumns.SEQ_ID, DataTypes.LongType, false)
+            .add(BlockColumns.BLOCK, DataTypes.LongType, false)
+            .add(BlockColumns.LOG_PROBS, DataTypes.createArrayType(DataTypes.FloatType, false), false);
 
     record Request(String tokens, String model, String out, boolean perToken, int partitionLength, Backend backend,
                    int checkpointEvery, String checkpointDir, boolean overwrite) {
@@ -71,10 +70,8 @@ final class ScoreJob {
 
     static Summary run(SparkSession spark, Request r, PrintStream out) throws IOException {
         long t0 = System.nanoTime();
-        try (ModelJobInputs in = ModelJobInputs.open(spark, r.tokens(), r.model(), r.out(), r.overwrite(),
-                r.partitionLength(), r.checkpointDir())) {
-            return run(spark, r, out, in, t0);
-        }
+        return ModelJobInputs.run(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.partitionLength(),
+                r.checkpointDir(), in -> run(spark, r, out, in, t0));
     }
 
     private static Summary run(SparkSession spark, Request r, PrintStream out, ModelJobInputs in, long t0)
@@ -108,11 +105,8 @@ final class ScoreJob {
     private static void write(SparkSession spark, JavaRDD<SequenceSlice> scored, Dataset<Row> perSequence, Request r,
                               int blockSize) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(r.out());
-        FileSystem fs = HadoopFiles.withoutChecksums(target.getFileSystem(conf));
-        org.apache.hadoop.fs.Path tmp = new org.apache.hadoop.fs.Path(target.getParent(),
-                "." + target.getName() + ".longnet-tmp-" + UUID.randomUUID());
-        try {
+        try (AtomicOutput output = AtomicOutput.begin(r.out(), conf)) {
+            org.apache.hadoop.fs.Path tmp = output.temporary();
             perSequence.select(SCORES.fieldNames()[0], java.util.Arrays.copyOfRange(SCORES.fieldNames(), 1,
                     SCORES.fieldNames().length)).write().parquet(new org.apache.hadoop.fs.Path(tmp, "sequences").toString());
             writeDocuments(spark, scored, r, new org.apache.hadoop.fs.Path(tmp, "documents").toString());
@@ -128,14 +122,7 @@ final class ScoreJob {
                 });
                 spark.createDataFrame(lp, LOG_PROBS).write().parquet(new org.apache.hadoop.fs.Path(tmp, "log_probs").toString());
             }
-            if (fs.exists(target) && !fs.delete(target, true)) {
-                throw new IOException("could not replace " + target);
-            }
-            if (!fs.rename(tmp, target)) {
-                throw new IOException("could not move the finished output to " + target);
-            }
-        } finally {
-            fs.delete(tmp, true);
+            output.commit();
         }
     }
 
@@ -147,7 +134,7 @@ final class ScoreJob {
     private static void writeDocuments(SparkSession spark, JavaRDD<SequenceSlice> scored, Request r, String dir)
             throws IOException {
         java.util.Map<Long, java.util.List<Row>> bySeq = new java.util.HashMap<>();
-        for (Row d : TokenBlocks.documents(spark, r.tokens()).select("doc", "seq_id", "first", "length", "path", "line")
+        for (Row d : TokenBlocks.documents(spark, r.tokens()).select("doc", BlockColumns.SEQ_ID, "first", "length", "path", "line")
                 .collectAsList()) {
             bySeq.computeIfAbsent(d.getLong(1), k -> new ArrayList<>()).add(d);
         }

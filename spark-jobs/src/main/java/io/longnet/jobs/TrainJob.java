@@ -133,7 +133,7 @@ final class TrainJob {
                     (double) r.steps() / order.batchesPerEpoch(), gradients.sequenceParallel()
                             ? "each window over " + gradients.plan().describe() : "data-parallel over " + tasks + " tasks");
             if (!r.resume()) {
-                deleteRecursively(dir);
+                io.longnet.storage.AtomicOutput.deleteRecursively(dir);
                 Files.createDirectories(dir);
             }
             List<StepLog> log = readLog(dir, optimizer.steps());
@@ -239,7 +239,7 @@ final class TrainJob {
             csv.append(String.format(Locale.ROOT, "%d,%.17g,%.17g,%.17g,%.3f%n", s.step(), s.loss(), s.learningRate(),
                     s.gradientNorm(), s.tokensPerSecond()));
         }
-        io.longnet.model.AtomicFiles.write(dir.resolve(LOG), csv.toString().getBytes(StandardCharsets.UTF_8));
+        io.longnet.storage.AtomicOutput.writeFile(dir.resolve(LOG), csv.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     private static void writeReport(Path dir, Request r, LongNetConfig config, ParameterLayout layout, Summary s)
@@ -255,18 +255,7 @@ final class TrainJob {
         report.put("validation_perplexity", s.validationPerplexity());
         report.put("train_tokens_per_second", s.tokensPerSecond());
         report.put("seconds", s.seconds());
-        io.longnet.model.AtomicFiles.write(dir.resolve(REPORT),
+        io.longnet.storage.AtomicOutput.writeFile(dir.resolve(REPORT),
                 JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(report));
-    }
-
-    private static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (var paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
     }
 }

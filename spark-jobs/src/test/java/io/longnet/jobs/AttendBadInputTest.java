@@ -1,5 +1,8 @@
 package io.longnet.jobs;
 
+import io.longnet.tensors.DType;
+import io.longnet.tensors.SafetensorsFile;
+import io.longnet.storage.HadoopSafetensors;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -7,8 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
-import io.longnet.datasets.DType;
-import io.longnet.datasets.SafetensorsFile;
 import io.longnet.datasets.SyntheticQkv;
 import io.longnet.spark.SparkSessionExtension;
 import java.io.ByteArrayOutputStream;
@@ -178,7 +179,7 @@ class AttendBadInputTest {
                 + tensor("k", "F32", "[8,2,4]", 2 * TENSOR_BYTES, 3 * TENSOR_BYTES) + ","
                 + tensor("v", "F32", "[8,2,4]", 3 * TENSOR_BYTES, 4 * TENSOR_BYTES) + "}";
         String in = raw("i64.safetensors", header, 4 * TENSOR_BYTES);
-        assertEquals("file " + in + ": tensor 'q': unsupported dtype 'I64' (supported: F32, F16, BF16)",
+        assertEquals("file " + in + ": tensor 'q': unsupported dtype 'I64' (supported: F32, F16, BF16, F64)",
                 failure(request(in, out("o.safetensors"), "8:1", null, 0)));
     }
 
@@ -214,7 +215,7 @@ class AttendBadInputTest {
     void nanInALaterPartitionNamesTensorAndIndex(String output) throws IOException {
         String in = valid();
         // v[200, 1, 3] = NaN: with L = 32, row 200 is in partition 6 of 8, read by a later task.
-        try (SafetensorsFile f = SafetensorsFile.open(in, new Configuration());
+        try (SafetensorsFile f = HadoopSafetensors.open(in, new Configuration());
              RandomAccessFile file = new RandomAccessFile(inDir.resolve("qkv.safetensors").toFile(), "rw")) {
             long element = (200L * H + 1) * D + 3;
             file.seek(f.dataStart() + f.tensor("v").begin() + element * Float.BYTES);

@@ -1,5 +1,6 @@
 package io.longnet.jobs;
 
+import io.longnet.tensors.DType;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -9,7 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.longnet.attention.AttentionResult;
 import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
-import io.longnet.datasets.DType;
 import io.longnet.datasets.SyntheticQkv;
 import io.longnet.spark.SparkSessionExtension;
 import java.io.ByteArrayOutputStream;

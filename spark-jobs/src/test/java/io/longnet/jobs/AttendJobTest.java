@@ -1,6 +1,9 @@
 package io.longnet.jobs;
 
 import io.longnet.attention.Backend;
+import io.longnet.tensors.DType;
+import io.longnet.tensors.SafetensorsFile;
+import io.longnet.storage.HadoopSafetensors;
 import io.longnet.attention.Tensors;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -11,8 +14,6 @@ import io.longnet.attention.AttentionResult;
 import io.longnet.attention.Branch;
 import io.longnet.attention.CpuAttentionKernel;
 import io.longnet.attention.DilatedAttentionConfig;
-import io.longnet.datasets.DType;
-import io.longnet.datasets.SafetensorsFile;
 import io.longnet.datasets.SyntheticQkv;
 import io.longnet.spark.SparkSessionExtension;
 import java.io.ByteArrayOutputStream;
@@ -43,7 +44,7 @@ class AttendJobTest {
     Path dir;
 
     static float[] readAll(String uri, String tensor) throws IOException {
-        try (SafetensorsFile f = SafetensorsFile.open(uri, new Configuration())) {
+        try (SafetensorsFile f = HadoopSafetensors.open(uri, new Configuration())) {
             float[] out = new float[Math.toIntExact(f.tensor(tensor).elements())];
             f.readRows(tensor, 0, Math.toIntExact(f.tensor(tensor).rows()), FloatBuffer.wrap(out));
             return out;
@@ -53,7 +54,7 @@ class AttendJobTest {
     /** The single-process engine on the same (dtype-converted) inputs. */
     static AttentionResult engine(String qkv, String branches, boolean causal) throws IOException {
         float[] q = readAll(qkv, "q");
-        try (SafetensorsFile f = SafetensorsFile.open(qkv, new Configuration())) {
+        try (SafetensorsFile f = HadoopSafetensors.open(qkv, new Configuration())) {
             long[] shape = f.tensor("q").shape();
             DilatedAttentionConfig c = DilatedAttentionConfig.of(Branch.parseList(branches), (int) shape[1],
                     (int) shape[2], causal);

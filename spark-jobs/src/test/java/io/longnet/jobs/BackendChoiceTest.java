@@ -1,12 +1,12 @@
 package io.longnet.jobs;
 
+import io.longnet.tensors.DType;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
-import io.longnet.datasets.DType;
 import io.longnet.datasets.SyntheticQkv;
 import io.longnet.gpu.CudaDevices;
 import io.longnet.spark.SparkSessionExtension;

@@ -1,6 +1,7 @@
 package io.longnet.spark.ml;
 
 import io.longnet.attention.Backend;
+import io.longnet.storage.BlockColumns;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.spark.AttentionBlock;
@@ -46,8 +47,8 @@ public final class DilatedAttention extends Transformer implements DefaultParams
     private static final long serialVersionUID = 1L;
 
     /** Fixed names of the key columns of the block layout. */
-    public static final String SEQ_ID = "seq_id";
-    public static final String BLOCK = "block";
+    public static final String SEQ_ID = BlockColumns.SEQ_ID;
+    public static final String BLOCK = BlockColumns.BLOCK;
 
     private final String uid;
     private final Param<String> qCol;

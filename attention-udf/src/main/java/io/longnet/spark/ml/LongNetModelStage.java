@@ -1,5 +1,6 @@
 package io.longnet.spark.ml;
 
+import io.longnet.storage.BlockColumns;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
 import io.longnet.spark.TokenSequences;
@@ -35,8 +36,8 @@ public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> e
     private static final long serialVersionUID = 1L;
 
     /** Fixed names of the key columns of the block layout. */
-    public static final String SEQ_ID = "seq_id";
-    public static final String BLOCK = "block";
+    public static final String SEQ_ID = BlockColumns.SEQ_ID;
+    public static final String BLOCK = BlockColumns.BLOCK;
 
     private final String uid;
     private final Param<String> modelPath;
@@ -144,7 +145,7 @@ public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> e
         jsc.setJobDescription(what + ": sequence lengths");
         try {
             Dataset<Row> rows = dataset.select(functions.col(SEQ_ID), functions.col(BLOCK),
-                    functions.col(getTokensCol()).as("tokens"));
+                    functions.col(getTokensCol()).as(BlockColumns.TOKENS));
             return new TokenSequences(rows, 0, model.config(), getPartitionLength());
         } finally {
             jsc.setJobDescription(description);

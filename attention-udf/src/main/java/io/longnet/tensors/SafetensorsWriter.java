@@ -1,32 +1,41 @@
-package io.longnet.datasets;
+package io.longnet.tensors;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FSDataOutputStream;
-import org.apache.hadoop.fs.FileAlreadyExistsException;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 
 /**
- * Writes a safetensors file through Hadoop's {@link FileSystem} as a stream: the header is written on
+ * Writes a safetensors file as a stream: the project's one writer. The header is written on
  * {@link #create} (tensor offsets follow from the specs, in the order given), then the tensors' values
- * are appended with {@link #writeFloats}, converted to each tensor's dtype, filling one tensor after the
- * other. Nothing but one chunk buffer is held in memory, so the file may be far larger than the heap.
+ * are appended with {@link #writeFloats} or {@link #writeDoubles}, converted to each tensor's dtype,
+ * filling one tensor after the other. Nothing but one chunk buffer is held in memory, so the file may be
+ * far larger than the heap. It writes into a {@link Target}: a local file ({@link #create(Path, List, Map)})
+ * or, through io.longnet.storage, a file of any Hadoop file system.
  *
- * <p>{@link #close} checks that every tensor was written in full; if not, it deletes the file (it
+ * <p>{@link #close} checks that every tensor was written in full; if not, it discards the file (it
  * would otherwise be a truncated file) and throws {@link TensorFormatException}.
  */
 public final class SafetensorsWriter implements AutoCloseable {
+
+    /** Where the bytes go: opened once the header is known to be valid, discarded when incomplete. */
+    public interface Target {
+        OutputStream open() throws IOException;
+
+        /** Removes what {@link #open} began, after the stream is closed. */
+        void discard() throws IOException;
+    }
 
     /** What the writer needs to know of a tensor before its data: name, dtype and shape. */
     public record Spec(String name, DType dtype, long[] shape) {
@@ -71,13 +80,10 @@ public final class SafetensorsWriter implements AutoCloseable {
     }
 
     private static final int CHUNK_BYTES = 1 << 20;
-    // Compact output like the reference implementation's serde_json::to_string; never reconfigured.
-    private static final ObjectMapper JSON = JsonMapper.builder().build();
 
     private final String file;
-    private final FileSystem fs;
-    private final Path path;
-    private final FSDataOutputStream out;
+    private final Target target;
+    private final OutputStream out;
     private final TensorInfo[] tensors;
     private final long totalElements;
     private final byte[] buf;
@@ -86,37 +92,45 @@ public final class SafetensorsWriter implements AutoCloseable {
     private long written;         // elements written over all tensors
     private boolean closed;
 
-    private SafetensorsWriter(String file, FileSystem fs, Path path, FSDataOutputStream out,
+    private SafetensorsWriter(String file, Target target, OutputStream out,
                               TensorInfo[] tensors, long totalElements, long totalBytes) {
         this.file = file;
-        this.fs = fs;
-        this.path = path;
+        this.target = target;
         this.out = out;
         this.tensors = tensors;
         this.totalElements = totalElements;
-        // Never below 4 bytes, so that one element of any dtype fits.
-        this.buf = new byte[(int) Math.max(4, Math.min(CHUNK_BYTES, totalBytes))];
+        // Never below 8 bytes, so that one element of any dtype fits.
+        this.buf = new byte[(int) Math.max(8, Math.min(CHUNK_BYTES, totalBytes))];
     }
 
-    /** As {@link #create(String, Configuration, List, Map, boolean)}, failing if the file exists. */
-    public static SafetensorsWriter create(String uri, Configuration conf, List<Spec> specs,
-                                           Map<String, String> metadata) throws IOException {
-        return create(uri, conf, specs, metadata, false);
+    /** Creates (or replaces) the local file {@code file} and writes its header; see {@link #create(String, Target, List, Map)}. */
+    public static SafetensorsWriter create(Path file, List<Spec> specs, Map<String, String> metadata)
+            throws IOException {
+        return create(file.toString(), new Target() {
+            @Override
+            public OutputStream open() throws IOException {
+                return Files.newOutputStream(file);
+            }
+
+            @Override
+            public void discard() throws IOException {
+                Files.deleteIfExists(file);
+            }
+        }, specs, metadata);
     }
 
     /**
-     * Creates the file and writes its header.
+     * Checks the specs, opens {@code target} and writes the header.
      *
-     * @param uri       a path or URI ({@code file:/...}, {@code hdfs://...})
+     * @param uri       the file, as messages name it
      * @param specs     the tensors, in file order; names distinct and not {@code __metadata__}
      * @param metadata  the {@code __metadata__} string map; omitted from the header when empty
-     * @param overwrite replace an existing file; otherwise an existing file is an error
-     * @throws FileAlreadyExistsException when the file exists and {@code overwrite} is false
-     * @throws IllegalArgumentException   for duplicate or reserved names, or sizes beyond a long
+     * @throws IllegalArgumentException for duplicate or reserved names, or sizes beyond a long (before
+     *     {@code target} is opened)
      */
-    public static SafetensorsWriter create(String uri, Configuration conf, List<Spec> specs,
-                                           Map<String, String> metadata, boolean overwrite) throws IOException {
-        Map<String, Object> header = new LinkedHashMap<>();
+    public static SafetensorsWriter create(String uri, Target target, List<Spec> specs,
+                                           Map<String, String> metadata) throws IOException {
+        ObjectNode header = StrictJson.object();
         if (!metadata.isEmpty()) {
             // The reference implementation writes __metadata__ first.
             for (Map.Entry<String, String> m : metadata.entrySet()) {
@@ -124,14 +138,15 @@ public final class SafetensorsWriter implements AutoCloseable {
                     throw new IllegalArgumentException("file " + uri + ": metadata keys and values must not be null");
                 }
             }
-            header.put(SafetensorsFile.METADATA_KEY, new LinkedHashMap<>(metadata));
+            ObjectNode m = header.putObject(SafetensorsFile.METADATA_KEY);
+            metadata.forEach(m::put);
         }
         TensorInfo[] tensors = new TensorInfo[specs.size()];
         long offset = 0;
         long elements = 0;
         for (int i = 0; i < tensors.length; i++) {
             Spec s = specs.get(i);
-            if (s.name().equals(SafetensorsFile.METADATA_KEY) || header.containsKey(s.name())) {
+            if (s.name().equals(SafetensorsFile.METADATA_KEY) || header.has(s.name())) {
                 throw new IllegalArgumentException("file " + uri + ": tensor name '" + s.name() + "' is "
                         + (s.name().equals(SafetensorsFile.METADATA_KEY) ? "reserved" : "given twice"));
             }
@@ -146,14 +161,17 @@ public final class SafetensorsWriter implements AutoCloseable {
                         + Arrays.toString(s.shape) + " takes the file beyond 2^63 bytes");
             }
             tensors[i] = new TensorInfo(s.name(), s.dtype(), s.shape, offset, end);
-            Map<String, Object> entry = new LinkedHashMap<>();
+            ObjectNode entry = header.putObject(s.name());
             entry.put("dtype", s.dtype().name());
-            entry.put("shape", s.shape);
-            entry.put("data_offsets", new long[] {offset, end});
-            header.put(s.name(), entry);
+            ArrayNode shape = entry.putArray("shape");
+            for (long d : s.shape) {
+                shape.add(d);
+            }
+            entry.putArray("data_offsets").add(offset).add(end);
             offset = end;
         }
-        byte[] json = JSON.writeValueAsBytes(header);
+        // Compact, like the reference implementation's serde_json::to_string.
+        byte[] json = StrictJson.compact(header).getBytes(StandardCharsets.UTF_8);
         // Pad with spaces (valid JSON whitespace) so the data buffer starts 8-byte aligned, as the
         // reference implementation does: readers may then map the data in place.
         int padded = (json.length + 7) & ~7;
@@ -163,24 +181,19 @@ public final class SafetensorsWriter implements AutoCloseable {
             head.put((byte) ' ');
         }
 
-        Path path = new Path(uri);
-        FileSystem fs = HadoopFiles.withoutChecksums(path.getFileSystem(conf)); // cached: never closed here
-        if (!overwrite && fs.exists(path)) {
-            throw new FileAlreadyExistsException("file " + uri + " already exists (overwrite it explicitly)");
-        }
-        FSDataOutputStream out = fs.create(path, overwrite);
+        OutputStream out = target.open();
         try {
             out.write(head.array());
         } catch (IOException | RuntimeException e) {
             try {
                 out.close();
-                fs.delete(path, false);
+                target.discard();
             } catch (IOException suppressed) {
                 e.addSuppressed(suppressed);
             }
             throw e;
         }
-        return new SafetensorsWriter(uri, fs, path, out, tensors, elements, offset);
+        return new SafetensorsWriter(uri, target, out, tensors, elements, offset);
     }
 
     /** The tensors with their offsets, as the header states them. */
@@ -196,27 +209,62 @@ public final class SafetensorsWriter implements AutoCloseable {
      *     left for; nothing is written then
      */
     public void writeFloats(FloatBuffer src) throws IOException {
+        write(src.remaining(), "floats", (dtype, k) -> dtype.encode(src, k, buf, 0));
+    }
+
+    /**
+     * As {@link #writeFloats}, for doubles: F64 tensors take them as they are (training checkpoints), the
+     * others through float32.
+     */
+    public void writeDoubles(DoubleBuffer src) throws IOException {
+        write(src.remaining(), "doubles", (dtype, k) -> dtype.encode(src, k, buf, 0));
+    }
+
+    /** Puts the source's next {@code k} values into {@link #buf} as {@code dtype}. */
+    private interface Encoder {
+        void encode(DType dtype, int k);
+    }
+
+    private void write(int count, String what, Encoder encoder) throws IOException {
+        checkRoom(count, what);
+        for (int left = count; left > 0; ) {
+            DType dtype = nextTensor().dtype();
+            int k = chunk(left, dtype);
+            encoder.encode(dtype, k);
+            append(k, dtype);
+            left -= k;
+        }
+    }
+
+    private void checkRoom(int given, String what) {
         if (closed) {
             throw new IllegalStateException("file " + file + " is closed");
         }
-        if (src.remaining() > totalElements - written) {
-            throw new IllegalArgumentException("file " + file + ": " + src.remaining()
-                    + " floats given, but only " + (totalElements - written) + " of " + totalElements
+        if (given > totalElements - written) {
+            throw new IllegalArgumentException("file " + file + ": " + given
+                    + " " + what + " given, but only " + (totalElements - written) + " of " + totalElements
                     + " elements are left to write");
         }
-        while (src.hasRemaining()) {
-            while (writtenInCurrent == tensors[current].elements()) {
-                current++;
-                writtenInCurrent = 0;
-            }
-            DType dtype = tensors[current].dtype();
-            int k = (int) Math.min(Math.min(src.remaining(), tensors[current].elements() - writtenInCurrent),
-                    buf.length / dtype.bytes());
-            dtype.encode(src, k, buf, 0);
-            out.write(buf, 0, k * dtype.bytes());
-            writtenInCurrent += k;
-            written += k;
+    }
+
+    /** The tensor being filled, moving past full (and empty) ones. */
+    private TensorInfo nextTensor() {
+        while (writtenInCurrent == tensors[current].elements()) {
+            current++;
+            writtenInCurrent = 0;
         }
+        return tensors[current];
+    }
+
+    private int chunk(int remaining, DType dtype) {
+        return (int) Math.min(Math.min(remaining, tensors[current].elements() - writtenInCurrent),
+                buf.length / dtype.bytes());
+    }
+
+    private void append(int k, DType dtype) throws IOException {
+        out.write(buf, 0, k * dtype.bytes());
+        writtenInCurrent += k;
+        written += k;
     }
 
     /**
@@ -247,7 +295,7 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
         if (incomplete != null) {
             try {
-                fs.delete(path, false);
+                target.discard();
             } catch (IOException e) {
                 incomplete.addSuppressed(e);
             }

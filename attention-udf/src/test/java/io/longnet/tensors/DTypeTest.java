@@ -1,4 +1,4 @@
-package io.longnet.datasets;
+package io.longnet.tensors;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -161,10 +161,12 @@ class DTypeTest {
         assertEquals(4, DType.F32.bytes());
         assertEquals(2, DType.F16.bytes());
         assertEquals(2, DType.BF16.bytes());
+        assertEquals(DType.F64, DType.parse("F64"));
+        assertEquals(8, DType.F64.bytes());
         TensorFormatException e = assertThrows(TensorFormatException.class, () -> DType.parse("I64"));
-        assertEquals("unsupported dtype 'I64' (supported: F32, F16, BF16)", e.getMessage());
+        assertEquals("unsupported dtype 'I64' (supported: F32, F16, BF16, F64)", e.getMessage());
         e = assertThrows(TensorFormatException.class, () -> DType.parse("m.safetensors", "q", "I64"));
-        assertEquals("file m.safetensors: tensor 'q': unsupported dtype 'I64' (supported: F32, F16, BF16)",
+        assertEquals("file m.safetensors: tensor 'q': unsupported dtype 'I64' (supported: F32, F16, BF16, F64)",
                 e.getMessage());
         assertEquals("q", e.tensor());
     }
@@ -203,7 +205,7 @@ class DTypeTest {
         assertArrayEquals(a, b);
         for (int i = 0; i < values.length; i++) {
             float expected = switch (dtype) {
-                case F32 -> values[i];
+                case F32, F64 -> values[i];
                 case F16 -> roundReference(values[i], 11, -14, 65504.0);
                 case BF16 -> roundReference(values[i], 8, -126, Math.scalb(255.0, 120));
             };

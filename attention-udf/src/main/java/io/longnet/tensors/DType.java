@@ -1,18 +1,21 @@
-package io.longnet.datasets;
+package io.longnet.tensors;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 
 /**
  * The floating-point element types this project reads and writes in safetensors files, with their
- * little-endian conversions to and from float32. Narrowing (float32 to F16 or BF16) rounds to nearest,
- * ties to even, as IEEE 754 and PyTorch do; widening is exact.
+ * little-endian conversions to and from float32 (and float64). Narrowing (float32 to F16 or BF16, float64
+ * to float32) rounds to nearest, ties to even, as IEEE 754 and PyTorch do; widening is exact.
  */
 public enum DType {
     F32(4),
     F16(2),
-    BF16(2);
+    BF16(2),
+    /** Training checkpoints' float64 tensors. */
+    F64(8);
 
     private final int bytes;
 
@@ -26,7 +29,7 @@ public enum DType {
     }
 
     /**
-     * The dtype for a safetensors dtype string ("F32", "F16", "BF16").
+     * The dtype for a safetensors dtype string ("F32", "F16", "BF16", "F64").
      *
      * @throws TensorFormatException for any other dtype
      */
@@ -58,12 +61,13 @@ public enum DType {
             case "F32": return F32;
             case "F16": return F16;
             case "BF16": return BF16;
+            case "F64": return F64;
             default: return null;
         }
     }
 
     private static String unsupported(String name) {
-        return "unsupported dtype '" + name + "' (supported: F32, F16, BF16)";
+        return "unsupported dtype '" + name + "' (supported: F32, F16, BF16, F64)";
     }
 
     /**
@@ -82,6 +86,14 @@ public enum DType {
             return;
         }
         int pos = dst.position();
+        if (this == F64) {
+            ByteBuffer in = ByteBuffer.wrap(src, offset, count * 8).order(ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < count; i++) {
+                dst.put(pos + i, (float) in.getDouble(offset + 8 * i));
+            }
+            dst.position(pos + count);
+            return;
+        }
         boolean half = this == F16;
         if (dst.hasArray()) {
             // Heap buffers: convert straight into the backing array, a plain loop the JIT compiles well.
@@ -115,6 +127,11 @@ public enum DType {
             FloatBuffer part = src.duplicate();
             part.limit(pos + count);
             ByteBuffer.wrap(dst, offset, count * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(part);
+        } else if (this == F64) {
+            ByteBuffer out = ByteBuffer.wrap(dst, offset, count * 8).order(ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < count; i++) {
+                out.putDouble(offset + 8 * i, src.get(pos + i));
+            }
         } else {
             boolean half = this == F16;
             for (int i = 0, o = offset; i < count; i++, o += 2) {
@@ -125,6 +142,44 @@ public enum DType {
             }
         }
         src.position(pos + count);
+    }
+
+    /**
+     * Converts {@code count} elements of this dtype, little-endian, starting at {@code src[offset]}, to
+     * float64 at {@code dst[at]}: F64 as it is, the others widened exactly.
+     */
+    public void decode(byte[] src, int offset, int count, double[] dst, int at) {
+        if (this == F64) {
+            ByteBuffer.wrap(src, offset, count * 8).order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(dst, at, count);
+            return;
+        }
+        float[] floats = new float[count];
+        decode(src, offset, count, FloatBuffer.wrap(floats));
+        for (int i = 0; i < count; i++) {
+            dst[at + i] = floats[i];
+        }
+    }
+
+    /**
+     * Converts {@code count} doubles from {@code src}'s position (advancing it) to this dtype, little-endian,
+     * at {@code dst[offset]}: F64 as they are, the others through float32 (rounded to nearest).
+     */
+    public void encode(DoubleBuffer src, int count, byte[] dst, int offset) {
+        if (src.remaining() < count) {
+            throw new java.nio.BufferUnderflowException();
+        }
+        if (this == F64) {
+            DoubleBuffer part = src.duplicate();
+            part.limit(part.position() + count);
+            ByteBuffer.wrap(dst, offset, count * 8).order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().put(part);
+            src.position(src.position() + count);
+            return;
+        }
+        float[] floats = new float[count];
+        for (int i = 0; i < count; i++) {
+            floats[i] = (float) src.get();
+        }
+        encode(FloatBuffer.wrap(floats), count, dst, offset);
     }
 
     /**

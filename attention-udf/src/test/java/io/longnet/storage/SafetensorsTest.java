@@ -1,4 +1,4 @@
-package io.longnet.datasets;
+package io.longnet.storage;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -6,6 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.longnet.tensors.DType;
+import io.longnet.tensors.SafetensorsFile;
+import io.longnet.tensors.SafetensorsWriter;
+import io.longnet.tensors.TensorFormatException;
+import io.longnet.tensors.TensorInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -25,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+/** The one safetensors reader and writer, through the Hadoop adapter (local files by URI). */
 class SafetensorsTest {
 
     private static final Configuration CONF = new Configuration();
@@ -120,7 +126,7 @@ class SafetensorsTest {
         meta.put("format", "pt");
         meta.put("note", "quotes \" and \\ and é");
         String u = uri(name);
-        try (SafetensorsWriter w = SafetensorsWriter.create(u, CONF, specs, meta)) {
+        try (SafetensorsWriter w = HadoopSafetensors.create(u, CONF, specs, meta)) {
             // Feed the concatenated values in random-sized pieces that cross tensor boundaries.
             int total = 0;
             for (float[] v : values) {
@@ -145,7 +151,7 @@ class SafetensorsTest {
 
     private void checkReadBack(String u, DType dtype, float[][] values, boolean exact, long seed) throws IOException {
         SplittableRandom rnd = new SplittableRandom(seed + 1);
-        try (SafetensorsFile f = SafetensorsFile.open(u, CONF)) {
+        try (SafetensorsFile f = HadoopSafetensors.open(u, CONF)) {
             assertEquals(List.of("t0", "t1", "t2", "t3", "t4", "t5", "t6"), new ArrayList<>(f.tensors().keySet()));
             assertEquals("pt", f.metadata().get("format"));
             assertEquals("quotes \" and \\ and é", f.metadata().get("note"));
@@ -205,11 +211,11 @@ class SafetensorsTest {
                 SafetensorsWriter.Spec.of("b", DType.F32, 3),
                 SafetensorsWriter.Spec.of("c", DType.F16, 1, 1));
         String u = uri("m.safetensors");
-        try (SafetensorsWriter w = SafetensorsWriter.create(u, CONF, specs, Map.of())) {
+        try (SafetensorsWriter w = HadoopSafetensors.create(u, CONF, specs, Map.of())) {
             w.writeFloats(FloatBuffer.wrap(new float[] {1, 2, 3, 4, 5, 6, 7.5f, -8, 9}));
             w.writeFloats(FloatBuffer.wrap(new float[] {0.5f}));
         }
-        try (SafetensorsFile f = SafetensorsFile.open(u, CONF)) {
+        try (SafetensorsFile f = HadoopSafetensors.open(u, CONF)) {
             assertEquals(List.of(name, "b", "c"), new ArrayList<>(f.tensors().keySet()));
             assertTrue(f.metadata().isEmpty());
             assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6}, readAll(f, name));
@@ -238,7 +244,7 @@ class SafetensorsTest {
                 u16le(0x3F80, 0x4049),
                 f32le(42f));
         String u = put("hand.safetensors", rawFile(header, data));
-        try (SafetensorsFile f = SafetensorsFile.open(u, CONF)) {
+        try (SafetensorsFile f = HadoopSafetensors.open(u, CONF)) {
             assertEquals(List.of("w", "h\u00e9", "b", "s", "z"), new ArrayList<>(f.tensors().keySet()));
             assertEquals(Map.of("format", "pt"), f.metadata());
             assertEquals(new TensorInfo("w", DType.F32, new long[] {2, 3}, 0, 24), f.tensor("w"));
@@ -268,7 +274,7 @@ class SafetensorsTest {
         byte[] expected = rawFile(padded, concat(f32le(1f, -0.5f), u16le(0x3F80, 0x4049)));
 
         String u = uri("ref.safetensors");
-        try (SafetensorsWriter w = SafetensorsWriter.create(u, CONF,
+        try (SafetensorsWriter w = HadoopSafetensors.create(u, CONF,
                 List.of(SafetensorsWriter.Spec.of("a", DType.F32, 2), SafetensorsWriter.Spec.of("b", DType.BF16, 1, 2)),
                 Map.of("format", "pt"))) {
             w.writeFloats(FloatBuffer.wrap(new float[] {1f, -0.5f, 1f, (float) Math.PI}));
@@ -280,7 +286,7 @@ class SafetensorsTest {
 
     private TensorFormatException openFails(String name, byte[] content) throws IOException {
         String u = put(name, content);
-        TensorFormatException e = assertThrows(TensorFormatException.class, () -> SafetensorsFile.open(u, CONF).close());
+        TensorFormatException e = assertThrows(TensorFormatException.class, () -> HadoopSafetensors.open(u, CONF).close());
         assertTrue(e.getMessage().startsWith("file " + u + ": "), e.getMessage());
         return e;
     }
@@ -333,7 +339,7 @@ class SafetensorsTest {
         assertEquals("tensor 'q': missing 'data_offsets'", detail(openFails("m3",
                 rawFile("{\"q\":{\"dtype\":\"F32\",\"shape\":[2,3]}}", data))));
         TensorFormatException e = openFails("m4", rawFile("{" + entry("q", "I64", "[3]", 0, 24) + "}", data));
-        assertEquals("tensor 'q': unsupported dtype 'I64' (supported: F32, F16, BF16)", detail(e));
+        assertEquals("tensor 'q': unsupported dtype 'I64' (supported: F32, F16, BF16, F64)", detail(e));
         assertEquals("q", e.tensor());
         assertEquals("tensor 'q': shape [2, -1] has a negative dimension",
                 detail(openFails("m5", rawFile("{" + entry("q", "F32", "[2,-1]", 0, 24) + "}", data))));
@@ -371,15 +377,15 @@ class SafetensorsTest {
         assertContains("tensor 'b' at data_offsets [16, 32]", cut.getMessage());
         assertEquals("b", cut.tensor());
         // The same file complete opens (and so does one with an extra byte the header does not use).
-        SafetensorsFile.open(put("t-ok", rawFile(header, new byte[32])), CONF).close();
-        SafetensorsFile.open(put("t-long", rawFile(header, new byte[33])), CONF).close();
+        HadoopSafetensors.open(put("t-ok", rawFile(header, new byte[32])), CONF).close();
+        HadoopSafetensors.open(put("t-long", rawFile(header, new byte[33])), CONF).close();
     }
 
     @Test
     void namesTheTensorsAFileHasWhenOneIsMissing() throws IOException {
         String u = put("kv", rawFile("{" + entry("k", "F32", "[1]", 0, 4) + "," + entry("v", "F32", "[1]", 4, 8) + "}",
                 new byte[8]));
-        SafetensorsFile f = SafetensorsFile.open(u, CONF);
+        SafetensorsFile f = HadoopSafetensors.open(u, CONF);
         TensorFormatException e = assertThrows(TensorFormatException.class, () -> f.tensor("q"));
         assertEquals("file " + u + ": no tensor 'q' (has: k, v)", e.getMessage());
         assertThrows(TensorFormatException.class, () -> f.readRows("q", 0, 1, FloatBuffer.allocate(1)));
@@ -397,14 +403,14 @@ class SafetensorsTest {
     void refusesToOverwriteUnlessAsked() throws IOException {
         String u = uri("o.safetensors");
         List<SafetensorsWriter.Spec> one = List.of(SafetensorsWriter.Spec.of("x", DType.F32, 1));
-        try (SafetensorsWriter w = SafetensorsWriter.create(u, CONF, one, Map.of())) {
+        try (SafetensorsWriter w = HadoopSafetensors.create(u, CONF, one, Map.of())) {
             w.writeFloats(FloatBuffer.wrap(new float[] {1}));
         }
-        assertThrows(FileAlreadyExistsException.class, () -> SafetensorsWriter.create(u, CONF, one, Map.of()));
-        try (SafetensorsWriter w = SafetensorsWriter.create(u, CONF, one, Map.of(), true)) {
+        assertThrows(FileAlreadyExistsException.class, () -> HadoopSafetensors.create(u, CONF, one, Map.of()));
+        try (SafetensorsWriter w = HadoopSafetensors.create(u, CONF, one, Map.of(), true)) {
             w.writeFloats(FloatBuffer.wrap(new float[] {2}));
         }
-        try (SafetensorsFile f = SafetensorsFile.open(u, CONF)) {
+        try (SafetensorsFile f = HadoopSafetensors.open(u, CONF)) {
             assertArrayEquals(new float[] {2}, readAll(f, "x"));
         }
     }
@@ -412,7 +418,7 @@ class SafetensorsTest {
     @Test
     void closeReportsAnIncompleteTensorAndRemovesTheFile() throws IOException {
         String u = uri("i.safetensors");
-        SafetensorsWriter w = SafetensorsWriter.create(u, CONF, List.of(
+        SafetensorsWriter w = HadoopSafetensors.create(u, CONF, List.of(
                 SafetensorsWriter.Spec.of("q", DType.F16, 2), SafetensorsWriter.Spec.of("o", DType.F32, 2, 3)), Map.of());
         w.writeFloats(FloatBuffer.wrap(new float[] {1, 2, 3, 4, 5}));
         IllegalArgumentException tooMany = assertThrows(IllegalArgumentException.class,
@@ -427,9 +433,9 @@ class SafetensorsTest {
     @Test
     void rejectsDuplicateAndReservedNames() {
         String u = uri("n.safetensors");
-        assertThrows(IllegalArgumentException.class, () -> SafetensorsWriter.create(u, CONF, List.of(
+        assertThrows(IllegalArgumentException.class, () -> HadoopSafetensors.create(u, CONF, List.of(
                 SafetensorsWriter.Spec.of("a", DType.F32, 1), SafetensorsWriter.Spec.of("a", DType.F16, 1)), Map.of()));
-        assertThrows(IllegalArgumentException.class, () -> SafetensorsWriter.create(u, CONF, List.of(
+        assertThrows(IllegalArgumentException.class, () -> HadoopSafetensors.create(u, CONF, List.of(
                 SafetensorsWriter.Spec.of("__metadata__", DType.F32, 1)), Map.of()));
         assertThrows(IllegalArgumentException.class, () -> SafetensorsWriter.Spec.of("a", DType.F32, 2, -1));
         assertFalse(Files.exists(dir.resolve("n.safetensors")));

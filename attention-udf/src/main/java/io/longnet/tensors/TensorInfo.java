@@ -1,4 +1,4 @@
-package io.longnet.datasets;
+package io.longnet.tensors;
 
 import java.util.Arrays;
 import java.util.Objects;
@@ -56,7 +56,7 @@ public record TensorInfo(String name, DType dtype, long[] shape, long begin, lon
     }
 
     /** Product of {@code shape[from..]}, failing (rather than wrapping) on overflow. */
-    static long product(long[] shape, int from) {
+    public static long product(long[] shape, int from) {
         long n = 1;
         for (int i = from; i < shape.length; i++) {
             n = Math.multiplyExact(n, shape[i]);
@@ -64,8 +64,17 @@ public record TensorInfo(String name, DType dtype, long[] shape, long begin, lon
         return n;
     }
 
+    /** A Java array's shape as safetensors states it. */
+    public static long[] dims(int[] shape) {
+        long[] s = new long[shape.length];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = shape[i];
+        }
+        return s;
+    }
+
     /** Formats a shape or index as {@code [a, b, c]}. */
-    static String format(long[] dims) {
+    public static String format(long[] dims) {
         return Arrays.toString(dims);
     }
 

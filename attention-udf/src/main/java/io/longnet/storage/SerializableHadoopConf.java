@@ -1,4 +1,4 @@
-package io.longnet.datasets;
+package io.longnet.storage;
 
 import java.io.IOException;
 import java.io.ObjectInputStream;

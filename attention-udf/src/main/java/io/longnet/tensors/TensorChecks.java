@@ -1,4 +1,4 @@
-package io.longnet.datasets;
+package io.longnet.tensors;
 
 import java.nio.FloatBuffer;
 

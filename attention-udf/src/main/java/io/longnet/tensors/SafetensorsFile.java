@@ -1,31 +1,26 @@
-package io.longnet.datasets;
+package io.longnet.tensors;
 
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FSDataInputStream;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 
 /**
- * A safetensors file opened for reading through Hadoop's {@link FileSystem}, so {@code file:} and
- * {@code hdfs://} URIs both work. The header is read and validated once, on {@link #open}; tensor data
- * are read on demand with positioned reads, a bounded chunk at a time, so files of many GB never have
- * to fit in memory.
+ * A safetensors file opened for reading: the project's one reader, for model weights, training
+ * checkpoints and attention inputs alike. It reads from a {@link PositionalInput}: a local file
+ * ({@link #open(Path)}) or, through io.longnet.storage, any Hadoop file system ({@code file:},
+ * {@code hdfs://}). The header is read and validated once, on open; tensor data are read on demand with
+ * positioned reads, a bounded chunk at a time, so files of many GB never have to fit in memory.
  *
  * <p>Format: an 8-byte little-endian header length {@code N}, {@code N} bytes of UTF-8 JSON mapping
  * tensor names to {@code {"dtype", "shape", "data_offsets": [begin, end]}} (plus an optional
@@ -36,25 +31,18 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /** Same cap as the reference implementation: a larger header is a corrupt or foreign file. */
     static final long MAX_HEADER_BYTES = 100_000_000L;
-    static final String METADATA_KEY = "__metadata__";
+    public static final String METADATA_KEY = "__metadata__";
     /** Bytes per positioned read in {@link #readRows}: large enough for HDFS throughput, small on heap. */
     private static final int CHUNK_BYTES = 1 << 20;
 
-    // Configured once and never changed, so safe to share between threads. Duplicate keys and trailing
-    // garbage are errors rather than silently "last one wins" / ignored.
-    private static final ObjectMapper JSON = JsonMapper.builder()
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .build();
-
     private final String file;
-    private final FSDataInputStream in;
+    private final PositionalInput in;
     private final long dataStart;
     private final Map<String, TensorInfo> tensors;
     private final Map<String, String> metadata;
     private boolean closed;
 
-    private SafetensorsFile(String file, FSDataInputStream in, long dataStart,
+    private SafetensorsFile(String file, PositionalInput in, long dataStart,
                             Map<String, TensorInfo> tensors, Map<String, String> metadata) {
         this.file = file;
         this.in = in;
@@ -63,22 +51,22 @@ public final class SafetensorsFile implements AutoCloseable {
         this.metadata = Collections.unmodifiableMap(metadata);
     }
 
+    /** Opens and validates a local safetensors file; messages name it as {@code file.toString()}. */
+    public static SafetensorsFile open(Path file) throws IOException {
+        return open(file.toString(), PositionalInput.of(file));
+    }
+
     /**
-     * Opens and validates a safetensors file.
+     * Opens and validates a safetensors file, taking over {@code in} (closed by {@link #close}, or here when
+     * the file is refused).
      *
-     * @param uri  a path or URI ({@code file:/...}, {@code hdfs://...}); messages name it as given
-     * @param conf Hadoop configuration used to find the file system
+     * @param file what {@code in} reads, as the user named it; messages begin "file <file>: "
      * @throws TensorFormatException when the header is malformed or inconsistent, or data are missing
      * @throws IOException           when the file cannot be read
      */
-    public static SafetensorsFile open(String uri, Configuration conf) throws IOException {
-        Path path = new Path(uri);
-        // FileSystem instances are cached and shared within the JVM: close the stream, never the fs.
-        FileSystem fs = path.getFileSystem(conf);
-        long length = fs.getFileStatus(path).getLen();
-        FSDataInputStream in = fs.open(path);
+    public static SafetensorsFile open(String file, PositionalInput in) throws IOException {
         try {
-            return readHeader(uri, in, length);
+            return readHeader(file, in, in.length());
         } catch (IOException | RuntimeException | Error e) {
             try {
                 in.close();
@@ -89,7 +77,7 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
-    private static SafetensorsFile readHeader(String file, FSDataInputStream in, long length) throws IOException {
+    private static SafetensorsFile readHeader(String file, PositionalInput in, long length) throws IOException {
         if (length < 8) {
             throw new TensorFormatException(file, null, "too short for a safetensors file: " + length
                     + " bytes, but the header length alone takes 8");
@@ -109,7 +97,7 @@ public final class SafetensorsFile implements AutoCloseable {
         in.readFully(8, header, 0, header.length);
         JsonNode root;
         try {
-            root = JSON.readTree(header);
+            root = StrictJson.readTree(header); // duplicate keys and trailing content are errors
         } catch (JsonProcessingException e) {
             JsonLocation at = e.getLocation();
             String where = at == null ? "" : " at header byte " + at.getByteOffset();
@@ -306,6 +294,78 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     /**
+     * The whole tensor {@code name} as float32 (F16 and BF16 widened exactly, F64 rounded).
+     *
+     * @throws TensorFormatException when there is no such tensor or it is larger than one Java array
+     */
+    public float[] readFloats(String name) throws IOException {
+        TensorInfo t = tensor(name);
+        float[] out = new float[arrayLength(t)];
+        readRows(name, 0, (int) Math.min(t.rows(), Integer.MAX_VALUE), FloatBuffer.wrap(out));
+        return out;
+    }
+
+    /**
+     * The whole tensor {@code name} as float64, into {@code dst[at...]} (F64 as stored, the others widened).
+     *
+     * @throws TensorFormatException    when there is no such tensor or it is larger than one Java array
+     * @throws IllegalArgumentException when it does not fit {@code dst} from {@code at}
+     */
+    public void readDoubles(String name, double[] dst, int at) throws IOException {
+        checkOpen();
+        TensorInfo t = tensor(name);
+        int count = arrayLength(t);
+        if (at < 0 || at > dst.length - count) {
+            throw new IllegalArgumentException("file " + file + ": tensor '" + name + "' of " + count
+                    + " elements does not fit an array of " + dst.length + " from index " + at);
+        }
+        DType dtype = t.dtype();
+        int bytes = dtype.bytes();
+        int chunk = Math.max(1, Math.min(count, CHUNK_BYTES / bytes));
+        byte[] buf = new byte[chunk * bytes];
+        long position = dataStart + t.begin();
+        for (int done = 0; done < count; ) {
+            int k = Math.min(count - done, chunk);
+            in.readFully(position, buf, 0, k * bytes);
+            dtype.decode(buf, 0, k, dst, at + done);
+            position += (long) k * bytes;
+            done += k;
+        }
+    }
+
+    /** The element count of {@code t}, refused when one Java array cannot hold it. */
+    private int arrayLength(TensorInfo t) {
+        long n = t.elements();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new TensorFormatException(file, t.name(), "tensor '" + t.name() + "': shape "
+                    + TensorInfo.format(t.shape()) + " has more elements than one Java array can hold (about 2^31)");
+        }
+        return (int) n;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("file " + file + " is closed");
+        }
+    }
+
+    /** The header's JSON text as stored (padding included): for tests and diagnostics. */
+    public static String headerText(Path file) throws IOException {
+        try (PositionalInput in = PositionalInput.of(file)) {
+            byte[] prefix = new byte[8];
+            in.readFully(0, prefix, 0, 8);
+            long n = ByteBuffer.wrap(prefix).order(ByteOrder.LITTLE_ENDIAN).getLong();
+            if (n < 0 || n > Math.min(MAX_HEADER_BYTES, in.length() - 8)) {
+                throw new TensorFormatException(file.toString(), null, "header length " + Long.toUnsignedString(n)
+                        + " does not fit the file; not a safetensors file?");
+            }
+            byte[] header = new byte[(int) n];
+            in.readFully(8, header, 0, header.length);
+            return new String(header, StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
      * Reads rows {@code [firstRow, firstRow + rowCount)} of a tensor (along its first dimension),
      * converted to float32, and puts {@code rowCount * rowElements} floats at {@code dst}'s position,
      * advancing it. Positioned reads leave no shared file pointer behind, and each call uses a buffer
@@ -315,9 +375,7 @@ public final class SafetensorsFile implements AutoCloseable {
      * @throws TensorFormatException     when there is no tensor of that name
      */
     public void readRows(String name, long firstRow, int rowCount, FloatBuffer dst) throws IOException {
-        if (closed) {
-            throw new IllegalStateException("file " + file + " is closed");
-        }
+        checkOpen();
         TensorInfo t = tensor(name);
         long rows = t.rows();
         if (firstRow < 0 || rowCount < 0 || firstRow > rows - rowCount) {

@@ -1,4 +1,4 @@
-package io.longnet.datasets;
+package io.longnet.tensors;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
