@@ -14,7 +14,7 @@ import java.util.Map;
  * <p>Values map to {@link Map} (insertion-ordered), {@link List}, {@link String}, {@link Long} (numbers
  * without fraction or exponent), {@link Double} (the other numbers), {@link Boolean} and {@code null}.
  */
-final class Json {
+public final class Json {
 
     /** Deeper nesting than any header or config needs; beyond it the input is rejected. */
     private static final int MAX_DEPTH = 64;
@@ -31,7 +31,7 @@ final class Json {
      *
      * @throws IllegalArgumentException with the character offset, line and column of the problem
      */
-    static Object parse(String text) {
+    public static Object parse(String text) {
         Json p = new Json(text);
         p.skipSpace();
         Object value = p.value(0);

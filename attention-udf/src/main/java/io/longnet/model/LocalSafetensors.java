@@ -31,7 +31,7 @@ import java.util.Map;
  * {@code "__metadata__"} map of strings), then the data; offsets count from byte {@code 8 + N}; values
  * are little-endian, row-major.
  */
-final class LocalSafetensors {
+public final class LocalSafetensors {
 
     static final String METADATA_KEY = "__metadata__";
     /** The reference implementation's cap: a larger header means a corrupt or foreign file. */
@@ -65,9 +65,9 @@ final class LocalSafetensors {
      * A float64 tensor {@code name} of {@code shape} stored in {@code array[offset, offset + elements)}: what
      * {@link #writeDoubles} writes and where {@link #readDoubles} puts what it reads.
      */
-    record DoubleSlice(String name, int[] shape, double[] array, int offset) {
+    public record DoubleSlice(String name, int[] shape, double[] array, int offset) {
 
-        DoubleSlice {
+        public DoubleSlice {
             shape = shape.clone();
             long n = elements(shape);
             if (offset < 0 || offset + n > array.length) {
@@ -116,7 +116,7 @@ final class LocalSafetensors {
      * @throws ModelFormatException when the file is malformed, holds another dtype, or misses, adds or
      *     misshapes a tensor
      */
-    static Map<String, String> readDoubles(Path file, String source, List<DoubleSlice> into) throws IOException {
+    public static Map<String, String> readDoubles(Path file, String source, List<DoubleSlice> into) throws IOException {
         try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
             Header header = parseHeader(in, source, true);
             Map<String, Entry> byName = new LinkedHashMap<>();
@@ -418,7 +418,7 @@ final class LocalSafetensors {
     }
 
     /** Writes {@code tensors} as F64, in list order, atomically; as {@link #write}. */
-    static void writeDoubles(Path file, List<DoubleSlice> tensors, Map<String, String> metadata) throws IOException {
+    public static void writeDoubles(Path file, List<DoubleSlice> tensors, Map<String, String> metadata) throws IOException {
         List<Out> out = new ArrayList<>();
         for (DoubleSlice s : tensors) {
             out.add(new Out(s.name(), DType.F64, s.shape(), s.count(),
@@ -495,7 +495,7 @@ final class LocalSafetensors {
     }
 
     /** For tests: a decoded header string of a file, to check what was written. */
-    static String header(Path file) throws IOException {
+    public static String header(Path file) throws IOException {
         try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
             ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             readFully(in, prefix, 0);

@@ -1,13 +1,13 @@
-package io.longnet.model.bench;
+package io.longnet.training.bench;
 
 import io.longnet.attention.DilatedAttentionGradients;
 import io.longnet.attention.TrainingAttention;
 import io.longnet.model.AttentionPattern;
 import io.longnet.model.LongNetConfig;
-import io.longnet.model.ParameterLayout;
-import io.longnet.model.TrainableModel;
 import io.longnet.model.WeightInit;
-import io.longnet.spark.training.TrainingAttentions;
+import io.longnet.training.ParameterLayout;
+import io.longnet.training.TrainableModel;
+import io.longnet.training.TrainingAttentions;
 import java.io.IOException;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
@@ -26,7 +26,7 @@ import java.util.SplittableRandom;
  * (attention's own work not counted). The loss and a gradient checksum are printed so that runs of
  * different builds can be compared for the same result.
  *
- * <pre>java -cp attention-udf/target/classes io.longnet.model.bench.TrainingBench
+ * <pre>java -cp attention-udf/target/classes io.longnet.training.bench.TrainingBench
  *     --config docs/experiments/longnet-2k.json [--n 2048] [--iters 5] [--warmup 2] [--seed 1] [--threads 1]</pre>
  */
 public final class TrainingBench {

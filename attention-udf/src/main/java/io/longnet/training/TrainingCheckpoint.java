@@ -1,5 +1,11 @@
-package io.longnet.model;
+package io.longnet.training;
 
+import io.longnet.model.AtomicFiles;
+import io.longnet.model.Json;
+import io.longnet.model.LocalSafetensors;
+import io.longnet.model.LongNetConfig;
+import io.longnet.model.LongNetModel;
+import io.longnet.model.ModelFormatException;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
