@@ -12,6 +12,8 @@ import io.longnet.datasets.TokenizeOptions;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
 import io.longnet.spark.SparkSessionExtension;
+import io.longnet.spark.ml.LongNetScorer;
+import io.longnet.spark.ml.LongNetTrainer;
 import io.longnet.spark.training.LongNetTraining;
 import io.longnet.training.StepLog;
 import io.longnet.training.TrainingCheckpoint;
@@ -128,6 +130,27 @@ class TrainJobTest {
             den += a[i] * a[i];
         }
         assertTrue(Math.sqrt(num / den) < 1e-9, "weights after 3 steps differ by " + Math.sqrt(num / den));
+    }
+
+    @Test
+    void theEstimatorTrainsTheModelTheCommandTrains() throws Exception {
+        Path job = dir.resolve("job");
+        train(request(job, 3, false), new ByteArrayOutputStream());
+        Path fitted = dir.resolve("fitted");
+        LongNetScorer scorer = new LongNetTrainer().setConfigPath(config.toString()).setModelPath(fitted.toString())
+                .setSteps(3).setSeqLen(32).setBatch(4).setLearningRate(3e-3).setWarmupSteps(2).setWeightDecay(0.01)
+                .setClipNorm(1.0).setSeed(7).setValidationFraction(0.1).setCheckpointEvery(3)
+                .fit(TokenBlocks.read(SPARK.session(), tokens));
+        assertEquals(fitted.toString(), scorer.getModelPath());
+        assertArrayEquals(Files.readAllBytes(job.resolve(LongNetModel.WEIGHTS_FILE)),
+                Files.readAllBytes(fitted.resolve(LongNetModel.WEIGHTS_FILE)), "the same float32 model");
+        assertArrayEquals(logLosses(job), logLosses(fitted), "the same losses step by step");
+    }
+
+    /** The loss column of a run's log. */
+    private static String[] logLosses(Path run) throws Exception {
+        return Files.readAllLines(run.resolve(LongNetTraining.LOG)).stream().map(l -> l.split(",")[1])
+                .toArray(String[]::new);
     }
 
     @Test

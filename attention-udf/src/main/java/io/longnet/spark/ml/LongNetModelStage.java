@@ -12,7 +12,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.ml.Transformer;
+import org.apache.spark.ml.Model;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.util.DefaultParamsWritable;
@@ -29,11 +29,12 @@ import org.apache.spark.sql.types.StructType;
  * input ({@code seq_id long, block long}, and a tokens column of {@code array<int>}, as {@code longnet
  * tokenize} writes it; see {@link TokenSequences} for the layout), and how long sequences are cut for the
  * sequence-parallel plan. Sequences that fit one partition run whole inside a task; longer ones through
- * the sequence-parallel model, one Spark job each.
+ * the sequence-parallel model, one Spark job each. Stages are MLlib {@link Model}s so that
+ * {@link LongNetTrainer#fit} can return a scorer of the model it trained.
  *
  * @param <S> the stage itself, so that the setters chain
  */
-public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> extends Transformer
+public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> extends Model<S>
         implements DefaultParamsWritable permits LongNetEncoder, LongNetScorer {
 
     private static final long serialVersionUID = 1L;
@@ -196,19 +197,8 @@ public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> e
             throw new IllegalArgumentException("param checkpointEvery must be >= 0 (0: never), got "
                     + getCheckpointEvery());
         }
-        requireColumn(schema, SEQ_ID, DataTypes.LongType, " (cast it with .cast(\"long\"))");
-        requireColumn(schema, BLOCK, DataTypes.LongType, " (cast it with .cast(\"long\"); a DataFrame of whole"
-                + " sequences can use withColumn(\"block\", lit(0L)))");
         String tokens = getTokensCol();
-        if (!Arrays.asList(schema.fieldNames()).contains(tokens)) {
-            throw new IllegalArgumentException("input column '" + tokens + "' (array<int>) is missing; the input has "
-                    + String.join(", ", schema.fieldNames()) + " (set tokensCol to the column of token ids)");
-        }
-        DataType type = schema.apply(tokens).dataType();
-        if (!(type instanceof ArrayType a) || !a.elementType().equals(DataTypes.IntegerType)) {
-            throw new IllegalArgumentException("input column '" + tokens + "' has type " + type.simpleString()
-                    + ", expected array<int> (cast it with .cast(\"array<int>\"))");
-        }
+        checkBlockInput(schema, tokens);
         List<String> names = Arrays.asList(schema.fieldNames());
         for (String out : outputs) {
             if (out.isEmpty()) {
@@ -224,6 +214,22 @@ public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> e
             }
         }
         return config;
+    }
+
+    /** Checks that {@code schema} has the block layout's key columns and an {@code array<int>} column {@code tokens}. */
+    static void checkBlockInput(StructType schema, String tokens) {
+        requireColumn(schema, SEQ_ID, DataTypes.LongType, " (cast it with .cast(\"long\"))");
+        requireColumn(schema, BLOCK, DataTypes.LongType, " (cast it with .cast(\"long\"); a DataFrame of whole"
+                + " sequences can use withColumn(\"block\", lit(0L)))");
+        if (!Arrays.asList(schema.fieldNames()).contains(tokens)) {
+            throw new IllegalArgumentException("input column '" + tokens + "' (array<int>) is missing; the input has "
+                    + String.join(", ", schema.fieldNames()) + " (set tokensCol to the column of token ids)");
+        }
+        DataType type = schema.apply(tokens).dataType();
+        if (!(type instanceof ArrayType a) || !a.elementType().equals(DataTypes.IntegerType)) {
+            throw new IllegalArgumentException("input column '" + tokens + "' has type " + type.simpleString()
+                    + ", expected array<int> (cast it with .cast(\"array<int>\"))");
+        }
     }
 
     private static void requireColumn(StructType schema, String name, DataType type, String hint) {
