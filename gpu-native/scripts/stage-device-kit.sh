@@ -15,7 +15,7 @@ cp "$root/attention-udf/target/attention-udf-$v.jar" "$root/attention-udf/target
    "$root/gpu-native/target/gpu-native-$v.jar" "$root/gpu-native/target/gpu-native-$v-tests.jar" "$kit/lib/"
 cp "$m2/org/jcuda/jcuda/12.6.0/jcuda-12.6.0.jar" \
    "$m2/org/jcuda/jcuda-natives/12.6.0/jcuda-natives-12.6.0-linux-x86_64.jar" \
-   "$m2/org/slf4j/slf4j-api/2.0.17/slf4j-api-2.0.17.jar" "$kit/lib/"
+   "$m2/org/slf4j/slf4j-api/2.0.17/slf4j-api-2.0.17.jar" "$m2/info/picocli/picocli/4.7.7/picocli-4.7.7.jar" "$kit/lib/"
 mkdir -p "$kit/junit"
 cp "$m2/org/junit/platform/junit-platform-console-standalone/1.14.1/junit-platform-console-standalone-1.14.1.jar" "$kit/junit/"
 du -sh "$kit"

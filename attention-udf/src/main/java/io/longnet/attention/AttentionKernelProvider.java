@@ -6,8 +6,8 @@ package io.longnet.attention;
  */
 public interface AttentionKernelProvider {
 
-    /** The name users select it by, e.g. {@code gpu}. */
-    String name();
+    /** The backend users select it by, e.g. {@link Backend#GPU}. */
+    Backend backend();
 
     /** Why it cannot run here, or {@code null} when it can (e.g. "no CUDA device"). */
     String unavailableReason();

@@ -28,7 +28,7 @@ public final class CpuAttentionKernel implements AttentionKernel {
 
     @Override
     public String name() {
-        return "cpu";
+        return Backend.CPU.toString();
     }
 
     public int threads() {

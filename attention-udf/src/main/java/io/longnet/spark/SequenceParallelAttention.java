@@ -1,7 +1,7 @@
 package io.longnet.spark;
 
-import io.longnet.attention.AttentionBackends;
 import io.longnet.attention.AttentionKernel;
+import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.DilatedSelection;
@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Objects;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
@@ -36,10 +37,10 @@ public final class SequenceParallelAttention {
 
     /**
      * Attends {@code qkv}, which must hold partition {@code p} of {@code plan} as its partition {@code p},
-     * with the backend {@code backend} ({@code auto|cpu|gpu}).
+     * with the kernel {@code backend} chooses.
      */
-    public static JavaRDD<AttentionBlock> attend(JavaRDD<QkvBlock> qkv, PartitionPlan plan, String backend) {
-        AttentionBackends.validate(backend);
+    public static JavaRDD<AttentionBlock> attend(JavaRDD<QkvBlock> qkv, PartitionPlan plan, Backend backend) {
+        Objects.requireNonNull(backend, "backend");
         if (qkv.getNumPartitions() != plan.partitions()) {
             throw new IllegalArgumentException("qkv has " + qkv.getNumPartitions() + " partitions, the plan "
                     + plan.partitions());
@@ -103,7 +104,7 @@ public final class SequenceParallelAttention {
     }
 
     /** Local branches, then every spanning branch from the received parts, mixed by lse. */
-    static AttentionBlock compute(PartitionPlan plan, String backend, QkvBlock block, List<ExchangePart> parts) {
+    static AttentionBlock compute(PartitionPlan plan, Backend backend, QkvBlock block, List<ExchangePart> parts) {
         DilatedAttentionConfig c = plan.config();
         int n = block.length();
         float[] o = new float[n * c.rowWidth()];
@@ -114,7 +115,7 @@ public final class SequenceParallelAttention {
         TaskContext task = TaskContext.get();
         int threads = task == null ? Runtime.getRuntime().availableProcessors() : task.cpus();
         String ran;
-        try (AttentionKernel kernel = AttentionBackends.open(backend, threads, TaskGpu.ordinal(task))) {
+        try (AttentionKernel kernel = backend.open(threads, TaskGpu.ordinal(task))) {
             ran = kernel.name();
             kernel.forward(c, plan.local(), q, FloatBuffer.wrap(block.k()), FloatBuffer.wrap(block.v()), n, ob, lb);
             for (int branch = 0; branch < plan.spanning().size(); branch++) {

@@ -1,5 +1,6 @@
 package io.longnet.spark;
 
+import io.longnet.attention.Backend;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
 import io.longnet.model.ModelWeights;
@@ -7,6 +8,7 @@ import io.longnet.model.Xpos;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -35,7 +37,7 @@ public final class SequenceParallelModel implements Serializable {
     private final Broadcast<LongNetConfig> config;
     private final Broadcast<ModelWeights> weights;
     private final PartitionPlan plan;
-    private final String backend;
+    private final Backend backend;
     private final int checkpointEvery;
 
     /**
@@ -45,7 +47,7 @@ public final class SequenceParallelModel implements Serializable {
      * most that many layers.
      */
     public SequenceParallelModel(JavaSparkContext jsc, LongNetConfig config, ModelWeights weights, long n,
-                                 int partitionLength, String backend, int checkpointEvery) {
+                                 int partitionLength, Backend backend, int checkpointEvery) {
         new LongNetModel(config, weights); // validates the weights against the config, once, on the driver
         if (checkpointEvery > 0 && !jsc.getCheckpointDir().isPresent()) {
             throw new IllegalArgumentException("checkpoints every " + checkpointEvery + " layers need a checkpoint"
@@ -54,7 +56,7 @@ public final class SequenceParallelModel implements Serializable {
         this.plan = PartitionPlan.of(config.attentionConfig(), n, partitionLength, PartitionPlan.DEFAULT_TASK_BYTES);
         this.config = jsc.broadcast(config);
         this.weights = jsc.broadcast(weights);
-        this.backend = io.longnet.attention.AttentionBackends.validate(backend);
+        this.backend = Objects.requireNonNull(backend, "backend");
         this.checkpointEvery = checkpointEvery;
     }
 

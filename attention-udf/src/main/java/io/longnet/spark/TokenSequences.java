@@ -12,8 +12,8 @@ import static org.apache.spark.sql.functions.size;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
-import io.longnet.attention.AttentionBackends;
 import io.longnet.attention.AttentionKernel;
+import io.longnet.attention.Backend;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
 import io.longnet.model.ModelWeights;
@@ -24,6 +24,7 @@ import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -192,14 +193,14 @@ public final class TokenSequences {
      * then the final LayerNorm). Slices cover each sequence once; whole sequences come as one slice,
      * spread ones as one per partition.
      */
-    public JavaRDD<SequenceSlice> hidden(JavaSparkContext jsc, LongNetModel model, int layer, String backend,
+    public JavaRDD<SequenceSlice> hidden(JavaSparkContext jsc, LongNetModel model, int layer, Backend backend,
                                          int checkpointEvery) {
         int layers = model.config().layers();
         if (layer < -1 || layer > layers) {
             throw new IllegalArgumentException("layer " + layer + " does not exist: the model has layers 0"
                     + " (embeddings) to " + layers + ", or -1 for the final features");
         }
-        AttentionBackends.validate(backend);
+        Objects.requireNonNull(backend, "backend");
         JavaRDD<SequenceSlice> out = eachWhole(jsc, model, backend, "hidden states of whole sequences",
                 (m, kernel, seq, tokens) -> {
                     LongNetModel.Output o = m.forward(tokens, kernel, layer >= 0);
@@ -223,9 +224,9 @@ public final class TokenSequences {
      * 0..p)}, so a sequence of {@code n} tokens has {@code n - 1} (its last position predicts nothing; a
      * one-token sequence comes as an empty slice).
      */
-    public JavaRDD<SequenceSlice> nextTokenLogProbs(JavaSparkContext jsc, LongNetModel model, String backend,
+    public JavaRDD<SequenceSlice> nextTokenLogProbs(JavaSparkContext jsc, LongNetModel model, Backend backend,
                                                     int checkpointEvery) {
-        AttentionBackends.validate(backend);
+        Objects.requireNonNull(backend, "backend");
         JavaRDD<SequenceSlice> out = eachWhole(jsc, model, backend, "score whole sequences",
                 (m, kernel, seq, tokens) -> {
                     float[] lp = tokens.length > 1 ? m.nextTokenLogProbs(tokens, kernel) : new float[0];
@@ -248,7 +249,7 @@ public final class TokenSequences {
     }
 
     /** {@code work} on every sequence that fits one partition, inside tasks (model and kernel once per task). */
-    private JavaRDD<SequenceSlice> eachWhole(JavaSparkContext jsc, LongNetModel model, String backend,
+    private JavaRDD<SequenceSlice> eachWhole(JavaSparkContext jsc, LongNetModel model, Backend backend,
                                              String callSite, WholeSequenceWork work) {
         Broadcast<LongNetConfig> configB = jsc.broadcast(model.config());
         Broadcast<ModelWeights> weightsB = jsc.broadcast(model.weights());
@@ -257,7 +258,7 @@ public final class TokenSequences {
             List<SequenceSlice> result = new ArrayList<>();
             LongNetModel m = new LongNetModel(configB.value(), weightsB.value());
             TaskContext task = TaskContext.get();
-            try (AttentionKernel kernel = AttentionBackends.open(backend, task == null ? 1 : task.cpus(), -1)) {
+            try (AttentionKernel kernel = backend.open(task == null ? 1 : task.cpus(), -1)) {
                 while (seqs.hasNext()) {
                     Tuple2<Long, int[]> s = seqs.next();
                     result.add(work.run(m, kernel, s._1(), s._2()));

@@ -1,5 +1,6 @@
 package io.longnet.spark;
 
+import io.longnet.attention.Backend;
 import io.longnet.attention.Tensors;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -49,7 +50,7 @@ class SequenceParallelAttentionTest {
         DilatedAttentionConfig c = plan.config();
         float[] o = new float[(int) plan.n() * c.rowWidth()];
         float[] lse = new float[(int) plan.n() * c.heads()];
-        for (AttentionBlock b : SequenceParallelAttention.attend(blocks(plan, q, k, v), plan, "cpu").collect()) {
+        for (AttentionBlock b : SequenceParallelAttention.attend(blocks(plan, q, k, v), plan, Backend.CPU).collect()) {
             System.arraycopy(b.o(), 0, o, (int) b.start() * c.rowWidth(), b.o().length);
             System.arraycopy(b.lse(), 0, lse, (int) b.start() * c.heads(), b.lse().length);
         }

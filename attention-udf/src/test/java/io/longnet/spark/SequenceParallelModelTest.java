@@ -1,5 +1,6 @@
 package io.longnet.spark;
 
+import io.longnet.attention.Backend;
 import io.longnet.attention.Tensors;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -65,7 +66,7 @@ class SequenceParallelModelTest {
         }
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(SPARK.session().sparkContext());
         jsc.setCheckpointDir(checkpoints.toString()); // checkpoints after every layer: exercised here
-        SequenceParallelModel spm = new SequenceParallelModel(jsc, config, model.weights(), n, len, "cpu", 1);
+        SequenceParallelModel spm = new SequenceParallelModel(jsc, config, model.weights(), n, len, Backend.CPU, 1);
         PartitionPlan plan = spm.plan();
         String what = plan.describe();
 

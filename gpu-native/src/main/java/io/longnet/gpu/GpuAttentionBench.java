@@ -4,12 +4,19 @@ import static io.longnet.gpu.CudaException.check;
 
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
+import io.longnet.attention.bench.BenchCommandLine;
+import java.util.ArrayList;
 import java.util.Arrays;
-
+import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import jcuda.Pointer;
 import jcuda.driver.CUevent;
 import jcuda.driver.JCudaDriver;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
 
 /**
  * The GPU kernels on device-resident bf16 inputs: config A (H=12, d=64, the paper's five branches) and
@@ -19,32 +26,82 @@ import jcuda.driver.JCudaDriver;
  *
  * <pre>java -cp ... io.longnet.gpu.GpuAttentionBench [reps] [A:N,N..] [B:N,..]</pre>
  */
-public final class GpuAttentionBench {
+@Command(name = "GpuAttentionBench", mixinStandardHelpOptions = true,
+        description = "The GPU kernels on device-resident bf16 inputs, configs A and B, causal and not.")
+public final class GpuAttentionBench implements Callable<Integer> {
 
-    private GpuAttentionBench() {
+    private static final DilatedAttentionConfig CONFIG_A = DilatedAttentionConfig.of(
+            Branch.parseList("2048:1,4096:2,8192:4,16384:6,32768:12"), 12, 64, false);
+    private static final DilatedAttentionConfig CONFIG_B =
+            DilatedAttentionConfig.of(Branch.parseList("256:1,512:2,1024:4"), 4, 32, false);
+
+    @Parameters(index = "0", arity = "0..1", defaultValue = "20", paramLabel = "REPS",
+            converter = BenchCommandLine.Positive.class, description = "timed runs per row, median printed (default: 20)")
+    int reps;
+
+    @Parameters(index = "1", arity = "0..1", defaultValue = "A:32768,131072,524288,1048576", paramLabel = "A:N,..",
+            converter = Sizes.Converter.class, description = "a config and its lengths (default: ${DEFAULT-VALUE})")
+    Sizes first;
+
+    @Parameters(index = "2", arity = "0..1", defaultValue = "B:1048576", paramLabel = "B:N,..",
+            converter = Sizes.Converter.class, description = "another (default: ${DEFAULT-VALUE})")
+    Sizes second;
+
+    /**
+     * Sequence lengths for config {@code A} (the paper's, H=12, d=64) or {@code B} (H=4, d=32), written
+     * {@code A:N,N..}.
+     */
+    record Sizes(String name, DilatedAttentionConfig config, List<Integer> lengths) {
+
+        static Sizes parse(String spec) {
+            String name = spec.length() > 2 && spec.charAt(1) == ':' ? spec.substring(0, 1) : "";
+            DilatedAttentionConfig config = switch (name) {
+                case "A" -> CONFIG_A;
+                case "B" -> CONFIG_B;
+                default -> throw new IllegalArgumentException("'" + spec + "': expected A:N,N.. or B:N,N.. (config A"
+                        + " or B and sequence lengths, e.g. A:32768,131072)");
+            };
+            List<Integer> lengths = new ArrayList<>();
+            BenchCommandLine.Positive positive = new BenchCommandLine.Positive();
+            for (String n : spec.substring(2).split(",")) {
+                lengths.add(positive.convert(n));
+            }
+            return new Sizes(name, config, List.copyOf(lengths));
+        }
+
+        @Override
+        public String toString() {
+            return name + ":" + lengths.stream().map(String::valueOf).collect(Collectors.joining(","));
+        }
+
+        static final class Converter implements CommandLine.ITypeConverter<Sizes> {
+            @Override
+            public Sizes convert(String value) {
+                return parse(value);
+            }
+        }
     }
 
     public static void main(String[] args) {
-        int reps = args.length > 0 ? Integer.parseInt(args[0]) : 20;
-        String a = args.length > 1 ? args[1] : "A:32768,131072,524288,1048576";
-        String b = args.length > 2 ? args[2] : "B:1048576";
-        DilatedAttentionConfig configA = DilatedAttentionConfig.of(
-                Branch.parseList("2048:1,4096:2,8192:4,16384:6,32768:12"), 12, 64, false);
-        DilatedAttentionConfig configB = DilatedAttentionConfig.of(Branch.parseList("256:1,512:2,1024:4"), 4, 32, false);
+        System.exit(BenchCommandLine.execute(new GpuAttentionBench(), args, System.out, System.err));
+    }
+
+    @Override
+    public Integer call() {
         try (GpuAttentionKernel kernel = new GpuAttentionKernel(0, Precision.BF16)) {
             System.out.printf(Locale.ROOT, "device: %s; bf16 inputs, fp32 softmax/accumulation and output; median of %d%n",
                     kernel.device().name(), reps);
             System.out.printf(Locale.ROOT, "%6s %9s %7s %10s %14s %10s%n", "config", "N", "causal", "ms", "tokens/s",
                     "TFLOP/s");
-            for (String spec : new String[] {a, b}) {
-                DilatedAttentionConfig base = spec.startsWith("A") ? configA : configB;
-                for (String n : spec.substring(2).split(",")) {
+            for (Sizes spec : List.of(first, second)) {
+                for (int n : spec.lengths()) {
                     for (boolean causal : new boolean[] {false, true}) {
-                        run(kernel, spec.substring(0, 1), base.withCausal(causal), Integer.parseInt(n), reps);
+                        run(kernel, spec.name(), spec.config().withCausal(causal), n, reps);
                     }
                 }
             }
         }
+        return 0;
     }
 
     private static void run(GpuAttentionKernel kernel, String name, DilatedAttentionConfig c, int n, int reps) {

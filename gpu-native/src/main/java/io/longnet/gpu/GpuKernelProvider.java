@@ -1,17 +1,18 @@
 package io.longnet.gpu;
 
 import io.longnet.attention.AttentionKernel;
+import io.longnet.attention.Backend;
 import io.longnet.attention.AttentionKernelProvider;
 
 /**
- * Registers the GPU backend with the engine ({@code META-INF/services}). Precision: the system property
- * {@code longnet.gpu.precision} ({@code bf16}, the default, or {@code fp32}).
+ * Registers the GPU backend with the engine ({@code META-INF/services}); each kernel computes in the
+ * precision {@link Precision#configured()} names.
  */
 public final class GpuKernelProvider implements AttentionKernelProvider {
 
     @Override
-    public String name() {
-        return "gpu";
+    public Backend backend() {
+        return Backend.GPU;
     }
 
     @Override
@@ -21,6 +22,6 @@ public final class GpuKernelProvider implements AttentionKernelProvider {
 
     @Override
     public AttentionKernel open(int device) {
-        return new GpuAttentionKernel(device, Precision.parse(System.getProperty("longnet.gpu.precision", "bf16")));
+        return new GpuAttentionKernel(device, Precision.configured());
     }
 }

@@ -1,6 +1,7 @@
 package io.longnet.jobs;
 
 
+import io.longnet.attention.Backend;
 import io.longnet.attention.CpuAttentionKernel;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.bench.AttentionBench;
@@ -58,7 +59,7 @@ final class AttendBench {
                     JavaRDD<QkvBlock> qkv = jsc.parallelize(ids, plan.partitions())
                             .map(p -> synthetic(plan, p));
                     long t0 = System.nanoTime();
-                    JavaRDD<?> attended = SequenceParallelAttention.attend(qkv, plan, "cpu");
+                    JavaRDD<?> attended = SequenceParallelAttention.attend(qkv, plan, Backend.CPU);
                     jsc.setCallSite(SequenceParallelAttention.ATTEND_STAGE);
                     attended.foreach(b -> { });
                     job = (System.nanoTime() - t0) / 1e9;

@@ -1,5 +1,6 @@
 package io.longnet.jobs;
 
+import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.spark.AttentionBlock;
@@ -25,7 +26,7 @@ final class AttendJob {
 
     /** What to compute; {@code heads} null to take H from the input, {@code partitionLength} 0 to choose. */
     record Request(String qkv, String out, List<Branch> branches, Integer heads, boolean causal,
-                   int partitionLength, String backend, boolean overwrite) {
+                   int partitionLength, Backend backend, boolean overwrite) {
     }
 
     /** What the job measured. */

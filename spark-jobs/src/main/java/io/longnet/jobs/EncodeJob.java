@@ -1,5 +1,6 @@
 package io.longnet.jobs;
 
+import io.longnet.attention.Backend;
 import io.longnet.datasets.BlockManifest;
 import io.longnet.datasets.HadoopFiles;
 import io.longnet.datasets.SerializableHadoopConf;
@@ -56,7 +57,7 @@ final class EncodeJob {
             .add("hidden", DataTypes.BinaryType, false);
 
     record Request(String tokens, String model, String out, Integer layer, boolean arrow, int partitionLength,
-                   String backend, int checkpointEvery, String checkpointDir, boolean overwrite) {
+                   Backend backend, int checkpointEvery, String checkpointDir, boolean overwrite) {
     }
 
     private EncodeJob() {
@@ -64,7 +65,7 @@ final class EncodeJob {
 
     static long run(SparkSession spark, Request r, PrintStream out) throws IOException {
         long t0 = System.nanoTime();
-        try (ModelJobInputs in = ModelJobInputs.open(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.backend(),
+        try (ModelJobInputs in = ModelJobInputs.open(spark, r.tokens(), r.model(), r.out(), r.overwrite(),
                 r.partitionLength(), r.checkpointDir())) {
             return run(spark, r, out, in, t0);
         }

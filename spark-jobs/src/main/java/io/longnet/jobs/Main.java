@@ -1,8 +1,10 @@
 package io.longnet.jobs;
 
-import io.longnet.attention.AttentionBackends;
+import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
+import io.longnet.attention.bench.SyntheticAttentionOptions;
+import io.longnet.datasets.DocumentMode;
 import io.longnet.datasets.TensorFormatException;
 import io.longnet.spark.PartitionPlan;
 import java.io.FileNotFoundException;
@@ -37,9 +39,26 @@ public final class Main implements Runnable {
 
     /** Runs the CLI; returns the exit code. */
     static int execute(String[] args, PrintStream out, PrintStream err) {
+        return commandLine(out, err).execute(args);
+    }
+
+    /** The command tree with its converters and its error handlers, writing to {@code out} and {@code err}. */
+    static CommandLine commandLine(PrintStream out, PrintStream err) {
         CommandLine cli = new CommandLine(new Main());
         cli.setOut(new java.io.PrintWriter(out, true));
         cli.setErr(new java.io.PrintWriter(err, true));
+        // Enum-valued options parse through the enums' own parse, so the CLI and the ML params accept the
+        // same spellings and say the same thing about a bad one.
+        cli.registerConverter(Backend.class, Backend::parse);
+        cli.registerConverter(DocumentMode.class, DocumentMode::parse);
+        CommandLine.IParameterExceptionHandler standard = cli.getParameterExceptionHandler();
+        cli.setParameterExceptionHandler((e, line) -> {
+            if (e.getCause() instanceof IllegalArgumentException bad) {
+                err.println(e.getCommandLine().getCommandSpec().qualifiedName() + ": " + bad.getMessage());
+                return 2;
+            }
+            return standard.handleParseException(e, line);
+        });
         cli.setExecutionExceptionHandler((e, line, parsed) -> {
             String command = "longnet " + parsed.subcommand().commandSpec().name();
             Throwable user = userError(e);
@@ -56,7 +75,7 @@ public final class Main implements Runnable {
             }
             return 1;
         });
-        return cli.execute(args);
+        return cli;
     }
 
     /** The bad-input error inside a failure (Spark wraps a task's exception in its own), if any. */
@@ -113,8 +132,8 @@ public final class Main implements Runnable {
                         + " must not exist unless --overwrite")
         String out;
 
-        @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
-        boolean overwrite;
+        @CommandLine.Mixin
+        OverwriteOption replace;
 
         @Option(names = "--branches", required = true, paramLabel = "w:r,...",
                 description = "segment length and dilation of each branch, e.g. 2048:1,4096:2,8192:4")
@@ -126,14 +145,11 @@ public final class Main implements Runnable {
         @Option(names = "--causal", description = "causal attention (each position sees only earlier ones)")
         boolean causal;
 
-        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
-                description = "positions per partition; every segment length must divide it or be a"
-                        + " multiple of it (default: chosen, about 96 MiB of q, k, v per task)")
-        int partitionLength;
+        @CommandLine.Mixin
+        PartitionLengthOption partitioning;
 
-        @Option(names = "--backend", defaultValue = "auto", paramLabel = "auto|cpu|gpu",
-                description = "attention kernel: auto uses a GPU where Spark assigned one (default: auto)")
-        String backend;
+        @CommandLine.Mixin
+        BackendOption backend;
 
         @CommandLine.Mixin
         MasterOption master;
@@ -141,10 +157,9 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             List<Branch> parsed = Branch.parseList(branches);
-            AttentionBackends.validate(backend);
             return inSession("longnet attend", master.url, spark -> {
-                AttendJob.run(spark, new AttendJob.Request(qkv, out, parsed, heads, causal, partitionLength,
-                        backend, overwrite), System.out);
+                AttendJob.run(spark, new AttendJob.Request(qkv, out, parsed, heads, causal, partitioning.length,
+                        backend.choice, replace.overwrite), System.out);
             });
         }
     }
@@ -167,23 +182,11 @@ public final class Main implements Runnable {
                 description = "sequence lengths (default: 1048576)")
         List<Long> sizes;
 
-        @Option(names = "--branches", defaultValue = "256:1,512:2,1024:4", paramLabel = "w:r,...",
-                description = "branches (default: config B, 256:1,512:2,1024:4)")
-        String branches;
+        @CommandLine.Mixin
+        SyntheticAttentionOptions attention;
 
-        @Option(names = "--heads", defaultValue = "4", paramLabel = "H", description = "heads (default: 4)")
-        int heads;
-
-        @Option(names = "--dim", defaultValue = "32", paramLabel = "d", description = "head width (default: 32)")
-        int dim;
-
-        @Option(names = "--causal", defaultValue = "both", paramLabel = "both|true|false",
-                description = "causal, non-causal or both (default: both)")
-        String causal;
-
-        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
-                description = "positions per partition (default: chosen)")
-        int partitionLength;
+        @CommandLine.Mixin
+        PartitionLengthOption partitioning;
 
         @Option(names = "--master", defaultValue = "local[2]", paramLabel = "URL",
                 description = "Spark master (default: local[2])")
@@ -191,21 +194,15 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            DilatedAttentionConfig config = DilatedAttentionConfig.of(Branch.parseList(branches), heads, dim, false);
-            List<Boolean> modes = switch (causal) {
-                case "both" -> List.of(false, true);
-                case "true" -> List.of(true);
-                case "false" -> List.of(false);
-                default -> throw new IllegalArgumentException("--causal takes both, true or false (got " + causal + ")");
-            };
+            DilatedAttentionConfig config = attention.config();
             for (long n : sizes) {
                 if (n < 1) {
                     throw new IllegalArgumentException("--sizes takes lengths >= 1 (got " + n + ")");
                 }
-                PartitionPlan.of(config, n, partitionLength, PartitionPlan.DEFAULT_TASK_BYTES);
+                PartitionPlan.of(config, n, partitioning.length, PartitionPlan.DEFAULT_TASK_BYTES);
             }
             return inSession("longnet bench attend", master, spark -> {
-                AttendBench.run(spark, config, sizes, modes, partitionLength, System.out);
+                AttendBench.run(spark, config, sizes, attention.causal(), partitioning.length, System.out);
             });
         }
     }
@@ -253,12 +250,44 @@ public final class Main implements Runnable {
         String url;
     }
 
-    /** Options every job over a token dataset and a model shares (score, encode). */
-    static final class ModelJobOptions {
+    /** {@code --overwrite} of the commands that replace an output only once the new one is complete. */
+    static final class OverwriteOption {
+
+        @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
+        boolean overwrite;
+    }
+
+    /** {@code --backend}, the attention kernel of every command that attends. */
+    static final class BackendOption {
+
+        @Option(names = "--backend", defaultValue = "auto", paramLabel = "auto|cpu|gpu",
+                description = "attention kernel: auto uses a GPU where Spark assigned one (default: auto)")
+        Backend choice;
+    }
+
+    /** {@code --partition-length}: the L of the partition plan, as every command that builds a plan takes it. */
+    static final class PartitionLengthOption {
+
+        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
+                description = "positions per partition; every segment length must divide it or be a multiple of it;"
+                        + " longer sequences and training windows run sequence-parallel (default: chosen,"
+                        + " about 96 MiB of q, k, v per task)")
+        int length;
+    }
+
+    /** {@code --tokens}: the token dataset a model reads (score, encode, train). */
+    static final class TokensOption {
 
         @Option(names = "--tokens", required = true, paramLabel = "TOKENS",
                 description = "token dataset written by longnet tokenize (path or URI)")
-        String tokens;
+        String path;
+    }
+
+    /** Options every job over a token dataset and a model shares (score, encode). */
+    static final class ModelJobOptions {
+
+        @CommandLine.Mixin
+        TokensOption tokens;
 
         @Option(names = "--model", required = true, paramLabel = "DIR",
                 description = "model directory (config.json, model.safetensors), local to the driver")
@@ -268,13 +297,11 @@ public final class Main implements Runnable {
                 description = "output folder of Parquet datasets; must not exist unless --overwrite")
         String out;
 
-        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
-                description = "positions per partition for sequences longer than one (default: chosen)")
-        int partitionLength;
+        @CommandLine.Mixin
+        PartitionLengthOption partitioning;
 
-        @Option(names = "--backend", defaultValue = "auto", paramLabel = "auto|cpu|gpu",
-                description = "attention kernel (default: auto)")
-        String backend;
+        @CommandLine.Mixin
+        BackendOption backend;
 
         @Option(names = "--checkpoint-every", defaultValue = "4", paramLabel = "K",
                 description = "checkpoint long sequences' hidden states every K layers (0: never; default: 4)")
@@ -284,8 +311,8 @@ public final class Main implements Runnable {
                 description = "where those checkpoints go (default: a hidden folder beside OUT, removed at the end)")
         String checkpointDir;
 
-        @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
-        boolean overwrite;
+        @CommandLine.Mixin
+        OverwriteOption replace;
 
         @CommandLine.Mixin
         MasterOption master;
@@ -305,10 +332,10 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            AttentionBackends.validate(job.backend);
             return inSession("longnet score", job.master.url, spark -> {
-                ScoreJob.run(spark, new ScoreJob.Request(job.tokens, job.model, job.out, perToken, job.partitionLength,
-                        job.backend, job.checkpointEvery, job.checkpointDir, job.overwrite), System.out);
+                ScoreJob.run(spark, new ScoreJob.Request(job.tokens.path, job.model, job.out, perToken,
+                        job.partitioning.length, job.backend.choice, job.checkpointEvery, job.checkpointDir,
+                        job.replace.overwrite), System.out);
             });
         }
     }
@@ -331,7 +358,7 @@ public final class Main implements Runnable {
 
         @Option(names = "--documents", defaultValue = "file", paramLabel = "file|line",
                 description = "one document per file (default) or per line")
-        String documents;
+        DocumentMode documents;
 
         @Option(names = "--concat", description = "one sequence of the whole corpus, documents joined by the"
                 + " separator token (default: one sequence per document)")
@@ -341,21 +368,16 @@ public final class Main implements Runnable {
                 description = "positions per row (default: 4096)")
         int blockSize;
 
-        @Option(names = "--overwrite", description = "replace an existing output (once the new one is complete)")
-        boolean overwrite;
+        @CommandLine.Mixin
+        OverwriteOption replace;
 
         @CommandLine.Mixin
         MasterOption master;
 
         @Override
         public Integer call() throws Exception {
-            io.longnet.datasets.DocumentMode mode = switch (documents) {
-                case "file" -> io.longnet.datasets.DocumentMode.FILE;
-                case "line" -> io.longnet.datasets.DocumentMode.LINE;
-                default -> throw new IllegalArgumentException("--documents takes file or line (got '" + documents + "')");
-            };
-            io.longnet.datasets.TokenizeOptions options = io.longnet.datasets.TokenizeOptions.defaults(mode)
-                    .withTokenizer(tokenizer).withConcatenate(concat).withBlockSize(blockSize).withOverwrite(overwrite);
+            io.longnet.datasets.TokenizeOptions options = io.longnet.datasets.TokenizeOptions.defaults(documents)
+                    .withTokenizer(tokenizer).withConcatenate(concat).withBlockSize(blockSize).withOverwrite(replace.overwrite);
             return inSession("longnet tokenize", master.url, spark -> {
                 System.out.println(io.longnet.datasets.TokenBlocks.write(spark, corpus, out, options).summary());
             });
@@ -380,11 +402,10 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            AttentionBackends.validate(job.backend);
             return inSession("longnet encode", job.master.url, spark -> {
-                EncodeJob.run(spark, new EncodeJob.Request(job.tokens, job.model, job.out, layer, arrow,
-                        job.partitionLength, job.backend, job.checkpointEvery, job.checkpointDir, job.overwrite),
-                        System.out);
+                EncodeJob.run(spark, new EncodeJob.Request(job.tokens.path, job.model, job.out, layer, arrow,
+                        job.partitioning.length, job.backend.choice, job.checkpointEvery, job.checkpointDir,
+                        job.replace.overwrite), System.out);
             });
         }
     }
@@ -396,9 +417,8 @@ public final class Main implements Runnable {
                     + " OUT/training.json and OUT/log.csv.")
     static final class Train implements Callable<Integer> {
 
-        @Option(names = "--tokens", required = true, paramLabel = "TOKENS",
-                description = "token dataset written by longnet tokenize (path or URI)")
-        String tokens;
+        @CommandLine.Mixin
+        TokensOption tokens;
 
         @Option(names = "--config", paramLabel = "CONFIG", description = "model config JSON of a new model (docs/MODEL.md)")
         String config;
@@ -446,9 +466,8 @@ public final class Main implements Runnable {
                 description = "write a checkpoint every K steps, and at the end (default: 50)")
         int checkpointEvery;
 
-        @Option(names = "--partition-length", paramLabel = "L", defaultValue = "0",
-                description = "positions per partition; windows longer than L train sequence-parallel (default: chosen)")
-        int partitionLength;
+        @CommandLine.Mixin
+        PartitionLengthOption partitioning;
 
         @Option(names = "--resume", description = "continue from the newest checkpoint in OUT/checkpoints")
         boolean resume;
@@ -461,9 +480,9 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            return inSession("longnet train", master.url, spark -> TrainJob.run(spark, new TrainJob.Request(tokens, config,
+            return inSession("longnet train", master.url, spark -> TrainJob.run(spark, new TrainJob.Request(tokens.path, config,
                     init, out, steps, seqLen, batch, learningRate, warmup, weightDecay, clipNorm, seed, validation,
-                    checkpointEvery, partitionLength, resume, overwrite), System.out));
+                    checkpointEvery, partitioning.length, resume, overwrite), System.out));
         }
     }
 

@@ -1,6 +1,5 @@
 package io.longnet.jobs;
 
-import io.longnet.attention.AttentionBackends;
 import io.longnet.datasets.TokenBlocks;
 import io.longnet.datasets.TokenManifest;
 import io.longnet.model.LongNetModel;
@@ -12,7 +11,7 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * What a job over a token dataset and a model (score, encode) opens and checks before any work: the
- * output path, the backend name, the model, the token dataset (whose vocabulary must fit the model's),
+ * output path, the model, the token dataset (whose vocabulary must fit the model's),
  * and the checkpoint directory of long sequences' layer chains: the one given, or a hidden sibling of the
  * output that {@link #close} removes.
  */
@@ -20,10 +19,9 @@ record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences
                       org.apache.hadoop.fs.Path ownCheckpoints, Configuration conf) implements AutoCloseable {
 
     static ModelJobInputs open(SparkSession spark, String tokens, String modelDir, String out, boolean overwrite,
-                               String backend, int partitionLength, String checkpointDir) throws IOException {
+                               int partitionLength, String checkpointDir) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         AttentionOutput.checkTarget(out, overwrite, conf);
-        AttentionBackends.validate(backend);
         LongNetModel model = LongNetModel.load(Path.of(modelDir));
         TokenManifest manifest = TokenManifest.read(tokens, conf);
         if (manifest.vocabSize() > model.config().vocabSize()) {

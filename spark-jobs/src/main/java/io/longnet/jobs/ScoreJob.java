@@ -1,5 +1,6 @@
 package io.longnet.jobs;
 
+import io.longnet.attention.Backend;
 import io.longnet.datasets.HadoopFiles;
 import io.longnet.datasets.TokenBlocks;
 import io.longnet.spark.SequenceSlice;
@@ -51,7 +52,7 @@ final class ScoreJob {
             .add("block", DataTypes.LongType, false)
             .add("log_probs", DataTypes.createArrayType(DataTypes.FloatType, false), false);
 
-    record Request(String tokens, String model, String out, boolean perToken, int partitionLength, String backend,
+    record Request(String tokens, String model, String out, boolean perToken, int partitionLength, Backend backend,
                    int checkpointEvery, String checkpointDir, boolean overwrite) {
     }
 
@@ -70,7 +71,7 @@ final class ScoreJob {
 
     static Summary run(SparkSession spark, Request r, PrintStream out) throws IOException {
         long t0 = System.nanoTime();
-        try (ModelJobInputs in = ModelJobInputs.open(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.backend(),
+        try (ModelJobInputs in = ModelJobInputs.open(spark, r.tokens(), r.model(), r.out(), r.overwrite(),
                 r.partitionLength(), r.checkpointDir())) {
             return run(spark, r, out, in, t0);
         }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
 import io.longnet.datasets.DType;
 import io.longnet.datasets.SafetensorsFile;
@@ -96,7 +97,7 @@ class AttendBadInputTest {
     }
 
     static AttendJob.Request request(String in, String out, String branches, Integer heads, int len) {
-        return new AttendJob.Request(in, out, Branch.parseList(branches), heads, true, len, "cpu", false);
+        return new AttendJob.Request(in, out, Branch.parseList(branches), heads, true, len, Backend.CPU, false);
     }
 
     /** Runs the job, which must fail on bad input; returns the message the CLI would print. */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.longnet.attention.AttentionResult;
+import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
 import io.longnet.datasets.DType;
 import io.longnet.datasets.SyntheticQkv;
@@ -69,7 +70,7 @@ class AttendHdfsTest {
     }
 
     static AttendJob.Request request(String in, String out) {
-        return new AttendJob.Request(in, out, Branch.parseList("64:1,128:2,256:4"), 4, true, 64, "cpu", false);
+        return new AttendJob.Request(in, out, Branch.parseList("64:1,128:2,256:4"), 4, true, 64, Backend.CPU, false);
     }
 
     static void attend(AttendJob.Request request) throws IOException {
@@ -160,10 +161,10 @@ class AttendHdfsTest {
         io.longnet.datasets.TokenBlocks.write(SPARK.session(), java.nio.file.Path.of("../datasets/data/corpus-lines")
                 .toAbsolutePath().toUri().toString(), local + "/tokens", options);
         ScoreJob.Summary onLocal = ScoreJob.run(SPARK.session(), new ScoreJob.Request(local + "/tokens", model.toString(),
-                local + "/scores", false, 64, "cpu", 1, null, false), quiet);
+                local + "/scores", false, 64, Backend.CPU, 1, null, false), quiet);
         io.longnet.datasets.TokenBlocks.write(SPARK.session(), corpus.toString(), hdfs + "/tokens", options);
         ScoreJob.Summary onHdfs = ScoreJob.run(SPARK.session(), new ScoreJob.Request(hdfs + "/tokens", model.toString(),
-                hdfs + "/scores", false, 64, "cpu", 1, null, false), quiet);
+                hdfs + "/scores", false, 64, Backend.CPU, 1, null, false), quiet);
         assertTrue(onLocal.sequences() > 3 && onLocal.tokens() > 100, "a real corpus: " + onLocal);
         assertEquals(onLocal.sequences(), onHdfs.sequences());
         assertEquals(onLocal.tokens(), onHdfs.tokens());

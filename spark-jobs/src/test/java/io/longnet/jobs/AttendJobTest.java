@@ -1,5 +1,6 @@
 package io.longnet.jobs;
 
+import io.longnet.attention.Backend;
 import io.longnet.attention.Tensors;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -66,7 +67,7 @@ class AttendJobTest {
     static AttendJob.Summary attend(String in, String out, String branches, boolean causal, int len)
             throws IOException {
         return AttendJob.run(SPARK.session(), new AttendJob.Request(in, out, Branch.parseList(branches), null,
-                causal, len, "cpu", false), new PrintStream(new ByteArrayOutputStream()));
+                causal, len, Backend.CPU, false), new PrintStream(new ByteArrayOutputStream()));
     }
 
     @ParameterizedTest(name = "{0} {1} causal={2} N={3} L={4}")
@@ -158,7 +159,7 @@ class AttendJobTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> attend(in, out, "16:1", false, 0));
         assertEquals("output " + out + " exists: remove it, choose another path or pass --overwrite", e.getMessage());
-        AttendJob.run(SPARK.session(), new AttendJob.Request(in, out, Branch.parseList("32:1"), null, false, 0, "cpu",
+        AttendJob.run(SPARK.session(), new AttendJob.Request(in, out, Branch.parseList("32:1"), null, false, 0, Backend.CPU,
                 true), new PrintStream(new ByteArrayOutputStream()));
         assertArrayEquals(engine(in, "32:1", false).oArray(), readAll(out, "o"), "replaced by the new result");
     }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
 import io.longnet.datasets.DType;
 import io.longnet.datasets.SyntheticQkv;
@@ -36,7 +37,7 @@ class BackendChoiceTest {
         return CudaDevices.pool().unavailableReason() != null;
     }
 
-    private AttendJob.Summary attend(String backend, String out) throws Exception {
+    private AttendJob.Summary attend(Backend backend, String out) throws Exception {
         String in = dir.resolve("qkv.safetensors").toUri().toString();
         SyntheticQkv.write(in, new Configuration(), 200, 2, 32, DType.F32, 3);
         return AttendJob.run(SPARK.session(), new AttendJob.Request(in, out, Branch.parseList("64:1,128:2"), null,
@@ -45,13 +46,13 @@ class BackendChoiceTest {
 
     @Test
     void autoFallsBackToTheCpuAndReportsIt() throws Exception {
-        assertEquals("cpu", attend("auto", dir.resolve("o.safetensors").toUri().toString()).backends());
+        assertEquals("cpu", attend(Backend.AUTO, dir.resolve("o.safetensors").toUri().toString()).backends());
     }
 
     @Test
     void gpuWithoutADeviceFailsClearlyAndLeavesNothing() throws Exception {
         Path outDir = dir.resolve("out");
-        Exception e = assertThrows(Exception.class, () -> attend("gpu", outDir.resolve("o.safetensors").toUri().toString()));
+        Exception e = assertThrows(Exception.class, () -> attend(Backend.GPU, outDir.resolve("o.safetensors").toUri().toString()));
         Throwable user = Main.userError(e);
         assertTrue(user != null && user.getMessage().startsWith("backend gpu: "), String.valueOf(user));
         assertTrue(user.getMessage().contains(CudaDevices.pool().unavailableReason()), user.getMessage());

@@ -3,6 +3,7 @@ package io.longnet.jobs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.longnet.attention.Backend;
 import io.longnet.attention.CpuAttentionKernel;
 import io.longnet.datasets.DocumentMode;
 import io.longnet.datasets.TokenBlocks;
@@ -57,7 +58,7 @@ class EncodeJobTest {
         model.save(dir.resolve("model"));
         String out = dir.resolve("encoded").toUri().toString();
         EncodeJob.run(SPARK.session(), new EncodeJob.Request(tokens, dir.resolve("model").toString(), out, layer, true,
-                16, "cpu", 1, null, false), new PrintStream(new ByteArrayOutputStream()));
+                16, Backend.CPU, 1, null, false), new PrintStream(new ByteArrayOutputStream()));
 
         // Reference per sequence (test-only collects).
         Map<Long, TreeMap<Long, int[]>> blocks = new HashMap<>();

@@ -3,6 +3,7 @@ package io.longnet.jobs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.longnet.attention.Backend;
 import io.longnet.attention.CpuAttentionKernel;
 import io.longnet.datasets.DocumentMode;
 import io.longnet.datasets.TokenBlocks;
@@ -51,7 +52,7 @@ class ScoreJobTest {
 
         String out = dir.resolve("scores").toUri().toString();
         ScoreJob.Summary summary = ScoreJob.run(SPARK.session(), new ScoreJob.Request(tokens, modelDir.toString(), out,
-                true, 16, "cpu", 1, null, false), new PrintStream(new ByteArrayOutputStream()));
+                true, 16, Backend.CPU, 1, null, false), new PrintStream(new ByteArrayOutputStream()));
 
         try (java.util.stream.Stream<Path> left = Files.list(dir)) {
             assertTrue(left.noneMatch(p -> p.getFileName().toString().contains("longnet-checkpoints")),
@@ -133,7 +134,7 @@ class ScoreJobTest {
         LongNetModel model = LongNetModel.initialize(LongNetConfig.of(258, 16, 2, 1, 32, "8:1,16:2,32:4"), 5);
         model.save(modelDir);
         String out = dir.resolve("scores").toUri().toString();
-        ScoreJob.run(SPARK.session(), new ScoreJob.Request(tokens, modelDir.toString(), out, false, 16, "cpu", 1, null,
+        ScoreJob.run(SPARK.session(), new ScoreJob.Request(tokens, modelDir.toString(), out, false, 16, Backend.CPU, 1, null,
                 false), new PrintStream(new ByteArrayOutputStream()));
 
         TreeMap<Long, int[]> blocks = new TreeMap<>();

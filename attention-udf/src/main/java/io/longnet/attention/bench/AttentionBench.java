@@ -8,10 +8,13 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.nio.FloatBuffer;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * The engine's self-check and benchmark on synthetic data: for each N and causal flag, dilated attention
@@ -24,84 +27,35 @@ import java.util.SplittableRandom;
  *     [--sizes 65536,1048576] [--branches 256:1,512:2,1024:4] [--heads 4] [--dim 32]
  *     [--causal both|true|false] [--threads T] [--chunk 1048576] [--warmup 1]</pre>
  */
-public final class AttentionBench {
+@Command(name = "AttentionBench", mixinStandardHelpOptions = true,
+        description = "Dilated attention of the CPU engine on random inputs, timed and checked against float64.")
+public final class AttentionBench implements Callable<Integer> {
 
-    private AttentionBench() {
-    }
+    @Option(names = "--sizes", split = ",", defaultValue = "65536,1048576", paramLabel = "N,...",
+            converter = BenchCommandLine.Positive.class, description = "sequence lengths (default: 65536,1048576)")
+    List<Integer> sizes;
+
+    @Mixin
+    SyntheticAttentionOptions attention;
+
+    @Option(names = "--threads", paramLabel = "T", converter = BenchCommandLine.Positive.class,
+            description = "CPU threads (default: the available processors)")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    @Option(names = "--chunk", defaultValue = "1048576", paramLabel = "C", converter = BenchCommandLine.Positive.class,
+            description = "positions per call, a multiple of every segment length (default: 1048576)")
+    int chunk;
+
+    @Option(names = "--warmup", defaultValue = "1", paramLabel = "K", description = "warm-up calls (default: 1)")
+    int warmup;
 
     public static void main(String[] args) {
-        try {
-            run(Options.parse(args));
-        } catch (IllegalArgumentException e) {
-            System.err.println("bench: " + e.getMessage());
-            System.exit(2);
-        }
+        System.exit(BenchCommandLine.execute(new AttentionBench(), args, System.out, System.err));
     }
 
-    record Options(List<Integer> sizes, List<Branch> branches, int heads, int dim, List<Boolean> causal,
-                   int threads, int chunk, int warmup) {
-
-        static Options parse(String[] args) {
-            List<Integer> sizes = List.of(65_536, 1_048_576);
-            List<Branch> branches = Branch.parseList("256:1,512:2,1024:4");
-            int heads = 4;
-            int dim = 32;
-            List<Boolean> causal = List.of(false, true);
-            int threads = Runtime.getRuntime().availableProcessors();
-            int chunk = 1 << 20;
-            int warmup = 1;
-            for (int i = 0; i < args.length; i++) {
-                String flag = args[i];
-                if (flag.equals("--help") || flag.equals("-h")) {
-                    System.out.println("usage: AttentionBench [--sizes N,N..] [--branches w:r,..] [--heads H]"
-                            + " [--dim d] [--causal both|true|false] [--threads T] [--chunk C] [--warmup K]");
-                    System.exit(0);
-                }
-                if (i + 1 >= args.length) {
-                    throw new IllegalArgumentException(flag + " needs a value");
-                }
-                String value = args[++i];
-                switch (flag) {
-                    case "--sizes" -> {
-                        sizes = new ArrayList<>();
-                        for (String s : value.split(",")) {
-                            sizes.add(positive("--sizes", s));
-                        }
-                    }
-                    case "--branches" -> branches = Branch.parseList(value);
-                    case "--heads" -> heads = positive(flag, value);
-                    case "--dim" -> dim = positive(flag, value);
-                    case "--causal" -> causal = switch (value) {
-                        case "both" -> List.of(false, true);
-                        case "true" -> List.of(true);
-                        case "false" -> List.of(false);
-                        default -> throw new IllegalArgumentException("--causal takes both, true or false");
-                    };
-                    case "--threads" -> threads = positive(flag, value);
-                    case "--chunk" -> chunk = positive(flag, value);
-                    case "--warmup" -> warmup = Integer.parseInt(value);
-                    default -> throw new IllegalArgumentException("unknown option " + flag + " (try --help)");
-                }
-            }
-            return new Options(sizes, branches, heads, dim, causal, threads, chunk, warmup);
-        }
-
-        private static int positive(String flag, String value) {
-            try {
-                int v = Integer.parseInt(value.trim());
-                if (v >= 1) {
-                    return v;
-                }
-            } catch (NumberFormatException e) {
-                // fall through to the message
-            }
-            throw new IllegalArgumentException(flag + " takes whole numbers >= 1 (got '" + value + "')");
-        }
-    }
-
-    static void run(Options opt) {
-        DilatedAttentionConfig base = DilatedAttentionConfig.of(opt.branches(), opt.heads(), opt.dim(), false);
-        int chunk = opt.chunk();
+    @Override
+    public Integer call() {
+        DilatedAttentionConfig base = attention.config();
         for (Branch b : base.branches()) {
             if (chunk % b.segmentLength() != 0) {
                 throw new IllegalArgumentException("--chunk " + chunk + " is not a multiple of segment length "
@@ -109,7 +63,7 @@ public final class AttentionBench {
             }
         }
         int maxChunk = 0;
-        for (int n : opt.sizes()) {
+        for (int n : sizes) {
             maxChunk = Math.max(maxChunk, Math.min(n, chunk));
         }
         int width = base.rowWidth();
@@ -117,21 +71,21 @@ public final class AttentionBench {
             throw new IllegalArgumentException("--chunk " + chunk + " x H x d exceeds one buffer: use a smaller chunk");
         }
         System.out.printf(Locale.ROOT, "dilated attention, CPU engine: branches %s, H=%d, d=%d, fp32, %d threads,"
-                + " chunk %d positions, java %s%n", base.branches(), opt.heads(), opt.dim(), opt.threads(), chunk,
+                + " chunk %d positions, java %s%n", base.branches(), base.heads(), base.headDim(), threads, chunk,
                 Runtime.version());
         FloatBuffer q = FloatBuffer.allocate(maxChunk * width);
         FloatBuffer k = FloatBuffer.allocate(maxChunk * width);
         FloatBuffer v = FloatBuffer.allocate(maxChunk * width);
         FloatBuffer o = FloatBuffer.allocate(maxChunk * width);
-        FloatBuffer lse = FloatBuffer.allocate(maxChunk * opt.heads());
+        FloatBuffer lse = FloatBuffer.allocate(maxChunk * base.heads());
         System.out.printf(Locale.ROOT, "%12s %7s %11s %14s %10s %10s %11s %12s%n",
                 "N", "causal", "ms", "tokens/s", "ns/token", "GFLOP/s", "heap MiB", "max rel err");
-        try (AttentionKernel kernel = new CpuAttentionKernel(opt.threads())) {
-            for (int n : opt.sizes()) {
-                for (boolean causal : opt.causal()) {
-                    DilatedAttentionConfig config = base.withCausal(causal);
+        try (AttentionKernel kernel = new CpuAttentionKernel(threads)) {
+            for (int n : sizes) {
+                for (boolean masked : attention.causal()) {
+                    DilatedAttentionConfig config = base.withCausal(masked);
                     int first = Math.min(n, chunk);
-                    for (int i = 0; i < opt.warmup(); i++) {
+                    for (int i = 0; i < warmup; i++) {
                         fill(q, k, v, first * width, 1000 + i);
                         kernel.forward(config, q, k, v, first, o, lse);
                     }
@@ -151,7 +105,7 @@ public final class AttentionBench {
                     }
                     double seconds = nanos / 1e9;
                     System.out.printf(Locale.ROOT, "%12d %7s %11.1f %14.0f %10.1f %10.1f %11d %12.2e%n",
-                            n, causal, seconds * 1e3, n / seconds, nanos / (double) n,
+                            n, masked, seconds * 1e3, n / seconds, nanos / (double) n,
                             config.flops(n) / seconds / 1e9, peakHeapMiB(), error);
                     if (!(error < 1e-5)) {
                         throw new IllegalStateException("self-check failed: relative error " + error
@@ -160,6 +114,7 @@ public final class AttentionBench {
                 }
             }
         }
+        return 0;
     }
 
     /** Fresh inputs for each chunk: no cache can carry over. */

@@ -1,6 +1,6 @@
 package io.longnet.spark.ml;
 
-import io.longnet.attention.AttentionBackends;
+import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.spark.AttentionBlock;
@@ -259,7 +259,7 @@ public final class DilatedAttention extends Transformer implements DefaultParams
     @Override
     public StructType transformSchema(StructType schema) {
         DilatedAttentionConfig config = config();
-        AttentionBackends.validate(getBackend());
+        Backend.parse(getBackend());
         int length = getPartitionLength();
         if (length < 0) {
             throw new IllegalArgumentException("param partitionLength must be >= 0 (0: chosen), got " + length);
@@ -372,7 +372,7 @@ public final class DilatedAttention extends Transformer implements DefaultParams
                         + blockSize * rowBytes + " bytes, only the last one shorter");
             }
             PartitionPlan plan = plan(config, n, blockSize);
-            outputs.add(attendSequence(jsc, input, plan, seqId, blockSize, withLse, getBackend()));
+            outputs.add(attendSequence(jsc, input, plan, seqId, blockSize, withLse, Backend.parse(getBackend())));
         }
         jsc.setJobDescription(null);
         JavaRDD<Row> all = outputs.size() == 1 ? outputs.get(0)
@@ -392,7 +392,7 @@ public final class DilatedAttention extends Transformer implements DefaultParams
     }
 
     private static JavaRDD<Row> attendSequence(JavaSparkContext jsc, Dataset<Row> input, PartitionPlan plan,
-                                               long seqId, int blockSize, boolean withLse, String backend) {
+                                               long seqId, int blockSize, boolean withLse, Backend backend) {
         int perPartition = plan.partitionLength() / blockSize;
         int width = plan.config().rowWidth();
         int heads = plan.config().heads();

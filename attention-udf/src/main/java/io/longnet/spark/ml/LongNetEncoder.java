@@ -1,5 +1,6 @@
 package io.longnet.spark.ml;
 
+import io.longnet.attention.Backend;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
 import io.longnet.spark.SequenceSlice;
@@ -106,7 +107,7 @@ public final class LongNetEncoder extends LongNetModelStage<LongNetEncoder> {
         TokenSequences sequences = sequences(dataset, model, "LongNetEncoder");
         int blockSize = sequences.blockSize();
         int width = model.config().dModel();
-        JavaRDD<SequenceSlice> hidden = sequences.hidden(jsc, model, getLayer(), getBackend(), getCheckpointEvery());
+        JavaRDD<SequenceSlice> hidden = sequences.hidden(jsc, model, getLayer(), Backend.parse(getBackend()), getCheckpointEvery());
         JavaRDD<Row> rows = hidden.flatMap(s -> {
             List<Row> out = new ArrayList<>();
             for (SequenceSlice b : s.byBlock(blockSize, width)) {

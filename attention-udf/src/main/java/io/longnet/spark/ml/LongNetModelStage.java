@@ -1,6 +1,6 @@
 package io.longnet.spark.ml;
 
-import io.longnet.attention.AttentionBackends;
+import io.longnet.attention.Backend;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
 import io.longnet.spark.PartitionPlan;
@@ -185,7 +185,7 @@ public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> e
      */
     LongNetConfig validate(StructType schema, List<String> outputs) {
         LongNetConfig config = modelConfig();
-        AttentionBackends.validate(getBackend());
+        Backend.parse(getBackend());
         int length = getPartitionLength();
         if (length < 0) {
             throw new IllegalArgumentException("param partitionLength must be >= 0 (0: chosen), got " + length);

@@ -1,5 +1,6 @@
 package io.longnet.spark.ml;
 
+import io.longnet.attention.Backend;
 import io.longnet.model.LongNetModel;
 import io.longnet.spark.SequenceSlice;
 import io.longnet.spark.TokenSequences;
@@ -99,7 +100,7 @@ public final class LongNetScorer extends LongNetModelStage<LongNetScorer> {
         SparkSession spark = dataset.sparkSession();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         TokenSequences sequences = sequences(dataset, model, "LongNetScorer");
-        return perSequence(spark, sequences.nextTokenLogProbs(jsc, model, getBackend(), getCheckpointEvery()),
+        return perSequence(spark, sequences.nextTokenLogProbs(jsc, model, Backend.parse(getBackend()), getCheckpointEvery()),
                 getLogProbsCol());
     }
 
