@@ -2,6 +2,7 @@ package io.longnet.training.bench;
 
 import io.longnet.attention.DilatedAttentionGradients;
 import io.longnet.attention.TrainingAttention;
+import io.longnet.attention.bench.BenchCommandLine;
 import io.longnet.model.AttentionPattern;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.WeightInit;
@@ -16,12 +17,8 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Spec;
 
 /**
  * Float64 training throughput on the CPU: times {@link TrainableModel#lossAndGradient} (what
@@ -42,33 +39,22 @@ public final class TrainingBench {
     }
 
     public static void main(String[] args) {
-        CommandLine cli = new CommandLine(new Options());
-        cli.setExecutionExceptionHandler((e, line, parsed) -> {
-            if (e instanceof IllegalArgumentException) {
-                line.getErr().println("bench: " + e.getMessage());
-                return 2;
-            }
-            throw e;
-        });
-        System.exit(cli.execute(args));
+        System.exit(BenchCommandLine.execute(new Options(), args, System.out, System.err));
     }
 
     @Command(name = "TrainingBench", mixinStandardHelpOptions = true, sortOptions = false,
             description = "Times the float64 training step (loss and gradient of one window) on the CPU.")
     static final class Options implements Callable<Integer> {
 
-        @Spec
-        CommandSpec spec;
-
         @Option(names = "--config", required = true, paramLabel = "model.json",
                 description = "model config JSON, e.g. docs/experiments/longnet-2k.json")
         Path config;
 
-        @Option(names = "--n", defaultValue = "2048", paramLabel = "N",
+        @Option(names = "--n", converter = BenchCommandLine.Positive.class, defaultValue = "2048", paramLabel = "N",
                 description = "tokens of the window (default: ${DEFAULT-VALUE})")
         int n;
 
-        @Option(names = "--iters", defaultValue = "5", paramLabel = "K",
+        @Option(names = "--iters", converter = BenchCommandLine.Positive.class, defaultValue = "5", paramLabel = "K",
                 description = "timed iterations (default: ${DEFAULT-VALUE})")
         int iters;
 
@@ -80,24 +66,14 @@ public final class TrainingBench {
                 description = "seed of the weights and the tokens (default: ${DEFAULT-VALUE})")
         long seed;
 
-        @Option(names = "--threads", defaultValue = "1", paramLabel = "T",
+        @Option(names = "--threads", converter = BenchCommandLine.Positive.class, defaultValue = "1", paramLabel = "T",
                 description = "threads of the dilated attention (default: ${DEFAULT-VALUE})")
         int threads;
 
         @Override
         public Integer call() throws IOException {
-            positive("--n", n);
-            positive("--iters", iters);
-            positive("--threads", threads);
             run(this);
             return 0;
-        }
-
-        private void positive(String flag, int value) {
-            if (value < 1) {
-                throw new ParameterException(spec.commandLine(), flag + " takes whole numbers >= 1 (got '" + value
-                        + "')");
-            }
         }
     }
 
