@@ -1,6 +1,7 @@
 // Parameters of one dilated-attention branch launch: everything the kernels read, packed by the Java
 // launcher (io.longnet.gpu.LaunchParams) in exactly this order. One CTA attends BLOCK_M query rows of one
-// sparsified segment of one head; grid = (query blocks, heads, segments).
+// sparsified segment of one head; grid = (segments, heads, query blocks): blockIdx.x is the segment,
+// blockIdx.y the head and blockIdx.z the query block (io.longnet.gpu.LaunchGeometry).
 #pragma once
 #include <stdint.h>
 

@@ -62,35 +62,4 @@ public interface AttentionKernel extends AutoCloseable {
     /** Releases threads or device resources. */
     @Override
     void close();
-
-    /** Checks that {@code branches} are the config's own, in its order; shared by all backends. */
-    static void checkBranches(DilatedAttentionConfig config, List<Branch> branches) {
-        int at = 0;
-        for (Branch b : branches) {
-            int found = config.branches().indexOf(b);
-            if (found < at) {
-                throw new IllegalArgumentException("branch " + b + " is not one of " + config.branches()
-                        + " (or out of their order)");
-            }
-            at = found + 1;
-        }
-    }
-
-    /** Checks buffer sizes for {@code n} positions; shared by all backends. */
-    static void checkShapes(DilatedAttentionConfig config, FloatBuffer q, FloatBuffer k, FloatBuffer v,
-                            int n, FloatBuffer o, FloatBuffer lse) {
-        if (n < 1) {
-            throw new IllegalArgumentException("sequence length must be >= 1 (got " + n + ")");
-        }
-        long elems = (long) n * config.rowWidth();
-        if (elems > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("n * H * d = " + elems + " floats exceeds one buffer ("
-                    + Integer.MAX_VALUE + "): split the sequence into blocks (the Spark plan does)");
-        }
-        LseMerge.requireFloats("q", q, elems);
-        LseMerge.requireFloats("k", k, elems);
-        LseMerge.requireFloats("v", v, elems);
-        LseMerge.requireFloats("o", o, elems);
-        LseMerge.requireFloats("lse", lse, (long) n * config.heads());
-    }
 }

@@ -5,8 +5,9 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Exact dilated attention and its gradients in float64 on the CPU (DESIGN.md §1). The forward pass is the
- * one of {@link CpuAttentionKernel} in double precision; the backward pass uses that the mixed output is
+ * Exact dilated attention and its gradients in float64 on the CPU: the float64 twin of {@link
+ * CpuAttentionKernel}, sharing its input checks ({@link AttentionInputs}). The forward pass is the one of
+ * {@link CpuAttentionKernel} in double precision; the backward pass uses that the mixed output is
  * softmax attention over the union of every branch's keys of a query, so with the mixed {@code o} and
  * {@code lse} each branch's share follows from the inputs alone: {@code P_ij = exp(s_ij - lse_i)},
  * {@code D_i = dO_i . o_i}, {@code dS_ij = P_ij (dO_i . v_j - D_i)}, and branches are independent. That
@@ -82,35 +83,17 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
      */
     public void forward(List<Branch> branches, double[] q, double[] k, double[] v, int n, double[] o,
                         double[] lse) {
-        AttentionKernel.checkBranches(config, branches);
-        long elems = checkLength(n);
-        require("q", q, elems);
-        require("k", k, elems);
-        require("v", v, elems);
-        require("o", o, elems);
-        require("lse", lse, (long) n * heads());
+        AttentionInputs.requireBranches(config, branches);
+        long elems = AttentionInputs.requireForward(config, n, q, k, v, o, lse);
         int heads = heads();
         int d = headDim();
         boolean causal = causal();
         Arrays.fill(o, 0, (int) elems, 0.0);
         Arrays.fill(lse, 0, n * heads, Double.NEGATIVE_INFINITY);
         for (Branch branch : branches) {
-            int w = branch.segmentLength();
-            int r = branch.dilation();
-            int blocks = blocks(branch.selectedRows(Math.min(w, n), 0));
-            int rowStride = r * heads * d;
-            parallel(branch.segments(n) * heads * blocks, (item, tile) -> {
-                int block = (int) (item % blocks);
-                int head = (int) (item / blocks % heads);
-                int start = (int) (item / blocks / heads) * w;
-                DilatedSelection sel = DilatedSelection.of(0, Math.min(w, n - start), config.offset(branch, head), r);
-                int i0 = block * BLOCK;
-                if (i0 < sel.count()) {
-                    Rows rows = new Rows(((start + sel.firstRow()) * heads + head) * d, rowStride);
-                    tile.forward(q, rows, k, v, rows, sel.count(), o, lse, i0, Math.min(sel.count(), i0 + BLOCK),
-                            0, causal);
-                }
-            });
+            QueryBlocks.inPlace(pool, () -> new SegmentTileGradients(d), config, branch, n, BLOCK,
+                    (tile, head, rows, count, i0, i1, shift) ->
+                            tile.forward(q, rows, k, v, rows, count, o, lse, i0, i1, shift, causal));
         }
     }
 
@@ -121,17 +104,12 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
      */
     public void backward(List<Branch> branches, double[] q, double[] k, double[] v, int n, double[] o,
                          double[] lse, double[] dO, double[] dq, double[] dk, double[] dv) {
-        AttentionKernel.checkBranches(config, branches);
-        long elems = checkLength(n);
-        require("q", q, elems);
-        require("k", k, elems);
-        require("v", v, elems);
-        require("o", o, elems);
-        require("lse", lse, (long) n * heads());
-        require("dO", dO, elems);
-        require("dq", dq, elems);
-        require("dk", dk, elems);
-        require("dv", dv, elems);
+        AttentionInputs.requireBranches(config, branches);
+        long elems = AttentionInputs.requireForward(config, n, q, k, v, o, lse);
+        AttentionInputs.require("dO", dO, elems);
+        AttentionInputs.require("dq", dq, elems);
+        AttentionInputs.require("dk", dk, elems);
+        AttentionInputs.require("dv", dv, elems);
         int heads = heads();
         int d = headDim();
         boolean causal = causal();
@@ -163,31 +141,14 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
      */
     public void forwardGathered(Branch branch, int offsetInSegment, double[] q, int n, double[][] keys,
                                 double[][] values, double[] o, double[] lse) {
-        DilatedSelection[] sel = checkGathered(branch, offsetInSegment, n, keys, values);
-        long elems = (long) n * config.rowWidth();
-        require("q", q, elems);
-        require("o", o, elems);
-        require("lse", lse, (long) n * heads());
-        int heads = heads();
+        DilatedSelection[] sel = AttentionInputs.requireGathered(config, branch, offsetInSegment, n, q, keys, values,
+                o, lse);
         int d = headDim();
         boolean causal = causal();
-        int maxCount = 0;
-        for (DilatedSelection s : sel) {
-            maxCount = Math.max(maxCount, s.count());
-        }
-        int blocks = blocks(maxCount);
-        int rowStride = branch.dilation() * heads * d;
         Rows compact = new Rows(0, d);
-        parallel((long) heads * blocks, (item, tile) -> {
-            int head = (int) (item / blocks);
-            int i0 = (int) (item % blocks) * BLOCK;
-            DilatedSelection s = sel[head];
-            if (i0 < s.count()) {
-                Rows rows = new Rows((s.firstRow() * heads + head) * d, rowStride);
-                tile.forward(q, rows, keys[head], values[head], compact, keys[head].length / d, o, lse, i0,
-                        Math.min(s.count(), i0 + BLOCK), s.firstIndex(), causal);
-            }
-        });
+        QueryBlocks.gathered(pool, () -> new SegmentTileGradients(d), config, branch, sel, BLOCK,
+                (tile, head, rows, count, i0, i1, shift) -> tile.forward(q, rows, keys[head], values[head], compact,
+                        keys[head].length / d, o, lse, i0, i1, shift, causal));
     }
 
     /**
@@ -200,13 +161,11 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
     public void backwardGathered(Branch branch, int offsetInSegment, double[] q, int n, double[][] keys,
                                  double[][] values, double[] o, double[] lse, double[] dO, double[] dq,
                                  double[][] dKeys, double[][] dValues) {
-        DilatedSelection[] sel = checkGathered(branch, offsetInSegment, n, keys, values);
+        DilatedSelection[] sel = AttentionInputs.requireGathered(config, branch, offsetInSegment, n, q, keys, values,
+                o, lse);
         long elems = (long) n * config.rowWidth();
-        require("q", q, elems);
-        require("o", o, elems);
-        require("lse", lse, (long) n * heads());
-        require("dO", dO, elems);
-        require("dq", dq, elems);
+        AttentionInputs.require("dO", dO, elems);
+        AttentionInputs.require("dq", dq, elems);
         int heads = heads();
         int d = headDim();
         boolean causal = causal();
@@ -232,56 +191,6 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
         pool.close();
     }
 
-    private long checkLength(int n) {
-        if (n < 1) {
-            throw new IllegalArgumentException("sequence length must be >= 1 (got " + n + ")");
-        }
-        long elems = (long) n * config.rowWidth();
-        if (elems > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("n * H * d = " + elems + " doubles exceeds one array ("
-                    + Integer.MAX_VALUE + "): split the sequence into blocks (the Spark plan does)");
-        }
-        return elems;
-    }
-
-    /** Checks a gathered block and its keys; returns each head's selection of the block's rows. */
-    private DilatedSelection[] checkGathered(Branch branch, int offsetInSegment, int n, double[][] keys,
-                                             double[][] values) {
-        if (branch == null) {
-            throw new IllegalArgumentException("branch is missing");
-        }
-        AttentionKernel.checkBranches(config, List.of(branch));
-        checkLength(n);
-        int w = branch.segmentLength();
-        if (offsetInSegment < 0 || (long) offsetInSegment + n > w) {
-            throw new IllegalArgumentException("branch " + branch + ": a block of " + n + " positions starting "
-                    + offsetInSegment + " into a segment must lie inside the segment's " + w + " positions");
-        }
-        int heads = heads();
-        int d = headDim();
-        if (keys == null || values == null || keys.length != heads || values.length != heads) {
-            throw new IllegalArgumentException("gathered keys/values for " + (keys == null ? 0 : keys.length)
-                    + "/" + (values == null ? 0 : values.length) + " heads, config has " + heads);
-        }
-        DilatedSelection[] sel = new DilatedSelection[heads];
-        for (int h = 0; h < heads; h++) {
-            if (keys[h] == null || values[h] == null || keys[h].length % d != 0
-                    || values[h].length != keys[h].length) {
-                throw new IllegalArgumentException("head " + h + ": gathered keys hold "
-                        + (keys[h] == null ? 0 : keys[h].length) + " doubles and values "
-                        + (values[h] == null ? 0 : values[h].length) + ", need equal multiples of d = " + d);
-            }
-            sel[h] = DilatedSelection.of(offsetInSegment, n, config.offset(branch, h), branch.dilation());
-            int needed = sel[h].count() == 0 ? 0 : sel[h].firstIndex() + sel[h].count();
-            if (keys[h].length / d < needed) {
-                throw new IllegalArgumentException("head " + h + ", branch " + branch + ": gathered "
-                        + keys[h].length / d + " key rows, but the block's queries reach sparse row "
-                        + (needed - 1) + ": gather the segment's rows up to at least the block's last");
-            }
-        }
-        return sel;
-    }
-
     private static void checkLike(String name, double[][] grads, String likeName, double[][] like) {
         if (grads == null || grads.length != like.length) {
             throw new IllegalArgumentException(name + " has " + (grads == null ? 0 : grads.length)
@@ -294,19 +203,6 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
                         + like[h].length + ": they must match");
             }
         }
-    }
-
-    private static void require(String name, double[] a, long needed) {
-        if (a == null) {
-            throw new IllegalArgumentException(name + " is missing");
-        }
-        if (a.length < needed) {
-            throw new IllegalArgumentException(name + " holds " + a.length + " doubles, needs " + needed);
-        }
-    }
-
-    private static int blocks(int rows) {
-        return (rows + BLOCK - 1) / BLOCK;
     }
 
     /** Runs items {@code [0, items)} on the pool, each worker with its own tile. */

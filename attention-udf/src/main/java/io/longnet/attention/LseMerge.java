@@ -67,10 +67,10 @@ public final class LseMerge {
      */
     public static void merge(FloatBuffer o, FloatBuffer lse, FloatBuffer oPart, FloatBuffer lsePart,
                              int rows, int d) {
-        requireFloats("o", o, (long) rows * d);
-        requireFloats("oPart", oPart, (long) rows * d);
-        requireFloats("lse", lse, rows);
-        requireFloats("lsePart", lsePart, rows);
+        AttentionInputs.require("o", o, (long) rows * d);
+        AttentionInputs.require("oPart", oPart, (long) rows * d);
+        AttentionInputs.require("lse", lse, rows);
+        AttentionInputs.require("lsePart", lsePart, rows);
         float[] acc = new float[d];
         float[] part = new float[d];
         int o0 = o.position();
@@ -92,15 +92,5 @@ public final class LseMerge {
         FloatBuffer lse = FloatBuffer.wrap(lseA.clone());
         merge(o, lse, FloatBuffer.wrap(oB), FloatBuffer.wrap(lseB), lseA.length, d);
         return new AttentionResult(o, lse);
-    }
-
-    static void requireFloats(String name, FloatBuffer b, long needed) {
-        if (b == null) {
-            throw new IllegalArgumentException(name + " is missing");
-        }
-        if (b.remaining() < needed) {
-            throw new IllegalArgumentException(name + " holds " + b.remaining() + " floats, needs "
-                    + needed);
-        }
     }
 }

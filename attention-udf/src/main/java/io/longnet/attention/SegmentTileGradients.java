@@ -4,9 +4,9 @@ import io.longnet.attention.SegmentTileAttention.Rows;
 import java.util.Arrays;
 
 /**
- * The float64 math of one work item of {@link DilatedAttentionGradients}: a block of up to {@link #BLOCK_Q}
- * query rows of one dilated segment of one head against that segment's key rows, in tiles of
- * {@link #BLOCK_K} keys. The forward pass is flash-style (online softmax, merged into the output by lse);
+ * The float64 twin of {@link SegmentTileAttention}: the math of one work item of {@link
+ * DilatedAttentionGradients}, a block of up to {@link #BLOCK_Q} query rows of one dilated segment of one
+ * head against that segment's key rows, in tiles of {@link #BLOCK_K} keys. The forward pass is flash-style (online softmax, merged into the output by lse);
  * the backward pass recomputes the probabilities from the mixed lse. One instance per worker thread: it
  * owns the tiles, so memory stays {@code O(BLOCK * d)} per thread and no {@code w x w} matrix exists.
  *
@@ -83,9 +83,7 @@ final class SegmentTileGradients {
         int keyEnd = causal ? Math.min(keyRows, i1 + queryShift) : keyRows;
         for (int j0 = 0; j0 < keyEnd; j0 += BLOCK_K) {
             int bk = Math.min(BLOCK_K, keyEnd - j0);
-            loadKeys(k, v, keys, j0, bk);
-            mask(j0, bk, bq, i0 + queryShift, causal);
-            scoreTile(bq, bk);
+            scoreKeyTile(k, v, keys, j0, bk, bq, i0 + queryShift, causal);
             softmaxAccumulate(bq, bk);
         }
         for (int i = 0; i < bq; i++) {
@@ -132,9 +130,7 @@ final class SegmentTileGradients {
         int keyEnd = causal ? Math.min(keyRows, i1 + queryShift) : keyRows;
         for (int j0 = 0; j0 < keyEnd; j0 += BLOCK_K) {
             int bk = Math.min(BLOCK_K, keyEnd - j0);
-            loadKeys(k, v, keys, j0, bk);
-            mask(j0, bk, bq, i0 + queryShift, causal);
-            scoreTile(bq, bk);
+            scoreKeyTile(k, v, keys, j0, bk, bq, i0 + queryShift, causal);
             for (int j = 0; j < bk; j++) {
                 double[] p = pT[j];
                 int lo = firstQuery[j];
@@ -218,8 +214,14 @@ final class SegmentTileGradients {
         }
     }
 
-    /** pT[j] = sum_c k[j][c] * qT[c] for the queries that may see key j, -inf for the others. */
-    private void scoreTile(int bq, int bk) {
+    /**
+     * Loads key rows {@code [j0, j0 + bk)} and their values into the tiles, then pT[j] = sum_c k[j][c] * qT[c]
+     * for the queries that may see key j, -inf for the others; the step both passes start a key tile with.
+     */
+    private void scoreKeyTile(double[] k, double[] v, Rows keys, int j0, int bk, int bq, int diagonal,
+                              boolean causal) {
+        loadKeys(k, v, keys, j0, bk);
+        mask(j0, bk, bq, diagonal, causal);
         for (int j = 0; j < bk; j++) {
             Arrays.fill(pT[j], 0, bq, 0.0);
         }

@@ -4,8 +4,10 @@ import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.TreeSet;
+import java.util.function.ToIntFunction;
 
 /**
  * How one sequence of {@code n} positions is cut for the sequence-parallel plan (DESIGN.md §3-4):
@@ -103,6 +105,46 @@ public record PartitionPlan(DilatedAttentionConfig config, long n, int partition
      */
     public int firstReceiver(Branch branch, int p) {
         return config.causal() ? p : segmentFirstPartition(branch, p);
+    }
+
+    /**
+     * Checks that an input of the plan ({@code what}, e.g. {@code qkv}) has one Spark partition per plan
+     * partition, partition p holding the plan's partition p.
+     */
+    public void requirePartitions(String what, int partitions) {
+        if (partitions != partitions()) {
+            throw new IllegalArgumentException(what + " has " + partitions + " partitions, the plan "
+                    + partitions() + " (" + describe() + ")");
+        }
+    }
+
+    /**
+     * Of {@code parts} (exchange parts of any spanning branch), those of spanning branch number {@code branch}
+     * that partition {@code p} received, in source order; checks that they are exactly one part from each
+     * partition of {@link #segmentFirstPartition} to {@link #lastSource}. One check for the float32 and
+     * float64 exchanges, whose part types differ.
+     */
+    public <P> List<P> received(int branch, int p, List<P> parts, ToIntFunction<P> branchOf,
+                                ToIntFunction<P> sourceOf) {
+        Branch b = spanning.get(branch);
+        List<P> mine = new ArrayList<>();
+        for (P part : parts) {
+            if (branchOf.applyAsInt(part) == branch) {
+                mine.add(part);
+            }
+        }
+        mine.sort(Comparator.comparingInt(sourceOf));
+        int first = segmentFirstPartition(b, p);
+        int last = lastSource(b, p);
+        boolean expected = mine.size() == last - first + 1;
+        for (int i = 0; expected && i < mine.size(); i++) {
+            expected = sourceOf.applyAsInt(mine.get(i)) == first + i;
+        }
+        if (!expected) {
+            throw new IllegalStateException("partition " + p + ", branch " + b + ": received " + mine.size()
+                    + " parts, expected those of partitions " + first + ".." + last);
+        }
+        return mine;
     }
 
     /** A readable summary for logs and the CLI. */

@@ -7,7 +7,6 @@ import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.DilatedSelection;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
@@ -41,10 +40,7 @@ public final class SequenceParallelAttention {
      */
     public static JavaRDD<AttentionBlock> attend(JavaRDD<QkvBlock> qkv, PartitionPlan plan, Backend backend) {
         Objects.requireNonNull(backend, "backend");
-        if (qkv.getNumPartitions() != plan.partitions()) {
-            throw new IllegalArgumentException("qkv has " + qkv.getNumPartitions() + " partitions, the plan "
-                    + plan.partitions());
-        }
+        plan.requirePartitions("qkv", qkv.getNumPartitions());
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(qkv.context());
         List<JavaPairRDD<Integer, ExchangePart>> exchanges = new ArrayList<>();
         for (int b = 0; b < plan.spanning().size(); b++) {
@@ -120,7 +116,8 @@ public final class SequenceParallelAttention {
             kernel.forward(c, plan.local(), q, FloatBuffer.wrap(block.k()), FloatBuffer.wrap(block.v()), n, ob, lb);
             for (int branch = 0; branch < plan.spanning().size(); branch++) {
                 Branch b = plan.spanning().get(branch);
-                List<ExchangePart> mine = partsOf(plan, branch, block.partition(), parts);
+                List<ExchangePart> mine = plan.received(branch, block.partition(), parts, ExchangePart::branch,
+                        ExchangePart::source);
                 List<FloatBuffer> keys = new ArrayList<>();
                 List<FloatBuffer> values = new ArrayList<>();
                 for (int h = 0; h < c.heads(); h++) {
@@ -132,26 +129,6 @@ public final class SequenceParallelAttention {
             }
         }
         return new AttentionBlock(block.partition(), block.start(), n, o, lse, ran);
-    }
-
-    /** This partition's parts of spanning branch {@code branch}, in sparse-row (source) order, checked. */
-    private static List<ExchangePart> partsOf(PartitionPlan plan, int branch, int partition,
-                                              List<ExchangePart> parts) {
-        Branch b = plan.spanning().get(branch);
-        List<ExchangePart> mine = new ArrayList<>();
-        for (ExchangePart p : parts) {
-            if (p.branch() == branch) {
-                mine.add(p);
-            }
-        }
-        mine.sort(Comparator.comparingInt(ExchangePart::source));
-        int first = plan.segmentFirstPartition(b, partition);
-        int last = plan.lastSource(b, partition);
-        if (mine.size() != last - first + 1 || (!mine.isEmpty() && mine.get(0).source() != first)) {
-            throw new IllegalStateException("partition " + partition + ", branch " + b + ": received "
-                    + mine.size() + " parts, expected those of partitions " + first + ".." + last);
-        }
-        return mine;
     }
 
     private static FloatBuffer concat(List<ExchangePart> parts, int head, boolean keys) {

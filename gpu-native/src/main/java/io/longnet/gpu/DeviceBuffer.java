@@ -8,8 +8,8 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 
-/** Device memory of a fixed size, freed on close. */
-final class DeviceBuffer implements AutoCloseable {
+/** Device memory of a fixed size, freed on the first close (later closes do nothing). */
+final class DeviceBuffer extends NativeBuffer {
 
     /** A device pointer whose address can be packed into a params struct. */
     private static final class Address extends CUdeviceptr {
@@ -19,10 +19,9 @@ final class DeviceBuffer implements AutoCloseable {
     }
 
     private final Address ptr = new Address();
-    private final long bytes;
 
     DeviceBuffer(long bytes) {
-        this.bytes = bytes;
+        super(bytes);
         check(JCudaDriver.cuMemAlloc(ptr, Math.max(1, bytes)), "cuMemAlloc(" + bytes + " bytes)");
     }
 
@@ -34,26 +33,22 @@ final class DeviceBuffer implements AutoCloseable {
         return ptr.value();
     }
 
-    long bytes() {
-        return bytes;
-    }
-
     /** Copies {@code bytes()} from {@code src} (element 0 at its position). */
     void upload(Buffer src) {
-        check(JCudaDriver.cuMemcpyHtoD(ptr, Pointer.to(src.slice()), bytes), "cuMemcpyHtoD");
+        check(JCudaDriver.cuMemcpyHtoD(ptr, Pointer.to(src.slice()), bytes()), "cuMemcpyHtoD");
     }
 
     void upload(int[] src) {
-        check(JCudaDriver.cuMemcpyHtoD(ptr, Pointer.to(src), bytes), "cuMemcpyHtoD");
+        check(JCudaDriver.cuMemcpyHtoD(ptr, Pointer.to(src), bytes()), "cuMemcpyHtoD");
     }
 
     /** Copies {@code bytes()} into {@code dst} (element 0 at its position). */
     void download(Buffer dst) {
-        check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst.slice()), ptr, bytes), "cuMemcpyDtoH");
+        check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst.slice()), ptr, bytes()), "cuMemcpyDtoH");
     }
 
     void fill32(int bits, CUstream stream) {
-        check(JCudaDriver.cuMemsetD32Async(ptr, bits, bytes / 4, stream), "cuMemsetD32Async");
+        check(JCudaDriver.cuMemsetD32Async(ptr, bits, bytes() / 4, stream), "cuMemsetD32Async");
     }
 
     /** Queues a copy of the first {@code count} bytes from pinned host memory on {@code stream}. */
@@ -67,7 +62,7 @@ final class DeviceBuffer implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    void free() {
         check(JCudaDriver.cuMemFree(ptr), "cuMemFree");
     }
 }

@@ -2,6 +2,7 @@ package io.longnet.gpu;
 
 import static io.longnet.gpu.CudaException.check;
 
+import io.longnet.attention.AttentionInputs;
 import io.longnet.attention.AttentionKernel;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
@@ -55,8 +56,8 @@ public final class GpuAttentionKernel implements AttentionKernel {
     @Override
     public void forward(DilatedAttentionConfig config, List<Branch> branches, FloatBuffer q, FloatBuffer k,
                         FloatBuffer v, int n, FloatBuffer o, FloatBuffer lse) {
-        AttentionKernel.checkShapes(config, q, k, v, n, o, lse);
-        AttentionKernel.checkBranches(config, branches);
+        AttentionInputs.requireBranches(config, branches);
+        AttentionInputs.requireForward(config, n, q, k, v, o, lse);
         LaunchGeometry.requireHeadWidth(config.headDim());
         device.makeCurrent();
         int chunk = chunkLength(config, branches, n);
@@ -114,6 +115,8 @@ public final class GpuAttentionKernel implements AttentionKernel {
     /** One chunk in flight: pinned staging, device buffers and a stream of its own. */
     private final class Slot implements AutoCloseable {
         private final CUstream stream = new CUstream();
+        /** The stream (first) and every buffer, released in reverse order. */
+        private final NativeResources resources = new NativeResources();
         private final PinnedBuffer[] hostIn = new PinnedBuffer[3];
         private final DeviceBuffer[] deviceF32 = new DeviceBuffer[3];
         private final DeviceBuffer[] deviceIn = new DeviceBuffer[3];
@@ -129,18 +132,26 @@ public final class GpuAttentionKernel implements AttentionKernel {
             return width * (3L * 4 + (p == Precision.BF16 ? 3L * 2 : 0) + 4) + 4L * c.heads();
         }
 
+        /** Acquires the stream and buffers; when one acquisition fails, releases those before it. */
         Slot(int chunk, DilatedAttentionConfig c) {
             long elems = (long) chunk * c.rowWidth();
-            check(JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
-            for (int t = 0; t < 3; t++) {
-                hostIn[t] = new PinnedBuffer(elems * 4);
-                deviceF32[t] = new DeviceBuffer(elems * 4);
-                deviceIn[t] = precision == Precision.BF16 ? new DeviceBuffer(elems * 2) : deviceF32[t];
+            try {
+                check(JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+                resources.add(() -> check(JCudaDriver.cuStreamDestroy(stream), "cuStreamDestroy"));
+                for (int t = 0; t < 3; t++) {
+                    hostIn[t] = resources.add(new PinnedBuffer(elems * 4));
+                    deviceF32[t] = resources.add(new DeviceBuffer(elems * 4));
+                    deviceIn[t] = precision == Precision.BF16 ? resources.add(new DeviceBuffer(elems * 2))
+                            : deviceF32[t];
+                }
+                hostO = resources.add(new PinnedBuffer(elems * 4));
+                hostLse = resources.add(new PinnedBuffer((long) chunk * c.heads() * 4));
+                deviceO = resources.add(new DeviceBuffer(elems * 4));
+                deviceLse = resources.add(new DeviceBuffer((long) chunk * c.heads() * 4));
+            } catch (RuntimeException | Error e) {
+                resources.closeAfter(e);
+                throw e;
             }
-            hostO = new PinnedBuffer(elems * 4);
-            hostLse = new PinnedBuffer((long) chunk * c.heads() * 4);
-            deviceO = new DeviceBuffer(elems * 4);
-            deviceLse = new DeviceBuffer((long) chunk * c.heads() * 4);
         }
 
         /** Stages positions [start, start + len) and queues their copies, kernels and copy back. */
@@ -174,19 +185,10 @@ public final class GpuAttentionKernel implements AttentionKernel {
 
         @Override
         public void close() {
+            // Queued copies and kernels still use the buffers: wait for them (a failure here is the
+            // chunk's, already reported by finish), then free the buffers and destroy the stream.
             JCudaDriver.cuStreamSynchronize(stream);
-            for (int t = 0; t < 3; t++) {
-                if (deviceIn[t] != deviceF32[t]) {
-                    deviceIn[t].close();
-                }
-                deviceF32[t].close();
-                hostIn[t].close();
-            }
-            hostO.close();
-            hostLse.close();
-            deviceO.close();
-            deviceLse.close();
-            check(JCudaDriver.cuStreamDestroy(stream), "cuStreamDestroy");
+            resources.close();
         }
     }
 
@@ -194,8 +196,8 @@ public final class GpuAttentionKernel implements AttentionKernel {
     public void attendGathered(DilatedAttentionConfig config, Branch branch, int offsetInSegment, FloatBuffer q,
                                int n, List<FloatBuffer> keys, List<FloatBuffer> values, FloatBuffer o,
                                FloatBuffer lse) {
-        AttentionKernel.checkShapes(config, q, q, q, n, o, lse);
-        AttentionKernel.checkBranches(config, List.of(branch));
+        DilatedSelection[] sel = AttentionInputs.requireGathered(config, branch, offsetInSegment, n, q, keys, values,
+                o, lse);
         int heads = config.heads();
         int d = config.headDim();
         LaunchGeometry.requireHeadWidth(d);
@@ -205,8 +207,7 @@ public final class GpuAttentionKernel implements AttentionKernel {
         for (int h = 0; h < heads; h++) {
             rows[h] = keys.get(h).remaining() / d;
             maxKeys = Math.max(maxKeys, rows[h]);
-            maxQueries = Math.max(maxQueries, DilatedSelection.of(offsetInSegment, n, config.offset(branch, h),
-                    branch.dilation()).count());
+            maxQueries = Math.max(maxQueries, sel[h].count());
         }
         // Heads' compact rows side by side, each padded to the longest (pads are never read).
         FloatBuffer packedK = FloatBuffer.allocate(Math.max(1, heads * maxKeys * d));
@@ -282,16 +283,16 @@ public final class GpuAttentionKernel implements AttentionKernel {
 
     /** A host buffer on the device in this kernel's precision (synchronous; for small gathered inputs). */
     private DeviceBuffer toDevice(FloatBuffer host, long elems) {
-        DeviceBuffer f32 = new DeviceBuffer(elems * 4);
-        f32.upload(host);
-        if (precision == Precision.FP32) {
-            return f32;
-        }
-        try (f32) {
-            DeviceBuffer bf16 = new DeviceBuffer(elems * 2);
+        try (NativeResources held = new NativeResources()) {
+            DeviceBuffer f32 = held.add(new DeviceBuffer(elems * 4));
+            f32.upload(host);
+            if (precision == Precision.FP32) {
+                return held.disown(f32);
+            }
+            DeviceBuffer bf16 = held.add(new DeviceBuffer(elems * 2));
             toBf16(f32, bf16, elems, null);
             check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (f32_to_bf16)");
-            return bf16;
+            return held.disown(bf16);
         }
     }
 

@@ -5,7 +5,7 @@ import java.util.List;
 
 /**
  * Grid, block and dynamic shared memory of one branch launch: grid {@code (segments, heads, query
- * blocks)}, as the kernels expect (kernel_traits.h). Pure arithmetic, tested without a GPU.
+ * blocks)}, as the kernels expect (dilated_params.h). Pure arithmetic, tested without a GPU.
  */
 public record LaunchGeometry(int gridX, int gridY, int gridZ, int threads, int sharedBytes) {
 

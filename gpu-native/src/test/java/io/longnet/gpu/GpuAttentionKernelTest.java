@@ -1,5 +1,6 @@
 package io.longnet.gpu;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.longnet.attention.AttentionResult;
@@ -130,7 +131,8 @@ class GpuAttentionKernelTest {
         List<FloatBuffer> keys = new java.util.ArrayList<>();
         List<FloatBuffer> values = new java.util.ArrayList<>();
         for (int h = 0; h < c.heads(); h++) {
-            int rows = 40 + h; // causal: at least up to the block's last selected row
+            // Causal: at least up to the block's last selected row (sparse row 63 of the segment).
+            int rows = 64 + h;
             keys.add(FloatBuffer.wrap(Tensors.random(rnd, rows * 32, 2.0)));
             values.add(FloatBuffer.wrap(Tensors.random(rnd, rows * 32, 1.0)));
         }
@@ -148,6 +150,18 @@ class GpuAttentionKernelTest {
         }
         assertTrue(Tensors.relativeError(oGpu, toDouble(oCpu)) < 1e-5, "o");
         assertTrue(Tensors.relativeError(lGpu, toDouble(lCpu)) < 1e-5, "lse");
+    }
+
+    @Test
+    void buffersCloseOnce() {
+        CudaDevices.pool().device(0).makeCurrent();
+        DeviceBuffer device = new DeviceBuffer(1024);
+        PinnedBuffer pinned = new PinnedBuffer(1024);
+        device.close();
+        pinned.close();
+        // A second free of the same pointer would fail (CUDA_ERROR_INVALID_VALUE): close must not free again.
+        assertDoesNotThrow(device::close);
+        assertDoesNotThrow(pinned::close);
     }
 
     private static double[] toDouble(float[] a) {

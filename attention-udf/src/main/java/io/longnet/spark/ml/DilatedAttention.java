@@ -10,7 +10,6 @@ import io.longnet.spark.PartitionPlan;
 import io.longnet.spark.QkvBlock;
 import io.longnet.spark.SequenceParallelAttention;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -27,7 +26,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
-import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
@@ -42,7 +40,8 @@ import scala.Tuple2;
  * read once for the lengths and once per sequence, so cache it when it holds many sequences. The head
  * width d is the {@code headDim} param: the block bytes {@code B x H x d x 4} alone do not tell B from d.
  */
-public final class DilatedAttention extends Transformer implements DefaultParamsWritable {
+public final class DilatedAttention extends Transformer implements DefaultParamsWritable,
+        HasPartitionLength<DilatedAttention>, HasBackend<DilatedAttention> {
 
     private static final long serialVersionUID = 1L;
 
@@ -60,8 +59,6 @@ public final class DilatedAttention extends Transformer implements DefaultParams
     private final IntParam heads;
     private final IntParam headDim;
     private final BooleanParam causal;
-    private final IntParam partitionLength;
-    private final Param<String> backend;
 
     public DilatedAttention() {
         this(Identifiable$.MODULE$.randomUID("dilatedAttention"));
@@ -80,10 +77,6 @@ public final class DilatedAttention extends Transformer implements DefaultParams
         heads = new IntParam(this, "heads", "number of heads H (>= 1)");
         headDim = new IntParam(this, "headDim", "head width d (>= 1); blocks hold B x H x d floats");
         causal = new BooleanParam(this, "causal", "whether a query attends only to keys at or before it");
-        partitionLength = new IntParam(this, "partitionLength",
-                "positions per Spark partition (a multiple of the block size B that divides or is a"
-                        + " multiple of every segment length); 0: chosen");
-        backend = new Param<>(this, "backend", "attention backend: auto, cpu or gpu");
         setDefault(qCol, "q");
         setDefault(kCol, "k");
         setDefault(vCol, "v");
@@ -93,8 +86,8 @@ public final class DilatedAttention extends Transformer implements DefaultParams
         setDefault(heads, 8);
         setDefault(headDim, 64);
         setDefault(causal, false);
-        setDefault(partitionLength, 0);
-        setDefault(backend, "auto");
+        declarePartitionLength();
+        declareBackend();
     }
 
     @Override
@@ -138,14 +131,6 @@ public final class DilatedAttention extends Transformer implements DefaultParams
         return causal;
     }
 
-    public IntParam partitionLength() {
-        return partitionLength;
-    }
-
-    public Param<String> backend() {
-        return backend;
-    }
-
     public String getQCol() {
         return $(qCol);
     }
@@ -180,14 +165,6 @@ public final class DilatedAttention extends Transformer implements DefaultParams
 
     public boolean getCausal() {
         return (Boolean) $(causal);
-    }
-
-    public int getPartitionLength() {
-        return (Integer) $(partitionLength);
-    }
-
-    public String getBackend() {
-        return $(backend);
     }
 
     public DilatedAttention setQCol(String value) {
@@ -235,16 +212,6 @@ public final class DilatedAttention extends Transformer implements DefaultParams
         return this;
     }
 
-    public DilatedAttention setPartitionLength(int value) {
-        set(partitionLength, value);
-        return this;
-    }
-
-    public DilatedAttention setBackend(String value) {
-        set(backend, value);
-        return this;
-    }
-
     /** The attention config these params describe; throws {@link IllegalArgumentException} if invalid. */
     public DilatedAttentionConfig config() {
         List<Branch> parsed;
@@ -259,35 +226,22 @@ public final class DilatedAttention extends Transformer implements DefaultParams
     @Override
     public StructType transformSchema(StructType schema) {
         DilatedAttentionConfig config = config();
-        Backend.parse(getBackend());
-        int length = getPartitionLength();
-        if (length < 0) {
-            throw new IllegalArgumentException("param partitionLength must be >= 0 (0: chosen), got " + length);
-        }
-        if (length > 0) {
-            PartitionPlan.of(config, 1, length, PartitionPlan.DEFAULT_TASK_BYTES); // checks it fits the branches
-        }
-        requireColumn(schema, SEQ_ID, DataTypes.LongType);
-        requireColumn(schema, BLOCK, DataTypes.LongType);
-        requireColumn(schema, getQCol(), DataTypes.BinaryType);
-        requireColumn(schema, getKCol(), DataTypes.BinaryType);
-        requireColumn(schema, getVCol(), DataTypes.BinaryType);
+        validateBackend();
+        validatePartitionLength(config);
+        String castHint = " (cast it with .cast(\"long\"))";
+        StageColumns.requireColumn(schema, SEQ_ID, DataTypes.LongType, castHint);
+        StageColumns.requireColumn(schema, BLOCK, DataTypes.LongType, castHint);
+        StageColumns.requireColumn(schema, getQCol(), DataTypes.BinaryType, "");
+        StageColumns.requireColumn(schema, getKCol(), DataTypes.BinaryType, "");
+        StageColumns.requireColumn(schema, getVCol(), DataTypes.BinaryType, "");
         String out = getOutputCol();
         String lse = getLseCol();
         if (out.isEmpty()) {
             throw new IllegalArgumentException("param outputCol must not be empty");
         }
-        List<String> names = Arrays.asList(schema.fieldNames());
-        for (String name : lse.isEmpty() ? List.of(out) : List.of(out, lse)) {
-            if (name.equals(SEQ_ID) || name.equals(BLOCK)) {
-                throw new IllegalArgumentException("output column '" + name + "' clashes with a key column;"
-                        + " choose another name");
-            }
-            if (names.contains(name) && !isInput(name)) {
-                throw new IllegalArgumentException("output column '" + name + "' already exists in the input ("
-                        + String.join(", ", names) + "): choose another name or drop it first");
-            }
-        }
+        // The output replaces the input's columns, so an output named like a q/k/v input column is allowed.
+        StageColumns.requireNewOutputs(schema, lse.isEmpty() ? List.of(out) : List.of(out, lse),
+                List.of(SEQ_ID, BLOCK), List.of(getQCol(), getKCol(), getVCol()));
         if (out.equals(lse)) {
             throw new IllegalArgumentException("outputCol and lseCol are both '" + out + "'");
         }
@@ -299,24 +253,6 @@ public final class DilatedAttention extends Transformer implements DefaultParams
             fields.add(DataTypes.createStructField(lse, DataTypes.BinaryType, false));
         }
         return DataTypes.createStructType(fields);
-    }
-
-    /** The output replaces the input's columns, so an output named like a q/k/v input column is allowed. */
-    private boolean isInput(String name) {
-        return name.equals(getQCol()) || name.equals(getKCol()) || name.equals(getVCol());
-    }
-
-    private static void requireColumn(StructType schema, String name, DataType type) {
-        if (!Arrays.asList(schema.fieldNames()).contains(name)) {
-            throw new IllegalArgumentException("input column '" + name + "' (" + type.simpleString()
-                    + ") is missing; the input has " + String.join(", ", schema.fieldNames()));
-        }
-        DataType actual = schema.apply(name).dataType();
-        if (!actual.equals(type)) {
-            throw new IllegalArgumentException("input column '" + name + "' has type " + actual.simpleString()
-                    + ", expected " + type.simpleString()
-                    + (type.equals(DataTypes.LongType) ? " (cast it with .cast(\"long\"))" : ""));
-        }
     }
 
     @Override
@@ -372,7 +308,7 @@ public final class DilatedAttention extends Transformer implements DefaultParams
                         + blockSize * rowBytes + " bytes, only the last one shorter");
             }
             PartitionPlan plan = plan(config, n, blockSize);
-            outputs.add(attendSequence(jsc, input, plan, seqId, blockSize, withLse, Backend.parse(getBackend())));
+            outputs.add(attendSequence(jsc, input, plan, seqId, blockSize, withLse, parsedBackend()));
         }
         jsc.setJobDescription(null);
         JavaRDD<Row> all = outputs.size() == 1 ? outputs.get(0)

@@ -1,6 +1,5 @@
 package io.longnet.spark.ml;
 
-import io.longnet.attention.Backend;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
 import io.longnet.spark.SequenceSlice;
@@ -11,7 +10,6 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
-import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.util.DefaultParamsReader;
 import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
@@ -107,7 +105,7 @@ public final class LongNetEncoder extends LongNetModelStage<LongNetEncoder> {
         TokenSequences sequences = sequences(dataset, model, "LongNetEncoder");
         int blockSize = sequences.blockSize();
         int width = model.config().dModel();
-        JavaRDD<SequenceSlice> hidden = sequences.hidden(jsc, model, getLayer(), Backend.parse(getBackend()), getCheckpointEvery());
+        JavaRDD<SequenceSlice> hidden = sequences.hidden(jsc, model, getLayer(), parsedBackend(), getCheckpointEvery());
         JavaRDD<Row> rows = hidden.flatMap(s -> {
             List<Row> out = new ArrayList<>();
             for (SequenceSlice b : s.byBlock(blockSize, width)) {
@@ -120,11 +118,6 @@ public final class LongNetEncoder extends LongNetModelStage<LongNetEncoder> {
             return out.iterator();
         });
         return spark.createDataFrame(rows, outSchema);
-    }
-
-    @Override
-    public LongNetEncoder copy(ParamMap extra) {
-        return defaultCopy(extra);
     }
 
     /** Reader for {@link #load(String)}; the params are read back as written. */

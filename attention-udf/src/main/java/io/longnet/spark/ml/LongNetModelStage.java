@@ -1,26 +1,21 @@
 package io.longnet.spark.ml;
 
-import io.longnet.attention.Backend;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
-import io.longnet.spark.PartitionPlan;
 import io.longnet.spark.TokenSequences;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.ml.Model;
-import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.util.DefaultParamsWritable;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.functions;
-import org.apache.spark.sql.types.ArrayType;
-import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 
@@ -35,7 +30,8 @@ import org.apache.spark.sql.types.StructType;
  * @param <S> the stage itself, so that the setters chain
  */
 public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> extends Model<S>
-        implements DefaultParamsWritable permits LongNetEncoder, LongNetScorer {
+        implements DefaultParamsWritable, HasTokensCol<S>, HasPartitionLength<S>, HasBackend<S>,
+        HasCheckpointEvery<S> permits LongNetEncoder, LongNetScorer {
 
     private static final long serialVersionUID = 1L;
 
@@ -45,28 +41,16 @@ public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> e
 
     private final String uid;
     private final Param<String> modelPath;
-    private final Param<String> tokensCol;
-    private final IntParam partitionLength;
-    private final Param<String> backend;
-    private final IntParam checkpointEvery;
 
     LongNetModelStage(String uid) {
         this.uid = uid;
         modelPath = new Param<>(this, "modelPath", "local directory of a LongNet model (config.json and"
                 + " model.safetensors, e.g. from longnet init-model), read on the driver");
-        tokensCol = new Param<>(this, "tokensCol", "column of token ids (array<int>), a block of B positions per"
-                + " row beside seq_id and block");
-        partitionLength = new IntParam(this, "partitionLength", "positions per Spark partition for sequences"
-                + " longer than one (a multiple of the block size B that divides or is a multiple of every"
-                + " segment length); 0: chosen");
-        backend = new Param<>(this, "backend", "attention backend: auto, cpu or gpu");
-        checkpointEvery = new IntParam(this, "checkpointEvery", "checkpoint the hidden states of sequence-parallel"
-                + " sequences every this many layers (needs SparkContext.setCheckpointDir); 0: never");
         setDefault(modelPath, "");
-        setDefault(tokensCol, "tokens");
-        setDefault(partitionLength, 0);
-        setDefault(backend, "auto");
-        setDefault(checkpointEvery, 0);
+        declareTokensCol();
+        declarePartitionLength();
+        declareBackend();
+        declareCheckpointEvery();
     }
 
     @SuppressWarnings("unchecked")
@@ -83,40 +67,8 @@ public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> e
         return modelPath;
     }
 
-    public Param<String> tokensCol() {
-        return tokensCol;
-    }
-
-    public IntParam partitionLength() {
-        return partitionLength;
-    }
-
-    public Param<String> backend() {
-        return backend;
-    }
-
-    public IntParam checkpointEvery() {
-        return checkpointEvery;
-    }
-
     public String getModelPath() {
         return $(modelPath);
-    }
-
-    public String getTokensCol() {
-        return $(tokensCol);
-    }
-
-    public int getPartitionLength() {
-        return (Integer) $(partitionLength);
-    }
-
-    public String getBackend() {
-        return $(backend);
-    }
-
-    public int getCheckpointEvery() {
-        return (Integer) $(checkpointEvery);
     }
 
     public S setModelPath(String value) {
@@ -124,24 +76,9 @@ public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> e
         return self();
     }
 
-    public S setTokensCol(String value) {
-        set(tokensCol, value);
-        return self();
-    }
-
-    public S setPartitionLength(int value) {
-        set(partitionLength, value);
-        return self();
-    }
-
-    public S setBackend(String value) {
-        set(backend, value);
-        return self();
-    }
-
-    public S setCheckpointEvery(int value) {
-        set(checkpointEvery, value);
-        return self();
+    @Override
+    public S copy(ParamMap extra) {
+        return defaultCopy(extra);
     }
 
     /** The model directory as a local path (a {@code file:} URI is accepted too). */
@@ -185,63 +122,25 @@ public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> e
      */
     LongNetConfig validate(StructType schema, List<String> outputs) {
         LongNetConfig config = modelConfig();
-        Backend.parse(getBackend());
-        int length = getPartitionLength();
-        if (length < 0) {
-            throw new IllegalArgumentException("param partitionLength must be >= 0 (0: chosen), got " + length);
-        }
-        if (length > 0) {
-            PartitionPlan.of(config.attentionConfig(), 1, length, PartitionPlan.DEFAULT_TASK_BYTES);
-        }
-        if (getCheckpointEvery() < 0) {
-            throw new IllegalArgumentException("param checkpointEvery must be >= 0 (0: never), got "
-                    + getCheckpointEvery());
-        }
-        String tokens = getTokensCol();
-        checkBlockInput(schema, tokens);
-        List<String> names = Arrays.asList(schema.fieldNames());
+        validateBackend();
+        validatePartitionLength(config.attentionConfig());
+        validateCheckpointEvery();
+        requireKeyColumns(schema);
+        validateTokensCol(schema);
         for (String out : outputs) {
             if (out.isEmpty()) {
                 throw new IllegalArgumentException("output column names must not be empty");
             }
-            if (out.equals(SEQ_ID) || out.equals(BLOCK)) {
-                throw new IllegalArgumentException("output column '" + out + "' clashes with a key column;"
-                        + " choose another name");
-            }
-            if (names.contains(out) && !out.equals(tokens)) {
-                throw new IllegalArgumentException("output column '" + out + "' already exists in the input ("
-                        + String.join(", ", names) + "): choose another name or drop it first");
-            }
         }
+        StageColumns.requireNewOutputs(schema, outputs, List.of(SEQ_ID, BLOCK), List.of(getTokensCol()));
         return config;
     }
 
-    /** Checks that {@code schema} has the block layout's key columns and an {@code array<int>} column {@code tokens}. */
-    static void checkBlockInput(StructType schema, String tokens) {
-        requireColumn(schema, SEQ_ID, DataTypes.LongType, " (cast it with .cast(\"long\"))");
-        requireColumn(schema, BLOCK, DataTypes.LongType, " (cast it with .cast(\"long\"); a DataFrame of whole"
-                + " sequences can use withColumn(\"block\", lit(0L)))");
-        if (!Arrays.asList(schema.fieldNames()).contains(tokens)) {
-            throw new IllegalArgumentException("input column '" + tokens + "' (array<int>) is missing; the input has "
-                    + String.join(", ", schema.fieldNames()) + " (set tokensCol to the column of token ids)");
-        }
-        DataType type = schema.apply(tokens).dataType();
-        if (!(type instanceof ArrayType a) || !a.elementType().equals(DataTypes.IntegerType)) {
-            throw new IllegalArgumentException("input column '" + tokens + "' has type " + type.simpleString()
-                    + ", expected array<int> (cast it with .cast(\"array<int>\"))");
-        }
-    }
-
-    private static void requireColumn(StructType schema, String name, DataType type, String hint) {
-        if (!Arrays.asList(schema.fieldNames()).contains(name)) {
-            throw new IllegalArgumentException("input column '" + name + "' (" + type.simpleString()
-                    + ") is missing; the input has " + String.join(", ", schema.fieldNames()));
-        }
-        DataType actual = schema.apply(name).dataType();
-        if (!actual.equals(type)) {
-            throw new IllegalArgumentException("input column '" + name + "' has type " + actual.simpleString()
-                    + ", expected " + type.simpleString() + hint);
-        }
+    /** Checks that {@code schema} has the block layout's key columns, {@code seq_id} and {@code block} (long). */
+    static void requireKeyColumns(StructType schema) {
+        StageColumns.requireColumn(schema, SEQ_ID, DataTypes.LongType, " (cast it with .cast(\"long\"))");
+        StageColumns.requireColumn(schema, BLOCK, DataTypes.LongType, " (cast it with .cast(\"long\"); a DataFrame"
+                + " of whole sequences can use withColumn(\"block\", lit(0L)))");
     }
 
     /** The input's sequences, checked and planned (one small aggregate per sequence reaches the driver). */

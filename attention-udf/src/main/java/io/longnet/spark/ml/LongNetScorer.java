@@ -1,6 +1,5 @@
 package io.longnet.spark.ml;
 
-import io.longnet.attention.Backend;
 import io.longnet.model.LongNetModel;
 import io.longnet.spark.SequenceSlice;
 import io.longnet.spark.TokenSequences;
@@ -9,7 +8,6 @@ import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.ml.param.Param;
-import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.util.DefaultParamsReader;
 import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
@@ -100,7 +98,7 @@ public final class LongNetScorer extends LongNetModelStage<LongNetScorer> {
         SparkSession spark = dataset.sparkSession();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         TokenSequences sequences = sequences(dataset, model, "LongNetScorer");
-        return perSequence(spark, sequences.nextTokenLogProbs(jsc, model, Backend.parse(getBackend()), getCheckpointEvery()),
+        return perSequence(spark, sequences.nextTokenLogProbs(jsc, model, parsedBackend(), getCheckpointEvery()),
                 getLogProbsCol());
     }
 
@@ -149,11 +147,6 @@ public final class LongNetScorer extends LongNetModelStage<LongNetScorer> {
             s += x;
         }
         return s;
-    }
-
-    @Override
-    public LongNetScorer copy(ParamMap extra) {
-        return defaultCopy(extra);
     }
 
     /** Reader for {@link #load(String)}; the params are read back as written. */

@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * so that the estimator and the command accept and refuse the same values; {@link #transformSchema} builds
  * them, so a bad value fails before any work.
  */
-public final class LongNetTrainer extends Estimator<LongNetScorer> implements DefaultParamsWritable {
+public final class LongNetTrainer extends Estimator<LongNetScorer>
+        implements DefaultParamsWritable, HasTokensCol<LongNetTrainer>, HasPartitionLength<LongNetTrainer> {
 
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(LongNetTrainer.class);
@@ -49,7 +50,6 @@ public final class LongNetTrainer extends Estimator<LongNetScorer> implements De
     private final Param<String> configPath;
     private final Param<String> initModelPath;
     private final Param<String> modelPath;
-    private final Param<String> tokensCol;
     private final LongParam steps;
     private final IntParam seqLen;
     private final IntParam batch;
@@ -60,7 +60,6 @@ public final class LongNetTrainer extends Estimator<LongNetScorer> implements De
     private final LongParam seed;
     private final DoubleParam validationFraction;
     private final IntParam checkpointEvery;
-    private final IntParam partitionLength;
     private final BooleanParam resume;
     private final BooleanParam overwrite;
 
@@ -77,8 +76,6 @@ public final class LongNetTrainer extends Estimator<LongNetScorer> implements De
         modelPath = new Param<>(this, "modelPath", "output directory, local to the driver: the trained model"
                 + " (config.json, model.safetensors), checkpoints/, training.json and log.csv; must not exist"
                 + " unless resume or overwrite");
-        tokensCol = new Param<>(this, "tokensCol", "column of token ids (array<int>), a block of B positions per"
-                + " row beside seq_id and block");
         steps = new LongParam(this, "steps", "optimiser steps (>= 1)");
         seqLen = new IntParam(this, "seqLen", "tokens per training window (>= 2)");
         batch = new IntParam(this, "batch", "windows per step (>= 1)");
@@ -91,15 +88,14 @@ public final class LongNetTrainer extends Estimator<LongNetScorer> implements De
                 + " ones) for the validation loss, in [0, 1)");
         checkpointEvery = new IntParam(this, "checkpointEvery", "write a training checkpoint every this many"
                 + " steps, and at the end (>= 1)");
-        partitionLength = new IntParam(this, "partitionLength", "positions per partition; windows longer than"
-                + " this train sequence-parallel; 0: chosen");
         resume = new BooleanParam(this, "resume", "continue from the newest checkpoint in modelPath/checkpoints"
                 + " (the same settings, configPath and initModelPath empty)");
         overwrite = new BooleanParam(this, "overwrite", "start again, replacing an existing modelPath");
         setDefault(configPath, "");
         setDefault(initModelPath, "");
         setDefault(modelPath, "");
-        setDefault(tokensCol, "tokens");
+        declareTokensCol();
+        declarePartitionLength();
         setDefault(steps, 200L);
         setDefault(seqLen, 512);
         setDefault(batch, 8);
@@ -110,7 +106,6 @@ public final class LongNetTrainer extends Estimator<LongNetScorer> implements De
         setDefault(seed, 0L);
         setDefault(validationFraction, 0.1);
         setDefault(checkpointEvery, 50);
-        setDefault(partitionLength, 0);
         setDefault(resume, false);
         setDefault(overwrite, false);
     }
@@ -130,10 +125,6 @@ public final class LongNetTrainer extends Estimator<LongNetScorer> implements De
 
     public Param<String> modelPath() {
         return modelPath;
-    }
-
-    public Param<String> tokensCol() {
-        return tokensCol;
     }
 
     public LongParam steps() {
@@ -176,10 +167,6 @@ public final class LongNetTrainer extends Estimator<LongNetScorer> implements De
         return checkpointEvery;
     }
 
-    public IntParam partitionLength() {
-        return partitionLength;
-    }
-
     public BooleanParam resume() {
         return resume;
     }
@@ -198,10 +185,6 @@ public final class LongNetTrainer extends Estimator<LongNetScorer> implements De
 
     public String getModelPath() {
         return $(modelPath);
-    }
-
-    public String getTokensCol() {
-        return $(tokensCol);
     }
 
     public long getSteps() {
@@ -244,10 +227,6 @@ public final class LongNetTrainer extends Estimator<LongNetScorer> implements De
         return (Integer) $(checkpointEvery);
     }
 
-    public int getPartitionLength() {
-        return (Integer) $(partitionLength);
-    }
-
     public boolean getResume() {
         return (Boolean) $(resume);
     }
@@ -268,11 +247,6 @@ public final class LongNetTrainer extends Estimator<LongNetScorer> implements De
 
     public LongNetTrainer setModelPath(String value) {
         set(modelPath, value);
-        return this;
-    }
-
-    public LongNetTrainer setTokensCol(String value) {
-        set(tokensCol, value);
         return this;
     }
 
@@ -326,11 +300,6 @@ public final class LongNetTrainer extends Estimator<LongNetScorer> implements De
         return this;
     }
 
-    public LongNetTrainer setPartitionLength(int value) {
-        set(partitionLength, value);
-        return this;
-    }
-
     public LongNetTrainer setResume(boolean value) {
         set(resume, value);
         return this;
@@ -367,7 +336,8 @@ public final class LongNetTrainer extends Estimator<LongNetScorer> implements De
     @Override
     public StructType transformSchema(StructType schema) {
         settings();
-        LongNetModelStage.checkBlockInput(schema, getTokensCol());
+        LongNetModelStage.requireKeyColumns(schema);
+        validateTokensCol(schema);
         return LongNetScorer.SCHEMA;
     }
 

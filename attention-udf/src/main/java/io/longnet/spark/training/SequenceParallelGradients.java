@@ -52,7 +52,7 @@ public final class SequenceParallelGradients {
 
     /** o and lse of every partition of {@code qkv}. */
     public static JavaRDD<TrainingOutput> forward(JavaRDD<TrainingQkv> qkv, PartitionPlan plan) {
-        checkPartitions("qkv", qkv, plan);
+        plan.requirePartitions("qkv", qkv.getNumPartitions());
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(qkv.context());
         JavaPairRDD<Integer, TrainingExchangePart> received = exchange(jsc, qkv, plan);
         jsc.setCallSite(FORWARD_STAGE);
@@ -77,9 +77,9 @@ public final class SequenceParallelGradients {
      */
     public static JavaRDD<QkvGradient> backward(JavaRDD<TrainingQkv> qkv, JavaRDD<TrainingOutput> out,
                                                 JavaRDD<RowBlock> dO, PartitionPlan plan) {
-        checkPartitions("qkv", qkv, plan);
-        checkPartitions("out", out, plan);
-        checkPartitions("dO", dO, plan);
+        plan.requirePartitions("qkv", qkv.getNumPartitions());
+        plan.requirePartitions("out", out.getNumPartitions());
+        plan.requirePartitions("dO", dO.getNumPartitions());
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(qkv.context());
         JavaPairRDD<Integer, TrainingExchangePart> received = exchange(jsc, qkv, plan);
         // Narrow zips: partition p of each input is partition p of the plan, so no shuffle.
@@ -166,7 +166,8 @@ public final class SequenceParallelGradients {
             engine.forward(plan.local(), block.q(), block.k(), block.v(), n, o, lse);
             for (int branch = 0; branch < plan.spanning().size(); branch++) {
                 Branch b = plan.spanning().get(branch);
-                List<TrainingExchangePart> mine = partsOf(plan, branch, block.partition(), parts);
+                List<TrainingExchangePart> mine = plan.received(branch, block.partition(), parts,
+                        TrainingExchangePart::branch, TrainingExchangePart::source);
                 engine.forwardGathered(b, offsetInSegment(plan, b, block.partition()), block.q(), n,
                         concat(mine, c.heads(), true), concat(mine, c.heads(), false), o, lse);
             }
@@ -189,7 +190,8 @@ public final class SequenceParallelGradients {
         try (DilatedAttentionGradients engine = new DilatedAttentionGradients(c, taskThreads())) {
             for (int branch = 0; branch < plan.spanning().size(); branch++) {
                 Branch b = plan.spanning().get(branch);
-                List<TrainingExchangePart> mine = partsOf(plan, branch, p, parts);
+                List<TrainingExchangePart> mine = plan.received(branch, p, parts, TrainingExchangePart::branch,
+                        TrainingExchangePart::source);
                 double[][] keys = concat(mine, heads, true);
                 double[][] values = concat(mine, heads, false);
                 double[][] dKeys = new double[heads][];
@@ -279,30 +281,6 @@ public final class SequenceParallelGradients {
         return new QkvGradient(p, block.start(), n, dq, dk, dv);
     }
 
-    /** This partition's received parts of spanning branch {@code branch}, in source (sparse-row) order, checked. */
-    private static List<TrainingExchangePart> partsOf(PartitionPlan plan, int branch, int partition,
-                                                      List<TrainingExchangePart> parts) {
-        Branch b = plan.spanning().get(branch);
-        List<TrainingExchangePart> mine = new ArrayList<>();
-        for (TrainingExchangePart part : parts) {
-            if (part.branch() == branch) {
-                mine.add(part);
-            }
-        }
-        mine.sort(Comparator.comparingInt(TrainingExchangePart::source));
-        int first = plan.segmentFirstPartition(b, partition);
-        int last = plan.lastSource(b, partition);
-        boolean expected = mine.size() == last - first + 1;
-        for (int i = 0; expected && i < mine.size(); i++) {
-            expected = mine.get(i).source() == first + i;
-        }
-        if (!expected) {
-            throw new IllegalStateException("partition " + partition + ", branch " + b + ": received "
-                    + mine.size() + " parts, expected those of partitions " + first + ".." + last);
-        }
-        return mine;
-    }
-
     /** Head by head, the rows of partition {@code p} that branch {@code b} selects. */
     private static DilatedSelection[] selections(PartitionPlan plan, Branch b, int p) {
         DilatedAttentionConfig c = plan.config();
@@ -377,13 +355,6 @@ public final class SequenceParallelGradients {
         if (a == null || a.length != needed) {
             throw new IllegalArgumentException(what + " block of partition " + p + ": " + field + " holds "
                     + (a == null ? 0 : a.length) + " doubles, needs " + needed + " (length x H x d)");
-        }
-    }
-
-    private static void checkPartitions(String what, JavaRDD<?> rdd, PartitionPlan plan) {
-        if (rdd.getNumPartitions() != plan.partitions()) {
-            throw new IllegalArgumentException(what + " has " + rdd.getNumPartitions() + " partitions, the plan "
-                    + plan.partitions() + " (" + plan.describe() + ")");
         }
     }
 
