@@ -74,7 +74,7 @@ public final class Gelu {
      * {@code gelu[i] = gelu(x[i])} and {@code slope[i] = derivative(x[i])} for {@code i < n}, exactly as the
      * two methods give them, for the price of about one: both read the same table entry.
      */
-    static void withDerivative(double[] x, double[] gelu, double[] slope, int n) {
+    public static void withDerivative(double[] x, double[] gelu, double[] slope, int n) {
         for (int k = 0; k < n; k++) {
             double xk = x[k];
             double u = -xk * SQRT_HALF;

@@ -154,7 +154,7 @@ public final class LongNetModel {
      * every branch lies inside one such window, so re-centring per window changes nothing exactly). The
      * strided baseline's keys span the whole sequence: one window, torchscale's centring.
      */
-    static long xposWindow(LongNetConfig config) {
+    public static long xposWindow(LongNetConfig config) {
         if (config.attentionPattern() == AttentionPattern.STRIDED) {
             return Long.MAX_VALUE;
         }

@@ -171,7 +171,7 @@ public final class Xpos {
         }
 
         /** As {@link #apply(float[], int, boolean)}, in float64 (the training model). */
-        void apply(double[] x, int heads, boolean downscale) {
+        public void apply(double[] x, int heads, boolean downscale) {
             rotate(x, heads, downscale, 1);
         }
 
@@ -180,7 +180,7 @@ public final class Xpos {
          * respect to xPos's output to the gradient with respect to its input (rotation by the opposite angle,
          * same factor).
          */
-        void applyTransposed(double[] x, int heads, boolean downscale) {
+        public void applyTransposed(double[] x, int heads, boolean downscale) {
             rotate(x, heads, downscale, -1);
         }
 

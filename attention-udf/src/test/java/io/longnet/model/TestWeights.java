@@ -4,12 +4,12 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /** Random weights for tests: every tensor non-trivial (biases and LayerNorm parameters too), never zeros. */
-final class TestWeights {
+public final class TestWeights {
 
     private TestWeights() {
     }
 
-    static ModelWeights random(LongNetConfig config, long seed) {
+    public static ModelWeights random(LongNetConfig config, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         ModelWeights w = new ModelWeights();
         for (Map.Entry<String, int[]> e : config.tensorShapes().entrySet()) {
@@ -40,7 +40,7 @@ final class TestWeights {
         return w;
     }
 
-    static int[] tokens(int n, int vocab, long seed) {
+    public static int[] tokens(int n, int vocab, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         int[] t = new int[n];
         for (int i = 0; i < n; i++) {

@@ -11,8 +11,13 @@ import io.longnet.datasets.TokenBlocks;
 import io.longnet.datasets.TokenizeOptions;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
-import io.longnet.model.TrainingCheckpoint;
 import io.longnet.spark.SparkSessionExtension;
+import io.longnet.spark.ml.LongNetScorer;
+import io.longnet.spark.ml.LongNetTrainer;
+import io.longnet.spark.training.LongNetTraining;
+import io.longnet.training.StepLog;
+import io.longnet.training.TrainingCheckpoint;
+import io.longnet.training.TrainingSummary;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -58,7 +63,7 @@ class TrainJobTest {
                 2, 0.01, 1.0, 7, 0.1, 3, 0, resume, false);
     }
 
-    private static TrainJob.Summary train(TrainJob.Request r, ByteArrayOutputStream log) throws Exception {
+    private static TrainingSummary train(TrainJob.Request r, ByteArrayOutputStream log) throws Exception {
         return TrainJob.run(SPARK.session(), r, new PrintStream(log, true, StandardCharsets.UTF_8));
     }
 
@@ -66,8 +71,8 @@ class TrainJobTest {
     void lossFallsAndTheModelScores() throws Exception {
         Path out = dir.resolve("run");
         ByteArrayOutputStream log = new ByteArrayOutputStream();
-        TrainJob.Summary s = train(request(out, 12, false), log);
-        List<TrainJob.StepLog> steps = s.log();
+        TrainingSummary s = train(request(out, 12, false), log);
+        List<StepLog> steps = s.log();
         assertEquals(12, steps.size());
         double first = steps.get(0).loss();
         double last = (steps.get(10).loss() + steps.get(11).loss()) / 2;
@@ -78,7 +83,7 @@ class TrainJobTest {
         // The float32 model the job leaves behind is what score reads.
         LongNetModel model = LongNetModel.load(out);
         assertEquals(16, model.config().dModel());
-        assertTrue(Files.exists(out.resolve(TrainJob.REPORT)) && Files.exists(out.resolve(TrainJob.LOG)));
+        assertTrue(Files.exists(out.resolve(LongNetTraining.REPORT)) && Files.exists(out.resolve(LongNetTraining.LOG)));
     }
 
     @Test
@@ -88,16 +93,16 @@ class TrainJobTest {
         // An interrupted run: the same output as it stood after the checkpoint of step 3.
         Path cut = dir.resolve("cut");
         copy(full, cut);
-        TrainingCheckpoint at6 = TrainingCheckpoint.latest(cut.resolve(TrainJob.CHECKPOINTS)).orElseThrow();
+        TrainingCheckpoint at6 = TrainingCheckpoint.latest(cut.resolve(LongNetTraining.CHECKPOINTS)).orElseThrow();
         assertEquals(6, at6.step());
-        deleteCheckpoint(cut.resolve(TrainJob.CHECKPOINTS), 6);
+        deleteCheckpoint(cut.resolve(LongNetTraining.CHECKPOINTS), 6);
         Files.delete(cut.resolve(LongNetModel.WEIGHTS_FILE));
-        assertEquals(3, TrainingCheckpoint.latest(cut.resolve(TrainJob.CHECKPOINTS)).orElseThrow().step());
+        assertEquals(3, TrainingCheckpoint.latest(cut.resolve(LongNetTraining.CHECKPOINTS)).orElseThrow().step());
 
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         train(request(cut, 6, true), log);
         assertFalse(log.toString(StandardCharsets.UTF_8).contains("step 3/6"), "resumed after step 3: " + log);
-        TrainingCheckpoint resumed = TrainingCheckpoint.latest(cut.resolve(TrainJob.CHECKPOINTS)).orElseThrow();
+        TrainingCheckpoint resumed = TrainingCheckpoint.latest(cut.resolve(LongNetTraining.CHECKPOINTS)).orElseThrow();
         assertEquals(6, resumed.step());
         assertArrayEquals(at6.params(), resumed.params(), "weights equal bit for bit");
         assertArrayEquals(Files.readAllBytes(full.resolve(LongNetModel.WEIGHTS_FILE)),
@@ -116,8 +121,8 @@ class TrainJobTest {
                 r.learningRate(), r.warmupSteps(), r.weightDecay(), r.clipNorm(), r.seed(), r.validationFraction(),
                 r.checkpointEvery(), 16, false, false), log);
         assertTrue(log.toString(StandardCharsets.UTF_8).contains("each window over"), log.toString());
-        double[] a = TrainingCheckpoint.latest(whole.resolve(TrainJob.CHECKPOINTS)).orElseThrow().params();
-        double[] b = TrainingCheckpoint.latest(spread.resolve(TrainJob.CHECKPOINTS)).orElseThrow().params();
+        double[] a = TrainingCheckpoint.latest(whole.resolve(LongNetTraining.CHECKPOINTS)).orElseThrow().params();
+        double[] b = TrainingCheckpoint.latest(spread.resolve(LongNetTraining.CHECKPOINTS)).orElseThrow().params();
         double num = 0;
         double den = 0;
         for (int i = 0; i < a.length; i++) {
@@ -128,12 +133,33 @@ class TrainJobTest {
     }
 
     @Test
+    void theEstimatorTrainsTheModelTheCommandTrains() throws Exception {
+        Path job = dir.resolve("job");
+        train(request(job, 3, false), new ByteArrayOutputStream());
+        Path fitted = dir.resolve("fitted");
+        LongNetScorer scorer = new LongNetTrainer().setConfigPath(config.toString()).setModelPath(fitted.toString())
+                .setSteps(3).setSeqLen(32).setBatch(4).setLearningRate(3e-3).setWarmupSteps(2).setWeightDecay(0.01)
+                .setClipNorm(1.0).setSeed(7).setValidationFraction(0.1).setCheckpointEvery(3)
+                .fit(TokenBlocks.read(SPARK.session(), tokens));
+        assertEquals(fitted.toString(), scorer.getModelPath());
+        assertArrayEquals(Files.readAllBytes(job.resolve(LongNetModel.WEIGHTS_FILE)),
+                Files.readAllBytes(fitted.resolve(LongNetModel.WEIGHTS_FILE)), "the same float32 model");
+        assertArrayEquals(logLosses(job), logLosses(fitted), "the same losses step by step");
+    }
+
+    /** The loss column of a run's log. */
+    private static String[] logLosses(Path run) throws Exception {
+        return Files.readAllLines(run.resolve(LongNetTraining.LOG)).stream().map(l -> l.split(",")[1])
+                .toArray(String[]::new);
+    }
+
+    @Test
     void theStridedBaselineTrainsAndLeavesItsWeights() throws Exception {
         Path strided = dir.resolve("strided.json");
         LongNetConfig.strided(258, 16, 2, 2, 32, 4).write(strided);
         Path out = dir.resolve("strided-run");
         TrainJob.Request r = request(out, 2, false);
-        TrainJob.Summary s = train(new TrainJob.Request(r.tokens(), strided.toString(), null, r.out(), r.steps(),
+        TrainingSummary s = train(new TrainJob.Request(r.tokens(), strided.toString(), null, r.out(), r.steps(),
                 r.seqLen(), r.batch(), r.learningRate(), r.warmupSteps(), r.weightDecay(), r.clipNorm(), r.seed(),
                 r.validationFraction(), r.checkpointEvery(), 0, false, false), new ByteArrayOutputStream());
         assertTrue(Double.isFinite(s.validationLoss()));

@@ -10,7 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.ml.Transformer;
+import org.apache.spark.ml.Model;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.util.DefaultParamsWritable;
@@ -25,11 +25,12 @@ import org.apache.spark.sql.types.StructType;
  * input ({@code seq_id long, block long}, and a tokens column of {@code array<int>}, as {@code longnet
  * tokenize} writes it; see {@link TokenSequences} for the layout), and how long sequences are cut for the
  * sequence-parallel plan. Sequences that fit one partition run whole inside a task; longer ones through
- * the sequence-parallel model, one Spark job each.
+ * the sequence-parallel model, one Spark job each. Stages are MLlib {@link Model}s so that
+ * {@link LongNetTrainer#fit} can return a scorer of the model it trained.
  *
  * @param <S> the stage itself, so that the setters chain
  */
-public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> extends Transformer
+public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> extends Model<S>
         implements DefaultParamsWritable, HasTokensCol<S>, HasPartitionLength<S>, HasBackend<S>,
         HasCheckpointEvery<S> permits LongNetEncoder, LongNetScorer {
 
@@ -125,9 +126,7 @@ public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> e
         validateBackend();
         validatePartitionLength(config.attentionConfig());
         validateCheckpointEvery();
-        StageColumns.requireColumn(schema, SEQ_ID, DataTypes.LongType, " (cast it with .cast(\"long\"))");
-        StageColumns.requireColumn(schema, BLOCK, DataTypes.LongType, " (cast it with .cast(\"long\"); a DataFrame"
-                + " of whole sequences can use withColumn(\"block\", lit(0L)))");
+        requireKeyColumns(schema);
         validateTokensCol(schema);
         for (String out : outputs) {
             if (out.isEmpty()) {
@@ -136,6 +135,13 @@ public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> e
         }
         StageColumns.requireNewOutputs(schema, outputs, List.of(SEQ_ID, BLOCK), List.of(getTokensCol()));
         return config;
+    }
+
+    /** Checks that {@code schema} has the block layout's key columns, {@code seq_id} and {@code block} (long). */
+    static void requireKeyColumns(StructType schema) {
+        StageColumns.requireColumn(schema, SEQ_ID, DataTypes.LongType, " (cast it with .cast(\"long\"))");
+        StageColumns.requireColumn(schema, BLOCK, DataTypes.LongType, " (cast it with .cast(\"long\"); a DataFrame"
+                + " of whole sequences can use withColumn(\"block\", lit(0L)))");
     }
 
     /** The input's sequences, checked and planned (one small aggregate per sequence reaches the driver). */

@@ -2,10 +2,11 @@ package io.longnet.spark.training;
 
 import io.longnet.attention.TrainingAttention;
 import io.longnet.model.LongNetConfig;
-import io.longnet.model.TrainableModel;
 import io.longnet.spark.PartitionIdPartitioner;
 import io.longnet.spark.PartitionPlan;
 import io.longnet.spark.SequenceParallelModel.TokenBlock;
+import io.longnet.training.TrainableModel;
+import io.longnet.training.TrainingAttentions;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Comparator;

@@ -1,12 +1,12 @@
 package io.longnet.spark.training;
 
 import io.longnet.model.LongNetConfig;
-import io.longnet.model.TrainableModel;
-import io.longnet.model.TrainableModel.AttentionInputs;
-import io.longnet.model.TrainableModel.Head;
-import io.longnet.model.TrainableModel.Sublayer;
 import io.longnet.spark.PartitionPlan;
 import io.longnet.spark.SequenceParallelModel.TokenBlock;
+import io.longnet.training.TrainableModel;
+import io.longnet.training.TrainableModel.AttentionInputs;
+import io.longnet.training.TrainableModel.Head;
+import io.longnet.training.TrainableModel.Sublayer;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;

@@ -7,10 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.longnet.attention.TrainingAttention;
 import io.longnet.model.LongNetConfig;
-import io.longnet.model.ParameterLayout;
-import io.longnet.model.TrainableModel;
 import io.longnet.model.WeightInit;
 import io.longnet.spark.SparkSessionExtension;
+import io.longnet.training.ParameterLayout;
+import io.longnet.training.TrainableModel;
+import io.longnet.training.TrainingAttentions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;

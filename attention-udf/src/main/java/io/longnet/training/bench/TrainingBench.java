@@ -1,13 +1,14 @@
-package io.longnet.model.bench;
+package io.longnet.training.bench;
 
 import io.longnet.attention.DilatedAttentionGradients;
 import io.longnet.attention.TrainingAttention;
+import io.longnet.attention.bench.BenchCommandLine;
 import io.longnet.model.AttentionPattern;
 import io.longnet.model.LongNetConfig;
-import io.longnet.model.ParameterLayout;
-import io.longnet.model.TrainableModel;
 import io.longnet.model.WeightInit;
-import io.longnet.spark.training.TrainingAttentions;
+import io.longnet.training.ParameterLayout;
+import io.longnet.training.TrainableModel;
+import io.longnet.training.TrainingAttentions;
 import java.io.IOException;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
@@ -15,6 +16,9 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * Float64 training throughput on the CPU: times {@link TrainableModel#lossAndGradient} (what
@@ -26,7 +30,7 @@ import java.util.SplittableRandom;
  * (attention's own work not counted). The loss and a gradient checksum are printed so that runs of
  * different builds can be compared for the same result.
  *
- * <pre>java -cp attention-udf/target/classes io.longnet.model.bench.TrainingBench
+ * <pre>java -cp attention-udf/target/classes io.longnet.training.bench.TrainingBench
  *     --config docs/experiments/longnet-2k.json [--n 2048] [--iters 5] [--warmup 2] [--seed 1] [--threads 1]</pre>
  */
 public final class TrainingBench {
@@ -34,61 +38,42 @@ public final class TrainingBench {
     private TrainingBench() {
     }
 
-    public static void main(String[] args) throws IOException {
-        try {
-            run(Options.parse(args));
-        } catch (IllegalArgumentException e) {
-            System.err.println("bench: " + e.getMessage());
-            System.exit(2);
-        }
+    public static void main(String[] args) {
+        System.exit(BenchCommandLine.execute(new Options(), args, System.out, System.err));
     }
 
-    record Options(Path config, int n, int iters, int warmup, long seed, int threads) {
+    @Command(name = "TrainingBench", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "Times the float64 training step (loss and gradient of one window) on the CPU.")
+    static final class Options implements Callable<Integer> {
 
-        static Options parse(String[] args) {
-            Path config = null;
-            int n = 0;
-            int iters = 5;
-            int warmup = 2;
-            long seed = 1;
-            int threads = 1;
-            for (int i = 0; i < args.length; i++) {
-                String flag = args[i];
-                if (flag.equals("--help") || flag.equals("-h")) {
-                    System.out.println("usage: TrainingBench --config model.json [--n N] [--iters K] [--warmup K]"
-                            + " [--seed S] [--threads T]");
-                    System.exit(0);
-                }
-                if (i + 1 >= args.length) {
-                    throw new IllegalArgumentException(flag + " needs a value");
-                }
-                String value = args[++i];
-                switch (flag) {
-                    case "--config" -> config = Path.of(value);
-                    case "--n" -> n = positive(flag, value);
-                    case "--iters" -> iters = positive(flag, value);
-                    case "--warmup" -> warmup = Integer.parseInt(value);
-                    case "--seed" -> seed = Long.parseLong(value);
-                    case "--threads" -> threads = positive(flag, value);
-                    default -> throw new IllegalArgumentException("unknown option " + flag + " (try --help)");
-                }
-            }
-            if (config == null) {
-                throw new IllegalArgumentException("--config model.json is required (e.g. docs/experiments/longnet-2k.json)");
-            }
-            return new Options(config, n, iters, warmup, seed, threads);
-        }
+        @Option(names = "--config", required = true, paramLabel = "model.json",
+                description = "model config JSON, e.g. docs/experiments/longnet-2k.json")
+        Path config;
 
-        private static int positive(String flag, String value) {
-            try {
-                int v = Integer.parseInt(value.trim());
-                if (v >= 1) {
-                    return v;
-                }
-            } catch (NumberFormatException e) {
-                // fall through to the message
-            }
-            throw new IllegalArgumentException(flag + " takes whole numbers >= 1 (got '" + value + "')");
+        @Option(names = "--n", converter = BenchCommandLine.Positive.class, defaultValue = "2048", paramLabel = "N",
+                description = "tokens of the window (default: ${DEFAULT-VALUE})")
+        int n;
+
+        @Option(names = "--iters", converter = BenchCommandLine.Positive.class, defaultValue = "5", paramLabel = "K",
+                description = "timed iterations (default: ${DEFAULT-VALUE})")
+        int iters;
+
+        @Option(names = "--warmup", defaultValue = "2", paramLabel = "K",
+                description = "untimed iterations first (default: ${DEFAULT-VALUE})")
+        int warmup;
+
+        @Option(names = "--seed", defaultValue = "1", paramLabel = "S",
+                description = "seed of the weights and the tokens (default: ${DEFAULT-VALUE})")
+        long seed;
+
+        @Option(names = "--threads", converter = BenchCommandLine.Positive.class, defaultValue = "1", paramLabel = "T",
+                description = "threads of the dilated attention (default: ${DEFAULT-VALUE})")
+        int threads;
+
+        @Override
+        public Integer call() throws IOException {
+            run(this);
+            return 0;
         }
     }
 
@@ -149,38 +134,38 @@ public final class TrainingBench {
     }
 
     static void run(Options opt) throws IOException {
-        LongNetConfig config = LongNetConfig.read(opt.config());
-        int n = opt.n() > 0 ? opt.n() : 2048;
-        double[] params = ParameterLayout.of(config).flatten(WeightInit.initialize(config, opt.seed()));
+        LongNetConfig config = LongNetConfig.read(opt.config);
+        int n = opt.n;
+        double[] params = ParameterLayout.of(config).flatten(WeightInit.initialize(config, opt.seed));
         TrainableModel model = new TrainableModel(config, params);
         int[] tokens = new int[n];
-        SplittableRandom random = new SplittableRandom(opt.seed());
+        SplittableRandom random = new SplittableRandom(opt.seed);
         for (int i = 0; i < n; i++) {
             tokens[i] = random.nextInt(config.vocabSize());
         }
-        TrainingAttention base = opt.threads() == 1 || config.attentionPattern() == AttentionPattern.STRIDED
+        TrainingAttention base = opt.threads == 1 || config.attentionPattern() == AttentionPattern.STRIDED
                 ? TrainingAttentions.of(config)
-                : new DilatedAttentionGradients(config.attentionConfig(), opt.threads());
+                : new DilatedAttentionGradients(config.attentionConfig(), opt.threads);
         TimedAttention attention = new TimedAttention(base);
         long paramCount = params.length;
         System.out.printf(Locale.ROOT, "float64 training, %s: %s, %,d parameters, N=%d, attention %s, %d thread(s),"
-                + " java %s%n", opt.config(), describe(config), paramCount, n,
+                + " java %s%n", opt.config, describe(config), paramCount, n,
                 config.attentionPattern() == AttentionPattern.STRIDED ? "strided " + config.stride()
-                        : config.branchesSpec(), opt.threads(), Runtime.version());
+                        : config.branchesSpec(), opt.threads, Runtime.version());
 
         double[] grad = new double[params.length];
         double loss = 0;
-        for (int i = 0; i < opt.warmup(); i++) {
+        for (int i = 0; i < opt.warmup; i++) {
             Arrays.fill(grad, 0);
             loss = model.lossAndGradient(tokens, attention, grad);
         }
         System.out.printf(Locale.ROOT, "%6s %10s %11s %9s %9s %9s %9s%n", "iter", "ms", "tokens/s", "GFLOP/s",
                 "attn fwd", "attn bwd", "rest");
         long gcBefore = gcMillis();
-        long[] totals = new long[opt.iters()];
-        long[] fwd = new long[opt.iters()];
-        long[] bwd = new long[opt.iters()];
-        for (int i = 0; i < opt.iters(); i++) {
+        long[] totals = new long[opt.iters];
+        long[] fwd = new long[opt.iters];
+        long[] bwd = new long[opt.iters];
+        for (int i = 0; i < opt.iters; i++) {
             Arrays.fill(grad, 0);
             attention.forwardNanos = 0;
             attention.backwardNanos = 0;
@@ -204,10 +189,10 @@ public final class TrainingBench {
         System.out.printf(Locale.ROOT, "median %.1f ms = %,.0f tokens/s; loss %.17g (%.6f per token), gradient"
                 + " sum %.17g, |gradient|^2 %.17g; GC %.1f ms per iteration%n", sorted[sorted.length / 2] / 1e6,
                 n / (sorted[sorted.length / 2] / 1e9), loss, loss / (n - 1), sum(grad), sumSquares(grad),
-                (double) gc / opt.iters());
+                (double) gc / opt.iters);
 
         long[] pieces = new long[Piece.values().length];
-        for (int i = 0; i < opt.iters(); i++) {
+        for (int i = 0; i < opt.iters; i++) {
             Arrays.fill(grad, 0);
             long[] once = new long[pieces.length];
             piecewise(model, tokens, attention, grad, once);
@@ -219,12 +204,12 @@ public final class TrainingBench {
         for (long p : pieces) {
             all += p;
         }
-        System.out.printf(Locale.ROOT, "where the time goes (pieces timed apart, mean of %d):%n", opt.iters());
+        System.out.printf(Locale.ROOT, "where the time goes (pieces timed apart, mean of %d):%n", opt.iters);
         for (Piece p : Piece.values()) {
-            double ms = pieces[p.ordinal()] / 1e6 / opt.iters();
+            double ms = pieces[p.ordinal()] / 1e6 / opt.iters;
             System.out.printf(Locale.ROOT, "  %-28s %9.1f ms %5.1f%%%n", p.label, ms, 100.0 * pieces[p.ordinal()] / all);
         }
-        System.out.printf(Locale.ROOT, "  %-28s %9.1f ms%n", "total", all / 1e6 / opt.iters());
+        System.out.printf(Locale.ROOT, "  %-28s %9.1f ms%n", "total", all / 1e6 / opt.iters);
         if (base instanceof AutoCloseable c) {
             try {
                 c.close();

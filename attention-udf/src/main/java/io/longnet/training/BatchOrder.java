@@ -1,4 +1,4 @@
-package io.longnet.jobs;
+package io.longnet.training;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -10,9 +10,9 @@ import java.util.SplittableRandom;
  * batch is a function of the seed and {@code s} alone, which is what lets {@code --resume} continue
  * exactly.
  */
-record BatchOrder(long windows, int batch, long seed) {
+public record BatchOrder(long windows, int batch, long seed) {
 
-    BatchOrder {
+    public BatchOrder {
         if (batch < 1) {
             throw new IllegalArgumentException("--batch must be >= 1 (got " + batch + ")");
         }
@@ -26,12 +26,12 @@ record BatchOrder(long windows, int batch, long seed) {
         }
     }
 
-    long batchesPerEpoch() {
+    public long batchesPerEpoch() {
         return windows / batch;
     }
 
     /** The window ids of step {@code step} (0-based), in batch order. */
-    List<Long> ids(long step) {
+    public List<Long> ids(long step) {
         long epoch = step / batchesPerEpoch();
         int first = (int) (step % batchesPerEpoch()) * batch;
         int[] order = permutation(epoch);

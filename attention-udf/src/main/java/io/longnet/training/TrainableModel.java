@@ -1,11 +1,19 @@
-package io.longnet.model;
+package io.longnet.training;
 
 import io.longnet.attention.TrainingAttention;
+import io.longnet.model.Gelu;
+import io.longnet.model.LongNetConfig;
+import io.longnet.model.LongNetModel;
+import io.longnet.model.TensorNames;
+import io.longnet.model.Xpos;
 import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * The LongNet decoder of {@link LongNetModel} in float64, with exact gradients: the same math (embedding
+ * The float64 twin of {@link LongNetModel} (whose row operations are {@link DoubleRowOps}, the twin of
+ * {@link io.longnet.model.RowOps}).
+ *
+ * <p>The LongNet decoder of {@link LongNetModel} in float64, with exact gradients: the same math (embedding
  * without scale, pre-LN blocks, xPos on q and k before attention, MAGNETO sub-LNs when
  * {@link LongNetConfig#subLn()}, exact GELU, final LayerNorm, tied LM head; docs/MODEL.md), on a flat
  * parameter vector laid out by {@link ParameterLayout}. Attention, and its backward pass, run through a

@@ -1,4 +1,4 @@
-package io.longnet.spark.training;
+package io.longnet.training;
 
 import io.longnet.attention.DilatedAttentionGradients;
 import io.longnet.attention.TrainingAttention;

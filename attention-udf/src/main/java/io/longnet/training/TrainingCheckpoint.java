@@ -1,9 +1,12 @@
-package io.longnet.model;
+package io.longnet.training;
 
 import io.longnet.storage.AtomicOutput;
 import io.longnet.tensors.Float64Tensors;
 import io.longnet.tensors.StrictJson;
 import io.longnet.tensors.TensorFormatException;
+import io.longnet.model.LongNetConfig;
+import io.longnet.model.LongNetModel;
+import io.longnet.model.ModelFormatException;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;

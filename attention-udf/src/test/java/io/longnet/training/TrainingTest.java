@@ -1,10 +1,12 @@
-package io.longnet.model;
+package io.longnet.training;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.longnet.attention.TrainingAttention;
+import io.longnet.model.LongNetConfig;
+import io.longnet.model.LongNetModel;
 import java.io.IOException;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

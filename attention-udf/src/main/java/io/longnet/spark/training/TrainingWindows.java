@@ -1,7 +1,7 @@
-package io.longnet.jobs;
+package io.longnet.spark.training;
 
 import io.longnet.spark.TokenSequences;
-import io.longnet.spark.training.TrainingWindow;
+import io.longnet.training.WindowSplit;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -17,44 +17,37 @@ import scala.Tuple2;
 /**
  * A token dataset as training examples: its sequences end to end in {@code seq_id} order (documents are
  * packed, as language-model training does), cut into windows of {@code length} tokens numbered from 0;
- * a last partial window is left out. The last {@code validation} windows are held out. Windows are built
+ * a last partial window is left out ({@link WindowSplit}, which also says which are held out). Windows are built
  * on the executors from the dataset's blocks (each block sends its tokens to the windows it overlaps);
  * the driver holds only the sequence lengths and window numbers.
  */
 final class TrainingWindows implements AutoCloseable {
 
     private final JavaRDD<TrainingWindow> windows;
-    private final long tokens;
-    private final long count;
-    private final long validation;
+    private final WindowSplit split;
 
     /**
-     * Windows of {@code length} tokens of the dataset {@code blocks} (blocks of {@code blockSize}), whose
-     * layout is checked first ({@link TokenSequences#layout}: block numbering, full blocks, token ids below
-     * {@code vocabSize}).
+     * Windows of {@code length} tokens of the dataset {@code blocks} (blocks of {@code blockSize}; 0: the
+     * longest block of the data), whose layout is checked first ({@link TokenSequences#layout}: block
+     * numbering, full blocks, token ids below {@code vocabSize}).
      */
     TrainingWindows(JavaSparkContext jsc, Dataset<Row> blocks, int blockSize, int vocabSize, int length,
                     double validationFraction) {
         Map<Long, Long> firstOf = new java.util.HashMap<>();
         long at = 0;
-        for (Map.Entry<Long, Long> e : TokenSequences.layout(blocks, blockSize, vocabSize).lengths().entrySet()) {
+        TokenSequences.Layout layout = TokenSequences.layout(blocks, blockSize, vocabSize);
+        for (Map.Entry<Long, Long> e : layout.lengths().entrySet()) {
             firstOf.put(e.getKey(), at);
             at += e.getValue();
         }
-        this.tokens = at;
-        this.count = at / length;
-        if (count < 2) {
-            throw new IllegalArgumentException("the token dataset holds " + at + " tokens: fewer than two windows"
-                    + " of --seq-len " + length + " (one to train on, one to validate); lower --seq-len");
-        }
-        long held = (long) Math.ceil(validationFraction * count);
-        this.validation = validationFraction > 0 ? Math.max(1, Math.min(held, count - 1)) : 0;
+        this.split = WindowSplit.of(at, length, validationFraction);
         Broadcast<Map<Long, Long>> first = jsc.broadcast(firstOf);
-        long windowsTotal = count;
+        long windowsTotal = split.count();
+        int b = layout.blockSize();
         jsc.setCallSite("cut training windows of " + length + " tokens");
         this.windows = blocks.javaRDD()
                 .flatMapToPair(row -> {
-                    long start = first.value().get(row.getLong(0)) + row.getLong(1) * blockSize;
+                    long start = first.value().get(row.getLong(0)) + row.getLong(1) * b;
                     List<Integer> ids = row.getList(2);
                     List<Tuple2<Long, Tuple2<Long, int[]>>> pieces = new ArrayList<>(2);
                     int i = 0;
@@ -103,23 +96,9 @@ final class TrainingWindows implements AutoCloseable {
         return windows;
     }
 
-    /** Tokens in the dataset. */
-    long tokens() {
-        return tokens;
-    }
-
-    /** Windows to train on: ids {@code 0..trainCount-1}. */
-    long trainCount() {
-        return count - validation;
-    }
-
-    /** Held-out windows: ids {@code trainCount()..count-1}. */
-    List<Long> validationIds() {
-        List<Long> ids = new ArrayList<>();
-        for (long id = trainCount(); id < count; id++) {
-            ids.add(id);
-        }
-        return ids;
+    /** How the dataset's tokens fall into windows, and which are held out. */
+    WindowSplit split() {
+        return split;
     }
 
     @Override

@@ -1,6 +1,7 @@
-package io.longnet.model;
+package io.longnet.training;
 
 import io.longnet.attention.TrainingAttention;
+import io.longnet.model.LongNetConfig;
 
 /**
  * Plain dense softmax attention in float64 with its backward pass, written from the textbook formulas

@@ -1,4 +1,4 @@
-package io.longnet.model;
+package io.longnet.training;
 
 import java.io.Serializable;
 import java.util.List;

@@ -1,4 +1,4 @@
-package io.longnet.model;
+package io.longnet.training;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -9,6 +9,11 @@ import io.longnet.attention.Branch;
 import io.longnet.attention.CpuAttentionKernel;
 import io.longnet.attention.HeadOffset;
 import io.longnet.attention.TrainingAttention;
+import io.longnet.model.LongNetConfig;
+import io.longnet.model.LongNetModel;
+import io.longnet.model.ModelWeights;
+import io.longnet.model.TensorNames;
+import io.longnet.model.TestWeights;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

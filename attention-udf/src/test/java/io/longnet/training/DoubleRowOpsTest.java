@@ -1,4 +1,4 @@
-package io.longnet.model;
+package io.longnet.training;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

@@ -1,5 +1,8 @@
-package io.longnet.model;
+package io.longnet.training;
 
+import io.longnet.model.LongNetConfig;
+import io.longnet.model.LongNetModel;
+import io.longnet.model.ModelWeights;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;

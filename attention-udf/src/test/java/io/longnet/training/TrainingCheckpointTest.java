@@ -1,4 +1,4 @@
-package io.longnet.model;
+package io.longnet.training;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.longnet.model.LongNetConfig;
+import io.longnet.model.ModelFormatException;
+import io.longnet.model.TestWeights;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;

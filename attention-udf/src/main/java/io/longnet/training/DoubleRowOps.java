@@ -1,9 +1,12 @@
-package io.longnet.model;
+package io.longnet.training;
 
 import java.util.Arrays;
 
 /**
- * The float64 row operations of {@link TrainableModel} and their backward passes: linear layers whose
+ * The float64 twin of {@link io.longnet.model.RowOps}, as {@link TrainableModel} is of
+ * {@link io.longnet.model.LongNetModel}.
+ *
+ * <p>The float64 row operations of {@link TrainableModel} and their backward passes: linear layers whose
  * weights ({@code torch.nn.Linear} layout {@code [out][in]}) and biases live in the flat parameter vector,
  * and LayerNorm. Gradients with respect to parameters are added into a gradient vector of the same layout
  * (same offsets). Single-threaded.
