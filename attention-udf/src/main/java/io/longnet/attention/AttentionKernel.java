@@ -25,10 +25,10 @@ public interface AttentionKernel extends AutoCloseable {
 
     /**
      * Merges into {@code o}, {@code lse} one branch's attention of the {@code n} positions of {@code q}
-     * (a block lying inside one segment, starting {@code offsetInSegment} positions into it) to keys and
+     * (a partition's rows lying inside one segment, starting {@code offsetInSegment} positions into it) to keys and
      * values gathered from the partitions that segment spans: {@code keys.get(h)}, {@code values.get(h)}
      * hold rows {@code t = 0, 1, ...} of head {@code h}'s sparsified segment, {@code d} floats each (when
-     * causal, at least up to the block's last selected row).
+     * causal, at least up to the partition's last selected row).
      */
     void attendGathered(DilatedAttentionConfig config, Branch branch, int offsetInSegment, FloatBuffer q,
                         int n, List<FloatBuffer> keys, List<FloatBuffer> values, FloatBuffer o,

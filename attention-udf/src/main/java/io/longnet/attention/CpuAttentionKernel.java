@@ -7,13 +7,13 @@ import java.util.List;
 
 /**
  * Exact dilated attention on the CPU. Branches run one after another; inside a branch the work items
- * (segment, head, block of {@link SegmentTileAttention#BLOCK_Q} query rows) are spread over a bounded
+ * (segment, head, tile of {@link SegmentTileAttention#TILE_Q} query rows) are spread over a bounded
  * pool. Each output row is written by exactly one item per branch and the branches are merged in config
  * order, so the result does not depend on the number of threads.
  */
 public final class CpuAttentionKernel implements AttentionKernel {
 
-    private static final int BLOCK = SegmentTileAttention.BLOCK_Q;
+    private static final int TILE = SegmentTileAttention.TILE_Q;
 
     private final WorkPool pool;
 
@@ -52,7 +52,7 @@ public final class CpuAttentionKernel implements AttentionKernel {
         fill(ls, n * heads, Float.NEGATIVE_INFINITY);
         boolean causal = config.causal();
         for (Branch branch : branches) {
-            QueryBlocks.inPlace(pool, () -> new SegmentTileAttention(d), config, branch, n, BLOCK,
+            QueryTiles.inPlace(pool, () -> new SegmentTileAttention(d), config, branch, n, TILE,
                     (tile, head, rows, count, i0, i1, shift) ->
                             tile.attend(qs, rows, ks, vs, rows, count, os, ls, i0, i1, shift, causal));
         }
@@ -77,7 +77,7 @@ public final class CpuAttentionKernel implements AttentionKernel {
         }
         Rows compact = new Rows(0, d);
         boolean causal = config.causal();
-        QueryBlocks.gathered(pool, () -> new SegmentTileAttention(d), config, branch, sel, BLOCK,
+        QueryTiles.gathered(pool, () -> new SegmentTileAttention(d), config, branch, sel, TILE,
                 (tile, head, rows, count, i0, i1, shift) -> tile.attend(qs, rows, ks[head], vs[head], compact,
                         ks[head].remaining() / d, os, ls, i0, i1, shift, causal));
     }

@@ -15,13 +15,13 @@ import java.util.List;
  * keys ({@link #forwardGathered}, {@link #backwardGathered}), exactly as {@link AttentionKernel} does.
  *
  * <p>Branches run one after another in config order; inside a branch the work items (segment, head, and in
- * the forward pass a block of query rows) are spread over a bounded pool. Each item writes only its own
+ * the forward pass a tile of query rows) are spread over a bounded pool. Each item writes only its own
  * rows of its head's columns and sums in a fixed order, so results are bit-identical whatever the number
  * of threads. Arrays are flat, {@code [N][H][d]}, element 0 at index 0.
  */
 public final class DilatedAttentionGradients implements TrainingAttention, AutoCloseable {
 
-    private static final int BLOCK = SegmentTileGradients.BLOCK_Q;
+    private static final int TILE = SegmentTileGradients.TILE_Q;
 
     private final DilatedAttentionConfig config;
     private final WorkPool pool;
@@ -91,7 +91,7 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
         Arrays.fill(o, 0, (int) elems, 0.0);
         Arrays.fill(lse, 0, n * heads, Double.NEGATIVE_INFINITY);
         for (Branch branch : branches) {
-            QueryBlocks.inPlace(pool, () -> new SegmentTileGradients(d), config, branch, n, BLOCK,
+            QueryTiles.inPlace(pool, () -> new SegmentTileGradients(d), config, branch, n, TILE,
                     (tile, head, rows, count, i0, i1, shift) ->
                             tile.forward(q, rows, k, v, rows, count, o, lse, i0, i1, shift, causal));
         }
@@ -117,15 +117,15 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
             int w = branch.segmentLength();
             int r = branch.dilation();
             int rowStride = r * heads * d;
-            // One item per (segment, head): its query blocks all add to the same key rows, in block order.
+            // One item per (segment, head): its query tiles all add to the same key rows, in tile order.
             parallel(branch.segments(n) * heads, (item, tile) -> {
                 int head = (int) (item % heads);
                 int start = (int) (item / heads) * w;
                 DilatedSelection sel = DilatedSelection.of(0, Math.min(w, n - start), config.offset(branch, head), r);
                 Rows rows = new Rows(((start + sel.firstRow()) * heads + head) * d, rowStride);
-                for (int i0 = 0; i0 < sel.count(); i0 += BLOCK) {
+                for (int i0 = 0; i0 < sel.count(); i0 += TILE) {
                     tile.backward(q, rows, k, v, rows, sel.count(), o, lse, dO, dq, dk, dv, i0,
-                            Math.min(sel.count(), i0 + BLOCK), 0, causal);
+                            Math.min(sel.count(), i0 + TILE), 0, causal);
                 }
             });
         }
@@ -133,10 +133,10 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
 
     /**
      * Merges into {@code o}, {@code lse} one spanning branch's attention of the {@code n} positions of
-     * {@code q}, a block lying inside one segment and starting {@code offsetInSegment} positions into it,
+     * {@code q}, a partition's rows lying inside one segment and starting {@code offsetInSegment} positions into it,
      * to keys and values gathered from the partitions that segment spans: {@code keys[h]},
      * {@code values[h]} hold rows {@code t = 0, 1, ...} of head {@code h}'s sparsified segment, {@code d}
-     * doubles each (at least up to the block's last selected row). Same semantics as
+     * doubles each (at least up to the partition's last selected row). Same semantics as
      * {@link AttentionKernel#attendGathered}.
      */
     public void forwardGathered(Branch branch, int offsetInSegment, double[] q, int n, double[][] keys,
@@ -146,16 +146,16 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
         int d = headDim();
         boolean causal = causal();
         Rows compact = new Rows(0, d);
-        QueryBlocks.gathered(pool, () -> new SegmentTileGradients(d), config, branch, sel, BLOCK,
+        QueryTiles.gathered(pool, () -> new SegmentTileGradients(d), config, branch, sel, TILE,
                 (tile, head, rows, count, i0, i1, shift) -> tile.forward(q, rows, keys[head], values[head], compact,
                         keys[head].length / d, o, lse, i0, i1, shift, causal));
     }
 
     /**
-     * Adds the gradients of one spanning branch for a block laid out as in {@link #forwardGathered}: to
+     * Adds the gradients of one spanning branch for a partition laid out as in {@link #forwardGathered}: to
      * {@code dq} ({@code n * H * d}) and to {@code dKeys[h]}, {@code dValues[h]} (the layout of
      * {@code keys[h]}, {@code values[h]}), given the fully mixed {@code o}, {@code lse} and {@code dO} of
-     * the block. The distributed plan returns each partition's rows of {@code dKeys}, {@code dValues} to
+     * the partition. The distributed plan returns each partition's rows of {@code dKeys}, {@code dValues} to
      * their owner.
      */
     public void backwardGathered(Branch branch, int offsetInSegment, double[] q, int n, double[][] keys,
@@ -173,14 +173,14 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
         checkLike("dValues", dValues, "values", values);
         int rowStride = branch.dilation() * heads * d;
         Rows compact = new Rows(0, d);
-        // One item per head: its query blocks all add to the same gathered rows, in block order.
+        // One item per head: its query tiles all add to the same gathered rows, in tile order.
         parallel(heads, (item, tile) -> {
             int head = (int) item;
             DilatedSelection s = sel[head];
             Rows rows = new Rows((s.firstRow() * heads + head) * d, rowStride);
-            for (int i0 = 0; i0 < s.count(); i0 += BLOCK) {
+            for (int i0 = 0; i0 < s.count(); i0 += TILE) {
                 tile.backward(q, rows, keys[head], values[head], compact, keys[head].length / d, o, lse, dO, dq,
-                        dKeys[head], dValues[head], i0, Math.min(s.count(), i0 + BLOCK), s.firstIndex(), causal);
+                        dKeys[head], dValues[head], i0, Math.min(s.count(), i0 + TILE), s.firstIndex(), causal);
             }
         });
     }

@@ -4,10 +4,10 @@ import java.nio.FloatBuffer;
 import java.util.Arrays;
 
 /**
- * The math of one CPU work item: a block of up to {@link #BLOCK_Q} query rows of one dilated segment of
- * one head, attended flash-style (online softmax over key tiles of {@link #BLOCK_K}) and merged into the
+ * The math of one CPU work item: a block of up to {@link #TILE_Q} query rows of one dilated segment of
+ * one head, attended flash-style (online softmax over key tiles of {@link #TILE_K}) and merged into the
  * output by lse. One instance per worker thread: it owns the tiles, so memory stays
- * {@code O(BLOCK * d)} per thread and no {@code w x w} matrix exists. Rows are addressed by
+ * {@code O(TILE * d)} per thread and no {@code w x w} matrix exists. Rows are addressed by
  * {@link Rows} (element index of row t = base + t * stride), so the same code serves keys read in place
  * from a sequence and keys gathered from other partitions.
  *
@@ -18,8 +18,8 @@ import java.util.Arrays;
  */
 final class SegmentTileAttention {
 
-    static final int BLOCK_Q = 128;
-    static final int BLOCK_K = 64;
+    static final int TILE_Q = 128;
+    static final int TILE_K = 64;
 
     /** Where row {@code t} of a sparsified segment starts: element {@code base + t * stride}. */
     record Rows(int base, int stride) {
@@ -30,28 +30,28 @@ final class SegmentTileAttention {
 
     private final int d;
     private final float scale;
-    private final float[][] qT;       // [d][BLOCK_Q], pre-scaled by 1/sqrt(d)
-    private final float[][] kTile;    // [BLOCK_K][d]
-    private final float[][] vTile;    // [BLOCK_K][d]
-    private final float[][] scoresT;  // [BLOCK_K][BLOCK_Q], overwritten by probabilities
-    private final float[][] accT;     // [d][BLOCK_Q], unnormalised output
-    private final float[] rowMax = new float[BLOCK_Q];
-    private final float[] rowSum = new float[BLOCK_Q];
-    private final float[] shift = new float[BLOCK_Q];  // the tile maximum, then the new row maximum
-    private final float[] alpha = new float[BLOCK_Q];
-    private final float[] expScratch = new float[BLOCK_Q];
-    private final int[] firstQuery = new int[BLOCK_K]; // first query of the block that may see key j
+    private final float[][] qT;       // [d][TILE_Q], pre-scaled by 1/sqrt(d)
+    private final float[][] kTile;    // [TILE_K][d]
+    private final float[][] vTile;    // [TILE_K][d]
+    private final float[][] scoresT;  // [TILE_K][TILE_Q], overwritten by probabilities
+    private final float[][] accT;     // [d][TILE_Q], unnormalised output
+    private final float[] rowMax = new float[TILE_Q];
+    private final float[] rowSum = new float[TILE_Q];
+    private final float[] shift = new float[TILE_Q];  // the tile maximum, then the new row maximum
+    private final float[] alpha = new float[TILE_Q];
+    private final float[] expScratch = new float[TILE_Q];
+    private final int[] firstQuery = new int[TILE_K]; // first query of the block that may see key j
     private final float[] row;        // one row of d: gathers and the merge
     private final float[] outRow;
 
     SegmentTileAttention(int d) {
         this.d = d;
         this.scale = (float) (1.0 / Math.sqrt(d));
-        this.qT = new float[d][BLOCK_Q];
-        this.kTile = new float[BLOCK_K][d];
-        this.vTile = new float[BLOCK_K][d];
-        this.scoresT = new float[BLOCK_K][BLOCK_Q];
-        this.accT = new float[d][BLOCK_Q];
+        this.qT = new float[d][TILE_Q];
+        this.kTile = new float[TILE_K][d];
+        this.vTile = new float[TILE_K][d];
+        this.scoresT = new float[TILE_K][TILE_Q];
+        this.accT = new float[d][TILE_Q];
         this.row = new float[d];
         this.outRow = new float[d];
     }
@@ -80,8 +80,8 @@ final class SegmentTileAttention {
 
         int diagonal = i0 + queryShift; // key index seen by query row i0 and no later key
         int keyEnd = causal ? Math.min(keyRows, i1 + queryShift) : keyRows;
-        for (int j0 = 0; j0 < keyEnd; j0 += BLOCK_K) {
-            int bk = Math.min(BLOCK_K, keyEnd - j0);
+        for (int j0 = 0; j0 < keyEnd; j0 += TILE_K) {
+            int bk = Math.min(TILE_K, keyEnd - j0);
             for (int j = 0; j < bk; j++) {
                 int at = keys.at(j0 + j);
                 k.get(at, kTile[j], 0, d);

@@ -5,63 +5,63 @@ import java.util.Arrays;
 
 /**
  * The float64 twin of {@link SegmentTileAttention}: the math of one work item of {@link
- * DilatedAttentionGradients}, a block of up to {@link #BLOCK_Q} query rows of one dilated segment of one
- * head against that segment's key rows, in tiles of {@link #BLOCK_K} keys. The forward pass is flash-style (online softmax, merged into the output by lse);
+ * DilatedAttentionGradients}, a block of up to {@link #TILE_Q} query rows of one dilated segment of one
+ * head against that segment's key rows, in tiles of {@link #TILE_K} keys. The forward pass is flash-style (online softmax, merged into the output by lse);
  * the backward pass recomputes the probabilities from the mixed lse. One instance per worker thread: it
- * owns the tiles, so memory stays {@code O(BLOCK * d)} per thread and no {@code w x w} matrix exists.
+ * owns the tiles, so memory stays {@code O(TILE * d)} per thread and no {@code w x w} matrix exists.
  *
  * <p>Layout as in {@link SegmentTileAttention}: q, dO and the accumulators are kept transposed
- * ({@code [d][BLOCK_Q]}), scores and probabilities as {@code [BLOCK_K][BLOCK_Q]}, so that the query
+ * ({@code [d][TILE_Q]}), scores and probabilities as {@code [TILE_K][TILE_Q]}, so that the query
  * products run along a block's queries from index 0. The key gradients are sums over queries, so for them
  * q and dO are also kept as rows and those products run along {@code d}.
  *
  * <p>The five products of a tile (scores, {@code P V}, {@code dP}, {@code dV}/{@code dK}, {@code dQ}) run
  * through {@link TileProducts#mulAdd}, register-blocked over four rows and four steps of the shared
- * dimension; the exponentials through {@link FastExp}. Every sum runs in a fixed order (query blocks, then key tiles, then rows in index order), so a
+ * dimension; the exponentials through {@link FastExp}. Every sum runs in a fixed order (query tiles, then key tiles, then rows in index order), so a
  * result depends only on the inputs, never on which thread ran the item.
  */
 final class SegmentTileGradients {
 
-    static final int BLOCK_Q = 64;
-    static final int BLOCK_K = 64;
+    static final int TILE_Q = 64;
+    static final int TILE_K = 64;
 
     private final int d;
     private final double scale;
-    private final double[][] qT;       // [d][BLOCK_Q], pre-scaled by 1/sqrt(d)
-    private final double[][] qRows;    // [BLOCK_Q][d], pre-scaled: dK_j += dS_ij * scale * q_i
-    private final double[][] dOT;      // [d][BLOCK_Q]
-    private final double[][] dORows;   // [BLOCK_Q][d]
-    private final double[][] kTile;    // [BLOCK_K][d]
-    private final double[][] vTile;    // [BLOCK_K][d]
-    private final double[][] pT;       // [BLOCK_K][BLOCK_Q]: scores, then probabilities
-    private final double[][] dsT;      // [BLOCK_K][BLOCK_Q]: dP, then dS
-    private final double[][] accT;     // [d][BLOCK_Q]: forward, unnormalised output; backward, dq / scale
-    private final double[][] dkTile;   // [BLOCK_K][d]
-    private final double[][] dvTile;   // [BLOCK_K][d]
-    private final double[] rowMax = new double[BLOCK_Q];
-    private final double[] rowSum = new double[BLOCK_Q];
-    private final double[] shift = new double[BLOCK_Q];   // tile maximum, then the exponent's shift
-    private final double[] alpha = new double[BLOCK_Q];
-    private final double[] rowLse = new double[BLOCK_Q];
-    private final double[] delta = new double[BLOCK_Q];   // D_i = dO_i . o_i
-    private final double[] rounded = new double[BLOCK_Q]; // FastExp's scratch
-    private final int[] firstQuery = new int[BLOCK_K];    // first query of the block that may see key j
+    private final double[][] qT;       // [d][TILE_Q], pre-scaled by 1/sqrt(d)
+    private final double[][] qRows;    // [TILE_Q][d], pre-scaled: dK_j += dS_ij * scale * q_i
+    private final double[][] dOT;      // [d][TILE_Q]
+    private final double[][] dORows;   // [TILE_Q][d]
+    private final double[][] kTile;    // [TILE_K][d]
+    private final double[][] vTile;    // [TILE_K][d]
+    private final double[][] pT;       // [TILE_K][TILE_Q]: scores, then probabilities
+    private final double[][] dsT;      // [TILE_K][TILE_Q]: dP, then dS
+    private final double[][] accT;     // [d][TILE_Q]: forward, unnormalised output; backward, dq / scale
+    private final double[][] dkTile;   // [TILE_K][d]
+    private final double[][] dvTile;   // [TILE_K][d]
+    private final double[] rowMax = new double[TILE_Q];
+    private final double[] rowSum = new double[TILE_Q];
+    private final double[] shift = new double[TILE_Q];   // tile maximum, then the exponent's shift
+    private final double[] alpha = new double[TILE_Q];
+    private final double[] rowLse = new double[TILE_Q];
+    private final double[] delta = new double[TILE_Q];   // D_i = dO_i . o_i
+    private final double[] rounded = new double[TILE_Q]; // FastExp's scratch
+    private final int[] firstQuery = new int[TILE_K];    // first query of the block that may see key j
     private final double[] row;
 
     SegmentTileGradients(int d) {
         this.d = d;
         this.scale = 1.0 / Math.sqrt(d);
-        this.qT = new double[d][BLOCK_Q];
-        this.qRows = new double[BLOCK_Q][d];
-        this.dOT = new double[d][BLOCK_Q];
-        this.dORows = new double[BLOCK_Q][d];
-        this.kTile = new double[BLOCK_K][d];
-        this.vTile = new double[BLOCK_K][d];
-        this.pT = new double[BLOCK_K][BLOCK_Q];
-        this.dsT = new double[BLOCK_K][BLOCK_Q];
-        this.accT = new double[d][BLOCK_Q];
-        this.dkTile = new double[BLOCK_K][d];
-        this.dvTile = new double[BLOCK_K][d];
+        this.qT = new double[d][TILE_Q];
+        this.qRows = new double[TILE_Q][d];
+        this.dOT = new double[d][TILE_Q];
+        this.dORows = new double[TILE_Q][d];
+        this.kTile = new double[TILE_K][d];
+        this.vTile = new double[TILE_K][d];
+        this.pT = new double[TILE_K][TILE_Q];
+        this.dsT = new double[TILE_K][TILE_Q];
+        this.accT = new double[d][TILE_Q];
+        this.dkTile = new double[TILE_K][d];
+        this.dvTile = new double[TILE_K][d];
         this.row = new double[d];
     }
 
@@ -81,8 +81,8 @@ final class SegmentTileGradients {
         Arrays.fill(rowMax, 0, bq, Double.NEGATIVE_INFINITY);
         Arrays.fill(rowSum, 0, bq, 0.0);
         int keyEnd = causal ? Math.min(keyRows, i1 + queryShift) : keyRows;
-        for (int j0 = 0; j0 < keyEnd; j0 += BLOCK_K) {
-            int bk = Math.min(BLOCK_K, keyEnd - j0);
+        for (int j0 = 0; j0 < keyEnd; j0 += TILE_K) {
+            int bk = Math.min(TILE_K, keyEnd - j0);
             scoreKeyTile(k, v, keys, j0, bk, bq, i0 + queryShift, causal);
             softmaxAccumulate(bq, bk);
         }
@@ -128,8 +128,8 @@ final class SegmentTileGradients {
             Arrays.fill(accT[c], 0, bq, 0.0);
         }
         int keyEnd = causal ? Math.min(keyRows, i1 + queryShift) : keyRows;
-        for (int j0 = 0; j0 < keyEnd; j0 += BLOCK_K) {
-            int bk = Math.min(BLOCK_K, keyEnd - j0);
+        for (int j0 = 0; j0 < keyEnd; j0 += TILE_K) {
+            int bk = Math.min(TILE_K, keyEnd - j0);
             scoreKeyTile(k, v, keys, j0, bk, bq, i0 + queryShift, causal);
             for (int j = 0; j < bk; j++) {
                 double[] p = pT[j];

@@ -121,9 +121,9 @@ public final class StridedSparseAttention implements TrainingAttention {
         Arrays.fill(lse, 0, n * heads, Double.NEGATIVE_INFINITY);
         SegmentTileGradients tile = new SegmentTileGradients(headDim);
         pieces(n, (queries, count, keys, keyRows, shift, masked) -> {
-            for (int i0 = 0; i0 < count; i0 += SegmentTileGradients.BLOCK_Q) {
+            for (int i0 = 0; i0 < count; i0 += SegmentTileGradients.TILE_Q) {
                 tile.forward(q, queries, k, v, keys, keyRows, o, lse, i0,
-                        Math.min(count, i0 + SegmentTileGradients.BLOCK_Q), shift, masked);
+                        Math.min(count, i0 + SegmentTileGradients.TILE_Q), shift, masked);
             }
         });
     }
@@ -136,9 +136,9 @@ public final class StridedSparseAttention implements TrainingAttention {
         checkLength("lse", lse, (long) n * heads, "n x heads = " + n + " x " + heads);
         SegmentTileGradients tile = new SegmentTileGradients(headDim);
         pieces(n, (queries, count, keys, keyRows, shift, masked) -> {
-            for (int i0 = 0; i0 < count; i0 += SegmentTileGradients.BLOCK_Q) {
+            for (int i0 = 0; i0 < count; i0 += SegmentTileGradients.TILE_Q) {
                 tile.backward(q, queries, k, v, keys, keyRows, o, lse, dO, dq, dk, dv, i0,
-                        Math.min(count, i0 + SegmentTileGradients.BLOCK_Q), shift, masked);
+                        Math.min(count, i0 + SegmentTileGradients.TILE_Q), shift, masked);
             }
         });
     }

@@ -9,8 +9,8 @@ import org.apache.spark.sql.RowFactory;
 
 /**
  * The block layout of DESIGN.md §3 and the plan's partitions: rows {@code (seq_id, block, q, k, v)} of B
- * positions (little-endian float32 binaries) assembled into one partition's {@link QkvBlock}, and an
- * {@link AttentionBlock} split back into rows {@code (seq_id, block, o[, lse])}. One implementation for the
+ * positions (little-endian float32 binaries) assembled into one partition's {@link QkvPartition}, and an
+ * {@link AttentionPartition} split back into rows {@code (seq_id, block, o[, lse])}. One implementation for the
  * ML stage, the Parquet input of {@code attend} and its Parquet output.
  */
 public final class BlockRows {
@@ -23,7 +23,7 @@ public final class BlockRows {
      * that every block is there once with B positions (fewer for the sequence's last) of {@code width}
      * floats; {@code what} names the sequence in messages.
      */
-    public static QkvBlock assemble(String what, PartitionPlan plan, int p, int b, int width, List<Row> rows) {
+    public static QkvPartition assemble(String what, PartitionPlan plan, int p, int b, int width, List<Row> rows) {
         long start = plan.start(p);
         int len = plan.length(p);
         float[][] t = new float[3][len * width];
@@ -52,11 +52,11 @@ public final class BlockRows {
                 throw new IllegalArgumentException(what + ": block " + (start / b + i) + " is missing");
             }
         }
-        return new QkvBlock(p, start, len, t[0], t[1], t[2]);
+        return new QkvPartition(p, start, len, t[0], t[1], t[2]);
     }
 
     /** {@code a} as rows {@code (seq_id, block, o[, lse])} of {@code b} positions. */
-    public static List<Row> split(AttentionBlock a, long seqId, int b, int width, int heads, boolean withLse) {
+    public static List<Row> split(AttentionPartition a, long seqId, int b, int width, int heads, boolean withLse) {
         List<Row> rows = new ArrayList<>((a.length() + b - 1) / b);
         for (int at = 0; at < a.length(); at += b) {
             int positions = Math.min(b, a.length() - at);

@@ -38,7 +38,7 @@ public final class SequenceParallelAttention {
      * Attends {@code qkv}, which must hold partition {@code p} of {@code plan} as its partition {@code p},
      * with the kernel {@code backend} chooses.
      */
-    public static JavaRDD<AttentionBlock> attend(JavaRDD<QkvBlock> qkv, PartitionPlan plan, Backend backend) {
+    public static JavaRDD<AttentionPartition> attend(JavaRDD<QkvPartition> qkv, PartitionPlan plan, Backend backend) {
         Objects.requireNonNull(backend, "backend");
         plan.requirePartitions("qkv", qkv.getNumPartitions());
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(qkv.context());
@@ -51,7 +51,7 @@ public final class SequenceParallelAttention {
             exchanges.add(sent.partitionBy(new PartitionIdPartitioner(plan.partitions())).setName(name));
         }
         jsc.setCallSite(ATTEND_STAGE);
-        JavaRDD<AttentionBlock> out;
+        JavaRDD<AttentionPartition> out;
         if (exchanges.isEmpty()) {
             out = qkv.map(block -> compute(plan, backend, block, List.of()));
         } else {
@@ -62,7 +62,7 @@ public final class SequenceParallelAttention {
             out = qkv.zipPartitions(received, (blocks, parts) -> {
                 List<ExchangePart> mine = new ArrayList<>();
                 parts.forEachRemaining(t -> mine.add(t._2()));
-                List<AttentionBlock> result = new ArrayList<>(1);
+                List<AttentionPartition> result = new ArrayList<>(1);
                 while (blocks.hasNext()) {
                     result.add(compute(plan, backend, blocks.next(), mine));
                 }
@@ -74,7 +74,7 @@ public final class SequenceParallelAttention {
     }
 
     /** The parts partition {@code block.partition()} sends for spanning branch number {@code branch}. */
-    static Iterator<Tuple2<Integer, ExchangePart>> send(PartitionPlan plan, int branch, QkvBlock block) {
+    static Iterator<Tuple2<Integer, ExchangePart>> send(PartitionPlan plan, int branch, QkvPartition block) {
         DilatedAttentionConfig c = plan.config();
         Branch b = plan.spanning().get(branch);
         int heads = c.heads();
@@ -100,7 +100,7 @@ public final class SequenceParallelAttention {
     }
 
     /** Local branches, then every spanning branch from the received parts, mixed by lse. */
-    static AttentionBlock compute(PartitionPlan plan, Backend backend, QkvBlock block, List<ExchangePart> parts) {
+    static AttentionPartition compute(PartitionPlan plan, Backend backend, QkvPartition block, List<ExchangePart> parts) {
         DilatedAttentionConfig c = plan.config();
         int n = block.length();
         float[] o = new float[n * c.rowWidth()];
@@ -128,7 +128,7 @@ public final class SequenceParallelAttention {
                 kernel.attendGathered(c, b, offsetInSegment, q, n, keys, values, ob, lb);
             }
         }
-        return new AttentionBlock(block.partition(), block.start(), n, o, lse, ran);
+        return new AttentionPartition(block.partition(), block.start(), n, o, lse, ran);
     }
 
     private static FloatBuffer concat(List<ExchangePart> parts, int head, boolean keys) {

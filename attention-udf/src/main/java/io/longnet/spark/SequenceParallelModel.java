@@ -23,15 +23,15 @@ import org.apache.spark.storage.StorageLevel;
 public final class SequenceParallelModel implements Serializable {
 
     /** Tokens of one partition, and the token after it ({@code -1} at the end of the sequence). */
-    public record TokenBlock(int partition, long start, int[] tokens, int nextToken) implements Serializable {
+    public record TokenPartition(int partition, long start, int[] tokens, int nextToken) implements Serializable {
     }
 
     /** Hidden states {@code [length][d_model]} of one partition. */
-    public record HiddenBlock(int partition, long start, int length, float[] x) implements Serializable {
+    public record HiddenPartition(int partition, long start, int length, float[] x) implements Serializable {
     }
 
     /** {@code lp[i] = log P(token at start + i + 1 | tokens up to start + i)} of one partition. */
-    public record LogProbBlock(int partition, long start, float[] logProbs) implements Serializable {
+    public record LogProbPartition(int partition, long start, float[] logProbs) implements Serializable {
     }
 
     private final Broadcast<LongNetConfig> config;
@@ -70,14 +70,14 @@ public final class SequenceParallelModel implements Serializable {
     }
 
     /** Hidden states after {@code layers} layers (0: the embeddings), before the final LayerNorm. */
-    public JavaRDD<HiddenBlock> hidden(JavaRDD<TokenBlock> tokens, int layers) {
+    public JavaRDD<HiddenPartition> hidden(JavaRDD<TokenPartition> tokens, int layers) {
         int total = config.value().layers();
         if (layers < 0 || layers > total) {
             throw new IllegalArgumentException("layer " + layers + " does not exist (0.." + total + ")");
         }
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(tokens.context());
         jsc.setCallSite("embed");
-        JavaRDD<HiddenBlock> x = tokens.map(t -> new HiddenBlock(t.partition(), t.start(), t.tokens().length,
+        JavaRDD<HiddenPartition> x = tokens.map(t -> new HiddenPartition(t.partition(), t.start(), t.tokens().length,
                 model().embed(t.tokens())));
         for (int l = 0; l < layers; l++) {
             x = layer(jsc, x, l);
@@ -91,12 +91,12 @@ public final class SequenceParallelModel implements Serializable {
     }
 
     /** One decoder layer: local q, k, v; the plan's exchange and attend stages; local projection and FFN. */
-    private JavaRDD<HiddenBlock> layer(JavaSparkContext jsc, JavaRDD<HiddenBlock> x, int layer) {
+    private JavaRDD<HiddenPartition> layer(JavaSparkContext jsc, JavaRDD<HiddenPartition> x, int layer) {
         // Read twice (for q, k, v and for the residual): kept, or the chain would recompute it per use.
         x.persist(StorageLevel.MEMORY_AND_DISK());
         long n = plan.n();
         jsc.setCallSite("layer " + layer + " qkv");
-        JavaRDD<QkvBlock> qkv = x.map(h -> {
+        JavaRDD<QkvPartition> qkv = x.map(h -> {
             LongNetModel m = model();
             int width = m.config().dModel();
             float[] q = new float[h.length() * width];
@@ -104,42 +104,42 @@ public final class SequenceParallelModel implements Serializable {
             float[] v = new float[h.length() * width];
             Xpos.Table positions = m.xpos().table(h.start(), h.length(), n);
             m.attentionInputs(layer, h.x(), h.length(), positions, q, k, v);
-            return new QkvBlock(h.partition(), h.start(), h.length(), q, k, v);
+            return new QkvPartition(h.partition(), h.start(), h.length(), q, k, v);
         });
-        JavaRDD<AttentionBlock> attended = SequenceParallelAttention.attend(qkv, plan, backend);
+        JavaRDD<AttentionPartition> attended = SequenceParallelAttention.attend(qkv, plan, backend);
         jsc.setCallSite("layer " + layer + " ffn");
         return x.zipPartitions(attended, (hs, as) -> {
-            List<HiddenBlock> out = new ArrayList<>(1);
+            List<HiddenPartition> out = new ArrayList<>(1);
             while (hs.hasNext()) {
-                HiddenBlock h = hs.next();
-                AttentionBlock a = as.next();
+                HiddenPartition h = hs.next();
+                AttentionPartition a = as.next();
                 LongNetModel m = model();
                 float[] y = h.x().clone();
                 m.attentionOutput(layer, a.o(), h.length(), y);
                 m.feedForward(layer, y, h.length());
-                out.add(new HiddenBlock(h.partition(), h.start(), h.length(), y));
+                out.add(new HiddenPartition(h.partition(), h.start(), h.length(), y));
             }
             return out.iterator();
         });
     }
 
     /** Final features (all layers, then the final LayerNorm): what the LM head reads. */
-    public JavaRDD<HiddenBlock> features(JavaRDD<TokenBlock> tokens) {
+    public JavaRDD<HiddenPartition> features(JavaRDD<TokenPartition> tokens) {
         return hidden(tokens, config.value().layers()).map(h -> {
             float[] y = h.x().clone();
             model().finalNorm(y, h.length());
-            return new HiddenBlock(h.partition(), h.start(), h.length(), y);
+            return new HiddenPartition(h.partition(), h.start(), h.length(), y);
         });
     }
 
     /** Next-token log-probabilities of every position but the sequence's last. */
-    public JavaRDD<LogProbBlock> nextTokenLogProbs(JavaRDD<TokenBlock> tokens) {
-        JavaRDD<HiddenBlock> features = features(tokens);
+    public JavaRDD<LogProbPartition> nextTokenLogProbs(JavaRDD<TokenPartition> tokens) {
+        JavaRDD<HiddenPartition> features = features(tokens);
         return features.zipPartitions(tokens, (fs, ts) -> {
-            List<LogProbBlock> out = new ArrayList<>(1);
+            List<LogProbPartition> out = new ArrayList<>(1);
             while (fs.hasNext()) {
-                HiddenBlock f = fs.next();
-                TokenBlock t = ts.next();
+                HiddenPartition f = fs.next();
+                TokenPartition t = ts.next();
                 int n = t.tokens().length;
                 int scored = t.nextToken() < 0 ? n - 1 : n;
                 int[] targets = new int[scored];
@@ -147,7 +147,7 @@ public final class SequenceParallelModel implements Serializable {
                 if (scored == n) {
                     targets[n - 1] = t.nextToken();
                 }
-                out.add(new LogProbBlock(f.partition(), f.start(), model().nextTokenLogProbs(f.x(), scored, targets)));
+                out.add(new LogProbPartition(f.partition(), f.start(), model().nextTokenLogProbs(f.x(), scored, targets)));
             }
             return out.iterator();
         });

@@ -18,7 +18,7 @@ import io.longnet.attention.Backend;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
 import io.longnet.model.ModelWeights;
-import io.longnet.spark.SequenceParallelModel.TokenBlock;
+import io.longnet.spark.SequenceParallelModel.TokenPartition;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -212,8 +212,8 @@ public final class TokenSequences {
             SequenceParallelModel spm = new SequenceParallelModel(jsc, model.config(), model.weights(), length(seq),
                     partitionLength, backend, checkpointEvery);
             jsc.setCallSite("hidden states of sequence " + seq + " (" + spm.plan().describe() + ")");
-            JavaRDD<TokenBlock> tokens = partitioned(seq, spm.plan());
-            JavaRDD<SequenceParallelModel.HiddenBlock> h = layer < 0 ? spm.features(tokens) : spm.hidden(tokens, layer);
+            JavaRDD<TokenPartition> tokens = partitioned(seq, spm.plan());
+            JavaRDD<SequenceParallelModel.HiddenPartition> h = layer < 0 ? spm.features(tokens) : spm.hidden(tokens, layer);
             out = out.union(h.map(b -> new SequenceSlice(seq, b.start(), b.length(), b.x())));
         }
         jsc.clearCallSite();
@@ -282,7 +282,7 @@ public final class TokenSequences {
      * Sequence {@code seq} cut into the partitions of {@code plan} (L a multiple of the block size), each
      * also holding the token after it.
      */
-    private JavaRDD<TokenBlock> partitioned(long seq, PartitionPlan plan) {
+    private JavaRDD<TokenPartition> partitioned(long seq, PartitionPlan plan) {
         int length = plan.partitionLength();
         if (length % blockSize != 0) {
             throw new IllegalArgumentException("partition length " + length + " is not a multiple of the token"
@@ -317,7 +317,7 @@ public final class TokenSequences {
                             mine.add(b);
                         }
                     }
-                    return List.of(new TokenBlock(p, (long) p * length, concat(mine), next)).iterator();
+                    return List.of(new TokenPartition(p, (long) p * length, concat(mine), next)).iterator();
                 }, true)
                 .setName("tokens of sequence " + seq + " in partitions of " + length);
     }

@@ -32,7 +32,7 @@ class SequenceParallelAttentionTest {
     static final SparkSessionExtension SPARK = new SparkSessionExtension();
 
     /** Test-only source: slices of in-memory arrays, one block per partition. */
-    static JavaRDD<QkvBlock> blocks(PartitionPlan plan, float[] q, float[] k, float[] v) {
+    static JavaRDD<QkvPartition> blocks(PartitionPlan plan, float[] q, float[] k, float[] v) {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(SPARK.session().sparkContext());
         int width = plan.config().rowWidth();
         List<Integer> ids = new ArrayList<>();
@@ -40,7 +40,7 @@ class SequenceParallelAttentionTest {
         return jsc.parallelize(ids, plan.partitions()).map(p -> {
             int from = (int) plan.start(p) * width;
             int to = from + plan.length(p) * width;
-            return new QkvBlock(p, plan.start(p), plan.length(p), Arrays.copyOfRange(q, from, to),
+            return new QkvPartition(p, plan.start(p), plan.length(p), Arrays.copyOfRange(q, from, to),
                     Arrays.copyOfRange(k, from, to), Arrays.copyOfRange(v, from, to));
         });
     }
@@ -50,7 +50,7 @@ class SequenceParallelAttentionTest {
         DilatedAttentionConfig c = plan.config();
         float[] o = new float[(int) plan.n() * c.rowWidth()];
         float[] lse = new float[(int) plan.n() * c.heads()];
-        for (AttentionBlock b : SequenceParallelAttention.attend(blocks(plan, q, k, v), plan, Backend.CPU).collect()) {
+        for (AttentionPartition b : SequenceParallelAttention.attend(blocks(plan, q, k, v), plan, Backend.CPU).collect()) {
             System.arraycopy(b.o(), 0, o, (int) b.start() * c.rowWidth(), b.o().length);
             System.arraycopy(b.lse(), 0, lse, (int) b.start() * c.heads(), b.lse().length);
         }

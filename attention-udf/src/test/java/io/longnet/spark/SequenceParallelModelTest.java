@@ -28,14 +28,14 @@ class SequenceParallelModelTest {
     @org.junit.jupiter.api.io.TempDir
     static java.nio.file.Path checkpoints;
 
-    static JavaRDD<SequenceParallelModel.TokenBlock> tokens(PartitionPlan plan, int[] ids) {
+    static JavaRDD<SequenceParallelModel.TokenPartition> tokens(PartitionPlan plan, int[] ids) {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(SPARK.session().sparkContext());
         List<Integer> parts = new ArrayList<>();
         IntStream.range(0, plan.partitions()).forEach(parts::add);
         return jsc.parallelize(parts, plan.partitions()).map(p -> {
             int from = (int) plan.start(p);
             int to = from + plan.length(p);
-            return new SequenceParallelModel.TokenBlock(p, from, Arrays.copyOfRange(ids, from, to),
+            return new SequenceParallelModel.TokenPartition(p, from, Arrays.copyOfRange(ids, from, to),
                     to < ids.length ? ids[to] : -1);
         });
     }
@@ -75,16 +75,16 @@ class SequenceParallelModelTest {
         float[] features = stitch(spm.features(tokens(plan, ids)).collect(), n * 16);
         assertTrue(Tensors.relativeError(features, want.features()) < 1e-5, what + ": final features");
         float[] lp = new float[n - 1];
-        for (SequenceParallelModel.LogProbBlock b : spm.nextTokenLogProbs(tokens(plan, ids)).collect()) {
+        for (SequenceParallelModel.LogProbPartition b : spm.nextTokenLogProbs(tokens(plan, ids)).collect()) {
             System.arraycopy(b.logProbs(), 0, lp, (int) b.start(), b.logProbs().length);
         }
         assertTrue(Tensors.relativeError(lp, wantLp) < 1e-5, what + ": next-token log-probabilities");
     }
 
     /** Test-only: the blocks back in one array (never collect a sequence in a job). */
-    private static float[] stitch(List<SequenceParallelModel.HiddenBlock> blocks, int size) {
+    private static float[] stitch(List<SequenceParallelModel.HiddenPartition> blocks, int size) {
         float[] out = new float[size];
-        for (SequenceParallelModel.HiddenBlock b : blocks) {
+        for (SequenceParallelModel.HiddenPartition b : blocks) {
             System.arraycopy(b.x(), 0, out, (int) b.start() * 16, b.x().length);
         }
         return out;

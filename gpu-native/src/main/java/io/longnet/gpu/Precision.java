@@ -13,18 +13,18 @@ public enum Precision {
     public static final String PROPERTY = "longnet.gpu.precision";
 
     private final String kernelSuffix;
-    private final int blockRows;
+    private final int tileRows;
     private final int threads;
 
-    Precision(String kernelSuffix, int blockRows, int threads) {
+    Precision(String kernelSuffix, int tileRows, int threads) {
         this.kernelSuffix = kernelSuffix;
-        this.blockRows = blockRows;
+        this.tileRows = tileRows;
         this.threads = threads;
     }
 
     /** Query rows per CTA, as in kernel_traits.h. */
-    public int blockRows() {
-        return blockRows;
+    public int tileRows() {
+        return tileRows;
     }
 
     /** Threads per CTA, as in kernel_traits.h. */
@@ -37,7 +37,7 @@ public enum Precision {
      * V tiles, rows of {@code d + 8} halves; the fp32 kernel's tiles are static.
      */
     public int sharedBytes(int d) {
-        return this == BF16 ? (blockRows + 4 * 64) * (d + 8) * 2 : 0;
+        return this == BF16 ? (tileRows + 4 * 64) * (d + 8) * 2 : 0;
     }
 
     /** The kernel entry for head width {@code d}, as instantiated in dilated_fwd_launch.cu. */

@@ -6,7 +6,7 @@ import io.longnet.attention.CpuAttentionKernel;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.bench.AttentionBench;
 import io.longnet.spark.PartitionPlan;
-import io.longnet.spark.QkvBlock;
+import io.longnet.spark.QkvPartition;
 import io.longnet.spark.SequenceParallelAttention;
 import java.io.PrintStream;
 import java.nio.FloatBuffer;
@@ -56,7 +56,7 @@ final class AttendBench {
                     List<Integer> ids = new ArrayList<>();
                     IntStream.range(0, plan.partitions()).forEach(ids::add);
                     jsc.setCallSite("qkv");
-                    JavaRDD<QkvBlock> qkv = jsc.parallelize(ids, plan.partitions())
+                    JavaRDD<QkvPartition> qkv = jsc.parallelize(ids, plan.partitions())
                             .map(p -> synthetic(plan, p));
                     long t0 = System.nanoTime();
                     JavaRDD<?> attended = SequenceParallelAttention.attend(qkv, plan, Backend.CPU);
@@ -80,7 +80,7 @@ final class AttendBench {
     }
 
     /** Random q, k, v of one partition, uniform in (-1, 1), seeded by the partition. */
-    static QkvBlock synthetic(PartitionPlan plan, int p) {
+    static QkvPartition synthetic(PartitionPlan plan, int p) {
         int len = plan.length(p);
         int size = len * plan.config().rowWidth();
         SplittableRandom rnd = new SplittableRandom(p * 0x9E3779B97F4A7C15L);
@@ -88,7 +88,7 @@ final class AttendBench {
         for (float[] a : t) {
             AttentionBench.uniform(a, size, rnd.nextLong());
         }
-        return new QkvBlock(p, plan.start(p), len, t[0], t[1], t[2]);
+        return new QkvPartition(p, plan.start(p), len, t[0], t[1], t[2]);
     }
 
     /**

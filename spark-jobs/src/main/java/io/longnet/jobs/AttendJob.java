@@ -4,9 +4,9 @@ import io.longnet.attention.Backend;
 import io.longnet.storage.AtomicOutput;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
-import io.longnet.spark.AttentionBlock;
+import io.longnet.spark.AttentionPartition;
 import io.longnet.spark.PartitionPlan;
-import io.longnet.spark.QkvBlock;
+import io.longnet.spark.QkvPartition;
 import io.longnet.spark.SequenceParallelAttention;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -62,10 +62,10 @@ final class AttendJob {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         jsc.setJobDescription("longnet attend " + config.branches() + " N=" + plan.n());
         jsc.setCallSite("qkv");
-        JavaRDD<QkvBlock> qkv = input.blocks(spark, plan).setName("qkv");
+        JavaRDD<QkvPartition> qkv = input.blocks(spark, plan).setName("qkv");
         // Which backend computed each partition, for the summary (a set accumulator: a few names).
         CollectionAccumulator<String> ran = spark.sparkContext().collectionAccumulator("backends");
-        JavaRDD<AttentionBlock> attended = SequenceParallelAttention.attend(qkv, plan, request.backend())
+        JavaRDD<AttentionPartition> attended = SequenceParallelAttention.attend(qkv, plan, request.backend())
                 .map(b -> {
                     ran.add(b.backend());
                     return b;

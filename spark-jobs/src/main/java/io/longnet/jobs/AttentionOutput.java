@@ -8,7 +8,7 @@ import io.longnet.storage.HadoopFiles;
 import io.longnet.storage.SerializableHadoopConf;
 import io.longnet.storage.HadoopSafetensors;
 import io.longnet.datasets.BlockManifest;
-import io.longnet.spark.AttentionBlock;
+import io.longnet.spark.AttentionPartition;
 import io.longnet.spark.BlockRows;
 import io.longnet.spark.PartitionPlan;
 import java.io.IOException;
@@ -61,7 +61,7 @@ final class AttentionOutput {
     }
 
     /** Writes the output; an existing one is replaced only once the new one is complete. */
-    static void write(SparkSession spark, JavaRDD<AttentionBlock> blocks, PartitionPlan plan, String out,
+    static void write(SparkSession spark, JavaRDD<AttentionPartition> blocks, PartitionPlan plan, String out,
                       Map<String, String> metadata) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         try (AtomicOutput output = AtomicOutput.begin(out, conf)) {
@@ -78,7 +78,7 @@ final class AttentionOutput {
         }
     }
 
-    private static void writeParts(JavaRDD<AttentionBlock> blocks, Path tmp, SerializableHadoopConf conf) {
+    private static void writeParts(JavaRDD<AttentionPartition> blocks, Path tmp, SerializableHadoopConf conf) {
         String dir = tmp.toString();
         blocks.foreach(b -> {
             Path base = new Path(dir);
@@ -119,7 +119,7 @@ final class AttentionOutput {
         }
     }
 
-    private static void writeParquet(SparkSession spark, JavaRDD<AttentionBlock> blocks, PartitionPlan plan,
+    private static void writeParquet(SparkSession spark, JavaRDD<AttentionPartition> blocks, PartitionPlan plan,
                                      Path tmp, Map<String, String> metadata) throws IOException {
         int b = blockSize(plan);
         int width = plan.config().rowWidth();

@@ -7,7 +7,7 @@ import io.longnet.datasets.BlockManifest;
 import io.longnet.spark.BlockRows;
 import io.longnet.spark.PartitionIdPartitioner;
 import io.longnet.spark.PartitionPlan;
-import io.longnet.spark.QkvBlock;
+import io.longnet.spark.QkvPartition;
 import java.io.IOException;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
@@ -59,7 +59,7 @@ final class ParquetQkv implements QkvInput {
     }
 
     @Override
-    public JavaRDD<QkvBlock> blocks(SparkSession spark, PartitionPlan plan) {
+    public JavaRDD<QkvPartition> blocks(SparkSession spark, PartitionPlan plan) {
         int b = manifest.blockSize();
         if (plan.partitionLength() % b != 0) {
             throw new IllegalArgumentException("partition length " + plan.partitionLength()
@@ -81,7 +81,7 @@ final class ParquetQkv implements QkvInput {
     }
 
     /** The shared assembly, on one sequence (seq_id 0), then every value checked finite, naming the tensor. */
-    private static QkvBlock assemble(String source, PartitionPlan plan, int p, int b, int width, long[] shape,
+    private static QkvPartition assemble(String source, PartitionPlan plan, int p, int b, int width, long[] shape,
                                      List<Row> rows) {
         for (Row r : rows) {
             if (r.getLong(0) != 0) {
@@ -89,7 +89,7 @@ final class ParquetQkv implements QkvInput {
                         + r.getLong(0));
             }
         }
-        QkvBlock block = BlockRows.assemble(source, plan, p, b, width, rows);
+        QkvPartition block = BlockRows.assemble(source, plan, p, b, width, rows);
         float[][] tensors = {block.q(), block.k(), block.v()};
         for (int i = 0; i < 3; i++) {
             TensorChecks.requireFinite(source, SafetensorsQkv.NAMES[i], FloatBuffer.wrap(tensors[i]),

@@ -1,7 +1,7 @@
 package io.longnet.jobs;
 
 import io.longnet.spark.PartitionPlan;
-import io.longnet.spark.QkvBlock;
+import io.longnet.spark.QkvPartition;
 import java.io.IOException;
 import java.io.Serializable;
 import org.apache.hadoop.conf.Configuration;
@@ -23,5 +23,5 @@ interface QkvInput extends Serializable {
     int headDim();
 
     /** Partition {@code p} of the plan as partition {@code p} of the RDD, one block each. */
-    JavaRDD<QkvBlock> blocks(SparkSession spark, PartitionPlan plan);
+    JavaRDD<QkvPartition> blocks(SparkSession spark, PartitionPlan plan);
 }

@@ -7,7 +7,7 @@ import io.longnet.tensors.TensorInfo;
 import io.longnet.storage.SerializableHadoopConf;
 import io.longnet.storage.HadoopSafetensors;
 import io.longnet.spark.PartitionPlan;
-import io.longnet.spark.QkvBlock;
+import io.longnet.spark.QkvPartition;
 import java.io.IOException;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
@@ -84,7 +84,7 @@ final class SafetensorsQkv implements QkvInput {
 
     /** One task per partition of the plan, each reading its own rows. */
     @Override
-    public JavaRDD<QkvBlock> blocks(SparkSession spark, PartitionPlan plan) {
+    public JavaRDD<QkvPartition> blocks(SparkSession spark, PartitionPlan plan) {
         List<Integer> ids = new ArrayList<>(plan.partitions());
         IntStream.range(0, plan.partitions()).forEach(ids::add);
         return JavaSparkContext.fromSparkContext(spark.sparkContext()).parallelize(ids, plan.partitions())
@@ -92,7 +92,7 @@ final class SafetensorsQkv implements QkvInput {
     }
 
     /** Partition {@code p} of {@code plan}, read on the executor. */
-    QkvBlock read(PartitionPlan plan, int p) throws IOException {
+    QkvPartition read(PartitionPlan plan, int p) throws IOException {
         long start = plan.start(p);
         int len = plan.length(p);
         int width = heads * headDim;
@@ -105,6 +105,6 @@ final class SafetensorsQkv implements QkvInput {
                 TensorChecks.requireFinite(uri, NAMES[t], dst, start * width, new long[] {n, heads, headDim});
             }
         }
-        return new QkvBlock(p, start, len, tensors[0], tensors[1], tensors[2]);
+        return new QkvPartition(p, start, len, tensors[0], tensors[1], tensors[2]);
     }
 }

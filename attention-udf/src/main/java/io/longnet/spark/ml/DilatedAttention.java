@@ -4,11 +4,11 @@ import io.longnet.attention.Backend;
 import io.longnet.storage.BlockColumns;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
-import io.longnet.spark.AttentionBlock;
+import io.longnet.spark.AttentionPartition;
 import io.longnet.spark.BlockRows;
 import io.longnet.spark.PartitionIdPartitioner;
 import io.longnet.spark.PartitionPlan;
-import io.longnet.spark.QkvBlock;
+import io.longnet.spark.QkvPartition;
 import io.longnet.spark.SequenceParallelAttention;
 import java.util.ArrayList;
 import java.util.List;
@@ -335,7 +335,7 @@ public final class DilatedAttention extends Transformer implements DefaultParams
         int heads = plan.config().heads();
         String name = "dilated attention: sequence " + seqId + " (" + plan.describe() + ")";
         jsc.setJobDescription(name);
-        JavaRDD<QkvBlock> qkv = input.filter(functions.col(SEQ_ID).equalTo(seqId)).javaRDD()
+        JavaRDD<QkvPartition> qkv = input.filter(functions.col(SEQ_ID).equalTo(seqId)).javaRDD()
                 .mapToPair(r -> new Tuple2<>((int) (r.getLong(1) / perPartition), r))
                 .partitionBy(new PartitionIdPartitioner(plan.partitions()))
                 .mapPartitionsWithIndex((p, rows) -> {
@@ -344,7 +344,7 @@ public final class DilatedAttention extends Transformer implements DefaultParams
                     return List.of(BlockRows.assemble("sequence " + seqId, plan, p, blockSize, width, mine)).iterator();
                 }, true)
                 .setName("blocks of sequence " + seqId);
-        JavaRDD<AttentionBlock> attended = SequenceParallelAttention.attend(qkv, plan, backend);
+        JavaRDD<AttentionPartition> attended = SequenceParallelAttention.attend(qkv, plan, backend);
         return attended.flatMap(a -> BlockRows.split(a, seqId, blockSize, width, heads, withLse).iterator())
                 .setName("o blocks of sequence " + seqId);
     }

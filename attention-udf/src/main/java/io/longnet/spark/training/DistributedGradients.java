@@ -4,7 +4,7 @@ import io.longnet.attention.TrainingAttention;
 import io.longnet.model.LongNetConfig;
 import io.longnet.spark.PartitionIdPartitioner;
 import io.longnet.spark.PartitionPlan;
-import io.longnet.spark.SequenceParallelModel.TokenBlock;
+import io.longnet.spark.SequenceParallelModel.TokenPartition;
 import io.longnet.training.TrainableModel;
 import io.longnet.training.TrainingAttentions;
 import java.io.Serializable;
@@ -83,7 +83,7 @@ public final class DistributedGradients implements Serializable {
         }
         GradientSum total = null;
         for (long id : ids) {
-            JavaRDD<TokenBlock> blocks = blocks(windows, id);
+            JavaRDD<TokenPartition> blocks = blocks(windows, id);
             GradientSum one = new SequenceParallelTraining(config, plan, params).compute(blocks, withGradient);
             total = total == null ? one : total.plus(one);
         }
@@ -136,17 +136,17 @@ public final class DistributedGradients implements Serializable {
     }
 
     /** Window {@code id} cut into the plan's partitions, each also holding the token after it. */
-    private JavaRDD<TokenBlock> blocks(JavaRDD<TrainingWindow> windows, long id) {
+    private JavaRDD<TokenPartition> blocks(JavaRDD<TrainingWindow> windows, long id) {
         PartitionPlan p = plan;
         return windows.filter(w -> w.id() == id)
                 .flatMapToPair(w -> {
-                    List<Tuple2<Integer, TokenBlock>> out = new ArrayList<>(p.partitions());
+                    List<Tuple2<Integer, TokenPartition>> out = new ArrayList<>(p.partitions());
                     for (int part = 0; part < p.partitions(); part++) {
                         int start = (int) p.start(part);
                         int length = p.length(part);
                         int end = start + length;
                         int next = end < w.tokens().length ? w.tokens()[end] : -1;
-                        out.add(new Tuple2<>(part, new TokenBlock(part, start,
+                        out.add(new Tuple2<>(part, new TokenPartition(part, start,
                                 java.util.Arrays.copyOfRange(w.tokens(), start, end), next)));
                     }
                     return out.iterator();

@@ -76,7 +76,7 @@ public final class SequenceParallelGradients {
      * otherwise Spark recomputes them, the forward pass included.
      */
     public static JavaRDD<QkvGradient> backward(JavaRDD<TrainingQkv> qkv, JavaRDD<TrainingOutput> out,
-                                                JavaRDD<RowBlock> dO, PartitionPlan plan) {
+                                                JavaRDD<RowPartition> dO, PartitionPlan plan) {
         plan.requirePartitions("qkv", qkv.getNumPartitions());
         plan.requirePartitions("out", out.getNumPartitions());
         plan.requirePartitions("dO", dO.getNumPartitions());
@@ -314,9 +314,9 @@ public final class SequenceParallelGradients {
     }
 
     /** q, k, v, the forward output and dO of one partition, checked against each other and the plan. */
-    private record BackwardInput(TrainingQkv qkv, TrainingOutput out, RowBlock dO) {
+    private record BackwardInput(TrainingQkv qkv, TrainingOutput out, RowPartition dO) {
 
-        static BackwardInput of(PartitionPlan plan, TrainingQkv qkv, TrainingOutput out, RowBlock dO) {
+        static BackwardInput of(PartitionPlan plan, TrainingQkv qkv, TrainingOutput out, RowPartition dO) {
             checkBlock(plan, qkv);
             DilatedAttentionConfig c = plan.config();
             int p = qkv.partition();

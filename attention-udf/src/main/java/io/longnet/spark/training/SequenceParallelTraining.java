@@ -2,7 +2,7 @@ package io.longnet.spark.training;
 
 import io.longnet.model.LongNetConfig;
 import io.longnet.spark.PartitionPlan;
-import io.longnet.spark.SequenceParallelModel.TokenBlock;
+import io.longnet.spark.SequenceParallelModel.TokenPartition;
 import io.longnet.training.TrainableModel;
 import io.longnet.training.TrainableModel.AttentionInputs;
 import io.longnet.training.TrainableModel.Head;
@@ -55,7 +55,7 @@ final class SequenceParallelTraining implements Serializable {
     }
 
     /** Loss (and gradient) of the sequence whose partitions {@code tokens} holds, partition p in partition p. */
-    GradientSum compute(JavaRDD<TokenBlock> tokens, boolean withGradient) {
+    GradientSum compute(JavaRDD<TokenPartition> tokens, boolean withGradient) {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(tokens.context());
         List<JavaRDD<?>> kept = new ArrayList<>();
         tokens = keep(tokens, kept);
@@ -82,7 +82,7 @@ final class SequenceParallelTraining implements Serializable {
         }
         jsc.setCallSite("head");
         JavaRDD<Head> heads = keep(tokens.zip(x).map(t -> {
-            TokenBlock b = t._1();
+            TokenPartition b = t._1();
             int length = b.tokens().length;
             int count = b.nextToken() < 0 ? length - 1 : length;
             int[] targets = new int[length];
@@ -106,7 +106,7 @@ final class SequenceParallelTraining implements Serializable {
         return sum;
     }
 
-    private JavaPairRDD<Integer, GradientSum> backward(JavaSparkContext jsc, JavaRDD<TokenBlock> tokens,
+    private JavaPairRDD<Integer, GradientSum> backward(JavaSparkContext jsc, JavaRDD<TokenPartition> tokens,
                                                         JavaRDD<Head> heads, List<LayerState> states,
                                                         int parameters, List<JavaRDD<?>> kept) {
         jsc.setCallSite("head backward");
@@ -128,7 +128,7 @@ final class SequenceParallelTraining implements Serializable {
                 return new Tuple2<>(new Back(b.partition(), b.start(), b.length(), dmid, grad, b.loss(),
                         b.predictions()), dO);
             }), kept);
-            JavaRDD<RowBlock> dO = withDo.map(t -> new RowBlock(t._1().partition(), t._1().start(), t._1().length(),
+            JavaRDD<RowPartition> dO = withDo.map(t -> new RowPartition(t._1().partition(), t._1().start(), t._1().length(),
                     t._2()));
             JavaRDD<QkvGradient> dqkv = SequenceParallelGradients.backward(s.qkv(), s.attention(), dO, plan);
             jsc.setCallSite("layer " + l + " qkv backward");

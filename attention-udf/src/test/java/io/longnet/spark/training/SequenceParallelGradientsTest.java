@@ -48,11 +48,11 @@ class SequenceParallelGradientsTest {
         });
     }
 
-    static JavaRDD<RowBlock> rows(PartitionPlan plan, double[] values) {
+    static JavaRDD<RowPartition> rows(PartitionPlan plan, double[] values) {
         int width = plan.config().rowWidth();
         return jsc().parallelize(ids(plan), plan.partitions()).map(p -> {
             int from = (int) plan.start(p) * width;
-            return new RowBlock(p, plan.start(p), plan.length(p),
+            return new RowPartition(p, plan.start(p), plan.length(p),
                     Arrays.copyOfRange(values, from, from + plan.length(p) * width));
         });
     }
