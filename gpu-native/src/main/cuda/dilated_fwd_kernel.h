@@ -1,4 +1,4 @@
-// The math of the dilated-attention forward for one branch (DESIGN.md §1): a CTA attends one block of
+// The math of the dilated-attention forward for one branch (docs/ARCHITECTURE.md §1): a CTA attends one tile of
 // query rows of one sparsified segment of one head, flash-style (online softmax over key tiles, kept on
 // chip), reading the dilated rows straight from the [N][H][D] layout (or from gathered compact rows),
 // and merges its result into o/lse by lse. Launch logic lives in dilated_fwd_launch.cu.

@@ -1,5 +1,5 @@
 // Merging one branch's (out, lse) for a row into what earlier branches left in o/lse: the mixture of
-// DESIGN.md §1, weights proportional to each branch's softmax denominator (the CPU engine's LseMerge).
+// docs/ARCHITECTURE.md §1, weights proportional to each branch's softmax denominator (the CPU engine's LseMerge).
 #pragma once
 
 // New lse and the two weights for merging a part with lse `part` into a row with lse `acc`.

@@ -4,7 +4,7 @@ import java.nio.FloatBuffer;
 import java.util.List;
 
 /**
- * A backend that computes dilated attention (DESIGN.md §1): the CPU kernel here, the GPU kernel of
+ * A backend that computes dilated attention (docs/ARCHITECTURE.md §1): the CPU kernel here, the GPU kernel of
  * {@code gpu-native} found through {@link java.util.ServiceLoader}. Buffers are in {@code [N][H][d]}
  * order with element 0 at their current position; implementations leave positions unchanged.
  */

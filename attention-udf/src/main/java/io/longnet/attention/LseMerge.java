@@ -5,7 +5,7 @@ import java.nio.FloatBuffer;
 /**
  * Merges partial attention results by their log-sum-exp. Attention of a query over a key set split in
  * parts equals the parts' outputs weighted by {@code exp(lse_part - lse_total)}; the same rule mixes
- * LongNet's branches (DESIGN.md §1), so the engine and the distributed plan share this one
+ * LongNet's branches (docs/ARCHITECTURE.md §1), so the engine and the distributed plan share this one
  * implementation.
  */
 public final class LseMerge {

@@ -1,13 +1,13 @@
 package io.longnet.attention;
 
 /**
- * Attention in float64 with exact gradients: the engine training uses (issue 7). Arrays are flat,
+ * Attention in float64 with exact gradients: the engine training uses (docs/ARCHITECTURE.md §7). Arrays are flat,
  * {@code [N][H][d]} for q, k, v, o and their gradients, {@code [N][H]} for lse. The forward pass returns the
  * log-sum-exp of every query's attention weights, and the backward pass recomputes the weights from it
  * (flash-style): no {@code N x N} or {@code w x w} matrix is kept.
  *
- * <p>float64 because the gradients are checked against central finite differences (issue 7 asks for a
- * relative error below 1e-6, which float32 cannot show); inference keeps the float32 {@link AttentionKernel}.
+ * <p>float64 because the gradients are checked against central finite differences to a
+ * relative error below 1e-6, which float32 cannot show; inference keeps the float32 {@link AttentionKernel}.
  */
 public interface TrainingAttention {
 

@@ -19,7 +19,7 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The shape of a LongNet decoder (DESIGN.md §6): vocabulary, width, heads, layers, feed-forward width,
+ * The shape of a LongNet decoder (docs/ARCHITECTURE.md §6): vocabulary, width, heads, layers, feed-forward width,
  * the dilated-attention branches, and the switches MAGNETO and xPos need. All validation of a model
  * shape happens here, with messages a user can act on; the JSON form ({@code config.json} beside the
  * weights) is read and written by {@link #fromJson}/{@link #toJson}. See docs/MODEL.md.

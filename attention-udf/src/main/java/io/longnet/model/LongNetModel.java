@@ -13,7 +13,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The LongNet decoder (DESIGN.md §6, docs/MODEL.md): token embedding; {@code layers} pre-LayerNorm
+ * The LongNet decoder (docs/ARCHITECTURE.md §6, docs/MODEL.md): token embedding; {@code layers} pre-LayerNorm
  * blocks
  * <pre>
  *   x = x + out_proj(subLN(DilatedAttention(xPos(q), xPos'(k), v))),   q, k, v = projections of LN(x)

@@ -8,7 +8,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 
 /**
- * The block layout of DESIGN.md §3 and the plan's partitions: rows {@code (seq_id, block, q, k, v)} of B
+ * The block layout of docs/ARCHITECTURE.md §3 and the plan's partitions: rows {@code (seq_id, block, q, k, v)} of B
  * positions (little-endian float32 binaries) assembled into one partition's {@link QkvPartition}, and an
  * {@link AttentionPartition} split back into rows {@code (seq_id, block, o[, lse])}. One implementation for the
  * ML stage, the Parquet input of {@code attend} and its Parquet output.

@@ -10,7 +10,7 @@ import java.util.TreeSet;
 import java.util.function.ToIntFunction;
 
 /**
- * How one sequence of {@code n} positions is cut for the sequence-parallel plan (DESIGN.md §3-4):
+ * How one sequence of {@code n} positions is cut for the sequence-parallel plan (docs/ARCHITECTURE.md §3-4):
  * partitions of {@code partitionLength} (L) consecutive positions; branches whose segment length divides
  * L are computed inside a partition ({@link #local()}), branches whose segment length L divides span
  * {@code w / L} partitions and exchange their sparsified keys/values ({@link #spanning()}).

@@ -17,7 +17,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import scala.Tuple2;
 
 /**
- * Dilated attention over one sequence spread over Spark partitions (LongNet §3.1, DESIGN.md §4): local
+ * Dilated attention over one sequence spread over Spark partitions (LongNet §3.1, docs/ARCHITECTURE.md §4): local
  * branches inside each task; for every spanning branch an {@code exchange} shuffle in which each
  * partition sends only its sparsified keys/values, addressed to the partitions of its segment that need
  * them (for causal attention, those at or after it); then an {@code attend} stage that attends each

@@ -15,7 +15,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.StorageLevel;
 
 /**
- * The LongNet decoder over one sequence spread over Spark partitions (DESIGN.md §4): per layer, each
+ * The LongNet decoder over one sequence spread over Spark partitions (docs/ARCHITECTURE.md §4): per layer, each
  * partition computes its q, k, v locally, the attention runs through {@link SequenceParallelAttention}
  * (one exchange shuffle per spanning branch), and the output projection and feed-forward block run
  * locally again. Config and weights travel as broadcasts; the driver holds only the plan.

@@ -1,7 +1,7 @@
 package io.longnet.attention;
 
 /**
- * Float64 dilated attention written straight from DESIGN.md §1 with loops over positions: for each
+ * Float64 dilated attention written straight from docs/ARCHITECTURE.md §1 with loops over positions: for each
  * branch, head and selected query p, the scores against the selected keys q of its segment, the branch's
  * lse and output, then the mixture weighted by exp(lse_b - M). Deliberately naive and independent of the
  * engine (no tiling, no online softmax, no shared helpers beyond the config).

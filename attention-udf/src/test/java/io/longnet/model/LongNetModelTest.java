@@ -66,7 +66,7 @@ class LongNetModelTest {
 
     /**
      * Several branches, N not a multiple of any segment: the model equals the float64 brute-force dilated
-     * decoder (DESIGN.md §1 inside §6), and clearly differs from dense attention.
+     * decoder (docs/ARCHITECTURE.md §1 inside §6), and clearly differs from dense attention.
      */
     @ParameterizedTest(name = "causal {0}, seed {1}")
     @CsvSource({"true, 11", "false, 12", "true, 13"})

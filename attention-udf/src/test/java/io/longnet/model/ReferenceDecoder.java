@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A float64 LongNet decoder written straight from the formulas (DESIGN.md §1 and §6, torchscale's xPos),
+ * A float64 LongNet decoder written straight from the formulas (docs/ARCHITECTURE.md §1 and §6, torchscale's xPos),
  * independent of the model code: its own linear layers, LayerNorm, GELU (the normal distribution
  * function by Simpson integration, not an erf), xPos (torchscale's {@code x * cos + rotate_every_two(x) *
  * sin} with duplicated-interleaved tables), and attention either dense (plain causal softmax) or dilated
@@ -224,7 +224,7 @@ final class ReferenceDecoder {
     }
 
     /**
-     * DESIGN.md §1 by brute force: per branch (w, r), head h with offset h mod r, the selected rows of
+     * docs/ARCHITECTURE.md §1 by brute force: per branch (w, r), head h with offset h mod r, the selected rows of
      * each segment attend to each other; branches mixed with weights proportional to exp(lse_b).
      */
     private double[] dilated(double[] q, double[] k, double[] v, int n) {

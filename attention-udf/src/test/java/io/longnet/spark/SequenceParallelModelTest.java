@@ -19,7 +19,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** The model through the sequence-parallel plan equals the single-process model (issue 4's first test). */
+/** The model through the sequence-parallel plan equals the single-process model. */
 class SequenceParallelModelTest {
 
     @RegisterExtension

@@ -11,7 +11,7 @@ import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 
 /**
- * {@code _longnet.json} beside the Parquet files of a block dataset (DESIGN.md §3): what the binary
+ * {@code _longnet.json} beside the Parquet files of a block dataset (docs/ARCHITECTURE.md §3): what the binary
  * columns hold. Rows are {@code (seq_id long, block long, <tensor> binary ...)}; each tensor column holds
  * {@code blockSize * width} little-endian float32 values of positions {@code [block * B, block * B + B)}
  * (the last block of a sequence may be shorter); {@code n} is the sequence length. Spark's readers skip

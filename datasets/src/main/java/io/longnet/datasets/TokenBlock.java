@@ -3,7 +3,7 @@ package io.longnet.datasets;
 import java.io.Serializable;
 
 /**
- * One row of a token block dataset (DESIGN.md §3): positions {@code [block * B, block * B + tokens.length)}
+ * One row of a token block dataset (docs/ARCHITECTURE.md §3): positions {@code [block * B, block * B + tokens.length)}
  * of sequence {@code seqId}. A Java bean, not a record, because Spark's {@code Encoders.bean} needs
  * getters and setters; through it the {@code int[]} goes into Spark's rows as one copy, with no boxing.
  * In Parquet the columns are {@code seq_id long, block long, tokens array<int>} (see

@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
 import static org.apache.spark.sql.functions.col;
 
 /**
- * A corpus as a token block dataset (DESIGN.md §3), written atomically (a hidden sibling of the output,
+ * A corpus as a token block dataset (docs/ARCHITECTURE.md §3), written atomically (a hidden sibling of the output,
  * renamed into place when complete):
  * <pre>
  * OUT/part-*.parquet              seq_id long, block long, tokens array&lt;int&gt;

@@ -34,7 +34,7 @@ import org.apache.spark.sql.types.StructType;
  * <ul>
  *   <li>{@code *.safetensors}: tasks write their rows as part files; the driver then streams the parts,
  *       in order, into one file ({@code o} F32 {@code [N, H, d]}, {@code lse} F32 {@code [N, H]}).</li>
- *   <li>anything else: the Parquet block layout of DESIGN.md §3, one row per block of positions:
+ *   <li>anything else: the Parquet block layout of docs/ARCHITECTURE.md §3, one row per block of positions:
  *       {@code seq_id long, block long, o binary, lse binary} (little-endian float32,
  *       {@code B * H * d} and {@code B * H} values), described by its {@link BlockManifest}.</li>
  * </ul>

@@ -5,7 +5,7 @@ import io.longnet.attention.DilatedAttentionConfig;
 import java.nio.FloatBuffer;
 
 /**
- * Float64 value of one output row {@code (p, h)} from the formulas of DESIGN.md §1, for the benchmark's
+ * Float64 value of one output row {@code (p, h)} from the formulas of docs/ARCHITECTURE.md §1, for the benchmark's
  * self-check on data too large for a full reference: it costs {@code O(sum_b w/r * d)} per row.
  */
 final class ExactRow {

@@ -19,7 +19,7 @@ import org.apache.spark.broadcast.Broadcast;
 import scala.Tuple2;
 
 /**
- * Loss and parameter gradients of a batch of training windows, on Spark (issue 7, DESIGN.md §4). A window
+ * Loss and parameter gradients of a batch of training windows, on Spark (docs/ARCHITECTURE.md §4, §7). A window
  * that fits one partition runs whole inside a task, and the batch's windows are spread over tasks
  * (data-parallel). A longer window is cut into the partitions of a {@link PartitionPlan} and goes through
  * {@link SequenceParallelTraining} (sequence-parallel, one window after another). Either way the
