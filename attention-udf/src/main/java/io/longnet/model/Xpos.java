@@ -65,6 +65,25 @@ public final class Xpos {
         return headDim;
     }
 
+    /** {@code ln(scale_i)} of each pair: with the others below, what a device builds the table from. */
+    public double[] logScales() {
+        return logScale.clone();
+    }
+
+    /** {@code theta_i} of each pair. */
+    public double[] inverseFrequencies() {
+        return invFreq.clone();
+    }
+
+    /** Positions centred together ({@code Long.MAX_VALUE}: the whole sequence). */
+    public long window() {
+        return window;
+    }
+
+    public int scaleBase() {
+        return scaleBase;
+    }
+
     /**
      * The longest sequence whose factors all stay within {@code 2^±100}: about
      * {@code 2 * 100 * scaleBase / log2(3.5)}, i.e. 56,656 positions for the default scale base 512.
