@@ -3,6 +3,7 @@
 #pragma once
 #include <cuda_bf16.h>
 #include <stdint.h>
+#include <type_traits>
 
 template <typename T> __device__ __forceinline__ T from_float(float x);
 template <> __device__ __forceinline__ float from_float<float>(float x) { return x; }
@@ -20,19 +21,23 @@ __device__ __forceinline__ float warp_max(float v) {
 
 // torch.nn.LayerNorm of one row of `width` values by one warp: biased variance, eps inside the square
 // root; statistics in double as RowOps.layerNorm (two passes: mean, then centred squares). y may be x:
-// each lane reads its elements before it writes them.
+// each lane reads its elements before it writes them. Loops unrolled by 4, for more loads in flight per
+// lane.
 template <typename OUT>
 __device__ __forceinline__ void layer_norm_row(const float* x, const float* g, const float* b, OUT* y,
                                                int width, double eps, int lane) {
     double sum = 0;
+#pragma unroll 4
     for (int k = lane; k < width; k += 32) sum += x[k];
     const double mean = warp_sum(sum) / width;
     double sq = 0;
+#pragma unroll 4
     for (int k = lane; k < width; k += 32) {
         const double c = x[k] - mean;
         sq += c * c;
     }
     const double inv = 1.0 / sqrt(warp_sum(sq) / width + eps);
+#pragma unroll 4
     for (int k = lane; k < width; k += 32) y[k] = from_float<OUT>((float)((x[k] - mean) * inv * g[k] + b[k]));
 }
 
@@ -42,6 +47,13 @@ template <bool EXACT>
 __device__ __forceinline__ float gelu(float x) {
     if (EXACT) return (float)(0.5 * (double)x * erfc(-(double)x * 0.70710678118654752440));
     return 0.5f * x * erfcf(-x * 0.70710678118654752f);
+}
+
+// exp(a - b): in double (EXACT) or float (__expf); exp(-inf) is 0 either way.
+template <bool EXACT>
+__device__ __forceinline__ typename std::conditional<EXACT, double, float>::type exp_diff(float a, float b) {
+    if constexpr (EXACT) return exp((double)a - (double)b);
+    else return __expf(a - b);
 }
 
 // xPos of position p (Xpos.table, then Table.apply): rotation by p * theta_i, scaled by
@@ -69,25 +81,35 @@ __device__ __forceinline__ float2 xpos_rotate(float a, float b, double c, double
 
 // One chunk of a row's logits merged into its running log-sum-exp (max m, sum s of exp(x - m)) by one
 // warp; the row's target logit is kept when the target falls in the chunk. As RowOps.logSumExp, but
-// online over vocabulary chunks, so that no row's logits are ever whole in memory. EXACT: exp in double;
-// otherwise in float, summed in double.
+// online over vocabulary chunks, so that no row's logits are ever whole in memory, and in one pass over
+// the chunk: each lane keeps its own running max and sum (the sum rescaled when the max grows), then the
+// warp combines them. EXACT: exp and sums in double; otherwise in float.
 template <bool EXACT>
 __device__ __forceinline__ void lse_update_row(const float* logits, int cols, int col0, int target, double* m,
                                               double* s, float* target_logit, int lane) {
-    float local = -INFINITY;
-    for (int c = lane; c < cols; c += 32) local = fmaxf(local, logits[c]);
-    const float chunk_max = warp_max(local);
-    const bool first = col0 == 0;  // the row's first chunk: no running state yet
-    const double old_m = first ? -INFINITY : *m;
-    const double new_m = fmax(old_m, (double)chunk_max);
-    double sum = 0;
-    const float new_mf = (float)new_m;
-    for (int c = lane; c < cols; c += 32) sum += EXACT ? exp((double)logits[c] - new_m) : (double)__expf(logits[c] - new_mf);
-    sum = warp_sum(sum);
+    using acc_t = typename std::conditional<EXACT, double, float>::type;
+    float lane_max = -INFINITY;
+    acc_t lane_sum = 0;
+#pragma unroll 4
+    for (int c = lane; c < cols; c += 32) {
+        const float x = logits[c];
+        if (x > lane_max) {
+            lane_sum = lane_sum * exp_diff<EXACT>(lane_max, x) + 1;
+            lane_max = x;
+        } else {
+            lane_sum += exp_diff<EXACT>(x, lane_max);
+        }
+    }
+    const float chunk_max = warp_max(lane_max);
+    const double chunk_sum =
+        warp_sum(lane_max == -INFINITY ? 0.0 : (double)(lane_sum * exp_diff<EXACT>(lane_max, chunk_max)));
     if (lane == 0) {
-        *s = (old_m == -INFINITY ? 0.0 : *s * exp(old_m - new_m)) + sum;
-        if (first) *target_logit = NAN;  // a target outside the vocabulary shows as NaN, never as stale
+        const bool first = col0 == 0;  // the row's first chunk: no running state yet
+        const double old_m = first ? -INFINITY : *m;
+        const double new_m = fmax(old_m, (double)chunk_max);
+        *s = (first ? 0.0 : *s * exp(old_m - new_m)) + chunk_sum * exp((double)chunk_max - new_m);
         *m = new_m;
+        if (first) *target_logit = NAN;  // a target outside the vocabulary shows as NaN, never as stale
         if (target >= col0 && target < col0 + cols) *target_logit = logits[target - col0];
     }
 }
