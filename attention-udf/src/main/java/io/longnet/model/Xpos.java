@@ -65,23 +65,15 @@ public final class Xpos {
         return headDim;
     }
 
-    /** {@code ln(scale_i)} of each pair: with the others below, what a device builds the table from. */
-    public double[] logScales() {
-        return logScale.clone();
+    /**
+     * What a device builds the tables from: per pair {@code ln(scale_i)} and {@code theta_i}, the scale base,
+     * and the positions centred together ({@code Long.MAX_VALUE}: the whole sequence).
+     */
+    public record Parameters(int scaleBase, long window, double[] logScales, double[] inverseFrequencies) {
     }
 
-    /** {@code theta_i} of each pair. */
-    public double[] inverseFrequencies() {
-        return invFreq.clone();
-    }
-
-    /** Positions centred together ({@code Long.MAX_VALUE}: the whole sequence). */
-    public long window() {
-        return window;
-    }
-
-    public int scaleBase() {
-        return scaleBase;
+    public Parameters parameters() {
+        return new Parameters(scaleBase, window, logScale.clone(), invFreq.clone());
     }
 
     /**

@@ -11,6 +11,7 @@ import io.longnet.model.ModelDecoders;
 import io.longnet.model.ModelWeights;
 import io.longnet.model.TensorNames;
 import io.longnet.model.Xpos;
+import java.nio.Buffer;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
@@ -47,6 +48,7 @@ public final class DeviceDecoder implements ModelDecoder {
     private final LongNetConfig config;
     private final DilatedAttentionConfig attention;
     private final Xpos xpos;
+    private final Xpos.Parameters xposParameters;
     private final GpuAttentionKernel attentionKernel;
     private final ModelKernels kernels;
     /** The cuBLAS handle, then every weight buffer; released in reverse order. */
@@ -84,6 +86,7 @@ public final class DeviceDecoder implements ModelDecoder {
         }
         this.precision = precision;
         this.xpos = model.xpos();
+        this.xposParameters = xpos.parameters();
         this.attentionKernel = new GpuAttentionKernel(ordinal, precision);
         this.device = attentionKernel.device();
         this.kernels = new ModelKernels(device);
@@ -96,8 +99,8 @@ public final class DeviceDecoder implements ModelDecoder {
             embedLm = precision == Precision.BF16 ? matrix(embed) : embedF32;
             finalLnW = resources.add(upload(w.data(TensorNames.FINAL_LN_WEIGHT)));
             finalLnB = resources.add(upload(w.data(TensorNames.FINAL_LN_BIAS)));
-            logScale = resources.add(upload(xpos.logScales()));
-            invFreq = resources.add(upload(xpos.inverseFrequencies()));
+            logScale = resources.add(upload(xposParameters.logScales()));
+            invFreq = resources.add(upload(xposParameters.inverseFrequencies()));
             layers = new LayerWeights[config.layers()];
             boolean sub = config.subLn();
             for (int i = 0; i < layers.length; i++) {
@@ -256,10 +259,11 @@ public final class DeviceDecoder implements ModelDecoder {
         lap(Phase.ELEMENTWISE);
         gemm.linear(precision, a.h.address(), w.qkvW.address(), a.qkv.address(), n, d, 3 * d, false);
         lap(Phase.GEMM);
-        long minPos = Math.floorDiv(-Math.min(n, xpos.window()), 2L);
+        long window = xposParameters.window();
+        long minPos = Math.floorDiv(-Math.min(n, window), 2L);
         kernels.qkvXpos(precision, a.qkv.address(), w.qkvB.address(), a.q.address(), a.k.address(), a.v.address(), n,
-                config.heads(), config.headDim() / 2, logScale.address(), invFreq.address(), xpos.window(), n, minPos,
-                xpos.scaleBase(), 0);
+                config.heads(), config.headDim() / 2, logScale.address(), invFreq.address(), window, n, minPos,
+                xposParameters.scaleBase(), 0);
         lap(Phase.ELEMENTWISE);
         attentionKernel.launchBranches(attention, attention.branches(), n, a.q, a.k, a.v, a.o, a.lse, null);
         lap(Phase.ATTENTION);
@@ -383,20 +387,17 @@ public final class DeviceDecoder implements ModelDecoder {
     }
 
     private static DeviceBuffer upload(float[] data) {
-        DeviceBuffer b = new DeviceBuffer(4L * data.length);
-        try {
-            b.upload(FloatBuffer.wrap(data));
-            return b;
-        } catch (RuntimeException | Error e) {
-            b.close();
-            throw e;
-        }
+        return upload(FloatBuffer.wrap(data), 4L * data.length);
     }
 
     private static DeviceBuffer upload(double[] data) {
-        DeviceBuffer b = new DeviceBuffer(8L * data.length);
+        return upload(DoubleBuffer.wrap(data), 8L * data.length);
+    }
+
+    private static DeviceBuffer upload(Buffer data, long bytes) {
+        DeviceBuffer b = new DeviceBuffer(bytes);
         try {
-            b.upload(DoubleBuffer.wrap(data));
+            b.upload(data);
             return b;
         } catch (RuntimeException | Error e) {
             b.close();

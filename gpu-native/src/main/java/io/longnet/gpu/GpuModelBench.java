@@ -9,7 +9,6 @@ import io.longnet.model.LongNetModel;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.SplittableRandom;
-import jcuda.driver.CUevent;
 import jcuda.driver.JCudaDriver;
 
 /**
@@ -112,24 +111,17 @@ public final class GpuModelBench {
                 wa = w.address();
             }
             check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (inputs)");
-            CUevent start = new CUevent();
-            CUevent stop = new CUevent();
-            check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
-            check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
             float[] ms = new float[reps];
             for (int i = -3; i < reps; i++) {
-                check(JCudaDriver.cuEventRecord(start, null), "cuEventRecord");
-                gemm.linear(p, xa, wa, y.address(), rows, in, out, false);
-                check(JCudaDriver.cuEventRecord(stop, null), "cuEventRecord");
-                check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize (gemm)");
-                if (i >= 0) {
-                    float[] t = new float[1];
-                    check(JCudaDriver.cuEventElapsedTime(t, start, stop), "cuEventElapsedTime");
-                    ms[i] = t[0];
+                try (PhaseTimer timer = new PhaseTimer()) {
+                    gemm.linear(p, xa, wa, y.address(), rows, in, out, false);
+                    timer.lap(PhaseTimer.Phase.GEMM);
+                    double t = timer.millis()[PhaseTimer.Phase.GEMM.ordinal()];
+                    if (i >= 0) {
+                        ms[i] = (float) t;
+                    }
                 }
             }
-            JCudaDriver.cuEventDestroy(start);
-            JCudaDriver.cuEventDestroy(stop);
             Arrays.sort(ms);
             double median = reps % 2 == 1 ? ms[reps / 2] : (ms[reps / 2 - 1] + ms[reps / 2]) / 2.0;
             System.out.printf(Locale.ROOT, "%-16s %8d %6d %6d %6s %10.3f %9.1f%n", name, rows, in, out,
