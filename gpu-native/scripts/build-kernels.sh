@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Rebuilds the checked-in kernel artifact from src/main/cuda with nvcc: sm_90 machine code plus PTX (for
-# newer chips, compiled by the driver), as one fatbin loaded through cuModuleLoadData. Records the hash
-# of the sources it was built from; KernelArtifactTest fails when the sources change without a rebuild.
+# Rebuilds the checked-in kernel artifacts from src/main/cuda with nvcc: sm_90 machine code plus PTX (for
+# newer chips, compiled by the driver), one fatbin per launch file (dilated attention; the model's row
+# kernels), loaded through cuModuleLoadData. Records the hash of the sources they were built from; KernelArtifactTest fails when the sources change without a rebuild.
 # The Maven build itself needs no nvcc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=src/main/cuda
 out=src/main/resources/io/longnet/gpu
-nvcc -fatbin -O3 -std=c++17 \
-  -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
-  -o "$out/dilated_attention.fatbin" "$src/dilated_fwd_launch.cu"
+for pair in dilated_attention:dilated_fwd_launch model_kernels:model_launch; do
+  nvcc -fatbin -O3 -std=c++17 \
+    -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
+    -o "$out/${pair%%:*}.fatbin" "$src/${pair#*:}.cu"
+done
 # Hash: for each source file in name order, "<name>\n<content>", over all of them.
 (cd "$src" && for f in $(ls | LC_ALL=C sort); do printf '%s\n' "$f"; cat "$f"; done) | sha256sum | cut -d' ' -f1 \
   > "$out/dilated_attention.sources.sha256"
-echo "built $out/dilated_attention.fatbin ($(stat -c %s "$out/dilated_attention.fatbin") bytes) from $(cat "$out/dilated_attention.sources.sha256")"
+echo "built $(cd "$out" && stat -c '%n (%s bytes)' *.fatbin | paste -sd' ') from $(cat "$out/dilated_attention.sources.sha256")"

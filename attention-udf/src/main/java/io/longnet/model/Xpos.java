@@ -66,6 +66,17 @@ public final class Xpos {
     }
 
     /**
+     * What a device builds the tables from: per pair {@code ln(scale_i)} and {@code theta_i}, the scale base,
+     * and the positions centred together ({@code Long.MAX_VALUE}: the whole sequence).
+     */
+    public record Parameters(int scaleBase, long window, double[] logScales, double[] inverseFrequencies) {
+    }
+
+    public Parameters parameters() {
+        return new Parameters(scaleBase, window, logScale.clone(), invFreq.clone());
+    }
+
+    /**
      * The longest sequence whose factors all stay within {@code 2^±100}: about
      * {@code 2 * 100 * scaleBase / log2(3.5)}, i.e. 56,656 positions for the default scale base 512.
      */

@@ -13,18 +13,21 @@ import jcuda.driver.CUmodule;
 import jcuda.driver.JCudaDriver;
 
 /**
- * One GPU: its primary context and the kernel module loaded into it (cuModuleLoadData of the embedded
- * fatbin). Created once per device per JVM by {@link CudaDevices}; any thread may use it after
+ * One GPU: its primary context (which cuBLAS, through JavaCPP, shares: docs/ARCHITECTURE.md §5) and the
+ * kernel modules loaded into it (cuModuleLoadData of the embedded fatbins: dilated attention, then the
+ * model's kernels). Created once per device per JVM by {@link CudaDevices}; any thread may use it after
  * {@link #makeCurrent()}.
  */
 public final class CudaDevice implements AutoCloseable {
 
     static final String MODULE = "dilated_attention.fatbin";
+    static final String MODEL_MODULE = "model_kernels.fatbin";
 
     private final int ordinal;
     private final CUdevice device = new CUdevice();
     private final CUcontext context = new CUcontext();
     private final CUmodule module = new CUmodule();
+    private final CUmodule modelModule = new CUmodule();
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final String name;
 
@@ -34,6 +37,8 @@ public final class CudaDevice implements AutoCloseable {
         check(JCudaDriver.cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
         makeCurrent();
         check(JCudaDriver.cuModuleLoadData(module, moduleImage()), "cuModuleLoadData(" + MODULE + ")");
+        check(JCudaDriver.cuModuleLoadData(modelModule, moduleImage(MODEL_MODULE)),
+                "cuModuleLoadData(" + MODEL_MODULE + ")");
         byte[] raw = new byte[256];
         check(JCudaDriver.cuDeviceGetName(raw, raw.length, device), "cuDeviceGetName");
         String s = new String(raw, java.nio.charset.StandardCharsets.US_ASCII);
@@ -41,14 +46,17 @@ public final class CudaDevice implements AutoCloseable {
     }
 
     static byte[] moduleImage() {
-        try (InputStream in = CudaDevice.class.getResourceAsStream(MODULE)) {
+        return moduleImage(MODULE);
+    }
+
+    static byte[] moduleImage(String name) {
+        try (InputStream in = CudaDevice.class.getResourceAsStream(name)) {
             if (in == null) {
-                throw new IllegalStateException("kernel module " + MODULE + " missing from the gpu-native jar");
+                throw new IllegalStateException("kernel module " + name + " missing from the gpu-native jar");
             }
-            byte[] image = in.readAllBytes();
-            return image;
+            return in.readAllBytes();
         } catch (IOException e) {
-            throw new IllegalStateException("cannot read kernel module " + MODULE, e);
+            throw new IllegalStateException("cannot read kernel module " + name, e);
         }
     }
 
@@ -69,7 +77,11 @@ public final class CudaDevice implements AutoCloseable {
     synchronized CUfunction function(String kernel, int sharedBytes) {
         return functions.computeIfAbsent(kernel, k -> {
             CUfunction f = new CUfunction();
-            check(JCudaDriver.cuModuleGetFunction(f, module, k), "cuModuleGetFunction(" + k + ")");
+            int found = JCudaDriver.cuModuleGetFunction(f, module, k);
+            if (found == jcuda.driver.CUresult.CUDA_ERROR_NOT_FOUND) {
+                found = JCudaDriver.cuModuleGetFunction(f, modelModule, k);
+            }
+            check(found, "cuModuleGetFunction(" + k + ")");
             if (sharedBytes > 0) {
                 check(JCudaDriver.cuFuncSetAttribute(f,
                         jcuda.driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, sharedBytes),
@@ -82,6 +94,7 @@ public final class CudaDevice implements AutoCloseable {
     @Override
     public synchronized void close() {
         makeCurrent();
+        check(JCudaDriver.cuModuleUnload(modelModule), "cuModuleUnload(" + MODEL_MODULE + ")");
         check(JCudaDriver.cuModuleUnload(module), "cuModuleUnload");
         check(JCudaDriver.cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease");
     }

@@ -41,13 +41,15 @@ class KernelArtifactTest {
     }
 
     @Test
-    void theFatbinIsEmbedded() {
-        byte[] image = CudaDevice.moduleImage();
-        // Fatbin magic 0xBA55ED50, little-endian.
-        assertTrue(image.length > 1000, "fatbin size " + image.length);
-        assertEquals(0x50, image[0] & 0xff);
-        assertEquals(0xED, image[1] & 0xff);
-        assertEquals(0x55, image[2] & 0xff);
-        assertEquals(0xBA, image[3] & 0xff);
+    void theFatbinsAreEmbedded() {
+        for (String module : List.of(CudaDevice.MODULE, CudaDevice.MODEL_MODULE)) {
+            byte[] image = CudaDevice.moduleImage(module);
+            // Fatbin magic 0xBA55ED50, little-endian.
+            assertTrue(image.length > 1000, module + " size " + image.length);
+            assertEquals(0x50, image[0] & 0xff);
+            assertEquals(0xED, image[1] & 0xff);
+            assertEquals(0x55, image[2] & 0xff);
+            assertEquals(0xBA, image[3] & 0xff);
+        }
     }
 }

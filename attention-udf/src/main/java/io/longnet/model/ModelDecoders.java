@@ -1,0 +1,85 @@
+package io.longnet.model;
+
+import io.longnet.attention.Backend;
+import io.longnet.attention.AttentionKernel;
+import java.util.ServiceLoader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Chooses the decoder for {@code --backend auto|cpu|gpu}, as {@link Backend#open} chooses the
+ * attention kernel: {@code cpu} is {@link LongNetModel} with the CPU engine; {@code gpu} is found through
+ * {@link ServiceLoader}; {@code auto} takes the GPU when one is usable and the CPU otherwise, and logs
+ * which and why.
+ */
+public final class ModelDecoders {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ModelDecoders.class);
+
+    private ModelDecoders() {
+    }
+
+    /**
+     * Opens {@code model} on {@code backend}: with {@code threads} CPU threads, or on GPU
+     * {@code device} (-1 when the scheduler assigned none) computing in {@code precision}
+     * ({@code bf16} or {@code fp32}).
+     */
+    public static ModelDecoder open(Backend backend, LongNetModel model, int threads, int device, String precision) {
+        if (backend != Backend.CPU) {
+            String reason = "no GPU decoder on the classpath";
+            for (ModelDecoderProvider provider : ServiceLoader.load(ModelDecoderProvider.class)) {
+                if (provider.backend() == Backend.GPU) {
+                    reason = device < 0 ? "no GPU assigned to this task" : provider.unavailableReason();
+                    if (reason == null) {
+                        LOG.debug("model backend: gpu (device {}, {})", device, precision);
+                        return provider.open(model, device, precision);
+                    }
+                }
+            }
+            if (backend == Backend.GPU) {
+                throw new IllegalArgumentException("backend gpu: " + reason);
+            }
+            LOG.debug("model backend: cpu, {} thread(s) ({})", threads, reason);
+        }
+        return new CpuDecoder(model, Backend.CPU.open(threads, -1));
+    }
+
+    /** The CPU model with the CPU attention engine. */
+    private record CpuDecoder(LongNetModel model, AttentionKernel kernel) implements ModelDecoder {
+
+        @Override
+        public String name() {
+            return kernel.name();
+        }
+
+        @Override
+        public LongNetModel.Output forward(int[] tokens, boolean keepHiddenStates) {
+            return model.forward(tokens, kernel, keepHiddenStates);
+        }
+
+        @Override
+        public float[] hiddenStates(int[] tokens, int layers) {
+            ModelDecoders.checkLayers(layers, model.config().layers());
+            return model.forward(tokens, kernel, true).hiddenStates().get(layers);
+        }
+
+        @Override
+        public float[] nextTokenLogProbs(int[] tokens) {
+            return model.nextTokenLogProbs(tokens, kernel);
+        }
+
+        @Override
+        public void close() {
+            kernel.close();
+        }
+    }
+
+    /** Checks a layer count for {@link ModelDecoder#hiddenStates}. */
+    public static int checkLayers(int layers, int modelLayers) {
+        if (layers < 0 || layers > modelLayers) {
+            throw new IllegalArgumentException("hidden states after " + layers + " layers: the model has " + modelLayers
+                    + " (give 0 for the embeddings .. " + modelLayers + " for the last layer's output)");
+        }
+        return layers;
+    }
+}

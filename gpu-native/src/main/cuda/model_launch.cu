@@ -1,0 +1,139 @@
+// Entry points of the GPU model's kernels (io.longnet.gpu.ModelKernels loads them by name; the formulas
+// are io.longnet.model's): embedding gather, LayerNorm, bias + exact GELU, bias + xPos of the fused q/k/v
+// projection, bias add, and the LM head's running log-sum-exp. Each row kernel is instantiated for fp32
+// output (the exact path) and bf16 output (the tensor-core products' inputs); the math is in model_ops.h.
+#include "model_ops.h"
+#include "model_traits.h"
+
+namespace {
+
+__device__ __forceinline__ long long first_index() { return blockIdx.x * (long long)blockDim.x + threadIdx.x; }
+__device__ __forceinline__ long long grid_stride() { return (long long)gridDim.x * blockDim.x; }
+__device__ __forceinline__ long long warp_row() {
+    return blockIdx.x * (long long)RowTraits::WARPS + threadIdx.x / 32;
+}
+
+template <typename OUT>
+__device__ void layer_norm(const float* x, const float* g, const float* b, OUT* y, long long rows, int width,
+                           double eps) {
+    const long long row = warp_row();
+    if (row >= rows) return;
+    layer_norm_row<OUT>(x + row * width, g, b, y + row * width, width, eps, threadIdx.x % 32);
+}
+
+// f = gelu(f + bias), written to y (y may be f when OUT is float).
+template <typename OUT, bool EXACT>
+__device__ void bias_gelu(const float* f, const float* bias, OUT* y, long long rows, int width) {
+    const long long n = rows * width;
+    for (long long i = first_index(); i < n; i += grid_stride())
+        y[i] = from_float<OUT>(gelu<EXACT>(f[i] + bias[i % width]));
+}
+
+// The fused projection qkv [N][3 D] (q, k, v side by side, bias not yet added) into the attention's
+// inputs q, k, v [N][H][d]: bias added, then xPos on q (up) and k (down). One thread per (position, pair),
+// looping over heads, so that each rotation is computed once per position.
+template <typename OUT>
+__device__ void qkv_xpos(const float* qkv, const float* bias, OUT* q, OUT* k, OUT* v, long long n, int heads,
+                         int half, const double* log_scale, const double* inv_freq, long long window,
+                         long long total, long long min_pos, int scale_base, long long first_position) {
+    const int d = 2 * half;
+    const int width = heads * d;
+    for (long long i = first_index(); i < n * half; i += grid_stride()) {
+        const long long row = i / half;
+        const int pair = (int)(i % half);
+        const XposFactors f = xpos_factors(first_position + row, log_scale[pair], inv_freq[pair], window, total,
+                                           min_pos, scale_base);
+        const float* in = qkv + row * 3 * width;
+        for (int h = 0; h < heads; h++) {
+            const int c = h * d + 2 * pair;
+            const long long at = row * width + c;
+            const float2 qr = xpos_rotate(in[c] + bias[c], in[c + 1] + bias[c + 1], f.cos_up, f.sin_up);
+            const float2 kr = xpos_rotate(in[width + c] + bias[width + c], in[width + c + 1] + bias[width + c + 1],
+                                          f.cos_down, f.sin_down);
+            q[at] = from_float<OUT>(qr.x);
+            q[at + 1] = from_float<OUT>(qr.y);
+            k[at] = from_float<OUT>(kr.x);
+            k[at + 1] = from_float<OUT>(kr.y);
+            v[at] = from_float<OUT>(in[2 * width + c] + bias[2 * width + c]);
+            v[at + 1] = from_float<OUT>(in[2 * width + c + 1] + bias[2 * width + c + 1]);
+        }
+    }
+}
+
+template <bool EXACT>
+__device__ void lse_update(const float* logits, long long rows, int cols, int col0, const int* targets, double* m,
+                           double* s, float* target_logit) {
+    const long long row = warp_row();
+    if (row >= rows) return;
+    lse_update_row<EXACT>(logits + row * cols, cols, col0, targets[row], m + row, s + row, target_logit + row,
+                          threadIdx.x % 32);
+}
+
+}  // namespace
+
+extern "C" {
+
+// x[p] = table[tokens[p]] (tokens checked against the vocabulary by the launcher).
+__global__ void embed_gather(const int* tokens, const float* table, float* x, long long n, int d) {
+    for (long long i = first_index(); i < n * d; i += grid_stride()) x[i] = table[(long long)tokens[i / d] * d + i % d];
+}
+
+__global__ void __launch_bounds__(RowTraits::THREADS) layer_norm_f32(const float* x, const float* g, const float* b,
+        float* y, long long rows, int width, double eps) { layer_norm<float>(x, g, b, y, rows, width, eps); }
+__global__ void __launch_bounds__(RowTraits::THREADS) layer_norm_bf16(const float* x, const float* g, const float* b,
+        __nv_bfloat16* y, long long rows, int width, double eps) { layer_norm<__nv_bfloat16>(x, g, b, y, rows, width, eps); }
+
+__global__ void bias_gelu_f32(const float* f, const float* bias, float* y, long long rows, int width) {
+    bias_gelu<float, true>(f, bias, y, rows, width);
+}
+__global__ void bias_gelu_bf16(const float* f, const float* bias, __nv_bfloat16* y, long long rows, int width) {
+    bias_gelu<__nv_bfloat16, false>(f, bias, y, rows, width);
+}
+// The bf16 path's GELU before a sub-LayerNorm: float math, fp32 output.
+__global__ void bias_gelu_fast_f32(const float* f, const float* bias, float* y, long long rows, int width) {
+    bias_gelu<float, false>(f, bias, y, rows, width);
+}
+
+__global__ void qkv_xpos_f32(const float* qkv, const float* bias, float* q, float* k, float* v, long long n, int heads,
+        int half, const double* log_scale, const double* inv_freq, long long window, long long total,
+        long long min_pos, int scale_base, long long first_position) {
+    qkv_xpos<float>(qkv, bias, q, k, v, n, heads, half, log_scale, inv_freq, window, total, min_pos, scale_base,
+                    first_position);
+}
+__global__ void qkv_xpos_bf16(const float* qkv, const float* bias, __nv_bfloat16* q, __nv_bfloat16* k,
+        __nv_bfloat16* v, long long n, int heads, int half, const double* log_scale, const double* inv_freq,
+        long long window, long long total, long long min_pos, int scale_base, long long first_position) {
+    qkv_xpos<__nv_bfloat16>(qkv, bias, q, k, v, n, heads, half, log_scale, inv_freq, window, total, min_pos,
+                            scale_base, first_position);
+}
+
+// x[r][c] += bias[c]: the bias of a product accumulated into the residual stream by the GEMM.
+__global__ void add_bias(float* x, const float* bias, long long rows, int width) {
+    for (long long i = first_index(); i < rows * width; i += grid_stride()) x[i] += bias[i % width];
+}
+
+__global__ void __launch_bounds__(RowTraits::THREADS) lse_update_f32(const float* logits, long long rows, int cols,
+        int col0, const int* targets, double* m, double* s, float* target_logit) {
+    lse_update<true>(logits, rows, cols, col0, targets, m, s, target_logit);
+}
+__global__ void __launch_bounds__(RowTraits::THREADS) lse_update_bf16(const float* logits, long long rows, int cols,
+        int col0, const int* targets, double* m, double* s, float* target_logit) {
+    lse_update<false>(logits, rows, cols, col0, targets, m, s, target_logit);
+}
+
+// lp = target logit - log-sum-exp, once every chunk of the vocabulary went through lse_update.
+__global__ void lse_finish(const double* m, const double* s, const float* target_logit, float* lp, long long rows) {
+    for (long long i = first_index(); i < rows; i += grid_stride())
+        lp[i] = (float)((double)target_logit[i] - (m[i] + log(s[i])));
+}
+
+// Benchmark and test inputs made on the device: uniform in (-scale, scale) from a counter hash, fp32.
+__global__ void fill_uniform_f32(float* out, long long n, unsigned long long seed, float scale) {
+    for (long long i = first_index(); i < n; i += grid_stride()) {
+        unsigned long long x = (unsigned long long)i * 0x9E3779B97F4A7C15ull + seed;
+        x ^= x >> 30; x *= 0xBF58476D1CE4E5B9ull; x ^= x >> 27; x *= 0x94D049BB133111EBull; x ^= x >> 31;
+        out[i] = ((float)(x >> 40) * (1.0f / 8388608.0f) - 1.0f) * scale;
+    }
+}
+
+}
