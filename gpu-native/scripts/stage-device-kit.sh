@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stages what the GPU machine needs to run the GPU tests and benchmarks (it has CUDA but no Java): a
-# jlink'ed Java 17 runtime, the jars (JCuda, JavaCPP's CUDA presets), these scripts and the CUDA sources
-# (KernelArtifactTest checks the fatbins against them), in KIT (default .device at the repository root,
+# jlink'ed Java 17 runtime, the jars (JCuda, JavaCPP's CUDA presets, Jackson for the model's JSON), these
+# scripts and the CUDA sources (KernelArtifactTest checks the fatbins against them), in KIT (default .device at the repository root,
 # git-ignored). Run after `mvn -B -ntp -q -DskipTests package`; carry the kit with the device tool and
 # run, from the kit's folder, `LONGNET_KIT=. bash scripts/device-run.sh`.
 #   gpu-native/scripts/stage-device-kit.sh [KIT]
@@ -20,7 +20,10 @@ cp "$m2/org/jcuda/jcuda/12.6.0/jcuda-12.6.0.jar" \
    "$m2/org/bytedeco/javacpp/1.5.13/javacpp-1.5.13.jar" \
    "$m2/org/bytedeco/cuda/13.1-9.19-1.5.13/cuda-13.1-9.19-1.5.13.jar" \
    "$m2/org/bytedeco/cuda/13.1-9.19-1.5.13/cuda-13.1-9.19-1.5.13-linux-x86_64.jar" \
-   "$m2/org/slf4j/slf4j-api/2.0.17/slf4j-api-2.0.17.jar" "$m2/info/picocli/picocli/4.7.7/picocli-4.7.7.jar" "$kit/lib/"
+   "$m2/org/slf4j/slf4j-api/2.0.17/slf4j-api-2.0.17.jar" "$m2/info/picocli/picocli/4.7.7/picocli-4.7.7.jar" \
+   "$m2/com/fasterxml/jackson/core/jackson-databind/2.20.0/jackson-databind-2.20.0.jar" \
+   "$m2/com/fasterxml/jackson/core/jackson-core/2.20.0/jackson-core-2.20.0.jar" \
+   "$m2/com/fasterxml/jackson/core/jackson-annotations/2.20/jackson-annotations-2.20.jar" "$kit/lib/"
 mkdir -p "$kit/junit" "$kit/scripts" "$kit/gpu-native/src/main"
 cp "$m2/org/junit/platform/junit-platform-console-standalone/1.14.1/junit-platform-console-standalone-1.14.1.jar" "$kit/junit/"
 cp "$root/gpu-native/scripts/device-run.sh" "$root/gpu-native/scripts/torch-gemm-bench.py" "$kit/scripts/"
