@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Stages what the GPU machine needs to run the GPU tests and benchmarks (it has CUDA but no Java): a
 # jlink'ed Java 17 runtime, the jars (JCuda, JavaCPP's CUDA presets, Jackson for the model's JSON), these
-# scripts and the CUDA sources (KernelArtifactTest checks the fatbins against them), in KIT (default .device at the repository root,
-# git-ignored). Run after `mvn -B -ntp -q -DskipTests package`; carry the kit with the device tool and
-# run, from the kit's folder, `LONGNET_KIT=. bash scripts/device-run.sh`.
+# scripts and the CUDA sources (KernelArtifactTest checks the fatbins against them), in KIT (default
+# .device at the repository root, git-ignored). Run after `mvn -B -ntp -q -DskipTests package`; carry the
+# kit with the device tool and run, from the kit's folder, `LONGNET_KIT=. bash scripts/device-run.sh`.
 #   gpu-native/scripts/stage-device-kit.sh [KIT]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
