@@ -42,7 +42,7 @@ import scala.Tuple2;
  * width d is the {@code headDim} param: the block bytes {@code B x H x d x 4} alone do not tell B from d.
  */
 public final class DilatedAttention extends Transformer implements DefaultParamsWritable,
-        HasPartitionLength<DilatedAttention>, HasBackend<DilatedAttention> {
+        HasOutputCol<DilatedAttention>, HasPartitionLength<DilatedAttention>, HasBackend<DilatedAttention> {
 
     private static final long serialVersionUID = 1L;
 
@@ -54,7 +54,6 @@ public final class DilatedAttention extends Transformer implements DefaultParams
     private final Param<String> qCol;
     private final Param<String> kCol;
     private final Param<String> vCol;
-    private final Param<String> outputCol;
     private final Param<String> lseCol;
     private final Param<String> branches;
     private final IntParam heads;
@@ -70,7 +69,6 @@ public final class DilatedAttention extends Transformer implements DefaultParams
         qCol = new Param<>(this, "qCol", "column of query blocks (binary, little-endian float32, B x H x d)");
         kCol = new Param<>(this, "kCol", "column of key blocks (binary, little-endian float32, B x H x d)");
         vCol = new Param<>(this, "vCol", "column of value blocks (binary, little-endian float32, B x H x d)");
-        outputCol = new Param<>(this, "outputCol", "column to write o blocks to (binary, float32, B x H x d)");
         lseCol = new Param<>(this, "lseCol",
                 "column to write log-sum-exp blocks to (binary, float32, B x H); empty: not written");
         branches = new Param<>(this, "branches",
@@ -81,7 +79,7 @@ public final class DilatedAttention extends Transformer implements DefaultParams
         setDefault(qCol, "q");
         setDefault(kCol, "k");
         setDefault(vCol, "v");
-        setDefault(outputCol, "o");
+        setDefault(outputCol(), "o");
         setDefault(lseCol, "");
         setDefault(branches, "2048:1");
         setDefault(heads, 8);
@@ -106,10 +104,6 @@ public final class DilatedAttention extends Transformer implements DefaultParams
 
     public Param<String> vCol() {
         return vCol;
-    }
-
-    public Param<String> outputCol() {
-        return outputCol;
     }
 
     public Param<String> lseCol() {
@@ -144,10 +138,6 @@ public final class DilatedAttention extends Transformer implements DefaultParams
         return $(vCol);
     }
 
-    public String getOutputCol() {
-        return $(outputCol);
-    }
-
     public String getLseCol() {
         return $(lseCol);
     }
@@ -169,48 +159,35 @@ public final class DilatedAttention extends Transformer implements DefaultParams
     }
 
     public DilatedAttention setQCol(String value) {
-        set(qCol, value);
-        return this;
+        return setParam(qCol, value);
     }
 
     public DilatedAttention setKCol(String value) {
-        set(kCol, value);
-        return this;
+        return setParam(kCol, value);
     }
 
     public DilatedAttention setVCol(String value) {
-        set(vCol, value);
-        return this;
-    }
-
-    public DilatedAttention setOutputCol(String value) {
-        set(outputCol, value);
-        return this;
+        return setParam(vCol, value);
     }
 
     public DilatedAttention setLseCol(String value) {
-        set(lseCol, value);
-        return this;
+        return setParam(lseCol, value);
     }
 
     public DilatedAttention setBranches(String value) {
-        set(branches, value);
-        return this;
+        return setParam(branches, value);
     }
 
     public DilatedAttention setHeads(int value) {
-        set(heads, value);
-        return this;
+        return setParam(heads, value);
     }
 
     public DilatedAttention setHeadDim(int value) {
-        set(headDim, value);
-        return this;
+        return setParam(headDim, value);
     }
 
     public DilatedAttention setCausal(boolean value) {
-        set(causal, value);
-        return this;
+        return setParam(causal, value);
     }
 
     /** The attention config these params describe; throws {@link IllegalArgumentException} if invalid. */

@@ -2,7 +2,6 @@ package io.longnet.spark.ml;
 
 import io.longnet.attention.Backend;
 import org.apache.spark.ml.param.Param;
-import org.apache.spark.ml.param.Params;
 
 /**
  * Shared param {@code backend}: the attention backend, {@code auto}, {@code cpu} or {@code gpu} (default
@@ -12,7 +11,7 @@ import org.apache.spark.ml.param.Params;
  *
  * @param <S> the stage itself, so that the setter chains
  */
-public interface HasBackend<S extends HasBackend<S>> extends Params {
+public interface HasBackend<S extends HasBackend<S>> extends StageParams<S> {
 
     default Param<String> backend() {
         return new Param<>(this, "backend", "attention backend: auto, cpu or gpu");
@@ -22,10 +21,8 @@ public interface HasBackend<S extends HasBackend<S>> extends Params {
         return getOrDefault(backend());
     }
 
-    @SuppressWarnings("unchecked")
     default S setBackend(String value) {
-        set(backend(), value);
-        return (S) this;
+        return setParam(backend(), value);
     }
 
     /** Sets the default, {@code auto}; called once by the stage's constructor. */

@@ -1,7 +1,6 @@
 package io.longnet.spark.ml;
 
 import org.apache.spark.ml.param.IntParam;
-import org.apache.spark.ml.param.Params;
 
 /**
  * Shared param {@code checkpointEvery}: how many layers of a sequence-parallel sequence pass between
@@ -10,7 +9,7 @@ import org.apache.spark.ml.param.Params;
  *
  * @param <S> the stage itself, so that the setter chains
  */
-public interface HasCheckpointEvery<S extends HasCheckpointEvery<S>> extends Params {
+public interface HasCheckpointEvery<S extends HasCheckpointEvery<S>> extends StageParams<S> {
 
     default IntParam checkpointEvery() {
         return new IntParam(this, "checkpointEvery", "checkpoint the hidden states of sequence-parallel"
@@ -21,10 +20,8 @@ public interface HasCheckpointEvery<S extends HasCheckpointEvery<S>> extends Par
         return (Integer) getOrDefault(checkpointEvery());
     }
 
-    @SuppressWarnings("unchecked")
     default S setCheckpointEvery(int value) {
-        set(checkpointEvery(), value);
-        return (S) this;
+        return setParam(checkpointEvery(), value);
     }
 
     /** Sets the default, 0 (never); called once by the stage's constructor. */

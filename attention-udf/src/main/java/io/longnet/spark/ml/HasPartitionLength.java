@@ -3,7 +3,6 @@ package io.longnet.spark.ml;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.spark.PartitionPlan;
 import org.apache.spark.ml.param.IntParam;
-import org.apache.spark.ml.param.Params;
 
 /**
  * Shared param {@code partitionLength}: positions per Spark partition of a sequence run through the
@@ -12,7 +11,7 @@ import org.apache.spark.ml.param.Params;
  *
  * @param <S> the stage itself, so that the setter chains
  */
-public interface HasPartitionLength<S extends HasPartitionLength<S>> extends Params {
+public interface HasPartitionLength<S extends HasPartitionLength<S>> extends StageParams<S> {
 
     default IntParam partitionLength() {
         return new IntParam(this, "partitionLength", "positions per Spark partition of a sequence run"
@@ -24,10 +23,8 @@ public interface HasPartitionLength<S extends HasPartitionLength<S>> extends Par
         return (Integer) getOrDefault(partitionLength());
     }
 
-    @SuppressWarnings("unchecked")
     default S setPartitionLength(int value) {
-        set(partitionLength(), value);
-        return (S) this;
+        return setParam(partitionLength(), value);
     }
 
     /** Sets the default, 0 (chosen); called once by the stage's constructor. */

@@ -2,7 +2,6 @@ package io.longnet.spark.ml;
 
 import java.util.Arrays;
 import org.apache.spark.ml.param.Param;
-import org.apache.spark.ml.param.Params;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
@@ -15,7 +14,7 @@ import org.apache.spark.sql.types.StructType;
  *
  * @param <S> the stage itself, so that the setter chains
  */
-public interface HasTokensCol<S extends HasTokensCol<S>> extends Params {
+public interface HasTokensCol<S extends HasTokensCol<S>> extends StageParams<S> {
 
     default Param<String> tokensCol() {
         return new Param<>(this, "tokensCol", "column of token ids (array<int>), a block of B positions per"
@@ -26,10 +25,8 @@ public interface HasTokensCol<S extends HasTokensCol<S>> extends Params {
         return getOrDefault(tokensCol());
     }
 
-    @SuppressWarnings("unchecked")
     default S setTokensCol(String value) {
-        set(tokensCol(), value);
-        return (S) this;
+        return setParam(tokensCol(), value);
     }
 
     /** Sets the default, {@code tokens}; called once by the stage's constructor. */

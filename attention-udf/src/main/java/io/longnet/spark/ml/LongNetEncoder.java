@@ -9,7 +9,6 @@ import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.ml.param.IntParam;
-import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.util.DefaultParamsReader;
 import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
@@ -34,11 +33,11 @@ import org.apache.spark.sql.types.StructType;
  * what the LM head reads); {@code K} in {@code 0..layers}, the hidden states after K layers (0: the token
  * embeddings), before the final LayerNorm. The same numbers as {@code longnet encode}.
  */
-public final class LongNetEncoder extends LongNetModelStage<LongNetEncoder> {
+public final class LongNetEncoder extends LongNetModelStage<LongNetEncoder>
+        implements HasOutputCol<LongNetEncoder> {
 
     private static final long serialVersionUID = 1L;
 
-    private final Param<String> outputCol;
     private final IntParam layer;
 
     public LongNetEncoder() {
@@ -47,38 +46,22 @@ public final class LongNetEncoder extends LongNetModelStage<LongNetEncoder> {
 
     public LongNetEncoder(String uid) {
         super(uid);
-        outputCol = new Param<>(this, "outputCol", "column to write the hidden states to: array<array<float>>,"
-                + " d_model values per position of the block");
         layer = new IntParam(this, "layer", "-1: the final features (all layers and the final LayerNorm);"
                 + " K in 0..layers: the hidden states after K layers (0: the embeddings)");
-        setDefault(outputCol, "hidden");
+        setDefault(outputCol(), "hidden");
         setDefault(layer, -1);
-    }
-
-    public Param<String> outputCol() {
-        return outputCol;
     }
 
     public IntParam layer() {
         return layer;
     }
 
-    public String getOutputCol() {
-        return $(outputCol);
-    }
-
     public int getLayer() {
         return (Integer) $(layer);
     }
 
-    public LongNetEncoder setOutputCol(String value) {
-        set(outputCol, value);
-        return this;
-    }
-
     public LongNetEncoder setLayer(int value) {
-        set(layer, value);
-        return this;
+        return setParam(layer, value);
     }
 
     @Override

@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.util.List;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.ml.Model;
-import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.util.DefaultParamsWritable;
 import org.apache.spark.sql.Dataset;
@@ -32,7 +31,7 @@ import org.apache.spark.sql.types.StructType;
  */
 public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> extends Model<S>
         implements DefaultParamsWritable, HasTokensCol<S>, HasPartitionLength<S>, HasBackend<S>,
-        HasCheckpointEvery<S> permits LongNetEncoder, LongNetScorer {
+        HasCheckpointEvery<S>, HasModelPath<S> permits LongNetEncoder, LongNetScorer {
 
     private static final long serialVersionUID = 1L;
 
@@ -41,40 +40,19 @@ public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> e
     public static final String BLOCK = BlockColumns.BLOCK;
 
     private final String uid;
-    private final Param<String> modelPath;
 
     LongNetModelStage(String uid) {
         this.uid = uid;
-        modelPath = new Param<>(this, "modelPath", "local directory of a LongNet model (config.json and"
-                + " model.safetensors, e.g. from longnet init-model), read on the driver");
-        setDefault(modelPath, "");
+        declareModelPath();
         declareTokensCol();
         declarePartitionLength();
         declareBackend();
         declareCheckpointEvery();
     }
 
-    @SuppressWarnings("unchecked")
-    private S self() {
-        return (S) this;
-    }
-
     @Override
     public String uid() {
         return uid;
-    }
-
-    public Param<String> modelPath() {
-        return modelPath;
-    }
-
-    public String getModelPath() {
-        return $(modelPath);
-    }
-
-    public S setModelPath(String value) {
-        set(modelPath, value);
-        return self();
     }
 
     @Override

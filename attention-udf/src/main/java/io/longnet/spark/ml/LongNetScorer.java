@@ -71,8 +71,7 @@ public final class LongNetScorer extends LongNetModelStage<LongNetScorer> {
     }
 
     public LongNetScorer setLogProbsCol(String value) {
-        set(logProbsCol, value);
-        return this;
+        return setParam(logProbsCol, value);
     }
 
     @Override

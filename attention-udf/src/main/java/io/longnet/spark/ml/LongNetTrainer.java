@@ -41,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * them, so a bad value fails before any work.
  */
 public final class LongNetTrainer extends Estimator<LongNetScorer>
-        implements DefaultParamsWritable, HasTokensCol<LongNetTrainer>, HasPartitionLength<LongNetTrainer> {
+        implements DefaultParamsWritable, HasTokensCol<LongNetTrainer>, HasPartitionLength<LongNetTrainer>,
+        HasModelPath<LongNetTrainer> {
 
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(LongNetTrainer.class);
@@ -49,7 +50,6 @@ public final class LongNetTrainer extends Estimator<LongNetScorer>
     private final String uid;
     private final Param<String> configPath;
     private final Param<String> initModelPath;
-    private final Param<String> modelPath;
     private final LongParam steps;
     private final IntParam seqLen;
     private final IntParam batch;
@@ -73,9 +73,6 @@ public final class LongNetTrainer extends Estimator<LongNetScorer>
                 + " empty: start from initModelPath");
         initModelPath = new Param<>(this, "initModelPath", "local directory of a LongNet model whose weights to"
                 + " start from; empty: a new model of configPath");
-        modelPath = new Param<>(this, "modelPath", "output directory, local to the driver: the trained model"
-                + " (config.json, model.safetensors), checkpoints/, training.json and log.csv; must not exist"
-                + " unless resume or overwrite");
         steps = new LongParam(this, "steps", "optimiser steps (>= 1)");
         seqLen = new IntParam(this, "seqLen", "tokens per training window (>= 2)");
         batch = new IntParam(this, "batch", "windows per step (>= 1)");
@@ -93,7 +90,7 @@ public final class LongNetTrainer extends Estimator<LongNetScorer>
         overwrite = new BooleanParam(this, "overwrite", "start again, replacing an existing modelPath");
         setDefault(configPath, "");
         setDefault(initModelPath, "");
-        setDefault(modelPath, "");
+        declareModelPath();
         declareTokensCol();
         declarePartitionLength();
         setDefault(steps, 200L);
@@ -121,10 +118,6 @@ public final class LongNetTrainer extends Estimator<LongNetScorer>
 
     public Param<String> initModelPath() {
         return initModelPath;
-    }
-
-    public Param<String> modelPath() {
-        return modelPath;
     }
 
     public LongParam steps() {
@@ -183,10 +176,6 @@ public final class LongNetTrainer extends Estimator<LongNetScorer>
         return $(initModelPath);
     }
 
-    public String getModelPath() {
-        return $(modelPath);
-    }
-
     public long getSteps() {
         return (Long) $(steps);
     }
@@ -236,78 +225,59 @@ public final class LongNetTrainer extends Estimator<LongNetScorer>
     }
 
     public LongNetTrainer setConfigPath(String value) {
-        set(configPath, value);
-        return this;
+        return setParam(configPath, value);
     }
 
     public LongNetTrainer setInitModelPath(String value) {
-        set(initModelPath, value);
-        return this;
-    }
-
-    public LongNetTrainer setModelPath(String value) {
-        set(modelPath, value);
-        return this;
+        return setParam(initModelPath, value);
     }
 
     public LongNetTrainer setSteps(long value) {
-        set(steps, value);
-        return this;
+        return setParam(steps, value);
     }
 
     public LongNetTrainer setSeqLen(int value) {
-        set(seqLen, value);
-        return this;
+        return setParam(seqLen, value);
     }
 
     public LongNetTrainer setBatch(int value) {
-        set(batch, value);
-        return this;
+        return setParam(batch, value);
     }
 
     public LongNetTrainer setLearningRate(double value) {
-        set(learningRate, value);
-        return this;
+        return setParam(learningRate, value);
     }
 
     public LongNetTrainer setWarmupSteps(int value) {
-        set(warmupSteps, value);
-        return this;
+        return setParam(warmupSteps, value);
     }
 
     public LongNetTrainer setWeightDecay(double value) {
-        set(weightDecay, value);
-        return this;
+        return setParam(weightDecay, value);
     }
 
     public LongNetTrainer setClipNorm(double value) {
-        set(clipNorm, value);
-        return this;
+        return setParam(clipNorm, value);
     }
 
     public LongNetTrainer setSeed(long value) {
-        set(seed, value);
-        return this;
+        return setParam(seed, value);
     }
 
     public LongNetTrainer setValidationFraction(double value) {
-        set(validationFraction, value);
-        return this;
+        return setParam(validationFraction, value);
     }
 
     public LongNetTrainer setCheckpointEvery(int value) {
-        set(checkpointEvery, value);
-        return this;
+        return setParam(checkpointEvery, value);
     }
 
     public LongNetTrainer setResume(boolean value) {
-        set(resume, value);
-        return this;
+        return setParam(resume, value);
     }
 
     public LongNetTrainer setOverwrite(boolean value) {
-        set(overwrite, value);
-        return this;
+        return setParam(overwrite, value);
     }
 
     /** The training API's settings of these params; they check themselves. */

@@ -73,4 +73,15 @@ class SharedParamsTest {
         LongNetScorer b = new LongNetScorer();
         assertThrows(IllegalArgumentException.class, () -> a.set(b.backend(), "cpu"));
     }
+
+    @Test
+    void outputColAndModelPathKeepEachStagesDefault() {
+        assertEquals("o", new DilatedAttention().getOutputCol());
+        assertEquals("hidden", new LongNetEncoder().getOutputCol());
+        for (HasModelPath<?> stage : new HasModelPath<?>[] {new LongNetScorer(), new LongNetTrainer()}) {
+            assertEquals("", stage.getModelPath());
+            assertEquals(1, Arrays.stream(stage.params()).filter(p -> p.name().equals("modelPath")).count());
+        }
+        assertEquals("/m", new LongNetTrainer().setModelPath("/m").setSteps(3).getModelPath());
+    }
 }
