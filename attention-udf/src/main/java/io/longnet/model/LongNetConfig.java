@@ -5,8 +5,10 @@ import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.HeadOffset;
 import io.longnet.attention.StridedSparseAttention;
 import io.longnet.tensors.StrictJson;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
@@ -17,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * The shape of a LongNet decoder (docs/ARCHITECTURE.md §6): vocabulary, width, heads, layers, feed-forward width,
@@ -57,8 +60,7 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
      * JSON keys, in the order {@link #toJson} writes them. A dilated config has no {@code attention} and
      * {@code stride}; a strided one no {@code branches} and {@code head_offset}.
      */
-    static final List<String> KEYS = List.of("vocab_size", "d_model", "heads", "layers", "ffn_dim", "attention",
-            "branches", "stride", "causal", "sub_ln", "xpos_scale_base", "layer_norm_eps", "head_offset");
+    static final List<String> KEYS = List.of(Json.class.getAnnotation(JsonPropertyOrder.class).value());
 
     public LongNetConfig {
         positive("vocab_size", vocabSize);
@@ -266,28 +268,27 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
      * {@code head_offset}.
      */
     public String toJson() {
-        ObjectNode root = StrictJson.object();
-        root.put("vocab_size", vocabSize);
-        root.put("d_model", dModel);
-        root.put("heads", heads);
-        root.put("layers", layers);
-        root.put("ffn_dim", ffnDim);
         boolean dilated = attentionPattern == AttentionPattern.DILATED;
-        if (dilated) {
-            root.put("branches", branchesSpec());
-        } else {
-            root.put("attention", attentionPattern.jsonName());
-            root.put("stride", stride);
-        }
-        root.put("causal", causal);
-        root.put("sub_ln", subLn);
-        root.put("xpos_scale_base", xposScaleBase);
-        // Written as Double.toString writes it (1.0E-5): it round-trips exactly and is a valid JSON number.
-        root.put("layer_norm_eps", layerNormEps);
-        if (dilated) {
-            root.put("head_offset", headOffset.name().toLowerCase(Locale.ROOT));
-        }
-        return StrictJson.pretty(root) + "\n";
+        // layer_norm_eps is written as Double.toString writes it (1.0E-5): it round-trips exactly and is a valid
+        // JSON number.
+        return StrictJson.pretty(new Json(vocabSize, dModel, heads, layers, ffnDim,
+                dilated ? null : attentionPattern.jsonName(), dilated ? branchesSpec() : null,
+                dilated ? null : stride, causal, subLn, xposScaleBase, layerNormEps,
+                dilated ? headOffset.name().toLowerCase(Locale.ROOT) : null)) + "\n";
+    }
+
+    /** The JSON form of a config, in {@link #KEYS} order; the keys of the other pattern are left out (null). */
+    @JsonPropertyOrder({"vocab_size", "d_model", "heads", "layers", "ffn_dim", "attention", "branches", "stride",
+            "causal", "sub_ln", "xpos_scale_base", "layer_norm_eps", "head_offset"})
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    private record Json(@JsonProperty("vocab_size") int vocabSize, @JsonProperty("d_model") int dModel,
+                        @JsonProperty("heads") int heads, @JsonProperty("layers") int layers,
+                        @JsonProperty("ffn_dim") int ffnDim, @JsonProperty("attention") String attention,
+                        @JsonProperty("branches") String branches, @JsonProperty("stride") Integer stride,
+                        @JsonProperty("causal") boolean causal, @JsonProperty("sub_ln") boolean subLn,
+                        @JsonProperty("xpos_scale_base") int xposScaleBase,
+                        @JsonProperty("layer_norm_eps") double layerNormEps,
+                        @JsonProperty("head_offset") String headOffset) {
     }
 
     /**
@@ -370,56 +371,66 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
     }
 
     private static int requiredInt(String source, JsonNode map, String key) {
-        JsonNode v = require(source, map, key);
-        if (!v.isIntegralNumber()) {
-            throw new ModelFormatException(source, "'" + key + "' must be a whole number, found "
-                    + (v.isFloatingPointNumber() ? v.asText() : StrictJson.typeName(v)));
-        }
+        JsonNode v = value(source, map, key, true, JsonType.WHOLE_NUMBER);
         if (!v.canConvertToInt()) {
             throw new ModelFormatException(source, "'" + key + "' = " + v.asText() + " is out of range");
         }
         return v.intValue();
     }
 
+    /** The string at {@code key}; {@code fallback} when absent, or an error when {@code fallback} is null. */
     private static String string(String source, JsonNode map, String key, String fallback) {
-        if (fallback != null && !map.has(key)) {
-            return fallback;
-        }
-        JsonNode v = require(source, map, key);
-        if (!v.isTextual()) {
-            throw new ModelFormatException(source, "'" + key + "' must be a string"
-                    + ("branches".equals(key) ? " such as \"2048:1,4096:2\"" : "") + ", found " + StrictJson.typeName(v));
-        }
-        return v.textValue();
+        JsonNode v = value(source, map, key, fallback == null, JsonType.STRING);
+        return v == null ? fallback : v.textValue();
     }
 
     private static boolean bool(String source, JsonNode map, String key, boolean fallback) {
-        if (!map.has(key)) {
-            return fallback;
-        }
-        JsonNode v = map.get(key);
-        if (!v.isBoolean()) {
-            throw new ModelFormatException(source, "'" + key + "' must be true or false, found " + StrictJson.typeName(v));
-        }
-        return v.booleanValue();
+        JsonNode v = value(source, map, key, false, JsonType.BOOLEAN);
+        return v == null ? fallback : v.booleanValue();
     }
 
     private static double number(String source, JsonNode map, String key, double fallback) {
-        if (!map.has(key)) {
-            return fallback;
-        }
-        JsonNode v = map.get(key);
-        if (!v.isNumber()) {
-            throw new ModelFormatException(source, "'" + key + "' must be a number, found " + StrictJson.typeName(v));
-        }
-        return v.doubleValue();
+        JsonNode v = value(source, map, key, false, JsonType.NUMBER);
+        return v == null ? fallback : v.doubleValue();
     }
 
-    private static JsonNode require(String source, JsonNode map, String key) {
-        if (!map.has(key)) {
-            throw new ModelFormatException(source, "missing key '" + key + "'");
+    /** The JSON types a config's values have, as messages name them. */
+    private enum JsonType {
+        WHOLE_NUMBER("a whole number", JsonNode::isIntegralNumber),
+        NUMBER("a number", JsonNode::isNumber),
+        STRING("a string", JsonNode::isTextual),
+        BOOLEAN("true or false", JsonNode::isBoolean);
+
+        final String name;
+        final Predicate<JsonNode> test;
+
+        JsonType(String name, Predicate<JsonNode> test) {
+            this.name = name;
+            this.test = test;
         }
-        return map.get(key);
+    }
+
+    /**
+     * The value at {@code key}, which must be of {@code type}; null when absent and not {@code required}.
+     *
+     * @throws ModelFormatException when it is missing but required, or of another type
+     */
+    private static JsonNode value(String source, JsonNode map, String key, boolean required, JsonType type) {
+        if (!map.has(key)) {
+            if (required) {
+                throw new ModelFormatException(source, "missing key '" + key + "'");
+            }
+            return null;
+        }
+        JsonNode v = map.get(key);
+        if (!type.test.test(v)) {
+            // A fraction where a whole number belongs is shown as written (1.5), anything else by its type.
+            String found = type == JsonType.WHOLE_NUMBER && v.isFloatingPointNumber() ? v.asText()
+                    : StrictJson.typeName(v);
+            throw new ModelFormatException(source, "'" + key + "' must be " + type.name
+                    + ("branches".equals(key) ? " such as \"2048:1,4096:2\"" : "") + ", found " + found);
+        }
+        return v;
     }
 
     private static AttentionPattern attentionPattern(String source, String name) {

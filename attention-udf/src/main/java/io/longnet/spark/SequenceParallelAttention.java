@@ -42,23 +42,14 @@ public final class SequenceParallelAttention {
         Objects.requireNonNull(backend, "backend");
         plan.requirePartitions("qkv", qkv.getNumPartitions());
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(qkv.context());
-        List<JavaPairRDD<Integer, ExchangePart>> exchanges = new ArrayList<>();
-        for (int b = 0; b < plan.spanning().size(); b++) {
-            int branch = b;
-            String name = "exchange w=" + plan.spanning().get(b);
-            jsc.setCallSite(name);
-            JavaPairRDD<Integer, ExchangePart> sent = qkv.flatMapToPair(block -> send(plan, branch, block));
-            exchanges.add(sent.partitionBy(new PartitionIdPartitioner(plan.partitions())).setName(name));
-        }
+        List<JavaPairRDD<Integer, ExchangePart>> exchanges = SpanningExchange.perBranch(jsc, qkv, plan,
+                (branch, block) -> send(plan, branch, block));
         jsc.setCallSite(ATTEND_STAGE);
+        JavaPairRDD<Integer, ExchangePart> received = SpanningExchange.union(jsc, exchanges);
         JavaRDD<AttentionPartition> out;
-        if (exchanges.isEmpty()) {
+        if (received == null) {
             out = qkv.map(block -> compute(plan, backend, block, List.of()));
         } else {
-            // Equal partitioners: Spark unions the exchanges partition by partition, no extra shuffle.
-            @SuppressWarnings("unchecked")
-            JavaPairRDD<Integer, ExchangePart>[] all = exchanges.toArray(new JavaPairRDD[0]);
-            JavaPairRDD<Integer, ExchangePart> received = jsc.union(all);
             out = qkv.zipPartitions(received, (blocks, parts) -> {
                 List<ExchangePart> mine = new ArrayList<>();
                 parts.forEachRemaining(t -> mine.add(t._2()));

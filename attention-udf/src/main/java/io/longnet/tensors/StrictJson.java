@@ -85,21 +85,27 @@ public final class StrictJson {
         }
     }
 
-    /** {@code node} pretty-printed: two-space indents, {@code "key": value}, no final newline. */
-    public static String pretty(JsonNode node) {
+    /**
+     * {@code value} (a tree, or a record whose {@code @JsonProperty} names and {@code @JsonPropertyOrder} say
+     * how it is written) pretty-printed: two-space indents, {@code "key": value}, no final newline.
+     */
+    public static String pretty(Object value) {
         try {
-            return MAPPER.writer(PRETTY).writeValueAsString(node);
+            return MAPPER.writer(PRETTY).writeValueAsString(value);
         } catch (JsonProcessingException e) {
-            throw new IllegalStateException("a JSON tree did not serialize", e);
+            throw new IllegalStateException("a JSON value did not serialize", e);
         }
     }
 
-    /** {@code node} as Jackson's default pretty printer writes it ({@code "key" : value}): the dataset manifests' form. */
-    public static String defaultPretty(JsonNode node) {
+    /**
+     * {@code value} (as for {@link #pretty}) as Jackson's default pretty printer writes it ({@code "key" : value}):
+     * the dataset manifests' form.
+     */
+    public static String defaultPretty(Object value) {
         try {
-            return MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(node);
+            return MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(value);
         } catch (JsonProcessingException e) {
-            throw new IllegalStateException("a JSON tree did not serialize", e);
+            throw new IllegalStateException("a JSON value did not serialize", e);
         }
     }
 

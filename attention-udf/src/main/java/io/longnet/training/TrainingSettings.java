@@ -1,5 +1,7 @@
 package io.longnet.training;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -54,18 +56,21 @@ public record TrainingSettings(long steps, int seqLen, int batch, double learnin
      * name of the token data; stored in each checkpoint and in the run's report.
      */
     public ObjectNode runState(String source) {
-        ObjectNode state = JSON.createObjectNode();
-        state.put("tokens", source);
-        state.put("steps", steps);
-        state.put("seq_len", seqLen);
-        state.put("batch", batch);
-        state.put("seed", seed);
-        state.put("validation_fraction", validationFraction);
-        state.put("learning_rate", learningRate);
-        state.put("warmup_steps", warmupSteps);
-        state.put("weight_decay", weightDecay);
-        state.put("clip_norm", clipNorm);
-        return state;
+        return JSON.valueToTree(new RunState(source, steps, seqLen, batch, seed, validationFraction, learningRate,
+                warmupSteps, weightDecay, clipNorm));
+    }
+
+    /** The JSON form of {@link #runState}, in the order it is written. */
+    @JsonPropertyOrder({"tokens", "steps", "seq_len", "batch", "seed", "validation_fraction", "learning_rate",
+            "warmup_steps", "weight_decay", "clip_norm"})
+    private record RunState(@JsonProperty("tokens") String tokens, @JsonProperty("steps") long steps,
+                            @JsonProperty("seq_len") int seqLen, @JsonProperty("batch") int batch,
+                            @JsonProperty("seed") long seed,
+                            @JsonProperty("validation_fraction") double validationFraction,
+                            @JsonProperty("learning_rate") double learningRate,
+                            @JsonProperty("warmup_steps") int warmupSteps,
+                            @JsonProperty("weight_decay") double weightDecay,
+                            @JsonProperty("clip_norm") double clipNorm) {
     }
 
     /**

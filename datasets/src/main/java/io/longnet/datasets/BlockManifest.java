@@ -1,9 +1,9 @@
 package io.longnet.datasets;
 
-import io.longnet.tensors.StrictJson;
 import io.longnet.tensors.TensorFormatException;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,8 +19,11 @@ import org.apache.hadoop.conf.Configuration;
  *
  * @param tensors column name to floats per position (e.g. q: H*d, lse: H)
  */
-public record BlockManifest(long n, int heads, int headDim, int blockSize, Map<String, Integer> tensors,
-                            Map<String, String> properties) {
+@JsonPropertyOrder({"format", "n", "heads", "head_dim", "block_size", "tensors", "properties"})
+public record BlockManifest(@JsonProperty("n") long n, @JsonProperty("heads") int heads,
+                            @JsonProperty("head_dim") int headDim, @JsonProperty("block_size") int blockSize,
+                            @JsonProperty("tensors") Map<String, Integer> tensors,
+                            @JsonProperty("properties") Map<String, String> properties) {
 
     public static final String FILE = ManifestFile.NAME;
     private static final String FORMAT = "longnet-blocks/1";
@@ -40,18 +43,14 @@ public record BlockManifest(long n, int heads, int headDim, int blockSize, Map<S
         return w;
     }
 
+    /** The manifest's format, written first so that a reader tells a block dataset from a token one. */
+    @JsonProperty("format")
+    String format() {
+        return FORMAT;
+    }
+
     public void write(String dir, Configuration conf) throws IOException {
-        ObjectNode root = StrictJson.object();
-        root.put("format", FORMAT);
-        root.put("n", n);
-        root.put("heads", heads);
-        root.put("head_dim", headDim);
-        root.put("block_size", blockSize);
-        ObjectNode t = root.putObject("tensors");
-        tensors.forEach(t::put);
-        ObjectNode p = root.putObject("properties");
-        properties.forEach(p::put);
-        ManifestFile.write(dir, conf, root);
+        ManifestFile.write(dir, conf, this);
     }
 
     public static BlockManifest read(String dir, Configuration conf) throws IOException {

@@ -2,7 +2,6 @@ package io.longnet.datasets;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.longnet.storage.HadoopFiles;
 import io.longnet.tensors.StrictJson;
 import io.longnet.tensors.TensorFormatException;
@@ -26,12 +25,15 @@ final class ManifestFile {
     private ManifestFile() {
     }
 
-    /** Writes {@code root} as {@code dir/_longnet.json}, replacing one that is there. */
-    static void write(String dir, Configuration conf, ObjectNode root) throws IOException {
+    /**
+     * Writes {@code manifest} (a record naming its keys with {@code @JsonProperty}) as {@code dir/_longnet.json},
+     * replacing one that is there.
+     */
+    static void write(String dir, Configuration conf, Object manifest) throws IOException {
         Path path = new Path(dir, NAME);
         FileSystem fs = HadoopFiles.writable(path, conf);
         try (OutputStream out = fs.create(path, true)) {
-            out.write(StrictJson.defaultPretty(root).getBytes(StandardCharsets.UTF_8));
+            out.write(StrictJson.defaultPretty(manifest).getBytes(StandardCharsets.UTF_8));
         }
     }
 

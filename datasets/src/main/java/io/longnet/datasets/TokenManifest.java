@@ -1,14 +1,15 @@
 package io.longnet.datasets;
 
-import io.longnet.tensors.StrictJson;
 import io.longnet.tensors.TensorFormatException;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.OptionalInt;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 
@@ -50,32 +51,35 @@ public record TokenManifest(int blockSize, boolean concatenated, long sequences,
     }
 
     public void write(String dir, Configuration conf) throws IOException {
-        ObjectNode root = StrictJson.object();
-        root.put("format", FORMAT);
-        root.put("block_size", blockSize);
-        root.put("layout", concatenated ? "concatenated" : "document");
-        root.put("sequences", sequences);
-        root.put("tokens", tokens);
-        root.put("documents", documents);
-        root.put("documents_path", DOCUMENTS);
-        root.put("tokenizer", tokenizer);
-        root.put("vocab_size", vocabSize);
-        if (separator.isPresent()) {
-            root.put("separator_id", separator.getAsInt());
-        } else {
-            root.putNull("separator_id");
-        }
-        ObjectNode c = root.putObject("corpus");
-        c.put("files", corpus.files());
-        c.put("bytes", corpus.bytes());
-        c.put("documents", corpus.documents());
-        c.put("empty_documents", corpus.emptyDocuments());
-        c.put("invalid_utf8_documents", corpus.invalidUtf8Documents());
-        c.put("replaced_sequences", corpus.replacedSequences());
-        c.put("documents_without_tokens", documentsWithoutTokens);
-        ObjectNode p = root.putObject("properties");
-        new TreeMap<>(properties).forEach(p::put);
-        ManifestFile.write(dir, conf, root);
+        ManifestFile.write(dir, conf, new Json(FORMAT, blockSize, concatenated ? "concatenated" : "document", sequences,
+                tokens, documents, DOCUMENTS, tokenizer, vocabSize,
+                separator.isPresent() ? separator.getAsInt() : null,
+                new CorpusJson(corpus.files(), corpus.bytes(), corpus.documents(), corpus.emptyDocuments(),
+                        corpus.invalidUtf8Documents(), corpus.replacedSequences(), documentsWithoutTokens),
+                new TreeMap<>(properties)));
+    }
+
+    /** The manifest as written, in the order of the keys; {@code separator_id} is written null when absent. */
+    @JsonPropertyOrder({"format", "block_size", "layout", "sequences", "tokens", "documents", "documents_path",
+            "tokenizer", "vocab_size", "separator_id", "corpus", "properties"})
+    private record Json(@JsonProperty("format") String format, @JsonProperty("block_size") int blockSize,
+                        @JsonProperty("layout") String layout, @JsonProperty("sequences") long sequences,
+                        @JsonProperty("tokens") long tokens, @JsonProperty("documents") long documents,
+                        @JsonProperty("documents_path") String documentsPath,
+                        @JsonProperty("tokenizer") String tokenizer, @JsonProperty("vocab_size") int vocabSize,
+                        @JsonProperty("separator_id") Integer separatorId, @JsonProperty("corpus") CorpusJson corpus,
+                        @JsonProperty("properties") SortedMap<String, String> properties) {
+    }
+
+    /** {@link CorpusStats} with the documents the tokenizer emptied, as the manifest's {@code corpus}. */
+    @JsonPropertyOrder({"files", "bytes", "documents", "empty_documents", "invalid_utf8_documents",
+            "replaced_sequences", "documents_without_tokens"})
+    private record CorpusJson(@JsonProperty("files") long files, @JsonProperty("bytes") long bytes,
+                              @JsonProperty("documents") long documents,
+                              @JsonProperty("empty_documents") long emptyDocuments,
+                              @JsonProperty("invalid_utf8_documents") long invalidUtf8Documents,
+                              @JsonProperty("replaced_sequences") long replacedSequences,
+                              @JsonProperty("documents_without_tokens") long documentsWithoutTokens) {
     }
 
     /**

@@ -58,20 +58,18 @@ final class EncodeJob {
             .add(BlockColumns.HIDDEN, DataTypes.BinaryType, false);
 
     record Request(String tokens, String model, String out, Integer layer, boolean arrow, int partitionLength,
-                   Backend backend, int checkpointEvery, String checkpointDir, boolean overwrite) {
+                   Backend backend, int checkpointEvery, String checkpointDir, boolean overwrite)
+            implements ModelJobInputs.Request {
     }
 
     private EncodeJob() {
     }
 
     static long run(SparkSession spark, Request r, PrintStream out) throws IOException {
-        long t0 = System.nanoTime();
-        return ModelJobInputs.run(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.partitionLength(),
-                r.checkpointDir(), in -> run(spark, r, out, in, t0));
+        return ModelJobInputs.run(spark, r, in -> run(spark, r, out, in));
     }
 
-    private static long run(SparkSession spark, Request r, PrintStream out, ModelJobInputs in, long t0)
-            throws IOException {
+    private static long run(SparkSession spark, Request r, PrintStream out, ModelJobInputs in) throws IOException {
         LongNetModel model = in.model();
         LongNetConfig config = model.config();
         int layers = config.layers();
@@ -88,7 +86,7 @@ final class EncodeJob {
         JavaRDD<SequenceSlice> encoded = sequences.hidden(jsc, model, r.layer() == null ? -1 : r.layer(), r.backend(),
                 r.checkpointEvery());
         write(spark, encoded.cache(), r, config, blockSize, sequences.tokens());
-        out.printf(Locale.ROOT, "done: %d tokens in %.2f s; wrote %s%n", sequences.tokens(), (System.nanoTime() - t0) / 1e9,
+        out.printf(Locale.ROOT, "done: %d tokens in %.2f s; wrote %s%n", sequences.tokens(), in.seconds(),
                 r.out());
         return sequences.tokens();
     }

@@ -17,23 +17,46 @@ import org.apache.spark.sql.SparkSession;
  * output that {@link #close} removes.
  */
 record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences sequences,
-                      org.apache.hadoop.fs.Path ownCheckpoints, Configuration conf) implements AutoCloseable {
+                      org.apache.hadoop.fs.Path ownCheckpoints, Configuration conf, long startNanos)
+        implements AutoCloseable {
+
+    /** What such a job is asked: its inputs, its output and how to run the model. */
+    interface Request {
+        String tokens();
+
+        String model();
+
+        String out();
+
+        boolean overwrite();
+
+        int partitionLength();
+
+        /** Where long sequences' layer chains are checkpointed; null or blank: a hidden sibling of the output. */
+        String checkpointDir();
+    }
 
     /** What a job does with its inputs. */
     interface Job<T> {
         T run(ModelJobInputs in) throws IOException;
     }
 
-    /** Opens the inputs, runs {@code job} on them and closes them (removing the job's own checkpoints). */
-    static <T> T run(SparkSession spark, String tokens, String modelDir, String out, boolean overwrite,
-                     int partitionLength, String checkpointDir, Job<T> job) throws IOException {
-        try (ModelJobInputs in = open(spark, tokens, modelDir, out, overwrite, partitionLength, checkpointDir)) {
+    /** Opens the inputs of {@code r}, runs {@code job} on them and closes them (removing the job's own checkpoints). */
+    static <T> T run(SparkSession spark, Request r, Job<T> job) throws IOException {
+        long startNanos = System.nanoTime();
+        try (ModelJobInputs in = open(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.partitionLength(),
+                r.checkpointDir(), startNanos)) {
             return job.run(in);
         }
     }
 
+    /** Seconds since the job started, before its inputs were opened. */
+    double seconds() {
+        return (System.nanoTime() - startNanos) / 1e9;
+    }
+
     private static ModelJobInputs open(SparkSession spark, String tokens, String modelDir, String out, boolean overwrite,
-                                       int partitionLength, String checkpointDir) throws IOException {
+                                       int partitionLength, String checkpointDir, long startNanos) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         AtomicOutput.requireAbsent(out, conf, overwrite);
         LongNetModel model = LongNetModel.load(Path.of(modelDir));
@@ -51,7 +74,7 @@ record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences
             checkpointDir = own.toString();
         }
         spark.sparkContext().setCheckpointDir(checkpointDir);
-        return new ModelJobInputs(model, manifest, sequences, own, conf);
+        return new ModelJobInputs(model, manifest, sequences, own, conf, startNanos);
     }
 
     /** Removes the checkpoint directory this job made (a given one is the user's). */

@@ -13,6 +13,7 @@ import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -22,6 +23,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import scala.Tuple2;
 
@@ -38,11 +40,9 @@ final class ScoreJob {
             .add("tokens", DataTypes.LongType, false)
             .add("mean_nll", DataTypes.DoubleType, true)
             .add("perplexity", DataTypes.DoubleType, true);
-    static final StructType DOCUMENTS = new StructType()
-            .add("doc", DataTypes.LongType, false)
-            .add(BlockColumns.SEQ_ID, DataTypes.LongType, false)
-            .add("path", DataTypes.StringType, false)
-            .add("line", DataTypes.LongType, false)
+    /** Per document: where it is, as the token dataset's document index says, then its scores. */
+    static final StructType DOCUMENTS = new StructType(Stream.of("doc", BlockColumns.SEQ_ID, "path", "line")
+            .map(TokenBlocks.DOCUMENTS_SCHEMA::apply).toArray(StructField[]::new))
             .add("tokens", DataTypes.LongType, false)
             .add("mean_nll", DataTypes.DoubleType, true)
             .add("perplexity", DataTypes.DoubleType, true);
@@ -52,7 +52,8 @@ final class ScoreJob {
             .add(BlockColumns.LOG_PROBS, DataTypes.createArrayType(DataTypes.FloatType, false), false);
 
     record Request(String tokens, String model, String out, boolean perToken, int partitionLength, Backend backend,
-                   int checkpointEvery, String checkpointDir, boolean overwrite) {
+                   int checkpointEvery, String checkpointDir, boolean overwrite)
+            implements ModelJobInputs.Request {
     }
 
     record Summary(long sequences, long tokens, double meanNll, double seconds) {
@@ -69,13 +70,10 @@ final class ScoreJob {
     }
 
     static Summary run(SparkSession spark, Request r, PrintStream out) throws IOException {
-        long t0 = System.nanoTime();
-        return ModelJobInputs.run(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.partitionLength(),
-                r.checkpointDir(), in -> run(spark, r, out, in, t0));
+        return ModelJobInputs.run(spark, r, in -> run(spark, r, out, in));
     }
 
-    private static Summary run(SparkSession spark, Request r, PrintStream out, ModelJobInputs in, long t0)
-            throws IOException {
+    private static Summary run(SparkSession spark, Request r, PrintStream out, ModelJobInputs in) throws IOException {
         TokenSequences sequences = in.sequences();
         int blockSize = in.manifest().blockSize();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -95,7 +93,7 @@ final class ScoreJob {
         double lpSum = totals.isNullAt(0) ? 0 : totals.getDouble(0);
         long predictions = totals.isNullAt(1) ? 0 : totals.getLong(1);
         Summary summary = new Summary(sequences.count(), sequences.tokens(),
-                predictions == 0 ? Double.NaN : -lpSum / predictions, (System.nanoTime() - t0) / 1e9);
+                predictions == 0 ? Double.NaN : -lpSum / predictions, in.seconds());
         out.printf(Locale.ROOT, "done: %d sequence(s), %d tokens in %.2f s (%.0f tokens/s); mean NLL %.4f nats/token,"
                 + " perplexity %.3f; wrote %s%n", summary.sequences(), summary.tokens(), summary.seconds(),
                 summary.tokens() / summary.seconds(), summary.meanNll(), summary.perplexity(), r.out());

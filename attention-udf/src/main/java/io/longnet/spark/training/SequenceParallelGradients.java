@@ -6,6 +6,7 @@ import io.longnet.attention.DilatedAttentionGradients;
 import io.longnet.attention.DilatedSelection;
 import io.longnet.spark.PartitionIdPartitioner;
 import io.longnet.spark.PartitionPlan;
+import io.longnet.spark.SpanningExchange;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -113,22 +114,10 @@ public final class SequenceParallelGradients {
     /** One {@code exchange} shuffle per spanning branch, unioned partition by partition; null if none. */
     private static JavaPairRDD<Integer, TrainingExchangePart> exchange(JavaSparkContext jsc,
                                                                      JavaRDD<TrainingQkv> qkv, PartitionPlan plan) {
-        List<JavaPairRDD<Integer, TrainingExchangePart>> exchanges = new ArrayList<>();
-        for (int b = 0; b < plan.spanning().size(); b++) {
-            int branch = b;
-            String name = "exchange w=" + plan.spanning().get(b);
-            jsc.setCallSite(name);
-            JavaPairRDD<Integer, TrainingExchangePart> sent = qkv.flatMapToPair(block -> send(plan, branch, block));
-            exchanges.add(sent.partitionBy(new PartitionIdPartitioner(plan.partitions())).setName(name));
-        }
+        List<JavaPairRDD<Integer, TrainingExchangePart>> exchanges = SpanningExchange.perBranch(jsc, qkv, plan,
+                (branch, block) -> send(plan, branch, block));
         jsc.clearCallSite();
-        if (exchanges.isEmpty()) {
-            return null;
-        }
-        // Equal partitioners: Spark unions the exchanges partition by partition, no extra shuffle.
-        @SuppressWarnings("unchecked")
-        JavaPairRDD<Integer, TrainingExchangePart>[] all = exchanges.toArray(new JavaPairRDD[0]);
-        return jsc.union(all);
+        return SpanningExchange.union(jsc, exchanges);
     }
 
     /** The parts {@code block.partition()} sends for spanning branch number {@code branch}. */
