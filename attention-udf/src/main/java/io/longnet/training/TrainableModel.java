@@ -1,5 +1,6 @@
 package io.longnet.training;
 
+import io.longnet.attention.AttentionShape;
 import io.longnet.attention.TrainingAttention;
 import io.longnet.model.Gelu;
 import io.longnet.model.LongNetConfig;
@@ -61,21 +62,29 @@ public final class TrainableModel {
     }
 
     /**
-     * What {@link #attentionOutput} or {@link #feedForward} computes: the sublayer's output {@code y}
-     * ({@code [n][d_model]}, residual included, held, not copied), and what its backward pass needs.
+     * What {@link #attentionOutput} computes: the sublayer's output {@code y} ({@code [n][d_model]}, residual
+     * included, held, not copied), and what {@link #attentionOutputBackward} needs.
      *
-     * <p>For attentionOutput: {@code a = o} (without sub-LN) or null; {@code xhat2}/{@code rstd2} the sub-LN's.
-     * For feedForward: {@code xhat1}/{@code rstd1} the pre-LN's, {@code a} = GELU's derivative at fc1's output
-     * (made with GELU in the forward pass, for about the price of GELU alone), {@code xhat2}/{@code rstd2} the
-     * sub-LN's, or without it {@code xhat2} = GELU's output, fc2's input.
-     *
-     * @param kind which forward pass made it, so that it goes to the matching backward pass
+     * @param u    out_proj's input without sub_ln (a copy of {@code o}); null with sub_ln
+     * @param xhat the sub-LN's normalised input with sub_ln; else null
+     * @param rstd the sub-LN's reciprocal standard deviations with sub_ln; else null
      */
-    public record Sublayer(Kind kind, int layer, int rows, double[] y, double[] xhat1, double[] rstd1, double[] a,
-                           double[] xhat2, double[] rstd2) {
+    public record AttentionOutput(int layer, int rows, double[] y, double[] u, double[] xhat, double[] rstd) {
+    }
 
-        /** The forward pass a {@link Sublayer} comes from. */
-        public enum Kind { ATTENTION_OUTPUT, FEED_FORWARD }
+    /**
+     * What {@link #feedForward} computes: the sublayer's output {@code y} ({@code [n][d_model]}, residual
+     * included, held, not copied), and what {@link #feedForwardBackward} needs.
+     *
+     * @param xhat1 the pre-LN's normalised input
+     * @param rstd1 the pre-LN's reciprocal standard deviations
+     * @param slope GELU's derivative at fc1's output (made with GELU in the forward pass, for about the price
+     *              of GELU alone)
+     * @param xhat2 the sub-LN's normalised input with sub_ln; without it GELU's output, fc2's input
+     * @param rstd2 the sub-LN's reciprocal standard deviations with sub_ln; else null
+     */
+    public record FeedForward(int layer, int rows, double[] y, double[] xhat1, double[] rstd1, double[] slope,
+                              double[] xhat2, double[] rstd2) {
     }
 
     /**
@@ -173,8 +182,8 @@ public final class TrainableModel {
         AttentionInputs[] inputs = new AttentionInputs[backward ? count : 0];
         double[][] outputs = new double[backward ? count : 0][];
         double[][] lses = new double[backward ? count : 0][];
-        Sublayer[] attended = new Sublayer[backward ? count : 0];
-        Sublayer[] fed = new Sublayer[backward ? count : 0];
+        AttentionOutput[] attended = new AttentionOutput[backward ? count : 0];
+        FeedForward[] fed = new FeedForward[backward ? count : 0];
 
         double[] x = embed(tokens);
         for (int l = 0; l < count; l++) {
@@ -182,8 +191,8 @@ public final class TrainableModel {
             double[] o = new double[n * width];
             double[] lse = new double[n * config.heads()];
             attention.forward(in.q(), in.k(), in.v(), n, o, lse);
-            Sublayer a = attentionOutput(l, x, o, n);
-            Sublayer f = feedForward(l, a.y(), n);
+            AttentionOutput a = attentionOutput(l, x, o, n);
+            FeedForward f = feedForward(l, a.y(), n);
             x = f.y();
             if (backward) {
                 inputs[l] = in;
@@ -218,12 +227,10 @@ public final class TrainableModel {
 
     private void checkAttention(TrainingAttention attention) {
         Objects.requireNonNull(attention, "attention");
-        if (attention.heads() != config.heads() || attention.headDim() != config.headDim()
-                || attention.causal() != config.causal()) {
-            throw new IllegalArgumentException("attention has " + attention.heads() + " heads of width "
-                    + attention.headDim() + (attention.causal() ? ", causal" : ", not causal") + "; the model needs "
-                    + config.heads() + " heads of width " + config.headDim() + (config.causal() ? ", causal" : ", not causal")
-                    + " (build it from config.attentionConfig())");
+        AttentionShape needed = new AttentionShape(config.heads(), config.headDim(), config.causal());
+        if (!attention.shape().equals(needed)) {
+            throw new IllegalArgumentException("attention has " + attention.shape().describe() + "; the model needs "
+                    + needed.describe() + " (build it from config.attentionConfig())");
         }
     }
 
@@ -335,7 +342,7 @@ public final class TrainableModel {
      * (the sub-LN only with sub_ln) for the attention output {@code o} ({@code [n][H][d]}). Neither input is
      * modified.
      */
-    public Sublayer attentionOutput(int layer, double[] x, double[] o, int n) {
+    public AttentionOutput attentionOutput(int layer, double[] x, double[] o, int n) {
         LayerOffsets w = layer(layer);
         int width = config.dModel();
         checkRows("x", x, n, width);
@@ -343,21 +350,19 @@ public final class TrainableModel {
         double[] u = new double[n * width];
         double[] xhat = null;
         double[] rstd = null;
-        double[] saved = null;
         if (config.subLn()) {
             xhat = new double[n * width];
             rstd = new double[n];
             DoubleRowOps.layerNorm(o, n, width, params, w.innerLnW(), w.innerLnB(), config.layerNormEps(), u, xhat, rstd);
         } else {
             System.arraycopy(o, 0, u, 0, u.length);
-            saved = u;
         }
         double[] y = new double[n * width];
         DoubleRowOps.linear(u, n, width, params, w.outW(), w.outB(), width, y);
         for (int i = 0; i < y.length; i++) {
             y[i] += x[i];
         }
-        return new Sublayer(Sublayer.Kind.ATTENTION_OUTPUT, layer, n, y, null, null, saved, xhat, rstd);
+        return new AttentionOutput(layer, n, y, config.subLn() ? null : u, xhat, rstd);
     }
 
     /**
@@ -365,8 +370,7 @@ public final class TrainableModel {
      * gradients into {@code grad} and returns {@code dO}, the gradient with respect to the attention output.
      * The gradient with respect to {@code x} is {@code dy} itself (the residual), the caller's.
      */
-    public double[] attentionOutputBackward(Sublayer saved, double[] dy, double[] grad) {
-        kind(saved, Sublayer.Kind.ATTENTION_OUTPUT, "attentionOutputBackward");
+    public double[] attentionOutputBackward(AttentionOutput saved, double[] dy, double[] grad) {
         LayerOffsets w = layer(saved.layer());
         int n = saved.rows();
         int width = config.dModel();
@@ -375,9 +379,9 @@ public final class TrainableModel {
         double[] u;
         if (config.subLn()) {
             u = new double[n * width];
-            DoubleRowOps.layerNormOutput(saved.xhat2(), n, width, params, w.innerLnW(), w.innerLnB(), u);
+            DoubleRowOps.layerNormOutput(saved.xhat(), n, width, params, w.innerLnW(), w.innerLnB(), u);
         } else {
-            u = saved.a();
+            u = saved.u();
         }
         double[] du = new double[n * width];
         DoubleRowOps.linearBackward(u, n, width, params, w.outW(), w.outB(), width, dy, du, grad);
@@ -385,7 +389,7 @@ public final class TrainableModel {
             return du;
         }
         double[] dO = new double[n * width];
-        DoubleRowOps.layerNormBackward(du, n, width, params, w.innerLnW(), w.innerLnB(), saved.xhat2(), saved.rstd2(),
+        DoubleRowOps.layerNormBackward(du, n, width, params, w.innerLnW(), w.innerLnB(), saved.xhat(), saved.rstd(),
                 dO, grad);
         return dO;
     }
@@ -393,7 +397,7 @@ public final class TrainableModel {
     // ---- feed-forward sublayer ---------------------------------------------------------------------------
 
     /** Layer {@code layer}'s feed-forward sublayer: {@code y = x + fc2(subLN(gelu(fc1(LN(x)))))}; {@code x} is not modified. */
-    public Sublayer feedForward(int layer, double[] x, int n) {
+    public FeedForward feedForward(int layer, double[] x, int n) {
         LayerOffsets w = layer(layer);
         int width = config.dModel();
         int ffn = config.ffnDim();
@@ -420,15 +424,14 @@ public final class TrainableModel {
         for (int i = 0; i < y.length; i++) {
             y[i] += x[i];
         }
-        return new Sublayer(Sublayer.Kind.FEED_FORWARD, layer, n, y, xhat1, rstd1, slope, xhat2, rstd2);
+        return new FeedForward(layer, n, y, xhat1, rstd1, slope, xhat2, rstd2);
     }
 
     /**
      * The backward pass of {@link #feedForward}: adds its parameter gradients into {@code grad} and returns
      * the gradient with respect to {@code x}, the residual included.
      */
-    public double[] feedForwardBackward(Sublayer saved, double[] dy, double[] grad) {
-        kind(saved, Sublayer.Kind.FEED_FORWARD, "feedForwardBackward");
+    public double[] feedForwardBackward(FeedForward saved, double[] dy, double[] grad) {
         LayerOffsets w = layer(saved.layer());
         int n = saved.rows();
         int width = config.dModel();
@@ -450,7 +453,7 @@ public final class TrainableModel {
                     saved.rstd2(), da, grad);
         }
         for (int i = 0; i < da.length; i++) {
-            da[i] *= saved.a()[i];
+            da[i] *= saved.slope()[i];
         }
         double[] h = new double[n * width];
         DoubleRowOps.layerNormOutput(saved.xhat1(), n, width, params, w.ffnLnW(), w.ffnLnB(), h);
@@ -603,14 +606,6 @@ public final class TrainableModel {
         if (a == null || a.length != (long) n * width) {
             throw new IllegalArgumentException(what + " has " + (a == null ? "null" : a.length) + " values, expected "
                     + n + " rows x " + width);
-        }
-    }
-
-    private static void kind(Sublayer saved, Sublayer.Kind expected, String method) {
-        if (saved.kind() != expected) {
-            throw new IllegalArgumentException(method + " got the record of "
-                    + (saved.kind() == Sublayer.Kind.FEED_FORWARD ? "feedForward; pass it to feedForwardBackward"
-                    : "attentionOutput; pass it to attentionOutputBackward"));
         }
     }
 }
