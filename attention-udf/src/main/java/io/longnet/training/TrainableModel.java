@@ -48,14 +48,14 @@ public final class TrainableModel {
      * {@code k} (after xPos, downscaled) and {@code v}, each {@code [n][H][d]}, and what
      * {@link #attentionInputsBackward} needs. The arrays are held, not copied; do not modify them.
      *
-     * @param rows           rows of the block, {@code n}
-     * @param start          position of the block's first row in its sequence
-     * @param q              queries {@code [n][H][d]}, xPos applied (upscaled)
-     * @param k              keys {@code [n][H][d]}, xPos applied (downscaled)
-     * @param v              values {@code [n][H][d]}
-     * @param xhat           the LayerNorm's normalised input, for the backward pass
-     * @param rstd           the LayerNorm's reciprocal standard deviations, for the backward pass
-     * @param positions      the xPos rotations applied, for the backward pass
+     * @param rows      rows of the block, {@code n}
+     * @param start     position of the block's first row in its sequence
+     * @param q         queries {@code [n][H][d]}, xPos applied (upscaled)
+     * @param k         keys {@code [n][H][d]}, xPos applied (downscaled)
+     * @param v         values {@code [n][H][d]}
+     * @param xhat      the LayerNorm's {@code xhat = (x - mean) rstd} (and {@code rstd} its {@code rstd}), for
+     *                  the backward pass
+     * @param positions the xPos rotations applied, for the backward pass
      */
     public record AttentionInputs(int layer, int rows, long start, long sequenceLength, double[] q, double[] k,
                                   double[] v, double[] xhat, double[] rstd, Xpos.Table positions) {
@@ -66,8 +66,7 @@ public final class TrainableModel {
      * included, held, not copied), and what {@link #attentionOutputBackward} needs.
      *
      * @param u    out_proj's input without sub_ln (a copy of {@code o}); null with sub_ln
-     * @param xhat the sub-LN's normalised input with sub_ln; else null
-     * @param rstd the sub-LN's reciprocal standard deviations with sub_ln; else null
+     * @param xhat the sub-LN's {@code xhat} with sub_ln; else null (and {@code rstd} likewise)
      */
     public record AttentionOutput(int layer, int rows, double[] y, double[] u, double[] xhat, double[] rstd) {
     }
@@ -76,12 +75,11 @@ public final class TrainableModel {
      * What {@link #feedForward} computes: the sublayer's output {@code y} ({@code [n][d_model]}, residual
      * included, held, not copied), and what {@link #feedForwardBackward} needs.
      *
-     * @param xhat1 the pre-LN's normalised input
-     * @param rstd1 the pre-LN's reciprocal standard deviations
+     * @param xhat1 the pre-LN's {@code xhat} (and {@code rstd1} its {@code rstd})
      * @param slope GELU's derivative at fc1's output (made with GELU in the forward pass, for about the price
      *              of GELU alone)
-     * @param xhat2 the sub-LN's normalised input with sub_ln; without it GELU's output, fc2's input
-     * @param rstd2 the sub-LN's reciprocal standard deviations with sub_ln; else null
+     * @param xhat2 the sub-LN's {@code xhat} with sub_ln (and {@code rstd2} its {@code rstd}); without it
+     *              GELU's output, fc2's input (and {@code rstd2} null)
      */
     public record FeedForward(int layer, int rows, double[] y, double[] xhat1, double[] rstd1, double[] slope,
                               double[] xhat2, double[] rstd2) {
@@ -95,8 +93,7 @@ public final class TrainableModel {
      * @param count   rows scored (the predicted tokens)
      * @param targets the scored rows' targets
      * @param loss    {@code sum_{i < count} -log P(targets[i] | row i)}
-     * @param xhat    the final LayerNorm's normalised input, for the backward pass
-     * @param rstd    the final LayerNorm's reciprocal standard deviations, for the backward pass
+     * @param xhat    the final LayerNorm's {@code xhat} (and {@code rstd} its {@code rstd}), for the backward pass
      * @param lse     each scored row's log-sum-exp of its logits, for the backward pass
      */
     public record Head(int rows, int count, int[] targets, double loss, double[] xhat, double[] rstd, double[] lse) {
