@@ -51,18 +51,8 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
     }
 
     @Override
-    public int heads() {
-        return config.heads();
-    }
-
-    @Override
-    public int headDim() {
-        return config.headDim();
-    }
-
-    @Override
-    public boolean causal() {
-        return config.causal();
+    public AttentionShape shape() {
+        return new AttentionShape(config.heads(), config.headDim(), config.causal());
     }
 
     @Override
@@ -85,9 +75,9 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
                         double[] lse) {
         AttentionInputs.requireBranches(config, branches);
         long elems = AttentionInputs.requireForward(config, n, q, k, v, o, lse);
-        int heads = heads();
-        int d = headDim();
-        boolean causal = causal();
+        int heads = config.heads();
+        int d = config.headDim();
+        boolean causal = config.causal();
         Arrays.fill(o, 0, (int) elems, 0.0);
         Arrays.fill(lse, 0, n * heads, Double.NEGATIVE_INFINITY);
         for (Branch branch : branches) {
@@ -110,9 +100,9 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
         AttentionInputs.require("dq", dq, elems);
         AttentionInputs.require("dk", dk, elems);
         AttentionInputs.require("dv", dv, elems);
-        int heads = heads();
-        int d = headDim();
-        boolean causal = causal();
+        int heads = config.heads();
+        int d = config.headDim();
+        boolean causal = config.causal();
         for (Branch branch : branches) {
             int w = branch.segmentLength();
             int r = branch.dilation();
@@ -143,8 +133,8 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
                                 double[][] values, double[] o, double[] lse) {
         DilatedSelection[] sel = AttentionInputs.requireGathered(config, branch, offsetInSegment, n, q, keys, values,
                 o, lse);
-        int d = headDim();
-        boolean causal = causal();
+        int d = config.headDim();
+        boolean causal = config.causal();
         Rows compact = new Rows(0, d);
         QueryTiles.gathered(pool, () -> new SegmentTileGradients(d), config, branch, sel, TILE,
                 (tile, head, rows, count, i0, i1, shift) -> tile.forward(q, rows, keys[head], values[head], compact,
@@ -166,9 +156,9 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
         long elems = (long) n * config.rowWidth();
         AttentionInputs.require("dO", dO, elems);
         AttentionInputs.require("dq", dq, elems);
-        int heads = heads();
-        int d = headDim();
-        boolean causal = causal();
+        int heads = config.heads();
+        int d = config.headDim();
+        boolean causal = config.causal();
         checkLike("dKeys", dKeys, "keys", keys);
         checkLike("dValues", dValues, "values", values);
         int rowStride = branch.dilation() * heads * d;
@@ -207,7 +197,7 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
 
     /** Runs items {@code [0, items)} on the pool, each worker with its own tile. */
     private void parallel(long items, WorkPool.Item<SegmentTileGradients> body) {
-        int d = headDim();
+        int d = config.headDim();
         pool.run(items, () -> new SegmentTileGradients(d), body);
     }
 }

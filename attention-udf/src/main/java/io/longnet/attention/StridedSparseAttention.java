@@ -23,9 +23,7 @@ import java.util.Arrays;
  */
 public final class StridedSparseAttention implements TrainingAttention {
 
-    private final int heads;
-    private final int headDim;
-    private final boolean causal;
+    private final AttentionShape shape;
     private final int stride;
     private final double scale;
 
@@ -34,36 +32,18 @@ public final class StridedSparseAttention implements TrainingAttention {
      * @throws IllegalArgumentException when a size is below 1
      */
     public StridedSparseAttention(int heads, int headDim, boolean causal, int stride) {
-        if (heads < 1) {
-            throw new IllegalArgumentException("heads must be >= 1 (got " + heads + ")");
-        }
-        if (headDim < 1) {
-            throw new IllegalArgumentException("head width must be >= 1 (got " + headDim + ")");
-        }
+        this.shape = new AttentionShape(heads, headDim, causal);
         if (stride < 1) {
             throw new IllegalArgumentException("stride must be >= 1 (got " + stride
                     + "): it is the local window length and the distance between strided keys");
         }
-        this.heads = heads;
-        this.headDim = headDim;
-        this.causal = causal;
         this.stride = stride;
         this.scale = 1.0 / Math.sqrt(headDim);
     }
 
     @Override
-    public int heads() {
-        return heads;
-    }
-
-    @Override
-    public int headDim() {
-        return headDim;
-    }
-
-    @Override
-    public boolean causal() {
-        return causal;
+    public AttentionShape shape() {
+        return shape;
     }
 
     /** The stride {@code l}. */
@@ -116,6 +96,8 @@ public final class StridedSparseAttention implements TrainingAttention {
     @Override
     public void forward(double[] q, double[] k, double[] v, int n, double[] o, double[] lse) {
         checkRows(n, "q", q, "k", k, "v", v, "o", o);
+        int heads = shape.heads();
+        int headDim = shape.headDim();
         checkLength("lse", lse, (long) n * heads, "n x heads = " + n + " x " + heads);
         Arrays.fill(o, 0, n * heads * headDim, 0.0);
         Arrays.fill(lse, 0, n * heads, Double.NEGATIVE_INFINITY);
@@ -133,8 +115,9 @@ public final class StridedSparseAttention implements TrainingAttention {
                          double[] dq, double[] dk, double[] dv) {
         checkRows(n, "q", q, "k", k, "v", v, "o", o);
         checkRows(n, "dO", dO, "dq", dq, "dk", dk, "dv", dv);
+        int heads = shape.heads();
         checkLength("lse", lse, (long) n * heads, "n x heads = " + n + " x " + heads);
-        SegmentTileGradients tile = new SegmentTileGradients(headDim);
+        SegmentTileGradients tile = new SegmentTileGradients(shape.headDim());
         pieces(n, (queries, count, keys, keyRows, shift, masked) -> {
             for (int i0 = 0; i0 < count; i0 += SegmentTileGradients.TILE_Q) {
                 tile.backward(q, queries, k, v, keys, keyRows, o, lse, dO, dq, dk, dv, i0,
@@ -169,7 +152,9 @@ public final class StridedSparseAttention implements TrainingAttention {
      * Every piece is a run of rows at a fixed stride, so the tiles' loops stay those of dense attention.
      */
     private void pieces(int n, Piece piece) {
-        int d = headDim;
+        int heads = shape.heads();
+        int d = shape.headDim();
+        boolean causal = shape.causal();
         int row = heads * d;
         // Block length; a stride of n or more is dense attention: one block, no strided keys.
         int l = (int) Math.min(stride, (long) n);
@@ -213,24 +198,26 @@ public final class StridedSparseAttention implements TrainingAttention {
         if (n < 0) {
             throw new IllegalArgumentException("n must be >= 0 (got " + n + ")");
         }
+        int heads = shape.heads();
+        int headDim = shape.headDim();
         long size = (long) n * heads * headDim;
-        String shape = "n x heads x headDim = " + n + " x " + heads + " x " + headDim;
-        checkLength(n1, a1, size, shape);
-        checkLength(n2, a2, size, shape);
-        checkLength(n3, a3, size, shape);
-        checkLength(n4, a4, size, shape);
+        String dims = "n x heads x headDim = " + n + " x " + heads + " x " + headDim;
+        checkLength(n1, a1, size, dims);
+        checkLength(n2, a2, size, dims);
+        checkLength(n3, a3, size, dims);
+        checkLength(n4, a4, size, dims);
     }
 
-    private void checkLength(String name, double[] a, long size, String shape) {
+    private void checkLength(String name, double[] a, long size, String dims) {
         if (a.length < size) {
-            throw new IllegalArgumentException(name + " holds " + a.length + " values, fewer than " + shape + " = "
+            throw new IllegalArgumentException(name + " holds " + a.length + " values, fewer than " + dims + " = "
                     + size);
         }
     }
 
     @Override
     public String toString() {
-        return "StridedSparseAttention[heads=" + heads + ", headDim=" + headDim + ", causal=" + causal + ", stride="
-                + stride + "]";
+        return "StridedSparseAttention[heads=" + shape.heads() + ", headDim=" + shape.headDim() + ", causal="
+                + shape.causal() + ", stride=" + stride + "]";
     }
 }

@@ -11,11 +11,8 @@ package io.longnet.attention;
  */
 public interface TrainingAttention {
 
-    int heads();
-
-    int headDim();
-
-    boolean causal();
+    /** Heads, head width and causality: what a model checks before it runs this attention. */
+    AttentionShape shape();
 
     /** Writes {@code o} ({@code n * H * d}) and {@code lse} ({@code n * H}) for {@code n} positions. */
     void forward(double[] q, double[] k, double[] v, int n, double[] o, double[] lse);

@@ -130,27 +130,22 @@ public final class Xpos {
         return new Table(count, half, cosUp, sinUp, cosDown, sinDown);
     }
 
-    /** Precomputed rotations of a run of positions; shared by all layers and heads. */
-    public static final class Table {
-        private final int count;
-        private final int half;
-        private final double[] cosUp;
-        private final double[] sinUp;
-        private final double[] cosDown;
-        private final double[] sinDown;
+    /**
+     * Precomputed rotations of a run of positions; shared by all layers and heads.
+     *
+     * @param count positions covered
+     * @param half  pairs of dimensions per head, {@code d / 2}
+     * @param cosUp the queries' {@code cos * factor}, {@code [count][half]}; likewise the others
+     */
+    public record Table(int count, int half, double[] cosUp, double[] sinUp, double[] cosDown, double[] sinDown) {
 
-        private Table(int count, int half, double[] cosUp, double[] sinUp, double[] cosDown, double[] sinDown) {
-            this.count = count;
-            this.half = half;
-            this.cosUp = cosUp;
-            this.sinUp = sinUp;
-            this.cosDown = cosDown;
-            this.sinDown = sinDown;
-        }
-
-        /** Positions covered. */
-        public int count() {
-            return count;
+        public Table {
+            for (double[] a : new double[][] {cosUp, sinUp, cosDown, sinDown}) {
+                if (a.length != (long) count * half) {
+                    throw new IllegalArgumentException("xPos table: " + a.length + " values in an array, need "
+                            + count + " x " + half);
+                }
+            }
         }
 
         /**

@@ -1,5 +1,6 @@
 package io.longnet.training;
 
+import io.longnet.attention.AttentionShape;
 import io.longnet.attention.TrainingAttention;
 import io.longnet.model.Gelu;
 import io.longnet.model.LongNetConfig;
@@ -46,152 +47,56 @@ public final class TrainableModel {
      * What {@link #attentionInputs} computes for a block of rows: {@code q} (after xPos, upscaled),
      * {@code k} (after xPos, downscaled) and {@code v}, each {@code [n][H][d]}, and what
      * {@link #attentionInputsBackward} needs. The arrays are held, not copied; do not modify them.
+     *
+     * @param rows      rows of the block, {@code n}
+     * @param start     position of the block's first row in its sequence
+     * @param q         queries {@code [n][H][d]}, xPos applied (upscaled)
+     * @param k         keys {@code [n][H][d]}, xPos applied (downscaled)
+     * @param v         values {@code [n][H][d]}
+     * @param xhat      the LayerNorm's {@code xhat = (x - mean) rstd} (and {@code rstd} its {@code rstd}), for
+     *                  the backward pass
+     * @param positions the xPos rotations applied, for the backward pass
      */
-    public static final class AttentionInputs {
-        private final int layer;
-        private final int rows;
-        private final long start;
-        private final long sequenceLength;
-        private final double[] q;
-        private final double[] k;
-        private final double[] v;
-        private final double[] xhat;
-        private final double[] rstd;
-        private final Xpos.Table positions;
-
-        private AttentionInputs(int layer, int rows, long start, long sequenceLength, double[] q, double[] k,
-                                double[] v, double[] xhat, double[] rstd, Xpos.Table positions) {
-            this.layer = layer;
-            this.rows = rows;
-            this.start = start;
-            this.sequenceLength = sequenceLength;
-            this.q = q;
-            this.k = k;
-            this.v = v;
-            this.xhat = xhat;
-            this.rstd = rstd;
-            this.positions = positions;
-        }
-
-        /** Queries {@code [n][H][d]}, xPos applied (upscaled). */
-        public double[] q() {
-            return q;
-        }
-
-        /** Keys {@code [n][H][d]}, xPos applied (downscaled). */
-        public double[] k() {
-            return k;
-        }
-
-        /** Values {@code [n][H][d]}. */
-        public double[] v() {
-            return v;
-        }
-
-        public int layer() {
-            return layer;
-        }
-
-        /** Rows of the block, {@code n}. */
-        public int rows() {
-            return rows;
-        }
-
-        /** Position of the block's first row in its sequence. */
-        public long start() {
-            return start;
-        }
-
-        public long sequenceLength() {
-            return sequenceLength;
-        }
+    public record AttentionInputs(int layer, int rows, long start, long sequenceLength, double[] q, double[] k,
+                                  double[] v, double[] xhat, double[] rstd, Xpos.Table positions) {
     }
 
     /**
-     * What {@link #attentionOutput} or {@link #feedForward} computes: the sublayer's output {@code y}
-     * ({@code [n][d_model]}, residual included), and what its backward pass needs.
+     * What {@link #attentionOutput} computes: the sublayer's output {@code y} ({@code [n][d_model]}, residual
+     * included, held, not copied), and what {@link #attentionOutputBackward} needs.
+     *
+     * @param u    out_proj's input without sub_ln (a copy of {@code o}); null with sub_ln
+     * @param xhat the sub-LN's {@code xhat} with sub_ln; else null (and {@code rstd} likewise)
      */
-    public static final class Sublayer {
-        private enum Kind { ATTENTION_OUTPUT, FEED_FORWARD }
+    public record AttentionOutput(int layer, int rows, double[] y, double[] u, double[] xhat, double[] rstd) {
+    }
 
-        private final Kind kind;
-        private final int layer;
-        private final int rows;
-        private final double[] y;
-        // attentionOutput: a = o (without sub-LN) or null; xhat2/rstd2 the sub-LN's.
-        // feedForward: xhat1/rstd1 the pre-LN's, a = GELU's derivative at fc1's output (made with GELU in the
-        // forward pass, for about the price of GELU alone), xhat2/rstd2 the sub-LN's, or without it
-        // xhat2 = GELU's output, fc2's input.
-        private final double[] xhat1;
-        private final double[] rstd1;
-        private final double[] a;
-        private final double[] xhat2;
-        private final double[] rstd2;
-
-        private Sublayer(Kind kind, int layer, int rows, double[] y, double[] xhat1, double[] rstd1, double[] a,
-                         double[] xhat2, double[] rstd2) {
-            this.kind = kind;
-            this.layer = layer;
-            this.rows = rows;
-            this.y = y;
-            this.xhat1 = xhat1;
-            this.rstd1 = rstd1;
-            this.a = a;
-            this.xhat2 = xhat2;
-            this.rstd2 = rstd2;
-        }
-
-        /** The sublayer's output, {@code [n][d_model]}, the residual included (held, not copied). */
-        public double[] y() {
-            return y;
-        }
-
-        public int layer() {
-            return layer;
-        }
-
-        public int rows() {
-            return rows;
-        }
+    /**
+     * What {@link #feedForward} computes: the sublayer's output {@code y} ({@code [n][d_model]}, residual
+     * included, held, not copied), and what {@link #feedForwardBackward} needs.
+     *
+     * @param xhat1 the pre-LN's {@code xhat} (and {@code rstd1} its {@code rstd})
+     * @param slope GELU's derivative at fc1's output (made with GELU in the forward pass, for about the price
+     *              of GELU alone)
+     * @param xhat2 the sub-LN's {@code xhat} with sub_ln (and {@code rstd2} its {@code rstd}); without it
+     *              GELU's output, fc2's input (and {@code rstd2} null)
+     */
+    public record FeedForward(int layer, int rows, double[] y, double[] xhat1, double[] rstd1, double[] slope,
+                              double[] xhat2, double[] rstd2) {
     }
 
     /**
      * What {@link #head} computes: the summed negative log-likelihood of the first {@code count} rows'
      * targets, and what {@link #headBackward} needs.
+     *
+     * @param rows    rows of the block, {@code n}
+     * @param count   rows scored (the predicted tokens)
+     * @param targets the scored rows' targets
+     * @param loss    {@code sum_{i < count} -log P(targets[i] | row i)}
+     * @param xhat    the final LayerNorm's {@code xhat} (and {@code rstd} its {@code rstd}), for the backward pass
+     * @param lse     each scored row's log-sum-exp of its logits, for the backward pass
      */
-    public static final class Head {
-        private final int rows;
-        private final int count;
-        private final int[] targets;
-        private final double loss;
-        private final double[] xhat;
-        private final double[] rstd;
-        private final double[] lse;
-
-        private Head(int rows, int count, int[] targets, double loss, double[] xhat, double[] rstd, double[] lse) {
-            this.rows = rows;
-            this.count = count;
-            this.targets = targets;
-            this.loss = loss;
-            this.xhat = xhat;
-            this.rstd = rstd;
-            this.lse = lse;
-        }
-
-        /** {@code sum_{i < count} -log P(targets[i] | row i)}. */
-        public double loss() {
-            return loss;
-        }
-
-        /** Rows scored (the predicted tokens). */
-        public int count() {
-            return count;
-        }
-
-        /** Rows of the block, {@code n}. */
-        public int rows() {
-            return rows;
-        }
+    public record Head(int rows, int count, int[] targets, double loss, double[] xhat, double[] rstd, double[] lse) {
     }
 
     private final LongNetConfig config;
@@ -274,8 +179,8 @@ public final class TrainableModel {
         AttentionInputs[] inputs = new AttentionInputs[backward ? count : 0];
         double[][] outputs = new double[backward ? count : 0][];
         double[][] lses = new double[backward ? count : 0][];
-        Sublayer[] attended = new Sublayer[backward ? count : 0];
-        Sublayer[] fed = new Sublayer[backward ? count : 0];
+        AttentionOutput[] attended = new AttentionOutput[backward ? count : 0];
+        FeedForward[] fed = new FeedForward[backward ? count : 0];
 
         double[] x = embed(tokens);
         for (int l = 0; l < count; l++) {
@@ -283,8 +188,8 @@ public final class TrainableModel {
             double[] o = new double[n * width];
             double[] lse = new double[n * config.heads()];
             attention.forward(in.q(), in.k(), in.v(), n, o, lse);
-            Sublayer a = attentionOutput(l, x, o, n);
-            Sublayer f = feedForward(l, a.y(), n);
+            AttentionOutput a = attentionOutput(l, x, o, n);
+            FeedForward f = feedForward(l, a.y(), n);
             x = f.y();
             if (backward) {
                 inputs[l] = in;
@@ -319,12 +224,10 @@ public final class TrainableModel {
 
     private void checkAttention(TrainingAttention attention) {
         Objects.requireNonNull(attention, "attention");
-        if (attention.heads() != config.heads() || attention.headDim() != config.headDim()
-                || attention.causal() != config.causal()) {
-            throw new IllegalArgumentException("attention has " + attention.heads() + " heads of width "
-                    + attention.headDim() + (attention.causal() ? ", causal" : ", not causal") + "; the model needs "
-                    + config.heads() + " heads of width " + config.headDim() + (config.causal() ? ", causal" : ", not causal")
-                    + " (build it from config.attentionConfig())");
+        AttentionShape needed = new AttentionShape(config.heads(), config.headDim(), config.causal());
+        if (!attention.shape().equals(needed)) {
+            throw new IllegalArgumentException("attention has " + attention.shape().describe() + "; the model needs "
+                    + needed.describe() + " (build it from config.attentionConfig())");
         }
     }
 
@@ -409,8 +312,8 @@ public final class TrainableModel {
      */
     public double[] attentionInputsBackward(AttentionInputs saved, double[] dq, double[] dk, double[] dv,
                                             double[] grad) {
-        LayerOffsets w = layer(saved.layer);
-        int n = saved.rows;
+        LayerOffsets w = layer(saved.layer());
+        int n = saved.rows();
         int width = config.dModel();
         checkRows("dq", dq, n, width);
         checkRows("dk", dk, n, width);
@@ -418,16 +321,16 @@ public final class TrainableModel {
         layout.checkLength("gradient", grad);
         double[] gq = dq.clone();
         double[] gk = dk.clone();
-        saved.positions.applyTransposed(gq, config.heads(), false);
-        saved.positions.applyTransposed(gk, config.heads(), true);
+        saved.positions().applyTransposed(gq, config.heads(), false);
+        saved.positions().applyTransposed(gk, config.heads(), true);
         double[] h = new double[n * width];
-        DoubleRowOps.layerNormOutput(saved.xhat, n, width, params, w.attnLnW(), w.attnLnB(), h);
+        DoubleRowOps.layerNormOutput(saved.xhat(), n, width, params, w.attnLnW(), w.attnLnB(), h);
         double[] dh = new double[n * width];
         DoubleRowOps.linearBackward(h, n, width, params, w.qW(), w.qB(), width, gq, dh, grad);
         DoubleRowOps.linearBackward(h, n, width, params, w.kW(), w.kB(), width, gk, dh, grad);
         DoubleRowOps.linearBackward(h, n, width, params, w.vW(), w.vB(), width, dv, dh, grad);
         double[] dx = new double[n * width];
-        DoubleRowOps.layerNormBackward(dh, n, width, params, w.attnLnW(), w.attnLnB(), saved.xhat, saved.rstd, dx, grad);
+        DoubleRowOps.layerNormBackward(dh, n, width, params, w.attnLnW(), w.attnLnB(), saved.xhat(), saved.rstd(), dx, grad);
         return dx;
     }
 
@@ -436,7 +339,7 @@ public final class TrainableModel {
      * (the sub-LN only with sub_ln) for the attention output {@code o} ({@code [n][H][d]}). Neither input is
      * modified.
      */
-    public Sublayer attentionOutput(int layer, double[] x, double[] o, int n) {
+    public AttentionOutput attentionOutput(int layer, double[] x, double[] o, int n) {
         LayerOffsets w = layer(layer);
         int width = config.dModel();
         checkRows("x", x, n, width);
@@ -444,21 +347,19 @@ public final class TrainableModel {
         double[] u = new double[n * width];
         double[] xhat = null;
         double[] rstd = null;
-        double[] saved = null;
         if (config.subLn()) {
             xhat = new double[n * width];
             rstd = new double[n];
             DoubleRowOps.layerNorm(o, n, width, params, w.innerLnW(), w.innerLnB(), config.layerNormEps(), u, xhat, rstd);
         } else {
             System.arraycopy(o, 0, u, 0, u.length);
-            saved = u;
         }
         double[] y = new double[n * width];
         DoubleRowOps.linear(u, n, width, params, w.outW(), w.outB(), width, y);
         for (int i = 0; i < y.length; i++) {
             y[i] += x[i];
         }
-        return new Sublayer(Sublayer.Kind.ATTENTION_OUTPUT, layer, n, y, null, null, saved, xhat, rstd);
+        return new AttentionOutput(layer, n, y, config.subLn() ? null : u, xhat, rstd);
     }
 
     /**
@@ -466,19 +367,18 @@ public final class TrainableModel {
      * gradients into {@code grad} and returns {@code dO}, the gradient with respect to the attention output.
      * The gradient with respect to {@code x} is {@code dy} itself (the residual), the caller's.
      */
-    public double[] attentionOutputBackward(Sublayer saved, double[] dy, double[] grad) {
-        kind(saved, Sublayer.Kind.ATTENTION_OUTPUT, "attentionOutputBackward");
-        LayerOffsets w = layer(saved.layer);
-        int n = saved.rows;
+    public double[] attentionOutputBackward(AttentionOutput saved, double[] dy, double[] grad) {
+        LayerOffsets w = layer(saved.layer());
+        int n = saved.rows();
         int width = config.dModel();
         checkRows("dy", dy, n, width);
         layout.checkLength("gradient", grad);
         double[] u;
         if (config.subLn()) {
             u = new double[n * width];
-            DoubleRowOps.layerNormOutput(saved.xhat2, n, width, params, w.innerLnW(), w.innerLnB(), u);
+            DoubleRowOps.layerNormOutput(saved.xhat(), n, width, params, w.innerLnW(), w.innerLnB(), u);
         } else {
-            u = saved.a;
+            u = saved.u();
         }
         double[] du = new double[n * width];
         DoubleRowOps.linearBackward(u, n, width, params, w.outW(), w.outB(), width, dy, du, grad);
@@ -486,7 +386,7 @@ public final class TrainableModel {
             return du;
         }
         double[] dO = new double[n * width];
-        DoubleRowOps.layerNormBackward(du, n, width, params, w.innerLnW(), w.innerLnB(), saved.xhat2, saved.rstd2,
+        DoubleRowOps.layerNormBackward(du, n, width, params, w.innerLnW(), w.innerLnB(), saved.xhat(), saved.rstd(),
                 dO, grad);
         return dO;
     }
@@ -494,7 +394,7 @@ public final class TrainableModel {
     // ---- feed-forward sublayer ---------------------------------------------------------------------------
 
     /** Layer {@code layer}'s feed-forward sublayer: {@code y = x + fc2(subLN(gelu(fc1(LN(x)))))}; {@code x} is not modified. */
-    public Sublayer feedForward(int layer, double[] x, int n) {
+    public FeedForward feedForward(int layer, double[] x, int n) {
         LayerOffsets w = layer(layer);
         int width = config.dModel();
         int ffn = config.ffnDim();
@@ -521,44 +421,43 @@ public final class TrainableModel {
         for (int i = 0; i < y.length; i++) {
             y[i] += x[i];
         }
-        return new Sublayer(Sublayer.Kind.FEED_FORWARD, layer, n, y, xhat1, rstd1, slope, xhat2, rstd2);
+        return new FeedForward(layer, n, y, xhat1, rstd1, slope, xhat2, rstd2);
     }
 
     /**
      * The backward pass of {@link #feedForward}: adds its parameter gradients into {@code grad} and returns
      * the gradient with respect to {@code x}, the residual included.
      */
-    public double[] feedForwardBackward(Sublayer saved, double[] dy, double[] grad) {
-        kind(saved, Sublayer.Kind.FEED_FORWARD, "feedForwardBackward");
-        LayerOffsets w = layer(saved.layer);
-        int n = saved.rows;
+    public double[] feedForwardBackward(FeedForward saved, double[] dy, double[] grad) {
+        LayerOffsets w = layer(saved.layer());
+        int n = saved.rows();
         int width = config.dModel();
         int ffn = config.ffnDim();
         checkRows("dy", dy, n, width);
         layout.checkLength("gradient", grad);
         // fc2's input: the sub-LN's output again from its saved state, or GELU's saved output.
-        double[] u = saved.xhat2;
+        double[] u = saved.xhat2();
         if (config.subLn()) {
             u = new double[n * ffn];
-            DoubleRowOps.layerNormOutput(saved.xhat2, n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), u);
+            DoubleRowOps.layerNormOutput(saved.xhat2(), n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), u);
         }
         double[] du = new double[n * ffn];
         DoubleRowOps.linearBackward(u, n, ffn, params, w.fc2W(), w.fc2B(), width, dy, du, grad);
         double[] da = du;
         if (config.subLn()) {
             da = u; // reused: u is no longer needed
-            DoubleRowOps.layerNormBackward(du, n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), saved.xhat2,
-                    saved.rstd2, da, grad);
+            DoubleRowOps.layerNormBackward(du, n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), saved.xhat2(),
+                    saved.rstd2(), da, grad);
         }
         for (int i = 0; i < da.length; i++) {
-            da[i] *= saved.a[i];
+            da[i] *= saved.slope()[i];
         }
         double[] h = new double[n * width];
-        DoubleRowOps.layerNormOutput(saved.xhat1, n, width, params, w.ffnLnW(), w.ffnLnB(), h);
+        DoubleRowOps.layerNormOutput(saved.xhat1(), n, width, params, w.ffnLnW(), w.ffnLnB(), h);
         double[] dh = new double[n * width];
         DoubleRowOps.linearBackward(h, n, width, params, w.fc1W(), w.fc1B(), ffn, da, dh, grad);
         double[] dx = new double[n * width];
-        DoubleRowOps.layerNormBackward(dh, n, width, params, w.ffnLnW(), w.ffnLnB(), saved.xhat1, saved.rstd1, dx, grad);
+        DoubleRowOps.layerNormBackward(dh, n, width, params, w.ffnLnW(), w.ffnLnB(), saved.xhat1(), saved.rstd1(), dx, grad);
         for (int i = 0; i < dx.length; i++) {
             dx[i] += dy[i]; // the residual
         }
@@ -630,9 +529,9 @@ public final class TrainableModel {
         layout.checkLength("gradient", grad);
         int width = config.dModel();
         int vocab = config.vocabSize();
-        int count = saved.count;
+        int count = saved.count();
         double[] f = new double[count * width];
-        DoubleRowOps.layerNormOutput(saved.xhat, count, width, params, finalLnW, finalLnB, f);
+        DoubleRowOps.layerNormOutput(saved.xhat(), count, width, params, finalLnW, finalLnB, f);
         double[] df = new double[count * width];
         double[] embeddingT = embeddingTransposed();
         int block = logitRows();
@@ -643,18 +542,18 @@ public final class TrainableModel {
             // d loss / d logit = softmax - one-hot(target)
             for (int i = 0; i < rows; i++) {
                 int lo = i * vocab;
-                double l = saved.lse[r0 + i];
+                double l = saved.lse()[r0 + i];
                 for (int t = 0; t < vocab; t++) {
                     dl[lo + t] = Math.exp(dl[lo + t] - l);
                 }
-                dl[lo + saved.targets[r0 + i]] -= 1;
+                dl[lo + saved.targets()[r0 + i]] -= 1;
             }
             // The features' gradient dl E, and the embedding's dl^T f.
             DoubleRowOps.mulAdd(dl, 0, vocab, 1, rows, vocab, params, embedOff, width, width, df, r0 * width, width);
             DoubleRowOps.mulAdd(dl, 0, 1, vocab, vocab, rows, f, r0 * width, width, width, grad, embedOff, width);
         }
-        double[] dx = new double[saved.rows * width];
-        DoubleRowOps.layerNormBackward(df, count, width, params, finalLnW, finalLnB, saved.xhat, saved.rstd, dx, grad);
+        double[] dx = new double[saved.rows() * width];
+        DoubleRowOps.layerNormBackward(df, count, width, params, finalLnW, finalLnB, saved.xhat(), saved.rstd(), dx, grad);
         return dx;
     }
 
@@ -704,14 +603,6 @@ public final class TrainableModel {
         if (a == null || a.length != (long) n * width) {
             throw new IllegalArgumentException(what + " has " + (a == null ? "null" : a.length) + " values, expected "
                     + n + " rows x " + width);
-        }
-    }
-
-    private static void kind(Sublayer saved, Sublayer.Kind expected, String method) {
-        if (saved.kind != expected) {
-            throw new IllegalArgumentException(method + " got the record of "
-                    + (saved.kind == Sublayer.Kind.FEED_FORWARD ? "feedForward; pass it to feedForwardBackward"
-                    : "attentionOutput; pass it to attentionOutputBackward"));
         }
     }
 }

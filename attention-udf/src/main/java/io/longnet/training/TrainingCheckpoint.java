@@ -35,8 +35,18 @@ import java.util.regex.Pattern;
  * {@link #write} fills a hidden folder {@code DIR/.step-<n>.longnet-tmp-*} and renames it into place, so a
  * {@code step-*} folder is always complete; then it keeps the newest {@value #KEEP} and removes older ones.
  * One writer per directory. {@link #latest} reads the newest complete one.
+ *
+ * @param directory      the folder it was read from
+ * @param step           the step the checkpoint was written at
+ * @param params         the float64 parameters (the held array, laid out by {@link ParameterLayout#of} of
+ *                       {@link #config()})
+ * @param optimizerSteps steps the optimiser had taken
+ * @param firstMoment    the optimiser's first moments (the held array; {@link #optimizer} copies it)
+ * @param secondMoment   the optimiser's second moments (the held array; {@link #optimizer} copies it)
+ * @param stateJson      the trainer's state, the JSON text as written
  */
-public final class TrainingCheckpoint {
+public record TrainingCheckpoint(Path directory, long step, LongNetConfig config, double[] params, long optimizerSteps,
+                                 double[] firstMoment, double[] secondMoment, String stateJson) {
 
     public static final String CONFIG_FILE = LongNetModel.CONFIG_FILE;
     public static final String PARAMS_FILE = "params.safetensors";
@@ -49,27 +59,6 @@ public final class TrainingCheckpoint {
     /** Hidden folders of a crashed write: AtomicOutput's siblings, and the names earlier versions used. */
     private static final Pattern LEFTOVER = Pattern.compile("\\.step-\\d+\\.(longnet-)?(tmp|old)-.*");
     private static final String STEPS_KEY = "steps";
-
-    private final Path directory;
-    private final long step;
-    private final LongNetConfig config;
-    private final double[] params;
-    private final long optimizerSteps;
-    private final double[] m;
-    private final double[] v;
-    private final String stateJson;
-
-    private TrainingCheckpoint(Path directory, long step, LongNetConfig config, double[] params, long optimizerSteps,
-                               double[] m, double[] v, String stateJson) {
-        this.directory = directory;
-        this.step = step;
-        this.config = config;
-        this.params = params;
-        this.optimizerSteps = optimizerSteps;
-        this.m = m;
-        this.v = v;
-        this.stateJson = stateJson;
-    }
 
     /** The folder name of step {@code step}'s checkpoint. */
     static String folderName(long step) {
@@ -148,38 +137,10 @@ public final class TrainingCheckpoint {
         return Optional.empty();
     }
 
-    /** The step the checkpoint was written at. */
-    public long step() {
-        return step;
-    }
-
-    /** The folder it was read from. */
-    public Path directory() {
-        return directory;
-    }
-
-    public LongNetConfig config() {
-        return config;
-    }
-
-    /** The float64 parameters (the held array, laid out by {@link ParameterLayout#of} of {@link #config()}). */
-    public double[] params() {
-        return params;
-    }
-
-    /** Steps the optimiser had taken. */
-    public long optimizerSteps() {
-        return optimizerSteps;
-    }
-
     /** The optimiser resumed with {@code settings} (its moments copies of the checkpoint's). */
     public AdamW optimizer(AdamW.Settings settings) {
-        return AdamW.restore(settings, ParameterLayout.of(config), optimizerSteps, m.clone(), v.clone());
-    }
-
-    /** The trainer's state, the JSON text as written. */
-    public String stateJson() {
-        return stateJson;
+        return AdamW.restore(settings, ParameterLayout.of(config), optimizerSteps, firstMoment.clone(),
+                secondMoment.clone());
     }
 
     // ---- reading -----------------------------------------------------------------------------------------

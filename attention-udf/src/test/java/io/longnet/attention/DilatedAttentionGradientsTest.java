@@ -138,7 +138,7 @@ class DilatedAttentionGradientsTest {
     private static double loss(DilatedAttentionGradients engine, double[] q, double[] k, double[] v, int n,
                                double[] dO) {
         double[] o = new double[q.length];
-        double[] lse = new double[n * engine.heads()];
+        double[] lse = new double[n * engine.shape().heads()];
         engine.forward(q, k, v, n, o, lse);
         double sum = 0;
         for (int i = 0; i < o.length; i++) {

@@ -184,7 +184,7 @@ class StridedSparseAttentionTest {
     /** {@code sum(dO * o)}: its gradient with respect to o is dO. */
     private static double loss(StridedSparseAttention a, double[] q, double[] k, double[] v, int n, double[] dO) {
         double[] o = new double[q.length];
-        a.forward(q, k, v, n, o, new double[n * a.heads()]);
+        a.forward(q, k, v, n, o, new double[n * a.shape().heads()]);
         double s = 0;
         for (int i = 0; i < o.length; i++) {
             s += dO[i] * o[i];

@@ -3,6 +3,7 @@ package io.longnet.model;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.longnet.attention.AttentionShape;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.HeadOffset;
@@ -155,7 +156,8 @@ class LongNetConfigTest {
     @Test
     void eachPatternGivesItsOwnAttention() {
         StridedSparseAttention a = LongNetConfig.strided(50, 16, 2, 2, 32, 8).withCausal(false).stridedAttention();
-        assertEquals(List.of(2, 8, false, 8), List.of(a.heads(), a.headDim(), a.causal(), a.stride()));
+        assertEquals(new AttentionShape(2, 8, false), a.shape());
+        assertEquals(8, a.stride());
         assertEquals("this config uses the strided sparse baseline (attention: strided), which has no dilated"
                         + " branches: use stridedAttention()",
                 assertThrows(IllegalStateException.class,

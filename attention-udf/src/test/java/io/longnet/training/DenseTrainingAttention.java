@@ -1,5 +1,6 @@
 package io.longnet.training;
 
+import io.longnet.attention.AttentionShape;
 import io.longnet.attention.TrainingAttention;
 import io.longnet.model.LongNetConfig;
 
@@ -25,18 +26,8 @@ final class DenseTrainingAttention implements TrainingAttention {
     }
 
     @Override
-    public int heads() {
-        return heads;
-    }
-
-    @Override
-    public int headDim() {
-        return headDim;
-    }
-
-    @Override
-    public boolean causal() {
-        return causal;
+    public AttentionShape shape() {
+        return new AttentionShape(heads, headDim, causal);
     }
 
     private double score(double[] q, double[] k, int p, int j, int h) {

@@ -376,8 +376,8 @@ class TrainableModelTest {
             x[b] = model.embed(Arrays.copyOfRange(tokens, bounds[b], bounds[b + 1]));
         }
         TrainableModel.AttentionInputs[][] ins = new TrainableModel.AttentionInputs[layers][blocks];
-        TrainableModel.Sublayer[][] att = new TrainableModel.Sublayer[layers][blocks];
-        TrainableModel.Sublayer[][] ffn = new TrainableModel.Sublayer[layers][blocks];
+        TrainableModel.AttentionOutput[][] att = new TrainableModel.AttentionOutput[layers][blocks];
+        TrainableModel.FeedForward[][] ffn = new TrainableModel.FeedForward[layers][blocks];
         double[][] os = new double[layers][];
         double[][] lses = new double[layers][];
         double[][] qs = new double[layers][];

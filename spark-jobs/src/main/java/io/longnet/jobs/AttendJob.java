@@ -10,6 +10,7 @@ import io.longnet.spark.QkvPartition;
 import io.longnet.spark.SequenceParallelAttention;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -47,14 +48,14 @@ final class AttendJob {
         var conf = spark.sparkContext().hadoopConfiguration();
         AtomicOutput.requireAbsent(request.out(), conf, request.overwrite());
         QkvInput input = QkvInput.open(request.qkv(), conf);
-        if (request.heads() != null && request.heads() != input.heads()) {
+        QkvInput.Shape shape = input.shape();
+        if (request.heads() != null && request.heads() != shape.heads()) {
             throw new IllegalArgumentException("--heads " + request.heads() + " does not match the input's H = "
-                    + input.heads() + " (q, k, v are [" + input.length() + ", " + input.heads() + ", "
-                    + input.headDim() + "])");
+                    + shape.heads() + " (q, k, v are " + Arrays.toString(shape.dims()) + ")");
         }
-        DilatedAttentionConfig config = DilatedAttentionConfig.of(request.branches(), input.heads(),
-                input.headDim(), request.causal());
-        PartitionPlan plan = PartitionPlan.of(config, input.length(), request.partitionLength(),
+        DilatedAttentionConfig config = DilatedAttentionConfig.of(request.branches(), shape.heads(), shape.headDim(),
+                request.causal());
+        PartitionPlan plan = PartitionPlan.of(config, shape.n(), request.partitionLength(),
                 PartitionPlan.DEFAULT_TASK_BYTES);
         out.printf(Locale.ROOT, "plan: %s; H=%d, d=%d, %s, backend %s%n", plan.describe(), config.heads(),
                 config.headDim(), config.causal() ? "causal" : "non-causal", request.backend());

@@ -44,18 +44,8 @@ final class ParquetQkv implements QkvInput {
     }
 
     @Override
-    public long length() {
-        return manifest.n();
-    }
-
-    @Override
-    public int heads() {
-        return manifest.heads();
-    }
-
-    @Override
-    public int headDim() {
-        return manifest.headDim();
+    public Shape shape() {
+        return new Shape(manifest.n(), manifest.heads(), manifest.headDim());
     }
 
     @Override
@@ -67,22 +57,21 @@ final class ParquetQkv implements QkvInput {
         }
         int perPartition = plan.partitionLength() / b;
         String source = uri;
-        int width = manifest.heads() * manifest.headDim();
-        long n = manifest.n();
-        long[] shape = {n, manifest.heads(), manifest.headDim()};
+        int width = shape().width();
+        long[] dims = shape().dims();
         return spark.read().parquet(uri).select(BlockColumns.SEQ_ID, BlockColumns.BLOCK, "q", "k", "v").javaRDD()
                 .mapToPair(r -> new Tuple2<>((int) (r.getLong(1) / perPartition), r))
                 .partitionBy(new PartitionIdPartitioner(plan.partitions()))
                 .mapPartitionsWithIndex((p, rows) -> {
                     List<Row> mine = new ArrayList<>();
                     rows.forEachRemaining(t -> mine.add(t._2()));
-                    return List.of(assemble(source, plan, p, b, width, shape, mine)).iterator();
+                    return List.of(assemble(source, plan, p, b, width, dims, mine)).iterator();
                 }, true);
     }
 
     /** The shared assembly, on one sequence (seq_id 0), then every value checked finite, naming the tensor. */
-    private static QkvPartition assemble(String source, PartitionPlan plan, int p, int b, int width, long[] shape,
-                                     List<Row> rows) {
+    private static QkvPartition assemble(String source, PartitionPlan plan, int p, int b, int width, long[] dims,
+                                         List<Row> rows) {
         for (Row r : rows) {
             if (r.getLong(0) != 0) {
                 throw new TensorFormatException(source, BlockColumns.SEQ_ID, "attend takes one sequence (seq_id 0); found "
@@ -93,7 +82,7 @@ final class ParquetQkv implements QkvInput {
         float[][] tensors = {block.q(), block.k(), block.v()};
         for (int i = 0; i < 3; i++) {
             TensorChecks.requireFinite(source, SafetensorsQkv.NAMES[i], FloatBuffer.wrap(tensors[i]),
-                    block.start() * width, shape);
+                    block.start() * width, dims);
         }
         return block;
     }

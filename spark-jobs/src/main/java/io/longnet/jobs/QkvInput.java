@@ -16,11 +16,21 @@ interface QkvInput extends Serializable {
         return uri.endsWith(".safetensors") ? SafetensorsQkv.open(uri, conf) : ParquetQkv.open(uri, conf);
     }
 
-    long length();
+    /** q, k and v are each {@code [n, heads, headDim]}. */
+    record Shape(long n, int heads, int headDim) implements Serializable {
 
-    int heads();
+        /** Floats per position: {@code H * d}. */
+        int width() {
+            return heads * headDim;
+        }
 
-    int headDim();
+        /** The tensors' shape, as {@link io.longnet.tensors.TensorChecks} names it in messages. */
+        long[] dims() {
+            return new long[] {n, heads, headDim};
+        }
+    }
+
+    Shape shape();
 
     /** Partition {@code p} of the plan as partition {@code p} of the RDD, one block each. */
     JavaRDD<QkvPartition> blocks(SparkSession spark, PartitionPlan plan);

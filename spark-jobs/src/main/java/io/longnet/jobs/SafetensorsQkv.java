@@ -23,63 +23,39 @@ import org.apache.hadoop.conf.Configuration;
  * The {@code attend} input as a safetensors file holding {@code q}, {@code k}, {@code v} of shape
  * {@code [N, H, d]} (F32, F16 or BF16). The driver reads the header only; each task reads its own rows
  * with positioned reads and rejects non-finite values, naming the tensor and the position.
+ *
+ * @param uri   the file, as the user named it
+ * @param conf  the Hadoop configuration the tasks open it with
+ * @param shape q's, k's and v's shape, from the header
  */
-final class SafetensorsQkv implements QkvInput {
+record SafetensorsQkv(String uri, SerializableHadoopConf conf, Shape shape) implements QkvInput {
 
     static final String[] NAMES = {"q", "k", "v"};
-
-    private final String uri;
-    private final SerializableHadoopConf conf;
-    private final long n;
-    private final int heads;
-    private final int headDim;
-
-    private SafetensorsQkv(String uri, SerializableHadoopConf conf, long n, int heads, int headDim) {
-        this.uri = uri;
-        this.conf = conf;
-        this.n = n;
-        this.heads = heads;
-        this.headDim = headDim;
-    }
 
     /** Reads and checks the header: q, k, v present, rank 3, equal shapes. */
     static SafetensorsQkv open(String uri, Configuration conf) throws IOException {
         try (SafetensorsFile file = HadoopSafetensors.open(uri, conf)) {
-            long[] shape = null;
+            long[] dims = null;
             for (String name : NAMES) {
                 TensorInfo t = file.tensor(name);
                 if (t.rank() != 3) {
                     throw new TensorFormatException(uri, name, "tensor '" + name + "': shape "
                             + Arrays.toString(t.shape()) + " is not [N, H, d]");
                 }
-                if (shape == null) {
-                    shape = t.shape();
-                } else if (!Arrays.equals(shape, t.shape())) {
+                if (dims == null) {
+                    dims = t.shape();
+                } else if (!Arrays.equals(dims, t.shape())) {
                     throw new TensorFormatException(uri, name, "tensor '" + name + "': shape "
-                            + Arrays.toString(t.shape()) + " differs from q's " + Arrays.toString(shape));
+                            + Arrays.toString(t.shape()) + " differs from q's " + Arrays.toString(dims));
                 }
             }
-            if (shape[0] < 1 || shape[1] < 1 || shape[2] < 1 || shape[1] * shape[2] > Integer.MAX_VALUE) {
-                throw new TensorFormatException(uri, "q", "tensors q, k, v: shape " + Arrays.toString(shape)
+            if (dims[0] < 1 || dims[1] < 1 || dims[2] < 1 || dims[1] * dims[2] > Integer.MAX_VALUE) {
+                throw new TensorFormatException(uri, "q", "tensors q, k, v: shape " + Arrays.toString(dims)
                         + " needs N, H, d >= 1");
             }
-            return new SafetensorsQkv(uri, new SerializableHadoopConf(conf), shape[0], (int) shape[1], (int) shape[2]);
+            return new SafetensorsQkv(uri, new SerializableHadoopConf(conf),
+                    new Shape(dims[0], (int) dims[1], (int) dims[2]));
         }
-    }
-
-    @Override
-    public long length() {
-        return n;
-    }
-
-    @Override
-    public int heads() {
-        return heads;
-    }
-
-    @Override
-    public int headDim() {
-        return headDim;
     }
 
     /** One task per partition of the plan, each reading its own rows. */
@@ -95,14 +71,14 @@ final class SafetensorsQkv implements QkvInput {
     QkvPartition read(PartitionPlan plan, int p) throws IOException {
         long start = plan.start(p);
         int len = plan.length(p);
-        int width = heads * headDim;
+        int width = shape.width();
         float[][] tensors = new float[3][len * width];
         try (SafetensorsFile file = HadoopSafetensors.open(uri, conf.get())) {
             for (int t = 0; t < 3; t++) {
                 FloatBuffer dst = FloatBuffer.wrap(tensors[t]);
                 file.readRows(NAMES[t], start, len, dst);
                 dst.flip();
-                TensorChecks.requireFinite(uri, NAMES[t], dst, start * width, new long[] {n, heads, headDim});
+                TensorChecks.requireFinite(uri, NAMES[t], dst, start * width, shape.dims());
             }
         }
         return new QkvPartition(p, start, len, tensors[0], tensors[1], tensors[2]);

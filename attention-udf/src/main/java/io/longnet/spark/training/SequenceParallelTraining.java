@@ -5,8 +5,9 @@ import io.longnet.spark.PartitionPlan;
 import io.longnet.spark.SequenceParallelModel.TokenPartition;
 import io.longnet.training.TrainableModel;
 import io.longnet.training.TrainableModel.AttentionInputs;
+import io.longnet.training.TrainableModel.AttentionOutput;
+import io.longnet.training.TrainableModel.FeedForward;
 import io.longnet.training.TrainableModel.Head;
-import io.longnet.training.TrainableModel.Sublayer;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,8 +37,8 @@ final class SequenceParallelTraining implements Serializable {
 
     /** One layer's saved forward state, all RDDs of one record per partition, aligned. */
     private record LayerState(JavaRDD<AttentionInputs> inputs, JavaRDD<TrainingQkv> qkv,
-                              JavaRDD<TrainingOutput> attention, JavaRDD<Sublayer> attentionOut,
-                              JavaRDD<Sublayer> feedForward) {
+                              JavaRDD<TrainingOutput> attention, JavaRDD<AttentionOutput> attentionOut,
+                              JavaRDD<FeedForward> feedForward) {
     }
 
     private final LongNetConfig config;
@@ -73,12 +74,12 @@ final class SequenceParallelTraining implements Serializable {
                     t._1().start(), t._1().tokens().length, t._2().q(), t._2().k(), t._2().v())), kept);
             JavaRDD<TrainingOutput> attention = keep(SequenceParallelGradients.forward(qkv, plan), kept);
             jsc.setCallSite("layer " + l + " ffn");
-            JavaRDD<Sublayer> attentionOut = keep(x.zip(attention).map(t -> model().attentionOutput(layer, t._1(),
+            JavaRDD<AttentionOutput> attentionOut = keep(x.zip(attention).map(t -> model().attentionOutput(layer, t._1(),
                     t._2().o(), t._2().length())), kept);
-            JavaRDD<Sublayer> feedForward = keep(attentionOut.map(s -> model().feedForward(layer, s.y(),
+            JavaRDD<FeedForward> feedForward = keep(attentionOut.map(s -> model().feedForward(layer, s.y(),
                     s.y().length / config.dModel())), kept);
             states.add(new LayerState(inputs, qkv, attention, attentionOut, feedForward));
-            x = feedForward.map(Sublayer::y);
+            x = feedForward.map(FeedForward::y);
         }
         jsc.setCallSite("head");
         JavaRDD<Head> heads = keep(tokens.zip(x).map(t -> {

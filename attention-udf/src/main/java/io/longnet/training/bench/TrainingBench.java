@@ -1,5 +1,6 @@
 package io.longnet.training.bench;
 
+import io.longnet.attention.AttentionShape;
 import io.longnet.attention.DilatedAttentionGradients;
 import io.longnet.attention.TrainingAttention;
 import io.longnet.attention.bench.BenchCommandLine;
@@ -88,18 +89,8 @@ public final class TrainingBench {
         }
 
         @Override
-        public int heads() {
-            return inner.heads();
-        }
-
-        @Override
-        public int headDim() {
-            return inner.headDim();
-        }
-
-        @Override
-        public boolean causal() {
-            return inner.causal();
+        public AttentionShape shape() {
+            return inner.shape();
         }
 
         @Override
@@ -229,8 +220,8 @@ public final class TrainingBench {
         TrainableModel.AttentionInputs[] inputs = new TrainableModel.AttentionInputs[count];
         double[][] outputs = new double[count][];
         double[][] lses = new double[count][];
-        TrainableModel.Sublayer[] attended = new TrainableModel.Sublayer[count];
-        TrainableModel.Sublayer[] fed = new TrainableModel.Sublayer[count];
+        TrainableModel.AttentionOutput[] attended = new TrainableModel.AttentionOutput[count];
+        TrainableModel.FeedForward[] fed = new TrainableModel.FeedForward[count];
         long t = System.nanoTime();
         double[] x = model.embed(tokens);
         t = lap(nanos, Piece.EMBED, t);
@@ -241,9 +232,9 @@ public final class TrainingBench {
             double[] lse = new double[n * config.heads()];
             attention.forward(in.q(), in.k(), in.v(), n, o, lse);
             t = lap(nanos, Piece.ATTN_FORWARD, t);
-            TrainableModel.Sublayer a = model.attentionOutput(l, x, o, n);
+            TrainableModel.AttentionOutput a = model.attentionOutput(l, x, o, n);
             t = lap(nanos, Piece.ATTN_OUTPUT, t);
-            TrainableModel.Sublayer f = model.feedForward(l, a.y(), n);
+            TrainableModel.FeedForward f = model.feedForward(l, a.y(), n);
             t = lap(nanos, Piece.FFN, t);
             x = f.y();
             inputs[l] = in;
