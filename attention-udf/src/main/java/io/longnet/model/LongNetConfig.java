@@ -185,6 +185,30 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
     }
 
     /**
+     * Checks a run of token ids for this model: at least one, each inside the vocabulary, and few enough
+     * that one array holds {@code rowWidth} values per token. One check for the float32 model, its float64
+     * twin and the device decoder, each passing the widest row it keeps on the heap.
+     *
+     * @throws IllegalArgumentException naming the problem (and the first bad token with its position)
+     */
+    public void checkTokens(int[] tokens, int rowWidth) {
+        int n = tokens.length;
+        if (n == 0) {
+            throw new IllegalArgumentException("empty sequence: give at least one token");
+        }
+        if ((long) n * rowWidth > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("sequence of " + n + " tokens is too long for one array of "
+                    + "activations; split it over partitions (the Spark plan does)");
+        }
+        for (int p = 0; p < n; p++) {
+            if (tokens[p] < 0 || tokens[p] >= vocabSize) {
+                throw new IllegalArgumentException("token " + tokens[p] + " at position " + p
+                        + " is outside the vocabulary [0, " + vocabSize + ")");
+            }
+        }
+    }
+
+    /**
      * The attention engine's config for one layer: these branches, {@code heads} heads of {@link #headDim}.
      *
      * @throws IllegalStateException for a strided config, which has no branches (see {@link #stridedAttention})

@@ -239,23 +239,11 @@ public final class TrainableModel {
      * @throws IllegalArgumentException for no tokens or a token outside the vocabulary
      */
     public double[] embed(int[] tokens) {
-        int n = tokens.length;
-        if (n == 0) {
-            throw new IllegalArgumentException("empty sequence: give at least one token");
-        }
+        config.checkTokens(tokens, Math.max(config.dModel(), config.ffnDim()));
         int d = config.dModel();
-        if ((long) n * Math.max(d, config.ffnDim()) > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("a block of " + n + " tokens is too long for one array of "
-                    + "activations; split it into blocks");
-        }
-        double[] x = new double[n * d];
-        for (int p = 0; p < n; p++) {
-            int t = tokens[p];
-            if (t < 0 || t >= config.vocabSize()) {
-                throw new IllegalArgumentException("token " + t + " at position " + p + " is outside the vocabulary [0, "
-                        + config.vocabSize() + ")");
-            }
-            System.arraycopy(params, embedOff + t * d, x, p * d, d);
+        double[] x = new double[tokens.length * d];
+        for (int p = 0; p < tokens.length; p++) {
+            System.arraycopy(params, embedOff + tokens[p] * d, x, p * d, d);
         }
         return x;
     }

@@ -298,19 +298,7 @@ public final class DeviceDecoder implements ModelDecoder {
     /** Checks the tokens, allocates the activations, uploads the tokens and gathers their embeddings. */
     private Activations start(int[] tokens) {
         int n = tokens.length;
-        if (n == 0) {
-            throw new IllegalArgumentException("empty sequence: give at least one token");
-        }
-        if ((long) n * config.dModel() > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("sequence of " + n + " tokens: its hidden states exceed one array; "
-                    + "split it into blocks");
-        }
-        for (int p = 0; p < n; p++) {
-            if (tokens[p] < 0 || tokens[p] >= config.vocabSize()) {
-                throw new IllegalArgumentException("token " + tokens[p] + " at position " + p
-                        + " is outside the vocabulary [0, " + config.vocabSize() + ")");
-            }
-        }
+        config.checkTokens(tokens, config.dModel());  // only the hidden states come back to the heap
         xpos.table(0, 0, n);  // the centred span must keep the factors in float range
         device.makeCurrent();
         Activations a = new Activations(n);
