@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,8 +30,10 @@ public record BlockManifest(@JsonProperty("n") long n, @JsonProperty("heads") in
     private static final String FORMAT = "longnet-blocks/1";
 
     public BlockManifest {
-        tensors = Map.copyOf(new LinkedHashMap<>(tensors));
-        properties = Map.copyOf(properties);
+        // In the order given, so that _longnet.json is the same bytes on every run (Map.copyOf's order is
+        // salted per JVM).
+        tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
+        properties = Collections.unmodifiableMap(new LinkedHashMap<>(properties));
     }
 
     /** Floats per position of column {@code name}; a clear error naming the dataset when absent. */

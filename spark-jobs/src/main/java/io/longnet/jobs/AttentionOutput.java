@@ -16,6 +16,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
@@ -127,7 +128,10 @@ final class AttentionOutput {
         JavaRDD<Row> rows = blocks.flatMap(block -> BlockRows.split(block, 0L, b, width, heads, true).iterator());
         Dataset<Row> frame = spark.createDataFrame(rows, PARQUET_SCHEMA);
         frame.write().parquet(tmp.toString());
-        new BlockManifest(plan.n(), heads, plan.config().headDim(), b, Map.of("o", width, "lse", heads), metadata)
+        Map<String, Integer> columns = new LinkedHashMap<>();
+        columns.put("o", width);
+        columns.put("lse", heads);
+        new BlockManifest(plan.n(), heads, plan.config().headDim(), b, columns, metadata)
                 .write(tmp.toString(), spark.sparkContext().hadoopConfiguration());
     }
 }

@@ -17,6 +17,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.Channels;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -107,11 +108,13 @@ final class EncodeJob {
                 return out.iterator();
             });
             spark.createDataFrame(rows, BLOCKS).write().parquet(tmp.toString());
+            Map<String, String> properties = new LinkedHashMap<>();
+            properties.put("longnet.source", r.tokens());
+            properties.put("longnet.model", r.model());
+            properties.put("longnet.layer", r.layer() == null ? "final" : r.layer().toString());
+            properties.put("longnet.n", "sum of the token dataset's sequence lengths");
             new BlockManifest(tokens, config.heads(), config.dModel() / config.heads(), blockSize,
-                    Map.of("hidden", d), Map.of("longnet.source", r.tokens(), "longnet.model", r.model(),
-                    "longnet.layer", r.layer() == null ? "final" : r.layer().toString(),
-                    "longnet.n", "sum of the token dataset's sequence lengths"))
-                    .write(tmp.toString(), conf);
+                    Map.of("hidden", d), properties).write(tmp.toString(), conf);
             if (r.arrow()) {
                 writeArrow(encoded, new org.apache.hadoop.fs.Path(tmp, "arrow").toString(), d, new SerializableHadoopConf(conf));
             }
