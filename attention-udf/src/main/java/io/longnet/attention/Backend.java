@@ -1,6 +1,7 @@
 package io.longnet.attention;
 
 import java.util.Locale;
+import java.util.Optional;
 import java.util.ServiceLoader;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,23 +37,40 @@ public enum Backend {
      * assigned none).
      */
     public AttentionKernel open(int threads, int device) {
-        if (this == CPU) {
-            return new CpuAttentionKernel(threads);
+        Optional<AttentionKernelProvider> gpu = usableGpu(AttentionKernelProvider.class, device, "backend");
+        if (gpu.isPresent()) {
+            LOG.debug("attention backend: gpu (device {})", device);
+            return gpu.get().open(device);
         }
-        String reason = "no GPU backend on the classpath";
-        for (AttentionKernelProvider provider : ServiceLoader.load(AttentionKernelProvider.class)) {
+        return new CpuAttentionKernel(threads);
+    }
+
+    /**
+     * The provider of {@code type} that runs this backend on GPU {@code device}, or empty where the CPU runs:
+     * always for {@code cpu}; for {@code auto} when no such provider can run here (logged with the reason).
+     * The one place where {@code gpu}, {@code auto} and {@code cpu} are told apart, for every kind of
+     * provider (the attention kernel, the whole decoder).
+     *
+     * @param what names the kind in the log and in the error, e.g. "backend" or "decoder"
+     * @throws IllegalArgumentException for {@code gpu} when no provider can run, naming why
+     */
+    public <P extends BackendProvider> Optional<P> usableGpu(Class<P> type, int device, String what) {
+        if (this == CPU) {
+            return Optional.empty();
+        }
+        String reason = "no GPU " + what + " on the classpath";
+        for (P provider : ServiceLoader.load(type)) {
             if (provider.backend() == GPU) {
                 reason = device < 0 ? "no GPU assigned to this task" : provider.unavailableReason();
                 if (reason == null) {
-                    LOG.debug("attention backend: gpu (device {})", device);
-                    return provider.open(device);
+                    return Optional.of(provider);
                 }
             }
         }
         if (this == GPU) {
             throw new IllegalArgumentException("backend gpu: " + reason);
         }
-        LOG.debug("attention backend: cpu, {} thread(s) ({})", threads, reason);
-        return new CpuAttentionKernel(threads);
+        LOG.debug("{}: cpu ({})", what, reason);
+        return Optional.empty();
     }
 }

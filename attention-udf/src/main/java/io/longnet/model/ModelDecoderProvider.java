@@ -1,18 +1,12 @@
 package io.longnet.model;
 
-import io.longnet.attention.Backend;
+import io.longnet.attention.BackendProvider;
 
 /**
  * A device-resident decoder other modules contribute through {@link java.util.ServiceLoader} (the GPU
  * module registers one in {@code META-INF/services}); the model package never names its classes.
  */
-public interface ModelDecoderProvider {
-
-    /** The backend users select it by ({@code gpu}). */
-    Backend backend();
-
-    /** Why it cannot run here, or {@code null} when it can (e.g. "no CUDA device"). */
-    String unavailableReason();
+public interface ModelDecoderProvider extends BackendProvider {
 
     /**
      * Uploads {@code model}'s weights to device {@code device} and returns a decoder computing in

@@ -2,14 +2,14 @@ package io.longnet.model;
 
 import io.longnet.attention.Backend;
 import io.longnet.attention.AttentionKernel;
-import java.util.ServiceLoader;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Chooses the decoder for {@code --backend auto|cpu|gpu}, as {@link Backend#open} chooses the
  * attention kernel: {@code cpu} is {@link LongNetModel} with the CPU engine; {@code gpu} is found through
- * {@link ServiceLoader}; {@code auto} takes the GPU when one is usable and the CPU otherwise, and logs
+ * {@link java.util.ServiceLoader}; {@code auto} takes the GPU when one is usable and the CPU otherwise, and logs
  * which and why.
  */
 public final class ModelDecoders {
@@ -25,21 +25,10 @@ public final class ModelDecoders {
      * ({@code bf16} or {@code fp32}).
      */
     public static ModelDecoder open(Backend backend, LongNetModel model, int threads, int device, String precision) {
-        if (backend != Backend.CPU) {
-            String reason = "no GPU decoder on the classpath";
-            for (ModelDecoderProvider provider : ServiceLoader.load(ModelDecoderProvider.class)) {
-                if (provider.backend() == Backend.GPU) {
-                    reason = device < 0 ? "no GPU assigned to this task" : provider.unavailableReason();
-                    if (reason == null) {
-                        LOG.debug("model backend: gpu (device {}, {})", device, precision);
-                        return provider.open(model, device, precision);
-                    }
-                }
-            }
-            if (backend == Backend.GPU) {
-                throw new IllegalArgumentException("backend gpu: " + reason);
-            }
-            LOG.debug("model backend: cpu, {} thread(s) ({})", threads, reason);
+        Optional<ModelDecoderProvider> gpu = backend.usableGpu(ModelDecoderProvider.class, device, "decoder");
+        if (gpu.isPresent()) {
+            LOG.debug("model backend: gpu (device {}, {})", device, precision);
+            return gpu.get().open(model, device, precision);
         }
         return new CpuDecoder(model, Backend.CPU.open(threads, -1));
     }
