@@ -203,16 +203,59 @@ public final class LongNetModel {
         if (keepHiddenStates) {
             hidden.add(x.clone());
         }
-        Xpos.Table positions = xpos.table(0, n, n);
-        for (int l = 0; l < layers.length; l++) {
+        runLayers(x, n, xpos.table(0, n, n), kernel, layers.length, keepHiddenStates ? hidden : null);
+        finalNorm(x, n);
+        return new Output(n, x, keepHiddenStates ? Collections.unmodifiableList(hidden) : hidden);
+    }
+
+    /**
+     * A run of tokens computed alone, as {@link SequenceWindow} allows: the hidden states after
+     * {@code layers} layers (0: the embeddings), or, for {@code layers = -1}, the final features (all
+     * layers, then the final LayerNorm). For a whole sequence these are {@link #forward}'s.
+     *
+     * @throws IllegalArgumentException when the run does not fit {@code where}, or no such layer exists
+     */
+    public float[] hiddenStates(int[] tokens, SequenceWindow where, AttentionKernel kernel, int layers) {
+        float[] x = embed(tokens);
+        where.check(tokens.length, config);
+        ModelDecoders.checkLayers(layers, this.layers.length);
+        int n = tokens.length;
+        runLayers(x, n, xpos.table(where.start(), n, where.total()), kernel, layers < 0 ? this.layers.length : layers,
+                null);
+        if (layers < 0) {
+            finalNorm(x, n);
+        }
+        return x;
+    }
+
+    /**
+     * {@code lp[p] = log P(next token | tokens up to p)} for the positions of a run computed alone whose next
+     * token is known ({@link SequenceWindow#scored}): the run's own tokens, then {@code where.nextToken()}.
+     */
+    public float[] nextTokenLogProbs(int[] tokens, SequenceWindow where, AttentionKernel kernel) {
+        float[] features = hiddenStates(tokens, where, kernel, -1);
+        return nextTokenLogProbs(features, where.scored(tokens.length), targets(tokens, where));
+    }
+
+    /** The next token of each scored position of a run: its own tokens from the second on, then the one after it. */
+    public static int[] targets(int[] tokens, SequenceWindow where) {
+        int[] targets = java.util.Arrays.copyOfRange(tokens, 1, where.scored(tokens.length) + 1);
+        if (where.nextToken() >= 0) {
+            targets[tokens.length - 1] = where.nextToken();
+        }
+        return targets;
+    }
+
+    /** The first {@code count} layers over {@code n} rows, in place; each output kept in {@code keep} when given. */
+    private void runLayers(float[] x, int n, Xpos.Table positions, AttentionKernel kernel, int count,
+                           List<float[]> keep) {
+        for (int l = 0; l < count; l++) {
             attentionBlock(l, x, n, positions, kernel);
             feedForward(l, x, n);
-            if (keepHiddenStates) {
-                hidden.add(x.clone());
+            if (keep != null) {
+                keep.add(x.clone());
             }
         }
-        RowOps.layerNorm(x, n, config.dModel(), finalLnW, finalLnB, config.layerNormEps(), x);
-        return new Output(n, x, keepHiddenStates ? Collections.unmodifiableList(hidden) : hidden);
     }
 
     /** Logits {@code [N][vocab]} of a sequence. */
@@ -238,8 +281,7 @@ public final class LongNetModel {
      * made a block of rows at a time, never all {@code N x vocab} at once.
      */
     public float[] nextTokenLogProbs(int[] tokens, AttentionKernel kernel) {
-        Output out = forward(tokens, kernel, false);
-        return nextTokenLogProbs(out.features(), out.length() - 1, java.util.Arrays.copyOfRange(tokens, 1, tokens.length));
+        return nextTokenLogProbs(tokens, SequenceWindow.whole(tokens.length), kernel);
     }
 
     /**

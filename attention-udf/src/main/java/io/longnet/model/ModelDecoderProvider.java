@@ -9,8 +9,8 @@ import io.longnet.attention.BackendProvider;
 public interface ModelDecoderProvider extends BackendProvider {
 
     /**
-     * Uploads {@code model}'s weights to device {@code device} and returns a decoder computing in
-     * {@code precision} ({@code bf16} or {@code fp32}).
+     * A decoder of {@code model} on device {@code device}, in the precision the provider is configured for;
+     * tasks of one process that open the same weights on one device may share their upload.
      */
-    ModelDecoder open(LongNetModel model, int device, String precision);
+    ModelDecoder open(LongNetModel model, int device);
 }

@@ -21,14 +21,13 @@ public final class ModelDecoders {
 
     /**
      * Opens {@code model} on {@code backend}: with {@code threads} CPU threads, or on GPU
-     * {@code device} (-1 when the scheduler assigned none) computing in {@code precision}
-     * ({@code bf16} or {@code fp32}).
+     * {@code device} (-1 when the scheduler assigned none) in the precision the GPU module is configured for.
      */
-    public static ModelDecoder open(Backend backend, LongNetModel model, int threads, int device, String precision) {
+    public static ModelDecoder open(Backend backend, LongNetModel model, int threads, int device) {
         Optional<ModelDecoderProvider> gpu = backend.usableGpu(ModelDecoderProvider.class, device, "decoder");
         if (gpu.isPresent()) {
-            LOG.debug("model backend: gpu (device {}, {})", device, precision);
-            return gpu.get().open(model, device, precision);
+            LOG.debug("model backend: gpu (device {})", device);
+            return gpu.get().open(model, device);
         }
         return new CpuDecoder(model, Backend.CPU.open(threads, -1));
     }
@@ -47,14 +46,13 @@ public final class ModelDecoders {
         }
 
         @Override
-        public float[] hiddenStates(int[] tokens, int layers) {
-            ModelDecoders.checkLayers(layers, model.config().layers());
-            return model.forward(tokens, kernel, true).hiddenStates().get(layers);
+        public float[] hiddenStates(int[] tokens, SequenceWindow where, int layers) {
+            return model.hiddenStates(tokens, where, kernel, layers);
         }
 
         @Override
-        public float[] nextTokenLogProbs(int[] tokens) {
-            return model.nextTokenLogProbs(tokens, kernel);
+        public float[] nextTokenLogProbs(int[] tokens, SequenceWindow where) {
+            return model.nextTokenLogProbs(tokens, where, kernel);
         }
 
         @Override
@@ -63,11 +61,11 @@ public final class ModelDecoders {
         }
     }
 
-    /** Checks a layer count for {@link ModelDecoder#hiddenStates}. */
+    /** Checks a layer count for {@link ModelDecoder#hiddenStates}: 0 (the embeddings) to the model's, or -1. */
     public static int checkLayers(int layers, int modelLayers) {
-        if (layers < 0 || layers > modelLayers) {
+        if (layers < -1 || layers > modelLayers) {
             throw new IllegalArgumentException("hidden states after " + layers + " layers: the model has " + modelLayers
-                    + " (give 0 for the embeddings .. " + modelLayers + " for the last layer's output)");
+                    + " (0 for the embeddings, -1 for the final features)");
         }
         return layers;
     }

@@ -30,6 +30,7 @@ public final class CudaDevice implements AutoCloseable {
     private final CUmodule modelModule = new CUmodule();
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final String name;
+    private final DeviceMemoryBudget memory;
 
     CudaDevice(int ordinal) {
         this.ordinal = ordinal;
@@ -43,6 +44,15 @@ public final class CudaDevice implements AutoCloseable {
         check(JCudaDriver.cuDeviceGetName(raw, raw.length, device), "cuDeviceGetName");
         String s = new String(raw, java.nio.charset.StandardCharsets.US_ASCII);
         this.name = s.substring(0, Math.max(0, s.indexOf(0) < 0 ? s.length() : s.indexOf(0)));
+        long[] free = new long[1];
+        long[] total = new long[1];
+        check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
+        this.memory = DeviceMemoryBudget.of(ordinal, free[0]);
+    }
+
+    /** What this process's tasks may hold of the device's memory at once. */
+    public DeviceMemoryBudget memory() {
+        return memory;
     }
 
     static byte[] moduleImage() {

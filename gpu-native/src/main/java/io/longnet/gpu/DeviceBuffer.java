@@ -38,8 +38,13 @@ final class DeviceBuffer extends NativeBuffer {
         check(JCudaDriver.cuMemcpyHtoD(ptr, Pointer.to(src.slice()), bytes()), "cuMemcpyHtoD");
     }
 
-    void upload(int[] src) {
-        check(JCudaDriver.cuMemcpyHtoD(ptr, Pointer.to(src), bytes()), "cuMemcpyHtoD");
+    /** Copies {@code src} to elements {@code at ..} of this buffer of ints. */
+    void upload(int[] src, long at) {
+        long count = 4L * src.length;
+        if (at < 0 || 4 * at + count > bytes()) {
+            throw new IndexOutOfBoundsException(src.length + " ints at " + at + " in a buffer of " + bytes() + " bytes");
+        }
+        check(JCudaDriver.cuMemcpyHtoD(ptr.withByteOffset(4 * at), Pointer.to(src), count), "cuMemcpyHtoD");
     }
 
     /** Copies {@code bytes()} into {@code dst} (element 0 at its position). */

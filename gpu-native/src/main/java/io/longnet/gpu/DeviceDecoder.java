@@ -9,6 +9,7 @@ import io.longnet.model.LongNetModel;
 import io.longnet.model.ModelDecoder;
 import io.longnet.model.ModelDecoders;
 import io.longnet.model.ModelWeights;
+import io.longnet.model.SequenceWindow;
 import io.longnet.model.TensorNames;
 import io.longnet.model.Xpos;
 import java.nio.Buffer;
@@ -93,6 +94,7 @@ public final class DeviceDecoder implements ModelDecoder {
         device.makeCurrent();
         ModelWeights w = model.weights();
         try {
+            resources.add(device.memory().reserve(weightBytes(w), "the model's weights"));
             gemm = resources.add(new CublasGemm(device));
             float[] embed = w.data(TensorNames.EMBED_TOKENS);
             embedF32 = resources.add(upload(embed));
@@ -130,6 +132,25 @@ public final class DeviceDecoder implements ModelDecoder {
         return precision;
     }
 
+    /** Device bytes the weights take at most: all in fp32, and in bf16 the embedding's second copy. */
+    private long weightBytes(ModelWeights w) {
+        long params = 0;
+        for (String name : w.names()) {
+            params += w.data(name).length;
+        }
+        return 4 * params + (precision == Precision.BF16 ? 2L * config.vocabSize() * config.dModel() : 0);
+    }
+
+    /**
+     * Device bytes one call over {@code n} tokens takes: the activations, and the LM head's logit block
+     * (the weights come on top).
+     */
+    public long callBytes(int n) {
+        int chunk = Math.min(config.vocabSize(), VOCAB_CHUNK);
+        long block = Math.max(1, Math.min(n, logitBlockBytes / (4L * chunk)));
+        return activationBytes(n) + 4 * block * chunk + 20 * block + 4L * n;
+    }
+
     /** Device bytes the activations of an {@code n}-token sequence take (the weights come on top). */
     public long activationBytes(int n) {
         long d = config.dModel();
@@ -144,7 +165,7 @@ public final class DeviceDecoder implements ModelDecoder {
     public synchronized LongNetModel.Output forward(int[] tokens, boolean keepHiddenStates) {
         int n = tokens.length;
         List<float[]> hidden = new ArrayList<>();
-        try (Activations a = start(tokens)) {
+        try (Activations a = start(tokens, SequenceWindow.whole(n))) {
             if (keepHiddenStates) {
                 hidden.add(download(a.x, n));
             }
@@ -161,20 +182,25 @@ public final class DeviceDecoder implements ModelDecoder {
     }
 
     @Override
-    public synchronized float[] hiddenStates(int[] tokens, int layerCount) {
+    public synchronized float[] hiddenStates(int[] tokens, SequenceWindow where, int layerCount) {
         ModelDecoders.checkLayers(layerCount, layers.length);
-        try (Activations a = start(tokens)) {
-            for (int l = 0; l < layerCount; l++) {
-                layer(l, a, tokens.length);
+        int n = tokens.length;
+        try (Activations a = start(tokens, where)) {
+            for (int l = 0; l < (layerCount < 0 ? layers.length : layerCount); l++) {
+                layer(l, a, n);
             }
-            return download(a.x, tokens.length);
+            if (layerCount < 0) {
+                kernels.layerNorm(Precision.FP32, a.x.address(), finalLnW.address(), finalLnB.address(), a.x.address(),
+                        n, config.dModel(), config.layerNormEps());
+            }
+            return download(a.x, n);
         }
     }
 
     @Override
-    public synchronized float[] nextTokenLogProbs(int[] tokens) {
+    public synchronized float[] nextTokenLogProbs(int[] tokens, SequenceWindow where) {
         int n = tokens.length;
-        try (Activations a = start(tokens)) {
+        try (Activations a = start(tokens, where)) {
             for (int l = 0; l < layers.length; l++) {
                 layer(l, a, n);
             }
@@ -182,7 +208,8 @@ public final class DeviceDecoder implements ModelDecoder {
             kernels.layerNorm(precision, a.x.address(), finalLnW.address(), finalLnB.address(), a.h.address(), n, d,
                     config.layerNormEps());
             lap(Phase.ELEMENTWISE);
-            return lmHead(a.h.address(), a.tokens.address() + 4, n - 1);
+            // The targets are the tokens from the second on, then the one after the run: tokens[1..n], uploaded.
+            return lmHead(a.h.address(), a.tokens.address() + 4, where.scored(n));
         }
     }
 
@@ -260,10 +287,11 @@ public final class DeviceDecoder implements ModelDecoder {
         gemm.linear(precision, a.h.address(), w.qkvW.address(), a.qkv.address(), n, d, 3 * d, false);
         lap(Phase.GEMM);
         long window = xposParameters.window();
-        long minPos = Math.floorDiv(-Math.min(n, window), 2L);
+        long total = a.where.total();
+        long minPos = Math.floorDiv(-Math.min(total, window), 2L);
         kernels.qkvXpos(precision, a.qkv.address(), w.qkvB.address(), a.q.address(), a.k.address(), a.v.address(), n,
-                config.heads(), config.headDim() / 2, logScale.address(), invFreq.address(), window, n, minPos,
-                xposParameters.scaleBase(), 0);
+                config.heads(), config.headDim() / 2, logScale.address(), invFreq.address(), window, total, minPos,
+                xposParameters.scaleBase(), a.where.start());
         lap(Phase.ELEMENTWISE);
         attentionKernel.launchBranches(attention, attention.branches(), n, a.q, a.k, a.v, a.o, a.lse, null);
         lap(Phase.ATTENTION);
@@ -295,14 +323,21 @@ public final class DeviceDecoder implements ModelDecoder {
         lap(Phase.ELEMENTWISE);
     }
 
-    /** Checks the tokens, allocates the activations, uploads the tokens and gathers their embeddings. */
-    private Activations start(int[] tokens) {
+    /**
+     * Checks the tokens and their window, reserves and allocates the activations, uploads the tokens (and
+     * the one after them) and gathers their embeddings.
+     */
+    private Activations start(int[] tokens, SequenceWindow where) {
         int n = tokens.length;
         config.checkTokens(tokens, config.dModel());  // only the hidden states come back to the heap
-        xpos.table(0, 0, n);  // the centred span must keep the factors in float range
+        where.check(n, config);
+        xpos.table(where.start(), 0, where.total());  // the centred span must keep the factors in float range
         device.makeCurrent();
-        Activations a = new Activations(n);
-        a.tokens.upload(tokens);
+        Activations a = new Activations(n, where);
+        a.tokens.upload(tokens, 0);
+        if (where.nextToken() >= 0) {
+            a.tokens.upload(new int[] {where.nextToken()}, n);
+        }
         lap(Phase.HOST);
         kernels.embedGather(a.tokens.address(), embedF32.address(), a.x.address(), n, config.dModel());
         lap(Phase.ELEMENTWISE);
@@ -312,6 +347,7 @@ public final class DeviceDecoder implements ModelDecoder {
     /** The activations of one sequence: fp32 residual stream and products, inputs in the decoder's type. */
     private final class Activations implements AutoCloseable {
         private final NativeResources held = new NativeResources();
+        final SequenceWindow where;
         final DeviceBuffer tokens;
         final DeviceBuffer x;
         final DeviceBuffer h;
@@ -325,13 +361,15 @@ public final class DeviceDecoder implements ModelDecoder {
         final DeviceBuffer f;
         final DeviceBuffer fb;
 
-        Activations(int n) {
+        Activations(int n, SequenceWindow where) {
+            this.where = where;
             long nd = (long) n * config.dModel();
             long nf = (long) n * config.ffnDim();
             long es = elementBytes();
             boolean bf16 = precision == Precision.BF16;
             try {
-                tokens = held.add(new DeviceBuffer(4L * n));
+                held.add(device.memory().reserve(callBytes(n), "a run of " + n + " tokens through the model"));
+                tokens = held.add(new DeviceBuffer(4L * (n + 1)));
                 x = held.add(new DeviceBuffer(4 * nd));
                 h = held.add(new DeviceBuffer(es * nd));
                 qkv = held.add(new DeviceBuffer(12 * nd));

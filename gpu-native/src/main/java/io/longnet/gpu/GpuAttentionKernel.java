@@ -226,7 +226,7 @@ public final class GpuAttentionKernel implements AttentionKernel {
              DeviceBuffer dRows = new DeviceBuffer((long) heads * 4)) {
             dO.upload(o);
             dL.upload(lse);
-            dRows.upload(rows);
+            dRows.upload(rows, 0);
             LaunchParams params = new LaunchParams()
                     .pointers(dq.address(), dk.address(), dv.address(), dO.address(), dL.address(), dRows.address())
                     .shape(n, heads, branch.segmentLength(), branch.dilation(), offsetMode(config), config.causal())

@@ -14,6 +14,8 @@ import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
 import io.longnet.model.ModelDecoder;
 import io.longnet.model.ModelDecoders;
+import io.longnet.model.SequenceWindow;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -92,8 +94,9 @@ class DeviceDecoderTest {
         LongNetConfig config = LongNetConfig.of(1000, 64, 2, 1, 128, "32:1,64:2");
         LongNetModel model = LongNetModel.initialize(config, 5);
         int[] tokens = new SplittableRandom(5).ints(100, 0, 1000).toArray();
-        try (ModelDecoder gpu = ModelDecoders.open(Backend.AUTO, model, 1, 0, "fp32");
-             ModelDecoder cpu = ModelDecoders.open(Backend.CPU, model, 1, -1, "fp32")) {
+        System.setProperty(Precision.PROPERTY, "fp32");
+        try (ModelDecoder gpu = ModelDecoders.open(Backend.AUTO, model, 1, 0);
+             ModelDecoder cpu = ModelDecoders.open(Backend.CPU, model, 1, -1)) {
             assertTrue(gpu.name().startsWith("gpu:0"), gpu.name());
             double e = Tensors.relativeError(gpu.nextTokenLogProbs(tokens), cpu.nextTokenLogProbs(tokens));
             assertTrue(e < 1e-4, "log-probs off by " + e);
@@ -102,6 +105,74 @@ class DeviceDecoderTest {
                     () -> gpu.nextTokenLogProbs(new int[] {1, 1000}));
             assertTrue(bad.getMessage().contains("outside the vocabulary"), bad.getMessage());
             assertThrows(IllegalArgumentException.class, () -> gpu.hiddenStates(tokens, 2));
+        } finally {
+            System.clearProperty(Precision.PROPERTY);
         }
+    }
+
+    /**
+     * The partitions of a plan whose branches are all local, each computed alone on the device with its
+     * absolute positions and the token after it, give the whole sequence's hidden states and log-probs
+     * (the CPU model over the whole sequence is the reference): ragged N, w = 300 not a multiple of r = 7,
+     * runs of 600 (segment lengths divide it), 50,000 words.
+     */
+    @ParameterizedTest(name = "causal={0} {1}")
+    @CsvSource({"true, FP32", "true, BF16", "false, FP32", "false, BF16"})
+    void runsOfALocalPlanMatchTheWholeSequence(boolean causal, Precision p) {
+        LongNetConfig config = new LongNetConfig(50_000, 128, 2, 2, 256, Branch.parseList("100:1,300:7"), causal, true,
+                512, 1e-5, HeadOffset.PAPER);
+        LongNetModel model = LongNetModel.initialize(config, 11);
+        int n = 1_555;
+        int[] tokens = new SplittableRandom(11).ints(n, 0, 50_000).toArray();
+        LongNetModel.Output want;
+        float[] wantLp;
+        try (CpuAttentionKernel cpu = new CpuAttentionKernel()) {
+            want = model.forward(tokens, cpu, true);
+            wantLp = model.nextTokenLogProbs(tokens, cpu);
+        }
+        double bound = p == Precision.FP32 ? 1e-4 : 2e-2;
+        int[] cuts = {0, 600, 1_200, n};
+        try (DeviceDecoder gpu = new DeviceDecoder(model, 0, p)) {
+            for (int i = 0; i + 1 < cuts.length; i++) {
+                int from = cuts[i];
+                int to = cuts[i + 1];
+                int[] run = Arrays.copyOfRange(tokens, from, to);
+                SequenceWindow where = new SequenceWindow(from, n, to < n ? tokens[to] : -1);
+                double eh = Tensors.relativeError(gpu.hiddenStates(run, where, 1),
+                        Arrays.copyOfRange(want.hiddenStates().get(1), from * 128, to * 128));
+                double ef = Tensors.relativeError(gpu.hiddenStates(run, where, -1),
+                        Arrays.copyOfRange(want.features(), from * 128, to * 128));
+                float[] lp = gpu.nextTokenLogProbs(run, where);
+                assertEquals(where.scored(run.length), lp.length);
+                double el = Tensors.relativeError(lp, Arrays.copyOfRange(wantLp, from, from + lp.length));
+                System.out.printf("run [%d, %d) causal=%s %s: h1 %.2e features %.2e log-probs %.2e%n", from, to, causal,
+                        p, eh, ef, el);
+                assertTrue(eh < bound && ef < bound && el < bound, "run [" + from + ", " + to + ") " + p + ": " + eh
+                        + " " + ef + " " + el);
+            }
+            IllegalArgumentException cut = assertThrows(IllegalArgumentException.class,
+                    () -> gpu.nextTokenLogProbs(Arrays.copyOfRange(tokens, 150, 750), new SequenceWindow(150, n, 1)));
+            assertTrue(cut.getMessage().contains("multiples of 300"), cut.getMessage());
+        }
+    }
+
+    /** Tasks opening the same weights on one device share one upload; the last one to close frees it. */
+    @Test
+    void tasksShareOneUploadPerModel() {
+        LongNetModel model = LongNetModel.initialize(LongNetConfig.of(300, 64, 1, 1, 128, "32:1,64:2"), 3);
+        GpuModelDecoderProvider provider = new GpuModelDecoderProvider();
+        DeviceMemoryBudget budget = CudaDevices.pool().device(0).memory();
+        long before = budget.held();
+        int[] tokens = new SplittableRandom(3).ints(200, 0, 300).toArray();
+        try (ModelDecoder a = provider.open(model, 0)) {
+            long one = budget.held() - before;
+            assertTrue(one > 0, "the weights are reserved");
+            try (ModelDecoder b = provider.open(model, 0)) {
+                assertEquals(one, budget.held() - before, "a second task reuses the upload");
+                assertArrayEquals(a.nextTokenLogProbs(tokens), b.nextTokenLogProbs(tokens));
+            }
+            assertEquals(199, a.nextTokenLogProbs(tokens).length, "the first task still holds it");
+        }
+        assertEquals(before, budget.held(), "the last close frees the weights and their reservation");
     }
 }
