@@ -20,6 +20,12 @@ public record PartitionPlan(DilatedAttentionConfig config, long n, int partition
 
     /** Default bytes of q, k and v per task when L is chosen automatically. */
     public static final long DEFAULT_TASK_BYTES = 96L << 20;
+    /**
+     * Bytes of q, k and v per task when L is chosen for tasks that run the whole model on a GPU: a call
+     * long enough to keep the device busy (a million positions of a 256-wide model), its other activations
+     * (about four times that) still within a 40 GB device; the per-device budget makes tasks take turns.
+     */
+    public static final long GPU_TASK_BYTES = 4L << 30;
 
     public PartitionPlan {
         local = List.copyOf(local);

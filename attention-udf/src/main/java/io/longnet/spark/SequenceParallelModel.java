@@ -48,12 +48,19 @@ public final class SequenceParallelModel implements Serializable {
      */
     public SequenceParallelModel(JavaSparkContext jsc, LongNetConfig config, ModelWeights weights, long n,
                                  int partitionLength, Backend backend, int checkpointEvery) {
+        this(jsc, config, weights, PartitionPlan.of(config.attentionConfig(), n, partitionLength,
+                PartitionPlan.DEFAULT_TASK_BYTES), backend, checkpointEvery);
+    }
+
+    /** As the other constructor, over the partitions of {@code plan}. */
+    public SequenceParallelModel(JavaSparkContext jsc, LongNetConfig config, ModelWeights weights, PartitionPlan plan,
+                                 Backend backend, int checkpointEvery) {
         new LongNetModel(config, weights); // validates the weights against the config, once, on the driver
         if (checkpointEvery > 0 && !jsc.getCheckpointDir().isPresent()) {
             throw new IllegalArgumentException("checkpoints every " + checkpointEvery + " layers need a checkpoint"
                     + " directory (SparkContext.setCheckpointDir)");
         }
-        this.plan = PartitionPlan.of(config.attentionConfig(), n, partitionLength, PartitionPlan.DEFAULT_TASK_BYTES);
+        this.plan = plan;
         this.config = jsc.broadcast(config);
         this.weights = jsc.broadcast(weights);
         this.backend = Objects.requireNonNull(backend, "backend");

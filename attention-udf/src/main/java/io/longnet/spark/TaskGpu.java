@@ -1,5 +1,8 @@
 package io.longnet.spark;
 
+import io.longnet.attention.Backend;
+import io.longnet.model.ModelDecoderProvider;
+import org.apache.spark.SparkContext;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.resource.ResourceInformation;
@@ -15,6 +18,20 @@ final class TaskGpu {
     static final String RESOURCE = "gpu";
 
     private TaskGpu() {
+    }
+
+    /**
+     * Whether tasks of {@code sc} will run the model on a GPU under {@code backend}, as the driver can tell:
+     * always for {@code gpu}; for {@code auto} when tasks are assigned GPUs ({@code
+     * spark.task.resource.gpu.amount}) or, on a local master, when this process can use device 0.
+     */
+    static boolean planned(SparkContext sc, Backend backend) {
+        return switch (backend) {
+            case CPU -> false;
+            case GPU -> true;
+            case AUTO -> sc.conf().contains("spark.task.resource." + RESOURCE + ".amount")
+                    || sc.isLocal() && backend.usableGpu(ModelDecoderProvider.class, 0, "decoder").isPresent();
+        };
     }
 
     static int ordinal(TaskContext task) {

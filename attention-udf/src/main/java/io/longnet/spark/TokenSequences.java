@@ -13,16 +13,19 @@ import static org.apache.spark.sql.functions.size;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
-import io.longnet.attention.AttentionKernel;
 import io.longnet.attention.Backend;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
+import io.longnet.model.ModelDecoder;
+import io.longnet.model.ModelDecoders;
 import io.longnet.model.ModelWeights;
+import io.longnet.model.SequenceWindow;
 import io.longnet.spark.SequenceParallelModel.TokenPartition;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -37,13 +40,17 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.functions;
+import org.apache.spark.util.CollectionAccumulator;
 import scala.Tuple2;
 
 /**
  * The sequences of a token block dataset ({@code seq_id long, block long, tokens array<int>}: positions
  * {@code [block * B, block * B + len)}, every block of a sequence full but the last) run through a
- * LongNet model: those that fit one partition whole inside a task (data-parallel over sequences), the
- * others through {@link SequenceParallelModel} (one job each). Shared by the ML stages
+ * LongNet model on one backend (docs/ARCHITECTURE.md §4): those that fit one partition whole inside a task
+ * (data-parallel over sequences); longer ones whose branches are all local to a partition, one task per
+ * partition running every layer there; the others through {@link SequenceParallelModel} (one job each, an
+ * exchange per spanning branch and layer). The first two run on the task's {@link ModelDecoder}, the whole
+ * model on the GPU Spark assigned to the task when the backend takes one. Shared by the ML stages
  * ({@code LongNetEncoder}, {@code LongNetScorer}) and the {@code score} / {@code encode} jobs.
  * <p>
  * The constructor reads one row of metadata per sequence (lengths, block numbers, token range) and checks
@@ -55,31 +62,47 @@ public final class TokenSequences {
     private final int blockSize;
     private final LongNetConfig config;
     private final int partitionLength;
+    private final Backend backend;
+    private final long taskBytes;
     private final Map<Long, Long> lengths = new TreeMap<>();
     private final Set<Long> whole = new HashSet<>();
     private final List<Long> spread = new ArrayList<>();
+    /** The decoder of each task that ran whole sequences or runs of one ({@link #ranOn}). */
+    private final CollectionAccumulator<String> decoders;
+    /** Sequences that went through the sequence-parallel model, by how it ran. */
+    private final Map<String, Long> sequenceParallel = new TreeMap<>();
 
     /**
      * @param rows            the blocks (columns {@code seq_id}, {@code block}, {@code tokens}; others ignored)
      * @param blockSize       B, positions per block; 0: the longest block of the data
      * @param config          the model's config: its branches plan the partitions, its vocabulary bounds the ids
-     * @param partitionLength L of the sequence-parallel plan; 0: chosen per sequence
+     * @param partitionLength L of the sequence-parallel plan; 0: chosen per sequence, for the backend's tasks
+     * @param backend         where the model runs; with a GPU the chosen partitions are
+     *                        {@link PartitionPlan#GPU_TASK_BYTES}-sized
      * @throws IllegalArgumentException when the blocks are not numbered 0, 1, ... per sequence, a block but
      *                                  the last is not full, a block is empty or null, or a token id lies
      *                                  outside the vocabulary
      */
-    public TokenSequences(Dataset<Row> rows, int blockSize, LongNetConfig config, int partitionLength) {
+    public TokenSequences(Dataset<Row> rows, int blockSize, LongNetConfig config, int partitionLength,
+                          Backend backend) {
         this.rows = rows.select(col(BlockColumns.SEQ_ID), col(BlockColumns.BLOCK), col(BlockColumns.TOKENS));
         this.config = config;
         this.partitionLength = partitionLength;
+        this.backend = Objects.requireNonNull(backend, "backend");
+        this.taskBytes = TaskGpu.planned(rows.sparkSession().sparkContext(), backend) ? PartitionPlan.GPU_TASK_BYTES
+                : PartitionPlan.DEFAULT_TASK_BYTES;
+        this.decoders = rows.sparkSession().sparkContext().collectionAccumulator("longnet model decoders");
         Layout layout = layout(this.rows, blockSize, config.vocabSize());
         this.blockSize = layout.blockSize();
         lengths.putAll(layout.lengths());
         for (Map.Entry<Long, Long> e : lengths.entrySet()) {
-            PartitionPlan plan = PartitionPlan.of(config.attentionConfig(), e.getValue(), partitionLength,
-                    PartitionPlan.DEFAULT_TASK_BYTES);
-            (plan.partitions() == 1 ? whole : spread).add(e.getKey());
+            (plan(e.getValue()).partitions() == 1 ? whole : spread).add(e.getKey());
         }
+    }
+
+    /** The sequence-parallel plan of a sequence of {@code n} positions. */
+    public PartitionPlan plan(long n) {
+        return PartitionPlan.of(config.attentionConfig(), n, partitionLength, taskBytes);
     }
 
     /** A token block dataset's block size and the length of each sequence, in {@code seq_id} order. */
@@ -183,9 +206,27 @@ public final class TokenSequences {
         return whole;
     }
 
-    /** Sequences longer than one partition: run through the sequence-parallel model, one job each. */
+    /**
+     * Sequences longer than one partition: a task per partition where every branch is local, else
+     * through the sequence-parallel model, one job each.
+     */
     public List<Long> spread() {
         return spread;
+    }
+
+    /**
+     * What ran the jobs so far, one line each for the summary: the tasks' decoders (e.g. {@code gpu:0 (NVIDIA
+     * H200, bf16 model): 32 task(s)}), then the sequences of the sequence-parallel model.
+     */
+    public List<String> ranOn() {
+        Map<String, Long> tasks = new TreeMap<>();
+        for (String name : decoders.value()) {
+            tasks.merge(name, 1L, Long::sum);
+        }
+        List<String> lines = new ArrayList<>();
+        tasks.forEach((name, count) -> lines.add(name + ": " + count + " task(s)"));
+        sequenceParallel.forEach((how, count) -> lines.add(how + ": " + count + " sequence(s)"));
+        return lines;
     }
 
     /**
@@ -194,30 +235,18 @@ public final class TokenSequences {
      * then the final LayerNorm). Slices cover each sequence once; whole sequences come as one slice,
      * spread ones as one per partition.
      */
-    public JavaRDD<SequenceSlice> hidden(JavaSparkContext jsc, LongNetModel model, int layer, Backend backend,
-                                         int checkpointEvery) {
+    public JavaRDD<SequenceSlice> hidden(JavaSparkContext jsc, LongNetModel model, int layer, int checkpointEvery) {
         int layers = model.config().layers();
         if (layer < -1 || layer > layers) {
             throw new IllegalArgumentException("layer " + layer + " does not exist: the model has layers 0"
                     + " (embeddings) to " + layers + ", or -1 for the final features");
         }
-        Objects.requireNonNull(backend, "backend");
-        JavaRDD<SequenceSlice> out = eachWhole(jsc, model, backend, "hidden states of whole sequences",
-                (m, kernel, seq, tokens) -> {
-                    LongNetModel.Output o = m.forward(tokens, kernel, layer >= 0);
-                    return new SequenceSlice(seq, 0, tokens.length,
-                            layer < 0 ? o.features() : o.hiddenStates().get(layer));
-                });
-        for (long seq : spread) {
-            SequenceParallelModel spm = new SequenceParallelModel(jsc, model.config(), model.weights(), length(seq),
-                    partitionLength, backend, checkpointEvery);
-            jsc.setCallSite("hidden states of sequence " + seq + " (" + spm.plan().describe() + ")");
-            JavaRDD<TokenPartition> tokens = partitioned(seq, spm.plan());
+        RunWork work = (decoder, seq, tokens, where) ->
+                new SequenceSlice(seq, where.start(), tokens.length, decoder.hiddenStates(tokens, where, layer));
+        return each(jsc, model, "hidden states", work, (spm, seq, tokens) -> {
             JavaRDD<SequenceParallelModel.HiddenPartition> h = layer < 0 ? spm.features(tokens) : spm.hidden(tokens, layer);
-            out = out.union(h.map(b -> new SequenceSlice(seq, b.start(), b.length(), b.x())));
-        }
-        jsc.clearCallSite();
-        return out;
+            return h.map(b -> new SequenceSlice(seq, b.start(), b.length(), b.x()));
+        }, checkpointEvery);
     }
 
     /**
@@ -225,57 +254,104 @@ public final class TokenSequences {
      * 0..p)}, so a sequence of {@code n} tokens has {@code n - 1} (its last position predicts nothing; a
      * one-token sequence comes as an empty slice).
      */
-    public JavaRDD<SequenceSlice> nextTokenLogProbs(JavaSparkContext jsc, LongNetModel model, Backend backend,
-                                                    int checkpointEvery) {
-        Objects.requireNonNull(backend, "backend");
-        JavaRDD<SequenceSlice> out = eachWhole(jsc, model, backend, "score whole sequences",
-                (m, kernel, seq, tokens) -> {
-                    float[] lp = tokens.length > 1 ? m.nextTokenLogProbs(tokens, kernel) : new float[0];
-                    return new SequenceSlice(seq, 0, lp.length, lp);
-                });
+    public JavaRDD<SequenceSlice> nextTokenLogProbs(JavaSparkContext jsc, LongNetModel model, int checkpointEvery) {
+        RunWork work = (decoder, seq, tokens, where) -> {
+            float[] lp = where.scored(tokens.length) > 0 ? decoder.nextTokenLogProbs(tokens, where) : new float[0];
+            return new SequenceSlice(seq, where.start(), lp.length, lp);
+        };
+        return each(jsc, model, "next-token log-probs", work, (spm, seq, tokens) -> spm.nextTokenLogProbs(tokens)
+                .map(b -> new SequenceSlice(seq, b.start(), b.logProbs().length, b.logProbs())), checkpointEvery);
+    }
+
+    /** What a task computes of a whole sequence or of a run of one that needs nothing outside it. */
+    private interface RunWork extends java.io.Serializable {
+        SequenceSlice run(ModelDecoder decoder, long seq, int[] tokens, SequenceWindow where);
+    }
+
+    /** What the sequence-parallel model computes of one sequence's partitions. */
+    private interface SpreadWork {
+        JavaRDD<SequenceSlice> run(SequenceParallelModel model, long seq, JavaRDD<TokenPartition> tokens);
+    }
+
+    /**
+     * {@code work} on every whole sequence and on every partition of the spread sequences whose branches are
+     * all local; {@code spreadWork} through the sequence-parallel model for the others.
+     */
+    private JavaRDD<SequenceSlice> each(JavaSparkContext jsc, LongNetModel model, String what, RunWork work,
+                                        SpreadWork spreadWork, int checkpointEvery) {
+        Broadcast<LongNetConfig> configB = jsc.broadcast(model.config());
+        Broadcast<ModelWeights> weightsB = jsc.broadcast(model.weights());
+        Backend backend = this.backend;
+        CollectionAccumulator<String> ran = decoders;
+        jsc.setCallSite(what + " of whole sequences");
+        JavaRDD<SequenceSlice> out = onDecoders(wholeSequences(jsc.broadcast(whole)), configB, weightsB, backend, ran,
+                work);
         for (long seq : spread) {
-            SequenceParallelModel spm = new SequenceParallelModel(jsc, model.config(), model.weights(), length(seq),
-                    partitionLength, backend, checkpointEvery);
-            jsc.setCallSite("score sequence " + seq + " (" + spm.plan().describe() + ")");
-            out = out.union(spm.nextTokenLogProbs(partitioned(seq, spm.plan()))
-                    .map(b -> new SequenceSlice(seq, b.start(), b.logProbs().length, b.logProbs())));
+            long n = length(seq);
+            PartitionPlan plan = plan(n);
+            if (plan.spanning().isEmpty()) {
+                jsc.setCallSite(what + " of sequence " + seq + ", a task per partition (" + plan.describe() + ")");
+                out = out.union(onDecoders(partitioned(seq, plan).map(t -> new Run(seq, t.tokens(),
+                        new SequenceWindow(t.start(), n, t.nextToken()))), configB, weightsB, backend, ran, work));
+            } else {
+                SequenceParallelModel spm = new SequenceParallelModel(jsc, model.config(), model.weights(), plan,
+                        backend, checkpointEvery);
+                jsc.setCallSite(what + " of sequence " + seq + " (" + plan.describe() + ")");
+                sequenceParallel.merge("sequence-parallel, layers on the cpu, attention (" + backend
+                        + " backend) exchanged per layer", 1L, Long::sum);
+                out = out.union(spreadWork.run(spm, seq, partitioned(seq, plan)));
+            }
         }
         jsc.clearCallSite();
         return out;
     }
 
-    /** What a task computes of one whole sequence. */
-    private interface WholeSequenceWork extends java.io.Serializable {
-        SequenceSlice run(LongNetModel model, AttentionKernel kernel, long seq, int[] tokens);
+    /** Tokens of a whole sequence or of a run of one, and where they lie. */
+    private record Run(long seq, int[] tokens, SequenceWindow where) implements java.io.Serializable {
     }
 
-    /** {@code work} on every sequence that fits one partition, inside tasks (model and kernel once per task). */
-    private JavaRDD<SequenceSlice> eachWhole(JavaSparkContext jsc, LongNetModel model, Backend backend,
-                                             String callSite, WholeSequenceWork work) {
-        Broadcast<LongNetConfig> configB = jsc.broadcast(model.config());
-        Broadcast<ModelWeights> weightsB = jsc.broadcast(model.weights());
-        jsc.setCallSite(callSite);
-        return wholeSequences(jsc.broadcast(whole)).mapPartitions(seqs -> {
+    /** {@code work} on every run, inside tasks: one decoder per task, on the task's GPU when the backend takes it. */
+    private static JavaRDD<SequenceSlice> onDecoders(JavaRDD<Run> runs, Broadcast<LongNetConfig> configB,
+                                                     Broadcast<ModelWeights> weightsB, Backend backend,
+                                                     CollectionAccumulator<String> ran, RunWork work) {
+        return runs.mapPartitions(it -> {
+            if (!it.hasNext()) {
+                return java.util.Collections.emptyIterator();
+            }
             List<SequenceSlice> result = new ArrayList<>();
             LongNetModel m = new LongNetModel(configB.value(), weightsB.value());
             TaskContext task = TaskContext.get();
-            try (AttentionKernel kernel = backend.open(task == null ? 1 : task.cpus(), -1)) {
-                while (seqs.hasNext()) {
-                    Tuple2<Long, int[]> s = seqs.next();
-                    result.add(work.run(m, kernel, s._1(), s._2()));
+            try (ModelDecoder decoder = ModelDecoders.open(backend, m, task == null ? 1 : task.cpus(),
+                    TaskGpu.ordinal(task))) {
+                ran.add(decoder.name());
+                while (it.hasNext()) {
+                    Run r = it.next();
+                    result.add(work.run(decoder, r.seq(), r.tokens(), r.where()));
                 }
             }
             return result.iterator();
         });
     }
 
-    /** The sequences of {@code whole}, each one record (seq_id, its tokens in order). */
-    private JavaPairRDD<Long, int[]> wholeSequences(Broadcast<Set<Long>> whole) {
-        return rows.javaRDD()
-                .filter(row -> whole.value().contains(row.getLong(0)))
-                .mapToPair(row -> new Tuple2<>(row.getLong(0), new Tuple2<>(row.getLong(1), toInts(row.getList(2)))))
+    /** The sequences of {@code whole}, each one run (its tokens in order). */
+    private JavaRDD<Run> wholeSequences(Broadcast<Set<Long>> whole) {
+        return blocks(rows)
+                .filter(b -> whole.value().contains(b._1()))
+                .mapToPair(b -> new Tuple2<>(b._1(), new Tuple2<>(b._2(), b._3())))
                 .groupByKey()
-                .mapValues(TokenSequences::concat);
+                .map(s -> {
+                    int[] tokens = concat(s._2());
+                    return new Run(s._1(), tokens, SequenceWindow.whole(tokens.length));
+                });
+    }
+
+    /**
+     * The blocks as (seq_id, block, tokens), read from Spark's binary rows: the token arrays are copied out
+     * whole, not boxed one id at a time as {@code Row.getList} would.
+     */
+    private static JavaRDD<scala.Tuple3<Long, Long, int[]>> blocks(Dataset<Row> rows) {
+        return rows.queryExecution().toRdd().toJavaRDD()
+                .map(r -> new scala.Tuple3<>(r.getLong(0), r.getLong(1), r.getArray(2).toIntArray()));
     }
 
     /**
@@ -292,11 +368,11 @@ public final class TokenSequences {
         }
         int perPartition = length / blockSize;
         // The first block of a partition also goes to the previous one, which needs its first token.
-        return rows.filter(col(BlockColumns.SEQ_ID).equalTo(seq)).javaRDD()
+        return blocks(rows.filter(col(BlockColumns.SEQ_ID).equalTo(seq)))
                 .flatMapToPair(row -> {
-                    long block = row.getLong(1);
+                    long block = row._2();
                     int p = (int) (block / perPartition);
-                    int[] ids = toInts(row.getList(2));
+                    int[] ids = row._3();
                     List<Tuple2<Integer, Tuple2<Long, int[]>>> to = new ArrayList<>(2);
                     to.add(new Tuple2<>(p, new Tuple2<>(block, ids)));
                     if (block % perPartition == 0 && p > 0) {
@@ -320,14 +396,6 @@ public final class TokenSequences {
                     return List.of(new TokenPartition(p, (long) p * length, concat(mine), next)).iterator();
                 }, true)
                 .setName("tokens of sequence " + seq + " in partitions of " + length);
-    }
-
-    private static int[] toInts(List<Integer> list) {
-        int[] a = new int[list.size()];
-        for (int i = 0; i < a.length; i++) {
-            a[i] = list.get(i);
-        }
-        return a;
     }
 
     /** Blocks in order, their tokens end to end. */

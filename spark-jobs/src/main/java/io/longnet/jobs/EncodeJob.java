@@ -84,9 +84,9 @@ final class EncodeJob {
         out.printf(Locale.ROOT, "encode: %d sequence(s), %d token(s), %s; %d whole in a task, %d sequence-parallel%n",
                 sequences.count(), sequences.tokens(), r.layer() == null ? "final features" : "hidden states after layer "
                         + r.layer(), sequences.whole().size(), sequences.spread().size());
-        JavaRDD<SequenceSlice> encoded = sequences.hidden(jsc, model, r.layer() == null ? -1 : r.layer(), r.backend(),
-                r.checkpointEvery());
+        JavaRDD<SequenceSlice> encoded = sequences.hidden(jsc, model, r.layer() == null ? -1 : r.layer(), r.checkpointEvery());
         write(spark, encoded.cache(), r, config, blockSize, sequences.tokens());
+        ModelJobInputs.printRanOn(sequences, out);
         out.printf(Locale.ROOT, "done: %d tokens in %.2f s; wrote %s%n", sequences.tokens(), in.seconds(),
                 r.out());
         return sequences.tokens();

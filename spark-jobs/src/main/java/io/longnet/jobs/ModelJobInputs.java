@@ -1,5 +1,6 @@
 package io.longnet.jobs;
 
+import io.longnet.attention.Backend;
 import io.longnet.datasets.TokenBlocks;
 import io.longnet.datasets.TokenManifest;
 import io.longnet.model.LongNetModel;
@@ -32,6 +33,8 @@ record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences
 
         int partitionLength();
 
+        Backend backend();
+
         /** Where long sequences' layer chains are checkpointed; null or blank: a hidden sibling of the output. */
         String checkpointDir();
     }
@@ -45,9 +48,14 @@ record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences
     static <T> T run(SparkSession spark, Request r, Job<T> job) throws IOException {
         long startNanos = System.nanoTime();
         try (ModelJobInputs in = open(spark, r.tokens(), r.model(), r.out(), r.overwrite(), r.partitionLength(),
-                r.checkpointDir(), startNanos)) {
+                r.backend(), r.checkpointDir(), startNanos)) {
             return job.run(in);
         }
+    }
+
+    /** What ran the model, one line each: the decoders of the tasks and the sequence-parallel runs. */
+    static void printRanOn(TokenSequences sequences, java.io.PrintStream out) {
+        sequences.ranOn().forEach(line -> out.println("ran on: " + line));
     }
 
     /** Seconds since the job started, before its inputs were opened. */
@@ -56,7 +64,8 @@ record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences
     }
 
     private static ModelJobInputs open(SparkSession spark, String tokens, String modelDir, String out, boolean overwrite,
-                                       int partitionLength, String checkpointDir, long startNanos) throws IOException {
+                                       int partitionLength, Backend backend, String checkpointDir, long startNanos)
+            throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         AtomicOutput.requireAbsent(out, conf, overwrite);
         LongNetModel model = LongNetModel.load(Path.of(modelDir));
@@ -67,7 +76,7 @@ record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences
                     + model.config().vocabSize());
         }
         TokenSequences sequences = new TokenSequences(TokenBlocks.read(spark, tokens), manifest.blockSize(),
-                model.config(), partitionLength);
+                model.config(), partitionLength, backend);
         org.apache.hadoop.fs.Path own = null;
         if (checkpointDir == null || checkpointDir.isBlank()) {
             own = AtomicOutput.sibling(new org.apache.hadoop.fs.Path(out), "checkpoints");

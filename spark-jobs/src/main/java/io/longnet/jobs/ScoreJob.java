@@ -82,7 +82,7 @@ final class ScoreJob {
         out.printf(Locale.ROOT, "score: %d sequence(s), %d token(s); %d scored whole in a task, %d sequence-parallel%n",
                 sequences.count(), sequences.tokens(), sequences.whole().size(), sequences.spread().size());
 
-        JavaRDD<SequenceSlice> scored = sequences.nextTokenLogProbs(jsc, in.model(), r.backend(), r.checkpointEvery())
+        JavaRDD<SequenceSlice> scored = sequences.nextTokenLogProbs(jsc, in.model(), r.checkpointEvery())
                 .cache();
         // Per sequence, as the ML stage gives it; its totals are a few numbers per sequence on the driver.
         Dataset<Row> perSequence = LongNetScorer.perSequence(spark, scored, "").cache();
@@ -92,6 +92,7 @@ final class ScoreJob {
         scored.unpersist();
         double lpSum = totals.isNullAt(0) ? 0 : totals.getDouble(0);
         long predictions = totals.isNullAt(1) ? 0 : totals.getLong(1);
+        ModelJobInputs.printRanOn(sequences, out);
         Summary summary = new Summary(sequences.count(), sequences.tokens(),
                 predictions == 0 ? Double.NaN : -lpSum / predictions, in.seconds());
         out.printf(Locale.ROOT, "done: %d sequence(s), %d tokens in %.2f s (%.0f tokens/s); mean NLL %.4f nats/token,"

@@ -88,7 +88,7 @@ public final class LongNetEncoder extends LongNetModelStage<LongNetEncoder>
         TokenSequences sequences = sequences(dataset, model, "LongNetEncoder");
         int blockSize = sequences.blockSize();
         int width = model.config().dModel();
-        JavaRDD<SequenceSlice> hidden = sequences.hidden(jsc, model, getLayer(), parsedBackend(), getCheckpointEvery());
+        JavaRDD<SequenceSlice> hidden = sequences.hidden(jsc, model, getLayer(), getCheckpointEvery());
         JavaRDD<Row> rows = hidden.flatMap(s -> {
             List<Row> out = new ArrayList<>();
             for (SequenceSlice b : s.byBlock(blockSize, width)) {

@@ -130,7 +130,7 @@ public abstract sealed class LongNetModelStage<S extends LongNetModelStage<S>> e
         try {
             Dataset<Row> rows = dataset.select(functions.col(SEQ_ID), functions.col(BLOCK),
                     functions.col(getTokensCol()).as(BlockColumns.TOKENS));
-            return new TokenSequences(rows, 0, model.config(), getPartitionLength());
+            return new TokenSequences(rows, 0, model.config(), getPartitionLength(), parsedBackend());
         } finally {
             jsc.setJobDescription(description);
         }

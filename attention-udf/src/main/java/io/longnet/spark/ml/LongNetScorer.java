@@ -97,7 +97,7 @@ public final class LongNetScorer extends LongNetModelStage<LongNetScorer> {
         SparkSession spark = dataset.sparkSession();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         TokenSequences sequences = sequences(dataset, model, "LongNetScorer");
-        return perSequence(spark, sequences.nextTokenLogProbs(jsc, model, parsedBackend(), getCheckpointEvery()),
+        return perSequence(spark, sequences.nextTokenLogProbs(jsc, model, getCheckpointEvery()),
                 getLogProbsCol());
     }
 

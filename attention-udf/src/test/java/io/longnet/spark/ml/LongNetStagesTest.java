@@ -121,18 +121,22 @@ class LongNetStagesTest {
 
     @Test
     void longSequencesTakeTheSequenceParallelPath() {
-        TokenSequences planned = new TokenSequences(blocks(sequences, B), 0, model.config(), 16);
+        TokenSequences planned = new TokenSequences(blocks(sequences, B), 0, model.config(), 16, io.longnet.attention.Backend.CPU);
         assertEquals(List.of(102L, 103L), planned.spread().stream().sorted().toList());
         assertEquals(java.util.Set.of(100L, 101L), planned.whole());
         assertEquals(B, planned.blockSize());
         assertEquals(5 + 1 + 37 + 70, planned.tokens());
     }
 
-    @ParameterizedTest(name = "layer {0} (-1: final features)")
-    @ValueSource(ints = {-1, 0, 1, 2})
-    void encoderEqualsTheSingleProcessModel(int layer) {
-        LongNetEncoder encoder = new LongNetEncoder().setModelPath(modelDir).setLayer(layer).setPartitionLength(16)
-                .setBackend("cpu");
+    /**
+     * L = 16: branch 32:4 is exchanged (the sequence-parallel model); L = 32: every branch is local, so each
+     * partition runs every layer in one task.
+     */
+    @ParameterizedTest(name = "layer {0} (-1: final features), L = {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"-1, 16", "0, 16", "1, 16", "2, 16", "-1, 32", "1, 32"})
+    void encoderEqualsTheSingleProcessModel(int layer, int partitionLength) {
+        LongNetEncoder encoder = new LongNetEncoder().setModelPath(modelDir).setLayer(layer)
+                .setPartitionLength(partitionLength).setBackend("cpu");
         Dataset<Row> in = blocks(sequences, B);
         Dataset<Row> out = encoder.transform(in);
         assertEquals(encoder.transformSchema(in.schema()), out.schema());

@@ -117,7 +117,7 @@ class LongNetTrainerTest {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(SPARK.session().sparkContext());
         Dataset<Row> rows = in.select(functions.col("seq_id"), functions.col("block"), functions.col("ids").as("tokens"));
         Dataset<Row> expected = LongNetScorer.perSequence(SPARK.session(),
-                new TokenSequences(rows, B, model.config(), 0).nextTokenLogProbs(jsc, model, Backend.AUTO, 0), "");
+                new TokenSequences(rows, B, model.config(), 0, Backend.AUTO).nextTokenLogProbs(jsc, model, 0), "");
         Dataset<Row> got = fitted.transform(in);
         assertEquals(LongNetScorer.SCHEMA, got.schema());
         Map<Long, Row> want = byId(expected);
