@@ -22,14 +22,17 @@ final class TaskGpu {
 
     /**
      * Whether tasks of {@code sc} will run the model on a GPU under {@code backend}, as the driver can tell:
-     * always for {@code gpu}; for {@code auto} when tasks are assigned GPUs ({@code
-     * spark.task.resource.gpu.amount}) or, on a local master, when this process can use device 0.
+     * for {@code gpu} always (on a local master, where the tasks run in this process, {@code gpu} fails
+     * here, before any job, when this process cannot use device 0); for {@code auto} when tasks are
+     * assigned GPUs ({@code spark.task.resource.gpu.amount}) or, on a local master, when device 0 is usable.
      */
     static boolean planned(SparkContext sc, Backend backend) {
+        boolean assigned = sc.conf().contains("spark.task.resource." + RESOURCE + ".amount");
         return switch (backend) {
             case CPU -> false;
-            case GPU -> true;
-            case AUTO -> sc.conf().contains("spark.task.resource." + RESOURCE + ".amount")
+            case GPU -> assigned || !sc.isLocal()
+                    || backend.usableGpu(ModelDecoderProvider.class, 0, "decoder").isPresent();
+            case AUTO -> assigned
                     || sc.isLocal() && backend.usableGpu(ModelDecoderProvider.class, 0, "decoder").isPresent();
         };
     }

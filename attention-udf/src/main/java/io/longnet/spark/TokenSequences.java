@@ -215,6 +215,17 @@ public final class TokenSequences {
     }
 
     /**
+     * How the sequences will run, for the job's first line: e.g. {@code 5 sequence(s), 8112 token(s): 2 whole
+     * in a task, 1 in a task per partition, 2 sequence-parallel (exchange per layer)}.
+     */
+    public String describe() {
+        long exchanged = spread.stream().filter(seq -> !plan(length(seq)).spanning().isEmpty()).count();
+        return count() + " sequence(s), " + tokens() + " token(s): " + whole.size() + " whole in a task, "
+                + (spread.size() - exchanged) + " in a task per partition, " + exchanged
+                + " sequence-parallel (exchange per layer)";
+    }
+
+    /**
      * What ran the jobs so far, one line each for the summary: the tasks' decoders (e.g. {@code gpu:0 (NVIDIA
      * H200, bf16 model): 32 task(s)}), then the sequences of the sequence-parallel model.
      */

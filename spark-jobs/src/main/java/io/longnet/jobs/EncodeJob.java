@@ -81,9 +81,8 @@ final class EncodeJob {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         jsc.setJobDescription("longnet encode " + r.tokens());
         TokenSequences sequences = in.sequences();
-        out.printf(Locale.ROOT, "encode: %d sequence(s), %d token(s), %s; %d whole in a task, %d sequence-parallel%n",
-                sequences.count(), sequences.tokens(), r.layer() == null ? "final features" : "hidden states after layer "
-                        + r.layer(), sequences.whole().size(), sequences.spread().size());
+        out.println("encode: " + (r.layer() == null ? "final features" : "hidden states after layer " + r.layer())
+                + " of " + sequences.describe());
         JavaRDD<SequenceSlice> encoded = sequences.hidden(jsc, model, r.layer() == null ? -1 : r.layer(), r.checkpointEvery());
         write(spark, encoded.cache(), r, config, blockSize, sequences.tokens());
         ModelJobInputs.printRanOn(sequences, out);

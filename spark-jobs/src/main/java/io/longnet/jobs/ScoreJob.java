@@ -79,8 +79,7 @@ final class ScoreJob {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         jsc.setJobDescription("longnet score " + r.tokens());
 
-        out.printf(Locale.ROOT, "score: %d sequence(s), %d token(s); %d scored whole in a task, %d sequence-parallel%n",
-                sequences.count(), sequences.tokens(), sequences.whole().size(), sequences.spread().size());
+        out.println("score: " + sequences.describe());
 
         JavaRDD<SequenceSlice> scored = sequences.nextTokenLogProbs(jsc, in.model(), r.checkpointEvery())
                 .cache();
