@@ -21,19 +21,22 @@ __device__ void layer_norm(const float* x, const float* g, const float* b, OUT* 
     layer_norm_row<OUT>(x + row * width, g, b, y + row * width, width, eps, threadIdx.x % 32);
 }
 
-// f = gelu(f + bias), written to y (y may be f when OUT is float).
-template <typename OUT, bool EXACT>
-__device__ void bias_gelu(const float* f, const float* bias, OUT* y, long long rows, int width) {
-    const long long n = rows * width;
-    for (long long i = first_index(); i < n; i += grid_stride())
-        y[i] = from_float<OUT>(gelu<EXACT>(f[i] + bias[i % width]));
+// y = gelu(f + bias) (y may be f when IN and OUT are one type: each thread reads its element first). A
+// block per row, its threads over the columns: no index division per element.
+template <typename IN, typename OUT, bool EXACT>
+__device__ void bias_gelu(const IN* f, const float* bias, OUT* y, long long rows, int width) {
+    for (long long row = blockIdx.x; row < rows; row += gridDim.x) {
+        const long long base = row * width;
+        for (int c = threadIdx.x; c < width; c += blockDim.x)
+            y[base + c] = from_float<OUT>(gelu<EXACT>(to_float(f[base + c]) + bias[c]));
+    }
 }
 
 // The fused projection qkv [N][3 D] (q, k, v side by side, bias not yet added) into the attention's
 // inputs q, k, v [N][H][d]: bias added, then xPos on q (up) and k (down). One thread per (position, pair),
 // looping over heads, so that each rotation is computed once per position.
-template <typename OUT>
-__device__ void qkv_xpos(const float* qkv, const float* bias, OUT* q, OUT* k, OUT* v, long long n, int heads,
+template <typename IN, typename OUT>
+__device__ void qkv_xpos(const IN* qkv, const float* bias, OUT* q, OUT* k, OUT* v, long long n, int heads,
                          int half, const double* log_scale, const double* inv_freq, long long window,
                          long long total, long long min_pos, int scale_base, long long first_position) {
     const int d = 2 * half;
@@ -43,19 +46,20 @@ __device__ void qkv_xpos(const float* qkv, const float* bias, OUT* q, OUT* k, OU
         const int pair = (int)(i % half);
         const XposFactors f = xpos_factors(first_position + row, log_scale[pair], inv_freq[pair], window, total,
                                            min_pos, scale_base);
-        const float* in = qkv + row * 3 * width;
+        const IN* in = qkv + row * 3 * width;
         for (int h = 0; h < heads; h++) {
             const int c = h * d + 2 * pair;
             const long long at = row * width + c;
-            const float2 qr = xpos_rotate(in[c] + bias[c], in[c + 1] + bias[c + 1], f.cos_up, f.sin_up);
-            const float2 kr = xpos_rotate(in[width + c] + bias[width + c], in[width + c + 1] + bias[width + c + 1],
-                                          f.cos_down, f.sin_down);
+            const float2 qr = xpos_rotate(to_float(in[c]) + bias[c], to_float(in[c + 1]) + bias[c + 1], f.cos_up,
+                                          f.sin_up);
+            const float2 kr = xpos_rotate(to_float(in[width + c]) + bias[width + c],
+                                          to_float(in[width + c + 1]) + bias[width + c + 1], f.cos_down, f.sin_down);
             q[at] = from_float<OUT>(qr.x);
             q[at + 1] = from_float<OUT>(qr.y);
             k[at] = from_float<OUT>(kr.x);
             k[at + 1] = from_float<OUT>(kr.y);
-            v[at] = from_float<OUT>(in[2 * width + c] + bias[2 * width + c]);
-            v[at + 1] = from_float<OUT>(in[2 * width + c + 1] + bias[2 * width + c + 1]);
+            v[at] = from_float<OUT>(to_float(in[2 * width + c]) + bias[2 * width + c]);
+            v[at + 1] = from_float<OUT>(to_float(in[2 * width + c + 1]) + bias[2 * width + c + 1]);
         }
     }
 }
@@ -75,7 +79,10 @@ extern "C" {
 
 // x[p] = table[tokens[p]] (tokens checked against the vocabulary by the launcher).
 __global__ void embed_gather(const int* tokens, const float* table, float* x, long long n, int d) {
-    for (long long i = first_index(); i < n * d; i += grid_stride()) x[i] = table[(long long)tokens[i / d] * d + i % d];
+    for (long long row = blockIdx.x; row < n; row += gridDim.x) {
+        const float* from = table + (long long)tokens[row] * d;
+        for (int c = threadIdx.x; c < d; c += blockDim.x) x[row * d + c] = from[c];
+    }
 }
 
 __global__ void __launch_bounds__(RowTraits::THREADS) layer_norm_f32(const float* x, const float* g, const float* b,
@@ -83,33 +90,40 @@ __global__ void __launch_bounds__(RowTraits::THREADS) layer_norm_f32(const float
 __global__ void __launch_bounds__(RowTraits::THREADS) layer_norm_bf16(const float* x, const float* g, const float* b,
         __nv_bfloat16* y, long long rows, int width, double eps) { layer_norm<__nv_bfloat16>(x, g, b, y, rows, width, eps); }
 
+// The fp32 model: exact GELU in double.
 __global__ void bias_gelu_f32(const float* f, const float* bias, float* y, long long rows, int width) {
-    bias_gelu<float, true>(f, bias, y, rows, width);
+    bias_gelu<float, float, true>(f, bias, y, rows, width);
 }
-__global__ void bias_gelu_bf16(const float* f, const float* bias, __nv_bfloat16* y, long long rows, int width) {
-    bias_gelu<__nv_bfloat16, false>(f, bias, y, rows, width);
+// The bf16 model: the product's bf16 output in place, float math.
+__global__ void bias_gelu_bf16(const __nv_bfloat16* f, const float* bias, __nv_bfloat16* y, long long rows, int width) {
+    bias_gelu<__nv_bfloat16, __nv_bfloat16, false>(f, bias, y, rows, width);
 }
-// The bf16 path's GELU before a sub-LayerNorm: float math, fp32 output.
-__global__ void bias_gelu_fast_f32(const float* f, const float* bias, float* y, long long rows, int width) {
-    bias_gelu<float, false>(f, bias, y, rows, width);
+// The bf16 model before a sub-LayerNorm: fp32 output for the LayerNorm's statistics.
+__global__ void bias_gelu_bf16_f32(const __nv_bfloat16* f, const float* bias, float* y, long long rows, int width) {
+    bias_gelu<__nv_bfloat16, float, false>(f, bias, y, rows, width);
 }
 
 __global__ void qkv_xpos_f32(const float* qkv, const float* bias, float* q, float* k, float* v, long long n, int heads,
         int half, const double* log_scale, const double* inv_freq, long long window, long long total,
         long long min_pos, int scale_base, long long first_position) {
-    qkv_xpos<float>(qkv, bias, q, k, v, n, heads, half, log_scale, inv_freq, window, total, min_pos, scale_base,
-                    first_position);
+    qkv_xpos<float, float>(qkv, bias, q, k, v, n, heads, half, log_scale, inv_freq, window, total, min_pos,
+                           scale_base, first_position);
 }
-__global__ void qkv_xpos_bf16(const float* qkv, const float* bias, __nv_bfloat16* q, __nv_bfloat16* k,
+// The bf16 model: the projection's bf16 output in, the attention's bf16 inputs out.
+__global__ void qkv_xpos_bf16(const __nv_bfloat16* qkv, const float* bias, __nv_bfloat16* q, __nv_bfloat16* k,
         __nv_bfloat16* v, long long n, int heads, int half, const double* log_scale, const double* inv_freq,
         long long window, long long total, long long min_pos, int scale_base, long long first_position) {
-    qkv_xpos<__nv_bfloat16>(qkv, bias, q, k, v, n, heads, half, log_scale, inv_freq, window, total, min_pos,
-                            scale_base, first_position);
+    qkv_xpos<__nv_bfloat16, __nv_bfloat16>(qkv, bias, q, k, v, n, heads, half, log_scale, inv_freq, window, total,
+                                           min_pos, scale_base, first_position);
 }
 
-// x[r][c] += bias[c]: the bias of a product accumulated into the residual stream by the GEMM.
+// x[r][c] += bias[c]: the bias of a product accumulated into the residual stream by the GEMM. A block per
+// row, as bias_gelu.
 __global__ void add_bias(float* x, const float* bias, long long rows, int width) {
-    for (long long i = first_index(); i < rows * width; i += grid_stride()) x[i] += bias[i % width];
+    for (long long row = blockIdx.x; row < rows; row += gridDim.x) {
+        float* r = x + row * width;
+        for (int c = threadIdx.x; c < width; c += blockDim.x) r[c] += bias[c];
+    }
 }
 
 __global__ void __launch_bounds__(RowTraits::THREADS) lse_update_f32(const float* logits, long long rows, int cols,

@@ -64,11 +64,22 @@ final class CublasGemm implements AutoCloseable {
      * in fp32.
      */
     void linear(Precision precision, long x, long w, long y, int rows, int in, int out, boolean accumulate) {
+        linear(precision, x, w, y, Precision.FP32, rows, in, out, accumulate);
+    }
+
+    /**
+     * As {@link #linear(Precision, long, long, long, int, int, int, boolean)} with {@code y} in {@code yType}:
+     * bf16 where the next kernel reads only bf16, halving the bytes written and read back.
+     */
+    void linear(Precision precision, long x, long w, long y, Precision yType, int rows, int in, int out,
+                boolean accumulate) {
         int type = precision == Precision.BF16 ? CUDA_R_16BF : CUDA_R_32F;
+        int outType = yType == Precision.BF16 ? CUDA_R_16BF : CUDA_R_32F;
         // Column-major, y^T [out][rows] = w [out][in] . x^T: w as stored is w^T column-major, hence op T.
         check(cublas.cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, one, device(w), type, in,
-                device(x), type, in, accumulate ? one : zero, device(y), CUDA_R_32F, out, CUBLAS_COMPUTE_32F,
-                CUBLAS_GEMM_DEFAULT), "cublasGemmEx(" + rows + " x " + in + " x " + out + ", " + precision + ")");
+                device(x), type, in, accumulate ? one : zero, device(y), outType, out, CUBLAS_COMPUTE_32F,
+                CUBLAS_GEMM_DEFAULT), "cublasGemmEx(" + rows + " x " + in + " x " + out + ", " + precision + " to "
+                + yType + ")");
     }
 
     /** A JavaCPP view of a device address (JavaCPP only passes it on; it never reads or frees it). */

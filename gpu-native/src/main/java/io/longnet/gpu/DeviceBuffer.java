@@ -49,7 +49,15 @@ final class DeviceBuffer extends NativeBuffer {
 
     /** Copies {@code bytes()} into {@code dst} (element 0 at its position). */
     void download(Buffer dst) {
-        check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst.slice()), ptr, bytes()), "cuMemcpyDtoH");
+        download(dst, bytes());
+    }
+
+    /** Copies the first {@code count} bytes into {@code dst} (element 0 at its position). */
+    void download(Buffer dst, long count) {
+        if (count < 0 || count > bytes()) {
+            throw new IndexOutOfBoundsException(count + " bytes of a buffer of " + bytes());
+        }
+        check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst.slice()), ptr, count), "cuMemcpyDtoH");
     }
 
     void fill32(int bits, CUstream stream) {

@@ -63,6 +63,8 @@ public final class DeviceDecoder implements ModelDecoder {
     private final DeviceBuffer invFreq;
     private final LayerWeights[] layers;
     private final long logitBlockBytes;
+    /** The activations of the longest run so far, reused by later calls. */
+    private Activations cached;
     /** Set only while {@link #profileLogProbs} runs. */
     private PhaseTimer timer;
 
@@ -146,9 +148,8 @@ public final class DeviceDecoder implements ModelDecoder {
      * (the weights come on top).
      */
     public long callBytes(int n) {
-        int chunk = Math.min(config.vocabSize(), VOCAB_CHUNK);
-        long block = Math.max(1, Math.min(n, logitBlockBytes / (4L * chunk)));
-        return activationBytes(n) + 4 * block * chunk + 20 * block + 4L * n;
+        long block = lmBlock(n);
+        return activationBytes(n) + 4 * block * lmChunk() + 20 * block + 4L * n;
     }
 
     /** Device bytes the activations of an {@code n}-token sequence take (the weights come on top). */
@@ -157,8 +158,10 @@ public final class DeviceDecoder implements ModelDecoder {
         long es = elementBytes();
         long nd = n * d;
         boolean bf16 = precision == Precision.BF16;
-        return 4L * n + nd * 4 + nd * es + 3 * nd * 4 + 3 * nd * es + nd * 4 + 4L * n * config.heads()
-                + (bf16 || config.subLn() ? nd * es : 0) + (long) n * config.ffnDim() * (4 + (bf16 ? 2 : 0));
+        long nf = (long) n * config.ffnDim();
+        // As Activations allocates them: tokens, x, h, qkv, q, k, v, o, lse, ob, fb, f.
+        return 4L * (n + 1) + 4 * nd + es * nd + 3 * es * nd + 3 * es * nd + 4 * nd + 4L * n * config.heads()
+                + (bf16 || config.subLn() ? es * nd : 0) + es * nf + (bf16 && config.subLn() ? 4 * nf : 0);
     }
 
     @Override
@@ -209,7 +212,7 @@ public final class DeviceDecoder implements ModelDecoder {
                     config.layerNormEps());
             lap(Phase.ELEMENTWISE);
             // The targets are the tokens from the second on, then the one after the run: tokens[1..n], uploaded.
-            return lmHead(a.h.address(), a.tokens.address() + 4, where.scored(n));
+            return lmHead(a, a.h.address(), a.tokens.address() + 4, where.scored(n));
         }
     }
 
@@ -240,38 +243,42 @@ public final class DeviceDecoder implements ModelDecoder {
      * (device address, this decoder's input type) and targets (device address of int32): row blocks of
      * logits within {@link #LOGIT_BLOCK_BYTES}, vocabulary chunks of {@link #VOCAB_CHUNK}, a running log-sum-exp per row.
      */
-    private float[] lmHead(long features, long targets, int count) {
+    private float[] lmHead(Activations a, long features, long targets, int count) {
         if (count == 0) {
             return new float[0];
         }
         int vocab = config.vocabSize();
         int d = config.dModel();
-        int chunk = Math.min(vocab, VOCAB_CHUNK);
-        int block = (int) Math.max(1, Math.min(count, logitBlockBytes / (4L * chunk)));
+        int chunk = lmChunk();
+        int block = lmBlock(count);
         boolean exact = precision == Precision.FP32;
-        try (DeviceBuffer logits = new DeviceBuffer(4L * block * chunk);
-             DeviceBuffer max = new DeviceBuffer(8L * block);
-             DeviceBuffer sum = new DeviceBuffer(8L * block);
-             DeviceBuffer target = new DeviceBuffer(4L * block);
-             DeviceBuffer lp = new DeviceBuffer(4L * count)) {
-            for (int r0 = 0; r0 < count; r0 += block) {
-                int rows = Math.min(block, count - r0);
-                for (int c0 = 0; c0 < vocab; c0 += chunk) {
-                    int cols = Math.min(chunk, vocab - c0);
-                    gemm.linear(precision, features + (long) r0 * d * elementBytes(),
-                            embedLm.address() + (long) c0 * d * elementBytes(), logits.address(), rows, d, cols, false);
-                    lap(Phase.LM_GEMM);
-                    kernels.lseUpdate(exact, logits.address(), rows, cols, c0, targets + 4L * r0, max.address(),
-                            sum.address(), target.address());
-                    lap(Phase.LM_LSE);
-                }
-                kernels.lseFinish(max.address(), sum.address(), target.address(), lp.address() + 4L * r0, rows);
+        for (int r0 = 0; r0 < count; r0 += block) {
+            int rows = Math.min(block, count - r0);
+            for (int c0 = 0; c0 < vocab; c0 += chunk) {
+                int cols = Math.min(chunk, vocab - c0);
+                gemm.linear(precision, features + (long) r0 * d * elementBytes(),
+                        embedLm.address() + (long) c0 * d * elementBytes(), a.logits.address(), rows, d, cols, false);
+                lap(Phase.LM_GEMM);
+                kernels.lseUpdate(exact, a.logits.address(), rows, cols, c0, targets + 4L * r0, a.max.address(),
+                        a.sum.address(), a.target.address());
                 lap(Phase.LM_LSE);
             }
-            float[] out = new float[count];
-            lp.download(FloatBuffer.wrap(out));
-            return out;
+            kernels.lseFinish(a.max.address(), a.sum.address(), a.target.address(), a.lp.address() + 4L * r0, rows);
+            lap(Phase.LM_LSE);
         }
+        float[] out = new float[count];
+        a.lp.download(FloatBuffer.wrap(out), 4L * count);
+        return out;
+    }
+
+    /** Vocabulary columns per LM-head product. */
+    private int lmChunk() {
+        return Math.min(config.vocabSize(), VOCAB_CHUNK);
+    }
+
+    /** Rows per LM-head logit block for {@code count} rows. */
+    private int lmBlock(int count) {
+        return (int) Math.max(1, Math.min(count, logitBlockBytes / (4L * lmChunk())));
     }
 
     /** One decoder layer in place on {@code a.x}; queued, no host synchronisation. */
@@ -284,7 +291,8 @@ public final class DeviceDecoder implements ModelDecoder {
         boolean exact = precision == Precision.FP32;
         kernels.layerNorm(precision, a.x.address(), w.attnLnW.address(), w.attnLnB.address(), a.h.address(), n, d, eps);
         lap(Phase.ELEMENTWISE);
-        gemm.linear(precision, a.h.address(), w.qkvW.address(), a.qkv.address(), n, d, 3 * d, false);
+        // The products that only feed a kernel reading the decoder's type write that type (bf16: half the bytes).
+        gemm.linear(precision, a.h.address(), w.qkvW.address(), a.qkv.address(), precision, n, d, 3 * d, false);
         lap(Phase.GEMM);
         long window = xposParameters.window();
         long total = a.where.total();
@@ -307,14 +315,16 @@ public final class DeviceDecoder implements ModelDecoder {
         kernels.addBias(a.x.address(), w.outB.address(), n, d);
         kernels.layerNorm(precision, a.x.address(), w.ffnLnW.address(), w.ffnLnB.address(), a.h.address(), n, d, eps);
         lap(Phase.ELEMENTWISE);
-        gemm.linear(precision, a.h.address(), w.fc1W.address(), a.f.address(), n, d, ffn, false);
+        // fp32: fc1 into f, GELU in place. bf16: fc1 into fb (bf16), GELU into f (fp32) for the sub-LN's
+        // statistics, or in place.
+        gemm.linear(precision, a.h.address(), w.fc1W.address(), a.fb.address(), precision, n, d, ffn, false);
         lap(Phase.GEMM);
         if (config.subLn()) {
-            kernels.biasGelu(Precision.FP32, exact, a.f.address(), w.fc1B.address(), a.f.address(), n, ffn);
+            kernels.biasGelu(precision, Precision.FP32, a.fb.address(), w.fc1B.address(), a.f.address(), n, ffn);
             kernels.layerNorm(precision, a.f.address(), w.ffnInnerLnW.address(), w.ffnInnerLnB.address(),
                     a.fb.address(), n, ffn, eps);
         } else {
-            kernels.biasGelu(precision, exact, a.f.address(), w.fc1B.address(), a.fb.address(), n, ffn);
+            kernels.biasGelu(precision, precision, a.fb.address(), w.fc1B.address(), a.fb.address(), n, ffn);
         }
         lap(Phase.ELEMENTWISE);
         gemm.linear(precision, a.fb.address(), w.fc2W.address(), a.x.address(), n, ffn, d, true);
@@ -333,7 +343,15 @@ public final class DeviceDecoder implements ModelDecoder {
         where.check(n, config);
         xpos.table(where.start(), 0, where.total());  // the centred span must keep the factors in float range
         device.makeCurrent();
-        Activations a = new Activations(n, where);
+        if (cached != null && cached.rows < n) {
+            cached.free();
+            cached = null;
+        }
+        if (cached == null) {
+            cached = new Activations(n);
+        }
+        Activations a = cached;
+        a.where = where;
         a.tokens.upload(tokens, 0);
         if (where.nextToken() >= 0) {
             a.tokens.upload(new int[] {where.nextToken()}, n);
@@ -344,10 +362,17 @@ public final class DeviceDecoder implements ModelDecoder {
         return a;
     }
 
-    /** The activations of one sequence: fp32 residual stream and products, inputs in the decoder's type. */
+    /**
+     * The activations of up to {@code rows} positions: fp32 residual stream and products, inputs in the
+     * decoder's type, the LM head's buffers. Kept from call to call (allocating and freeing gigabytes costs
+     * more than a layer), reserved in the device's budget until the decoder closes or a longer run needs
+     * more; closing them after a call only waits for its kernels.
+     */
     private final class Activations implements AutoCloseable {
         private final NativeResources held = new NativeResources();
-        final SequenceWindow where;
+        final int rows;
+        /** The run of the current call. */
+        SequenceWindow where;
         final DeviceBuffer tokens;
         final DeviceBuffer x;
         final DeviceBuffer h;
@@ -360,9 +385,14 @@ public final class DeviceDecoder implements ModelDecoder {
         final DeviceBuffer ob;
         final DeviceBuffer f;
         final DeviceBuffer fb;
+        final DeviceBuffer logits;
+        final DeviceBuffer max;
+        final DeviceBuffer sum;
+        final DeviceBuffer target;
+        final DeviceBuffer lp;
 
-        Activations(int n, SequenceWindow where) {
-            this.where = where;
+        Activations(int n) {
+            this.rows = n;
             long nd = (long) n * config.dModel();
             long nf = (long) n * config.ffnDim();
             long es = elementBytes();
@@ -372,24 +402,36 @@ public final class DeviceDecoder implements ModelDecoder {
                 tokens = held.add(new DeviceBuffer(4L * (n + 1)));
                 x = held.add(new DeviceBuffer(4 * nd));
                 h = held.add(new DeviceBuffer(es * nd));
-                qkv = held.add(new DeviceBuffer(12 * nd));
+                qkv = held.add(new DeviceBuffer(3 * es * nd));
                 q = held.add(new DeviceBuffer(es * nd));
                 k = held.add(new DeviceBuffer(es * nd));
                 v = held.add(new DeviceBuffer(es * nd));
                 o = held.add(new DeviceBuffer(4 * nd));
                 lse = held.add(new DeviceBuffer(4L * n * config.heads()));
                 ob = bf16 || config.subLn() ? held.add(new DeviceBuffer(es * nd)) : o;
-                f = held.add(new DeviceBuffer(4 * nf));
-                fb = bf16 ? held.add(new DeviceBuffer(2 * nf)) : f;
+                fb = held.add(new DeviceBuffer(es * nf));
+                f = !bf16 ? fb : config.subLn() ? held.add(new DeviceBuffer(4 * nf)) : null;
+                long block = lmBlock(n);
+                logits = held.add(new DeviceBuffer(4L * block * lmChunk()));
+                max = held.add(new DeviceBuffer(8L * block));
+                sum = held.add(new DeviceBuffer(8L * block));
+                target = held.add(new DeviceBuffer(4L * block));
+                lp = held.add(new DeviceBuffer(4L * n));
             } catch (RuntimeException | Error e) {
                 held.closeAfter(e);
                 throw e;
             }
         }
 
+        /** The end of a call: waits for its kernels (the buffers stay for the next call). */
         @Override
         public void close() {
-            // Queued kernels may still read these buffers: wait for them first.
+            where = null;
+            check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (decoder)");
+        }
+
+        /** Frees the buffers and their reservation, once queued kernels are done with them. */
+        void free() {
             try {
                 check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (decoder)");
             } finally {
@@ -404,7 +446,7 @@ public final class DeviceDecoder implements ModelDecoder {
 
     private float[] download(DeviceBuffer x, int n) {
         float[] out = new float[n * config.dModel()];
-        x.download(FloatBuffer.wrap(out));
+        x.download(FloatBuffer.wrap(out), 4L * out.length);
         return out;
     }
 
@@ -465,6 +507,13 @@ public final class DeviceDecoder implements ModelDecoder {
     @Override
     public synchronized void close() {
         device.makeCurrent();
-        resources.close();
+        try {
+            if (cached != null) {
+                cached.free();
+                cached = null;
+            }
+        } finally {
+            resources.close();
+        }
     }
 }

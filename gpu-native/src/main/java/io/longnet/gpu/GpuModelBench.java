@@ -21,7 +21,9 @@ import jcuda.driver.JCudaDriver;
  * median of 3; then one profiled call, its time by phase ({@link PhaseTimer}); and {@code hiddenStates}
  * after the last layer (its {@code [N][256]} fp32 copy to a new Java array included).
  *
- * <pre>java -cp ... io.longnet.gpu.GpuModelBench [reps] [N] [vocab,vocab..]</pre>
+ * <pre>java -cp ... io.longnet.gpu.GpuModelBench [reps] [N] [vocab,vocab..] [bench|paper]</pre>
+ * ({@code paper}: the decoder part on the paper's backbone, d_model 768, 12 layers of 12 heads, FFN 3072,
+ * branches 2048:1,4096:2,8192:4,16384:6,32768:12)
  */
 public final class GpuModelBench {
 
@@ -34,9 +36,10 @@ public final class GpuModelBench {
         int[] vocabs = Arrays.stream((args.length > 2 ? args[2] : "258,50000").split(",")).mapToInt(Integer::parseInt)
                 .toArray();
         CudaDevice device = CudaDevices.pool().device(0);
-        System.out.printf(Locale.ROOT, "device: %s; y = x w^T, x [N][in], w [out][in], y fp32; median of %d%n",
+        System.out.printf(Locale.ROOT, "device: %s; y = x w^T, x [N][in], w [out][in]; bf16: bf16 in and out,"
+                + " bf16>32: bf16 in, fp32 out; median of %d%n",
                 device.name(), reps);
-        System.out.printf(Locale.ROOT, "%-16s %8s %6s %6s %6s %10s %9s%n", "product", "rows", "in", "out", "type", "ms",
+        System.out.printf(Locale.ROOT, "%-16s %8s %6s %6s %7s %10s %9s%n", "product", "rows", "in", "out", "type", "ms",
                 "TFLOP/s");
         Object[][] shapes = {
             {"bench qkv", n, 256, 768}, {"bench out_proj", n, 256, 256}, {"bench fc1", n, 256, 1024},
@@ -51,13 +54,20 @@ public final class GpuModelBench {
                 }
             }
         }
-        System.out.printf(Locale.ROOT, "%ndecoder: bench model, N = %d, 4 layers, d_model 256, 4 heads, FFN 1024,"
-                + " 256:1,512:2,1024:4, causal, sub-LN; host clock, median of 3%n", n);
+        boolean paper = args.length > 3 && args[3].equals("paper");
+        LongNetConfig shape = paper
+                ? new LongNetConfig(258, 768, 12, 12, 3072, Branch.parseList("2048:1,4096:2,8192:4,16384:6,32768:12"),
+                        true, true, 512, 1e-5, HeadOffset.PAPER)
+                : new LongNetConfig(258, 256, 4, 4, 1024, Branch.parseList("256:1,512:2,1024:4"), true, true, 512, 1e-5,
+                        HeadOffset.PAPER);
+        System.out.printf(Locale.ROOT, "%ndecoder: %s model, N = %d, %d layers, d_model %d, %d heads, FFN %d, %s,"
+                + " causal, sub-LN; host clock, median of 3%n", paper ? "paper" : "bench", n, shape.layers(),
+                shape.dModel(), shape.heads(), shape.ffnDim(), shape.branches());
         System.out.printf(Locale.ROOT, "%7s %6s %12s %14s %12s   %s%n", "vocab", "type", "log-probs ms", "tokens/s",
                 "hidden ms", "profiled log-probs call, ms by phase: " + Arrays.toString(PhaseTimer.Phase.values()));
         for (int vocab : vocabs) {
-            LongNetConfig config = new LongNetConfig(vocab, 256, 4, 4, 1024, Branch.parseList("256:1,512:2,1024:4"),
-                    true, true, 512, 1e-5, HeadOffset.PAPER);
+            LongNetConfig config = new LongNetConfig(vocab, shape.dModel(), shape.heads(), shape.layers(),
+                    shape.ffnDim(), shape.branches(), true, true, 512, 1e-5, HeadOffset.PAPER);
             LongNetModel model = LongNetModel.initialize(config, 42);
             int[] tokens = new SplittableRandom(42).ints(n, 0, vocab).toArray();
             for (Precision p : new Precision[] {Precision.BF16, Precision.FP32}) {
@@ -111,21 +121,27 @@ public final class GpuModelBench {
                 wa = w.address();
             }
             check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (inputs)");
-            float[] ms = new float[reps];
-            for (int i = -3; i < reps; i++) {
-                try (PhaseTimer timer = new PhaseTimer()) {
-                    gemm.linear(p, xa, wa, y.address(), rows, in, out, false);
-                    timer.lap(PhaseTimer.Phase.GEMM);
-                    double t = timer.millis()[PhaseTimer.Phase.GEMM.ordinal()];
-                    if (i >= 0) {
-                        ms[i] = (float) t;
+            // bf16 inputs: bf16 output (torch.matmul's "bf16") and fp32 output ("bf16>32"), as the decoder uses both.
+            Precision[] outputs = p == Precision.BF16 ? new Precision[] {Precision.BF16, Precision.FP32}
+                    : new Precision[] {Precision.FP32};
+            for (Precision yType : outputs) {
+                float[] ms = new float[reps];
+                for (int i = -3; i < reps; i++) {
+                    try (PhaseTimer timer = new PhaseTimer()) {
+                        gemm.linear(p, xa, wa, y.address(), yType, rows, in, out, false);
+                        timer.lap(PhaseTimer.Phase.GEMM);
+                        double t = timer.millis()[PhaseTimer.Phase.GEMM.ordinal()];
+                        if (i >= 0) {
+                            ms[i] = (float) t;
+                        }
                     }
                 }
+                Arrays.sort(ms);
+                double median = reps % 2 == 1 ? ms[reps / 2] : (ms[reps / 2 - 1] + ms[reps / 2]) / 2.0;
+                String label = p == Precision.FP32 ? "fp32" : yType == Precision.BF16 ? "bf16" : "bf16>32";
+                System.out.printf(Locale.ROOT, "%-16s %8d %6d %6d %7s %10.3f %9.1f%n", name, rows, in, out, label,
+                        median, 2.0 * rows * in * out / (median / 1e3) / 1e12);
             }
-            Arrays.sort(ms);
-            double median = reps % 2 == 1 ? ms[reps / 2] : (ms[reps / 2 - 1] + ms[reps / 2]) / 2.0;
-            System.out.printf(Locale.ROOT, "%-16s %8d %6d %6d %6s %10.3f %9.1f%n", name, rows, in, out,
-                    p.name().toLowerCase(), median, 2.0 * rows * in * out / (median / 1e3) / 1e12);
         }
     }
 }

@@ -28,7 +28,7 @@ final class ModelKernels {
 
     /** {@code x[p] = table[tokens[p]]}, {@code n} rows of {@code d}. */
     void embedGather(long tokens, long table, long x, long n, int d) {
-        elementwise("embed_gather", n * d, ptr(tokens), ptr(table), ptr(x), i64(n), i32(d));
+        perRow("embed_gather", n, ptr(tokens), ptr(table), ptr(x), i64(n), i32(d));
     }
 
     /** LayerNorm of {@code rows} rows of {@code width}; output bf16 or fp32 by {@code out}. */
@@ -38,17 +38,19 @@ final class ModelKernels {
     }
 
     /**
-     * {@code y = gelu(f + bias)}: {@code exact} erf in double with fp32 output (the fp32 model), else float
-     * math with output in {@code out}'s type.
+     * {@code y = gelu(f + bias)}: for the fp32 model ({@code in} FP32) exact, erf in double, fp32 to fp32;
+     * for the bf16 model the product's bf16 output in, float math, {@code out}'s type out.
      */
-    void biasGelu(Precision out, boolean exact, long f, long bias, long y, long rows, int width) {
-        String kernel = exact ? "bias_gelu_f32" : out == Precision.BF16 ? "bias_gelu_bf16" : "bias_gelu_fast_f32";
-        elementwise(kernel, rows * width, ptr(f), ptr(bias), ptr(y), i64(rows), i32(width));
+    void biasGelu(Precision in, Precision out, long f, long bias, long y, long rows, int width) {
+        String kernel = in == Precision.FP32 ? "bias_gelu_f32" : out == Precision.BF16 ? "bias_gelu_bf16"
+                : "bias_gelu_bf16_f32";
+        perRow(kernel, rows, ptr(f), ptr(bias), ptr(y), i64(rows), i32(width));
     }
 
     /**
-     * The fused projection {@code qkv [n][3 width]} plus its bias into the attention inputs q, k, v
-     * ({@code out}'s type), with xPos on q and k for positions {@code first .. first + n} of {@code total}.
+     * The fused projection {@code qkv [n][3 width]} plus its bias into the attention inputs q, k, v, with
+     * xPos on q and k for positions {@code first .. first + n} of {@code total}; {@code qkv} and the outputs in
+     * {@code out}'s type (the bf16 model's product writes bf16).
      */
     void qkvXpos(Precision out, long qkv, long bias, long q, long k, long v, long n, int heads, int half,
                  long logScale, long invFreq, long window, long total, long minPos, int scaleBase, long first) {
@@ -59,7 +61,7 @@ final class ModelKernels {
 
     /** {@code x[r][c] += bias[c]}. */
     void addBias(long x, long bias, long rows, int width) {
-        elementwise("add_bias", rows * width, ptr(x), ptr(bias), i64(rows), i32(width));
+        perRow("add_bias", rows, ptr(x), ptr(bias), i64(rows), i32(width));
     }
 
     /** Merges logits {@code [rows][cols]} of vocabulary columns {@code col0 ..} into each row's running lse. */
@@ -90,6 +92,11 @@ final class ModelKernels {
             throw new IllegalArgumentException(kernel + ": " + rows + " rows exceed one launch");
         }
         launch(kernel, (int) Math.max(1, blocks), ROW_THREADS, args);
+    }
+
+    /** A block per row, at most {@link #MAX_BLOCKS} blocks (the kernel strides over rows past that). */
+    private void perRow(String kernel, long rows, Pointer... args) {
+        launch(kernel, (int) Math.max(1, Math.min(MAX_BLOCKS, rows)), THREADS, args);
     }
 
     private void elementwise(String kernel, long work, Pointer... args) {
