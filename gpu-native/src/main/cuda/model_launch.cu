@@ -64,6 +64,19 @@ __device__ void qkv_xpos(const IN* qkv, const float* bias, OUT* q, OUT* k, OUT* 
     }
 }
 
+// Sum over the block's threads (every thread gets it); `scratch` holds one value per warp. Ends with a
+// barrier, so that a later call may reuse `scratch`.
+__device__ __forceinline__ float block_sum(float v, float* scratch) {
+    for (int s = 16; s > 0; s >>= 1) v += __shfl_xor_sync(0xffffffffu, v, s);
+    const int warp = threadIdx.x / 32;
+    if (threadIdx.x % 32 == 0) scratch[warp] = v;
+    __syncthreads();
+    float total = 0;
+    for (int w = 0; w < (int)(blockDim.x / 32); w++) total += scratch[w];
+    __syncthreads();
+    return total;
+}
+
 template <bool EXACT>
 __device__ void lse_update(const float* logits, long long rows, int cols, int col0, const int* targets, double* m,
                            double* s, float* target_logit) {
@@ -115,6 +128,35 @@ __global__ void qkv_xpos_bf16(const __nv_bfloat16* qkv, const float* bias, __nv_
         long long window, long long total, long long min_pos, int scale_base, long long first_position) {
     qkv_xpos<__nv_bfloat16, __nv_bfloat16>(qkv, bias, q, k, v, n, heads, half, log_scale, inv_freq, window, total,
                                            min_pos, scale_base, first_position);
+}
+
+// The bf16 model's feed-forward activation with MAGNETO's sub-LayerNorm in one pass over the row:
+// y = LayerNorm(gelu(f + bias)), f the product's bf16 output, y bf16 (y may be f: the row is read whole
+// before it is written). A block per row; the activated row waits in shared memory (`width` floats) between
+// the statistics (float, two passes over shared memory: mean, then centred squares) and the output, so
+// that the fp32 intermediate never goes to global memory.
+__global__ void bias_gelu_layer_norm_bf16(const __nv_bfloat16* f, const float* bias, const float* g, const float* b,
+                                          __nv_bfloat16* y, long long rows, int width, float eps) {
+    extern __shared__ float act[];
+    __shared__ float scratch[32];
+    for (long long row = blockIdx.x; row < rows; row += gridDim.x) {
+        const long long base = row * width;
+        float sum = 0;
+        for (int c = threadIdx.x; c < width; c += blockDim.x) {
+            const float v = gelu<false>(__bfloat162float(f[base + c]) + bias[c]);
+            act[c] = v;
+            sum += v;
+        }
+        const float mean = block_sum(sum, scratch) / width;
+        float sq = 0;
+        for (int c = threadIdx.x; c < width; c += blockDim.x) {
+            const float d = act[c] - mean;
+            sq += d * d;
+        }
+        const float inv = rsqrtf(block_sum(sq, scratch) / width + eps);
+        for (int c = threadIdx.x; c < width; c += blockDim.x)
+            y[base + c] = __float2bfloat16_rn((act[c] - mean) * inv * g[c] + b[c]);
+    }
 }
 
 // x[r][c] += bias[c]: the bias of a product accumulated into the residual stream by the GEMM. A block per

@@ -161,7 +161,8 @@ public final class DeviceDecoder implements ModelDecoder {
         long nf = (long) n * config.ffnDim();
         // As Activations allocates them: tokens, x, h, qkv, q, k, v, o, lse, ob, fb, f.
         return 4L * (n + 1) + 4 * nd + es * nd + 3 * es * nd + 3 * es * nd + 4 * nd + 4L * n * config.heads()
-                + (bf16 || config.subLn() ? es * nd : 0) + es * nf + (bf16 && config.subLn() ? 4 * nf : 0);
+                + (bf16 || config.subLn() ? es * nd : 0) + es * nf
+                + (bf16 && config.subLn() && !fusedFfnNorm() ? 4 * nf : 0);
     }
 
     @Override
@@ -210,7 +211,7 @@ public final class DeviceDecoder implements ModelDecoder {
             int d = config.dModel();
             kernels.layerNorm(precision, a.x.address(), finalLnW.address(), finalLnB.address(), a.h.address(), n, d,
                     config.layerNormEps());
-            lap(Phase.ELEMENTWISE);
+            lap(Phase.LAYER_NORM);
             // The targets are the tokens from the second on, then the one after the run: tokens[1..n], uploaded.
             return lmHead(a, a.h.address(), a.tokens.address() + 4, where.scored(n));
         }
@@ -290,7 +291,7 @@ public final class DeviceDecoder implements ModelDecoder {
         long nd = (long) n * d;
         boolean exact = precision == Precision.FP32;
         kernels.layerNorm(precision, a.x.address(), w.attnLnW.address(), w.attnLnB.address(), a.h.address(), n, d, eps);
-        lap(Phase.ELEMENTWISE);
+        lap(Phase.LAYER_NORM);
         // The products that only feed a kernel reading the decoder's type write that type (bf16: half the bytes).
         gemm.linear(precision, a.h.address(), w.qkvW.address(), a.qkv.address(), precision, n, d, 3 * d, false);
         lap(Phase.GEMM);
@@ -300,7 +301,7 @@ public final class DeviceDecoder implements ModelDecoder {
         kernels.qkvXpos(precision, a.qkv.address(), w.qkvB.address(), a.q.address(), a.k.address(), a.v.address(), n,
                 config.heads(), config.headDim() / 2, logScale.address(), invFreq.address(), window, total, minPos,
                 xposParameters.scaleBase(), a.where.start());
-        lap(Phase.ELEMENTWISE);
+        lap(Phase.XPOS);
         attentionKernel.launchBranches(attention, attention.branches(), n, a.q, a.k, a.v, a.o, a.lse, null);
         lap(Phase.ATTENTION);
         if (config.subLn()) {
@@ -309,28 +310,35 @@ public final class DeviceDecoder implements ModelDecoder {
         } else if (!exact) {
             kernels.toBf16(a.o.address(), a.ob.address(), nd);
         }
-        lap(Phase.ELEMENTWISE);
+        lap(Phase.LAYER_NORM);
         gemm.linear(precision, a.ob.address(), w.outW.address(), a.x.address(), n, d, d, true);
         lap(Phase.GEMM);
         kernels.addBias(a.x.address(), w.outB.address(), n, d);
+        lap(Phase.BIAS);
         kernels.layerNorm(precision, a.x.address(), w.ffnLnW.address(), w.ffnLnB.address(), a.h.address(), n, d, eps);
-        lap(Phase.ELEMENTWISE);
-        // fp32: fc1 into f, GELU in place. bf16: fc1 into fb (bf16), GELU into f (fp32) for the sub-LN's
-        // statistics, or in place.
+        lap(Phase.LAYER_NORM);
+        // fp32: fc1 into f (= fb), GELU and the sub-LN in place. bf16: fc1 into fb (bf16), then GELU, and the
+        // sub-LN fused with it (the fp32 activation stays in shared memory), in place.
         gemm.linear(precision, a.h.address(), w.fc1W.address(), a.fb.address(), precision, n, d, ffn, false);
         lap(Phase.GEMM);
-        if (config.subLn()) {
+        if (config.subLn() && fusedFfnNorm()) {
+            kernels.biasGeluLayerNorm(a.fb.address(), w.fc1B.address(), w.ffnInnerLnW.address(),
+                    w.ffnInnerLnB.address(), a.fb.address(), n, ffn, eps);
+            lap(Phase.GELU);
+        } else if (config.subLn()) {
             kernels.biasGelu(precision, Precision.FP32, a.fb.address(), w.fc1B.address(), a.f.address(), n, ffn);
+            lap(Phase.GELU);
             kernels.layerNorm(precision, a.f.address(), w.ffnInnerLnW.address(), w.ffnInnerLnB.address(),
                     a.fb.address(), n, ffn, eps);
+            lap(Phase.LAYER_NORM);
         } else {
             kernels.biasGelu(precision, precision, a.fb.address(), w.fc1B.address(), a.fb.address(), n, ffn);
+            lap(Phase.GELU);
         }
-        lap(Phase.ELEMENTWISE);
         gemm.linear(precision, a.fb.address(), w.fc2W.address(), a.x.address(), n, ffn, d, true);
         lap(Phase.GEMM);
         kernels.addBias(a.x.address(), w.fc2B.address(), n, d);
-        lap(Phase.ELEMENTWISE);
+        lap(Phase.BIAS);
     }
 
     /**
@@ -358,7 +366,7 @@ public final class DeviceDecoder implements ModelDecoder {
         }
         lap(Phase.HOST);
         kernels.embedGather(a.tokens.address(), embedF32.address(), a.x.address(), n, config.dModel());
-        lap(Phase.ELEMENTWISE);
+        lap(Phase.BIAS);
         return a;
     }
 
@@ -410,7 +418,8 @@ public final class DeviceDecoder implements ModelDecoder {
                 lse = held.add(new DeviceBuffer(4L * n * config.heads()));
                 ob = bf16 || config.subLn() ? held.add(new DeviceBuffer(es * nd)) : o;
                 fb = held.add(new DeviceBuffer(es * nf));
-                f = !bf16 ? fb : config.subLn() ? held.add(new DeviceBuffer(4 * nf)) : null;
+                // bf16: GELU and the sub-LN run in place on fb, unless the row is too wide for shared memory.
+                f = !bf16 ? fb : config.subLn() && !fusedFfnNorm() ? held.add(new DeviceBuffer(4 * nf)) : null;
                 long block = lmBlock(n);
                 logits = held.add(new DeviceBuffer(4L * block * lmChunk()));
                 max = held.add(new DeviceBuffer(8L * block));
@@ -438,6 +447,11 @@ public final class DeviceDecoder implements ModelDecoder {
                 held.close();
             }
         }
+    }
+
+    /** Whether the bf16 feed-forward's GELU and sub-LN run as one kernel (rows that fit its shared memory). */
+    private boolean fusedFfnNorm() {
+        return precision == Precision.BF16 && config.ffnDim() <= ModelKernels.MAX_FUSED_WIDTH;
     }
 
     private long elementBytes() {

@@ -94,6 +94,22 @@ final class ModelKernels {
         launch(kernel, (int) Math.max(1, blocks), ROW_THREADS, args);
     }
 
+    /**
+     * The bf16 model's {@code y = LayerNorm(gelu(f + bias))} with f and y bf16 (y may be f), the activated
+     * row kept in shared memory: rows of at most {@link #MAX_FUSED_WIDTH}.
+     */
+    void biasGeluLayerNorm(long f, long bias, long gamma, long beta, long y, long rows, int width, double eps) {
+        if (width > MAX_FUSED_WIDTH) {
+            throw new IllegalArgumentException("fused GELU + LayerNorm over rows of " + width + " > " + MAX_FUSED_WIDTH);
+        }
+        launch("bias_gelu_layer_norm_bf16", (int) Math.max(1, Math.min(MAX_BLOCKS, rows)), THREADS, 4 * width,
+                ptr(f), ptr(bias), ptr(gamma), ptr(beta), ptr(y), i64(rows), i32(width),
+                Pointer.to(new float[] {(float) eps}));
+    }
+
+    /** Widest row {@link #biasGeluLayerNorm} keeps in (default-sized) shared memory. */
+    static final int MAX_FUSED_WIDTH = 11 * 1024;
+
     /** A block per row, at most {@link #MAX_BLOCKS} blocks (the kernel strides over rows past that). */
     private void perRow(String kernel, long rows, Pointer... args) {
         launch(kernel, (int) Math.max(1, Math.min(MAX_BLOCKS, rows)), THREADS, args);
@@ -104,7 +120,11 @@ final class ModelKernels {
     }
 
     private void launch(String kernel, int blocks, int threads, Pointer... args) {
-        check(JCudaDriver.cuLaunchKernel(device.function(kernel, 0), blocks, 1, 1, threads, 1, 1, 0, null,
+        launch(kernel, blocks, threads, 0, args);
+    }
+
+    private void launch(String kernel, int blocks, int threads, int sharedBytes, Pointer... args) {
+        check(JCudaDriver.cuLaunchKernel(device.function(kernel, 0), blocks, 1, 1, threads, 1, 1, sharedBytes, null,
                 Pointer.to(args), null), "cuLaunchKernel(" + kernel + ")");
     }
 

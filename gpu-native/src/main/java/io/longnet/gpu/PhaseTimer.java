@@ -21,8 +21,14 @@ final class PhaseTimer implements AutoCloseable {
         GEMM,
         /** The dilated-attention kernels. */
         ATTENTION,
-        /** LayerNorms, bias + xPos, GELU, bias adds, bf16 conversions, the embedding gather. */
-        ELEMENTWISE,
+        /** LayerNorms (and the bf16 conversion of the attention output where there is no sub-LN). */
+        LAYER_NORM,
+        /** The projection's bias and xPos into the attention inputs. */
+        XPOS,
+        /** The first feed-forward product's bias and GELU. */
+        GELU,
+        /** The bias adds into the residual stream, and the embedding gather. */
+        BIAS,
         /** The LM head's products (cuBLAS). */
         LM_GEMM,
         /** The LM head's running log-sum-exp. */
