@@ -12,10 +12,11 @@
 #   device-spark-run.sh billion [corpus|tokenize|score|all]
 #                                        score-bench's stages on 2^30 bytes (BILLION_BYTES), one stage per call
 #                                        if need be: outputs stay in LONGNET_SCRATCH between calls
-# Environment: BACKEND (gpu; cpu for a check without a GPU), MASTER (local[16]), HEAP (96g),
+# Environment: BACKEND (gpu; cpu for a check without a GPU), MASTER (local[16]), HEAP (96g), EXTRA_JAVA_OPTS,
 # LONGNET_SCRATCH (/tmp/longnet-scratch: data, Spark's spill and shuffle files), OUT (logs; default
 # LONGNET_SCRATCH/logs), LONGNET_SPARK_HOME (where the parts are unpacked; default /tmp/longnet-spark).
 set -euo pipefail
+cd "$(dirname "$0")/../.."
 mode="${1:-attend}"; shift || true
 [[ "$mode" =~ ^[0-9]+$ ]] && set -- "$mode" && mode=attend   # the former usage: device-spark-run.sh N
 backend="${BACKEND:-gpu}"
@@ -23,8 +24,7 @@ master="${MASTER:-local[16]}"
 scratch="${LONGNET_SCRATCH:-/tmp/longnet-scratch}"
 out="${OUT:-$scratch/logs}"
 mkdir -p "$scratch" "$out"
-here="$(cd "$(dirname "$0")" && pwd)"
-bash "$here/device-spark-unpack.sh"
+bash gpu-native/scripts/device-spark-unpack.sh
 export JAVA_HOME="${LONGNET_SPARK_HOME:-/tmp/longnet-spark}/jre"
 # Spark's scratch (spill, shuffle, cached blocks on disk) on the scratch disk; SparkConf reads spark.* system
 # properties, which bin/longnet passes through LONGNET_JAVA_OPTS.
@@ -49,7 +49,7 @@ stage() {
     "$@" > "$out/$name.log" 2>&1 || status=$?
   fi
   end=$(date +%s.%N)
-  grep -vE '^\s*$| WARN |^\s+at |^\[' "$out/$name.log" | tail -n 3 | sed "s/^/  $name: /" || true
+  grep -vE '^\s|^$| WARN |^\[' "$out/$name.log" | tail -n 3 | sed "s/^/  $name: /" || true
   local rss=""
   [[ -f "$out/$name.time" ]] && rss=$(awk -F': ' '/Maximum resident/ {printf ", peak RSS %.1f GiB", $2 / 1048576}' "$out/$name.time")
   printf '%s: %.1f s wall%s%s\n' "$name" "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" "$rss" \
@@ -57,18 +57,20 @@ stage() {
   return "$status"
 }
 
+bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }'; }
+
 # A synthetic corpus of about $2 bytes in $1: documents of at most 1 MiB, so that tokenize reads in parallel.
 corpus() {
   local dir="$1" bytes="$2"
   local docs=$(( (bytes + 1048575) / 1048576 ))
   rm -rf "$dir"
   stage corpus bin/longnet synth-corpus --out "$dir" --documents "$docs" --bytes $(( (bytes + docs - 1) / docs ))
-  echo "  corpus: $(du -sb "$dir" | cut -f1) bytes in $docs file(s)"
+  echo "  corpus: $(bytes "$dir") bytes in $docs file(s)"
 }
 
 tokenize() {
   stage tokenize bin/longnet tokenize --corpus "$1" --out "$2" --concat --overwrite --master "$master"
-  echo "  tokens: $(du -sb "$2" | cut -f1) bytes on disk"
+  echo "  tokens: $(bytes "$2") bytes on disk"
 }
 
 model() {

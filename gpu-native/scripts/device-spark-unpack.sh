@@ -8,6 +8,7 @@
 #   gpu-native/scripts/device-spark-unpack.sh            fails (one line, exit 2) unless every part is in
 #   gpu-native/scripts/device-spark-unpack.sh --partial  unpacks what is here, says what is still missing
 set -euo pipefail
+cd "$(dirname "$0")/../.."
 partial=false; [[ "${1:-}" == --partial ]] && partial=true
 home="${LONGNET_SPARK_HOME:-/tmp/longnet-spark}"
 done_dir="$home/unpacked"
@@ -55,7 +56,7 @@ if (( ${#missing[@]} > 0 )); then
     echo "still to carry, one per call: ${missing[*]} (of $n parts staged $stamp)"
     exit 0
   fi
-  say "missing ${missing[*]} (of $n parts staged $stamp): carry it in a call before this one"
+  say "missing ${missing[*]} (of $n parts staged $stamp): carry each part, one per device call, then run this again"
   exit 2
 fi
 

@@ -87,7 +87,7 @@ PY
 echo "natives kept (linux-x86_64):"; sed 's/^/  /' "$work/natives.txt"
 # What the GPU backend must find in the shaded jar.
 listing=$(unzip -Z1 "$work/jars/$(cat "$work/shaded-jar.txt")")
-for want in io/longnet/gpu/ jcuda/driver/JCudaDriver.class lib/libJCudaDriver- org/bytedeco/javacpp/Loader.class \
+for want in 'io/longnet/gpu/.*\.fatbin$' jcuda/driver/JCudaDriver.class lib/libJCudaDriver- org/bytedeco/javacpp/Loader.class \
     org/bytedeco/cuda/global/cublas.class org/bytedeco/cuda/linux-x86_64/libjnicublas.so \
     org/bytedeco/cuda/linux-x86_64/libjnicudart.so META-INF/services/; do
   grep -q "^$want" <<<"$listing" || { echo "stage-device-spark: the shaded jar lacks $want" >&2; exit 1; }
