@@ -1,5 +1,7 @@
 package io.longnet.spark;
 
+import io.longnet.attention.AttentionKernelProvider;
+import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import java.io.Serializable;
@@ -8,6 +10,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.function.ToIntFunction;
+import org.apache.spark.SparkContext;
 
 /**
  * How one sequence of {@code n} positions is cut for the sequence-parallel plan (docs/ARCHITECTURE.md §3-4):
@@ -64,6 +67,19 @@ public record PartitionPlan(DilatedAttentionConfig config, long n, int partition
                     + " per task: choose a smaller L; valid: " + validLengths(config, length));
         }
         return new PartitionPlan(config, n, length, local, spanning);
+    }
+
+    /**
+     * Plans attention of {@code n} positions for {@code backend} on {@code sc}: partition length
+     * {@code requested}, or, when 0, sized for the tasks that will run it ({@link #GPU_TASK_BYTES} when they
+     * run on GPUs, so that one partition of a million-token sequence keeps the device busy and few spanning
+     * branches, if any, remain; {@link #DEFAULT_TASK_BYTES} on CPUs). docs/ARCHITECTURE.md, the plan.
+     */
+    public static PartitionPlan forAttention(SparkContext sc, Backend backend, DilatedAttentionConfig config, long n,
+                                             int requested) {
+        long taskBytes = requested == 0 && TaskGpu.planned(sc, backend, AttentionKernelProvider.class, "backend")
+                ? GPU_TASK_BYTES : DEFAULT_TASK_BYTES;
+        return of(config, n, requested, taskBytes);
     }
 
     /** Number of partitions (the last may be short). */

@@ -31,31 +31,51 @@ public final class SequenceParallelAttention {
      */
     public static final String ATTEND_STAGE = "attend";
 
+    /** Phases {@link #attend(JavaRDD, PartitionPlan, Backend, PhaseTimes)} times, in task order. */
+    public static final String SEND = "exchange send";
+    public static final String GATHER = "exchange gather";
+    public static final String OPEN = "backend open";
+    public static final String KERNEL = "kernel";
+    public static final List<String> PHASES = List.of(SEND, GATHER, OPEN, KERNEL);
+
     private SequenceParallelAttention() {
     }
 
     /**
      * Attends {@code qkv}, which must hold partition {@code p} of {@code plan} as its partition {@code p},
-     * with the kernel {@code backend} chooses.
+     * with the kernel {@code backend} chooses. {@code qkv} is computed once per spanning branch and once to
+     * attend: callers for whom that is costly (reading a file) persist it.
      */
     public static JavaRDD<AttentionPartition> attend(JavaRDD<QkvPartition> qkv, PartitionPlan plan, Backend backend) {
+        return attend(qkv, plan, backend, PhaseTimes.NONE);
+    }
+
+    /** As {@link #attend(JavaRDD, PartitionPlan, Backend)}, adding the tasks' time in {@link #PHASES} to {@code times}. */
+    public static JavaRDD<AttentionPartition> attend(JavaRDD<QkvPartition> qkv, PartitionPlan plan, Backend backend,
+                                                     PhaseTimes times) {
         Objects.requireNonNull(backend, "backend");
+        Objects.requireNonNull(times, "times");
         plan.requirePartitions("qkv", qkv.getNumPartitions());
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(qkv.context());
         List<JavaPairRDD<Integer, ExchangePart>> exchanges = SpanningExchange.perBranch(jsc, qkv, plan,
-                (branch, block) -> send(plan, branch, block));
+                (branch, block) -> {
+                    long t0 = System.nanoTime();
+                    Iterator<Tuple2<Integer, ExchangePart>> parts = send(plan, branch, block);
+                    times.since(SEND, t0);
+                    return parts;
+                });
         jsc.setCallSite(ATTEND_STAGE);
         JavaPairRDD<Integer, ExchangePart> received = SpanningExchange.union(jsc, exchanges);
         JavaRDD<AttentionPartition> out;
         if (received == null) {
-            out = qkv.map(block -> compute(plan, backend, block, List.of()));
+            out = qkv.map(block -> compute(plan, backend, block, List.of(), times));
         } else {
             out = qkv.zipPartitions(received, (blocks, parts) -> {
                 List<ExchangePart> mine = new ArrayList<>();
                 parts.forEachRemaining(t -> mine.add(t._2()));
                 List<AttentionPartition> result = new ArrayList<>(1);
                 while (blocks.hasNext()) {
-                    result.add(compute(plan, backend, blocks.next(), mine));
+                    result.add(compute(plan, backend, blocks.next(), mine, times));
                 }
                 return result.iterator();
             });
@@ -91,7 +111,8 @@ public final class SequenceParallelAttention {
     }
 
     /** Local branches, then every spanning branch from the received parts, mixed by lse. */
-    static AttentionPartition compute(PartitionPlan plan, Backend backend, QkvPartition block, List<ExchangePart> parts) {
+    static AttentionPartition compute(PartitionPlan plan, Backend backend, QkvPartition block, List<ExchangePart> parts,
+                                      PhaseTimes times) {
         DilatedAttentionConfig c = plan.config();
         int n = block.length();
         float[] o = new float[n * c.rowWidth()];
@@ -102,9 +123,12 @@ public final class SequenceParallelAttention {
         TaskContext task = TaskContext.get();
         int threads = task == null ? Runtime.getRuntime().availableProcessors() : task.cpus();
         String ran;
+        long t = System.nanoTime();
         try (AttentionKernel kernel = backend.open(threads, TaskGpu.ordinal(task))) {
+            t = times.since(OPEN, t);
             ran = kernel.name();
             kernel.forward(c, plan.local(), q, FloatBuffer.wrap(block.k()), FloatBuffer.wrap(block.v()), n, ob, lb);
+            t = times.since(KERNEL, t);
             for (int branch = 0; branch < plan.spanning().size(); branch++) {
                 Branch b = plan.spanning().get(branch);
                 List<ExchangePart> mine = plan.received(branch, block.partition(), parts, ExchangePart::branch,
@@ -116,7 +140,9 @@ public final class SequenceParallelAttention {
                     values.add(concat(mine, h, false));
                 }
                 int offsetInSegment = (int) (block.start() % b.segmentLength());
+                t = times.since(GATHER, t);
                 kernel.attendGathered(c, b, offsetInSegment, q, n, keys, values, ob, lb);
+                t = times.since(KERNEL, t);
             }
         }
         return new AttentionPartition(block.partition(), block.start(), n, o, lse, ran);

@@ -1,6 +1,7 @@
 package io.longnet.spark;
 
 import io.longnet.attention.Backend;
+import io.longnet.attention.BackendProvider;
 import io.longnet.model.ModelDecoderProvider;
 import org.apache.spark.SparkContext;
 import org.apache.spark.SparkEnv;
@@ -27,13 +28,17 @@ final class TaskGpu {
      * assigned GPUs ({@code spark.task.resource.gpu.amount}) or, on a local master, when device 0 is usable.
      */
     static boolean planned(SparkContext sc, Backend backend) {
+        return planned(sc, backend, ModelDecoderProvider.class, "decoder");
+    }
+
+    /** As {@link #planned(SparkContext, Backend)} for tasks that use a provider of {@code type} ({@code what}). */
+    static boolean planned(SparkContext sc, Backend backend, Class<? extends BackendProvider> type, String what) {
         boolean assigned = sc.conf().contains("spark.task.resource." + RESOURCE + ".amount");
         return switch (backend) {
             case CPU -> false;
             case GPU -> assigned || !sc.isLocal()
-                    || backend.usableGpu(ModelDecoderProvider.class, 0, "decoder").isPresent();
-            case AUTO -> assigned
-                    || sc.isLocal() && backend.usableGpu(ModelDecoderProvider.class, 0, "decoder").isPresent();
+                    || backend.usableGpu(type, 0, what).isPresent();
+            case AUTO -> assigned || sc.isLocal() && backend.usableGpu(type, 0, what).isPresent();
         };
     }
 

@@ -5,6 +5,7 @@ import io.longnet.tensors.SafetensorsFile;
 import io.longnet.tensors.SafetensorsWriter;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
@@ -12,6 +13,8 @@ import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileAlreadyExistsException;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RawLocalFileSystem;
+import org.apache.hadoop.fs.StreamCapabilities;
 
 /**
  * Safetensors files on any Hadoop file system ({@code file:}, {@code hdfs://}): the one reader and writer
@@ -32,8 +35,14 @@ public final class HadoopSafetensors {
         Path path = new Path(uri);
         // FileSystem instances are cached and shared within the JVM: close the stream, never the fs.
         FileSystem fs = path.getFileSystem(conf);
-        long length = fs.getFileStatus(path).getLen();
+        long length = fs.getFileStatus(path).getLen(); // a missing file: Hadoop's message, naming the path
+        if (HadoopFiles.withoutChecksums(fs) instanceof RawLocalFileSystem local) {
+            // Local files through a FileChannel: positioned reads straight into direct buffers.
+            return SafetensorsFile.open(uri, PositionalInput.of(local.pathToFile(path).toPath()));
+        }
         FSDataInputStream in = fs.open(path);
+        // HDFS (and other streams that say so) read at a position straight into direct buffers.
+        boolean byteBuffers = in.hasCapability(StreamCapabilities.PREADBYTEBUFFER);
         return SafetensorsFile.open(uri, new PositionalInput() {
             @Override
             public long length() {
@@ -43,6 +52,15 @@ public final class HadoopSafetensors {
             @Override
             public void readFully(long position, byte[] dst, int offset, int n) throws IOException {
                 in.readFully(position, dst, offset, n);
+            }
+
+            @Override
+            public void readFully(long position, ByteBuffer dst) throws IOException {
+                if (byteBuffers) {
+                    in.readFully(position, dst);
+                } else {
+                    PositionalInput.super.readFully(position, dst);
+                }
             }
 
             @Override

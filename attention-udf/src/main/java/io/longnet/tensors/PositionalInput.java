@@ -25,6 +25,24 @@ public interface PositionalInput extends Closeable {
      */
     void readFully(long position, byte[] dst, int offset, int length) throws IOException;
 
+    /**
+     * Reads exactly {@code dst.remaining()} bytes at {@code position} into {@code dst}, advancing its
+     * position. Inputs that can read into direct buffers without a copy on the heap (a local file, HDFS)
+     * override it; this default goes through a heap array.
+     *
+     * @throws EOFException when the input ends first
+     */
+    default void readFully(long position, ByteBuffer dst) throws IOException {
+        if (dst.hasArray()) {
+            readFully(position, dst.array(), dst.arrayOffset() + dst.position(), dst.remaining());
+            dst.position(dst.limit());
+            return;
+        }
+        byte[] bytes = new byte[dst.remaining()];
+        readFully(position, bytes, 0, bytes.length);
+        dst.put(bytes);
+    }
+
     /** A local file, opened for reading until {@link #close}. */
     static PositionalInput of(Path file) throws IOException {
         FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
@@ -36,7 +54,11 @@ public interface PositionalInput extends Closeable {
 
             @Override
             public void readFully(long position, byte[] dst, int offset, int length) throws IOException {
-                ByteBuffer b = ByteBuffer.wrap(dst, offset, length);
+                readFully(position, ByteBuffer.wrap(dst, offset, length));
+            }
+
+            @Override
+            public void readFully(long position, ByteBuffer b) throws IOException {
                 long pos = position;
                 while (b.hasRemaining()) {
                     int r = ch.read(b, pos);

@@ -391,13 +391,17 @@ public final class SafetensorsFile implements AutoCloseable {
         DType dtype = t.dtype();
         int bytes = dtype.bytes();
         int chunk = (int) Math.min(count, CHUNK_BYTES / bytes);
-        byte[] buf = new byte[chunk * bytes];
+        // A direct buffer: a local file (or HDFS) reads into it with no copy on the heap, and the dtype
+        // converts from it in bulk. Chunked, so that GBs of rows need no GBs off the heap.
+        ByteBuffer buf = ByteBuffer.allocateDirect(Math.max(1, chunk * bytes));
         long position = dataStart + t.begin() + firstRow * rowElements * bytes;
         int left = (int) count;
         while (left > 0) {
             int k = Math.min(left, chunk);
-            in.readFully(position, buf, 0, k * bytes);
-            dtype.decode(buf, 0, k, dst);
+            buf.clear().limit(k * bytes);
+            in.readFully(position, buf);
+            buf.flip();
+            dtype.decode(buf, k, dst);
             position += (long) k * bytes;
             left -= k;
         }

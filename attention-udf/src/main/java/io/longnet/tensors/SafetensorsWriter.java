@@ -120,16 +120,53 @@ public final class SafetensorsWriter implements AutoCloseable {
     }
 
     /**
-     * Checks the specs, opens {@code target} and writes the header.
+     * A file's header and where its tensors lie, known before any data: what {@link #create} writes first,
+     * and what writers that fill a preallocated file at positions (one task per range of rows) need.
      *
-     * @param uri       the file, as messages name it
-     * @param specs     the tensors, in file order; names distinct and not {@code __metadata__}
-     * @param metadata  the {@code __metadata__} string map; omitted from the header when empty
-     * @throws IllegalArgumentException for duplicate or reserved names, or sizes beyond a long (before
-     *     {@code target} is opened)
+     * @param header  the bytes before the data buffer: the 8-byte length, the JSON, its padding
+     * @param tensors the tensors in file order, offsets relative to the data buffer
      */
-    public static SafetensorsWriter create(String uri, Target target, List<Spec> specs,
-                                           Map<String, String> metadata) throws IOException {
+    public record Layout(byte[] header, List<TensorInfo> tensors) {
+
+        public Layout {
+            header = header.clone();
+            tensors = List.copyOf(tensors);
+        }
+
+        /** A copy of the header bytes. */
+        @Override
+        public byte[] header() {
+            return header.clone();
+        }
+
+        /** Byte offset of the data buffer in the file. */
+        public long dataStart() {
+            return header.length;
+        }
+
+        /** The complete file's length in bytes. */
+        public long fileLength() {
+            return dataStart() + (tensors.isEmpty() ? 0 : tensors.get(tensors.size() - 1).end());
+        }
+
+        /** The tensor of that name. */
+        public TensorInfo tensor(String name) {
+            for (TensorInfo t : tensors) {
+                if (t.name().equals(name)) {
+                    return t;
+                }
+            }
+            throw new IllegalArgumentException("no tensor '" + name + "' in this layout");
+        }
+    }
+
+    /**
+     * The header and offsets of a file of {@code specs} and {@code metadata}, as {@link #create} writes them.
+     *
+     * @param uri names the file in messages
+     * @throws IllegalArgumentException for duplicate or reserved names, or sizes beyond a long
+     */
+    public static Layout layout(String uri, List<Spec> specs, Map<String, String> metadata) {
         ObjectNode header = StrictJson.object();
         if (!metadata.isEmpty()) {
             // The reference implementation writes __metadata__ first.
@@ -143,19 +180,15 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
         TensorInfo[] tensors = new TensorInfo[specs.size()];
         long offset = 0;
-        long elements = 0;
         for (int i = 0; i < tensors.length; i++) {
             Spec s = specs.get(i);
             if (s.name().equals(SafetensorsFile.METADATA_KEY) || header.has(s.name())) {
                 throw new IllegalArgumentException("file " + uri + ": tensor name '" + s.name() + "' is "
                         + (s.name().equals(SafetensorsFile.METADATA_KEY) ? "reserved" : "given twice"));
             }
-            long n;
             long end;
             try {
-                n = TensorInfo.product(s.shape, 0);
-                end = Math.addExact(offset, Math.multiplyExact(n, s.dtype().bytes()));
-                elements = Math.addExact(elements, n);
+                end = Math.addExact(offset, Math.multiplyExact(TensorInfo.product(s.shape, 0), s.dtype().bytes()));
             } catch (ArithmeticException overflow) {
                 throw new IllegalArgumentException("file " + uri + ": tensor '" + s.name() + "' of shape "
                         + Arrays.toString(s.shape) + " takes the file beyond 2^63 bytes");
@@ -180,10 +213,29 @@ public final class SafetensorsWriter implements AutoCloseable {
         while (head.hasRemaining()) {
             head.put((byte) ' ');
         }
+        return new Layout(head.array(), List.of(tensors));
+    }
 
+    /**
+     * Checks the specs, opens {@code target} and writes the header.
+     *
+     * @param uri       the file, as messages name it
+     * @param specs     the tensors, in file order; names distinct and not {@code __metadata__}
+     * @param metadata  the {@code __metadata__} string map; omitted from the header when empty
+     * @throws IllegalArgumentException for duplicate or reserved names, or sizes beyond a long (before
+     *     {@code target} is opened)
+     */
+    public static SafetensorsWriter create(String uri, Target target, List<Spec> specs,
+                                           Map<String, String> metadata) throws IOException {
+        Layout layout = layout(uri, specs, metadata);
+        TensorInfo[] tensors = layout.tensors().toArray(new TensorInfo[0]);
+        long elements = 0;
+        for (TensorInfo t : tensors) {
+            elements += t.elements(); // at most the bytes, which fit a long
+        }
         OutputStream out = target.open();
         try {
-            out.write(head.array());
+            out.write(layout.header());
         } catch (IOException | RuntimeException e) {
             try {
                 out.close();
@@ -193,7 +245,7 @@ public final class SafetensorsWriter implements AutoCloseable {
             }
             throw e;
         }
-        return new SafetensorsWriter(uri, target, out, tensors, elements, offset);
+        return new SafetensorsWriter(uri, target, out, tensors, elements, layout.fileLength() - layout.dataStart());
     }
 
     /** The tensors with their offsets, as the header states them. */

@@ -145,6 +145,32 @@ class SequenceParallelAttentionTest {
         assertEquals(4, split.partitionsPerSegment(new Branch(8192, 4)));
     }
 
+    /**
+     * Attention plans for its backend: on CPUs (and where auto finds no GPU) the CPU size; config A's GPU
+     * size is 4 GiB of q, k, v (9216 B a position): L = 458752 = 14 x 32768, the valid length nearest
+     * 466033 positions, every branch local; a requested L is taken as it is.
+     */
+    @Test
+    void attentionPlansForItsBackend() {
+        DilatedAttentionConfig a = DilatedAttentionConfig.of(
+                Branch.parseList("2048:1,4096:2,8192:4,16384:6,32768:12"), 12, 64, true);
+        long n = 1 << 20;
+        var sc = SPARK.session().sparkContext();
+        assertEquals(8192, PartitionPlan.forAttention(sc, io.longnet.attention.Backend.CPU, a, n, 0).partitionLength());
+        assertEquals(PartitionPlan.of(a, n, 0, PartitionPlan.DEFAULT_TASK_BYTES),
+                PartitionPlan.forAttention(sc, io.longnet.attention.Backend.CPU, a, n, 0));
+        assertEquals(65536, PartitionPlan.forAttention(sc, io.longnet.attention.Backend.CPU, a, n, 65536)
+                .partitionLength(), "requested");
+        PartitionPlan gpu = PartitionPlan.of(a, n, 0, PartitionPlan.GPU_TASK_BYTES);
+        assertEquals(14 * 32768, gpu.partitionLength(), "GPU-sized");
+        assertEquals(List.of(), gpu.spanning(), "no exchange");
+        if (io.longnet.attention.Backend.AUTO.usableGpu(io.longnet.attention.AttentionKernelProvider.class, 0,
+                "backend").isEmpty()) {
+            assertEquals(8192, PartitionPlan.forAttention(sc, io.longnet.attention.Backend.AUTO, a, n, 0)
+                    .partitionLength(), "auto without a usable GPU plans for the CPU");
+        }
+    }
+
     private static float[] random(SplittableRandom rnd, int size, double scale) {
         float[] a = new float[size];
         for (int i = 0; i < size; i++) {

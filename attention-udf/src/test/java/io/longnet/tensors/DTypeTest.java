@@ -212,4 +212,50 @@ class DTypeTest {
             assertEquals(expected, a[i], dtype + " element " + i);
         }
     }
+
+    /**
+     * The bulk path from a direct buffer (what files are read into) against the definition, for every
+     * binary16 and bfloat16 bit pattern: exact, signed zeros and NaN payloads included, into heap and
+     * direct destinations alike; and equal to the byte[] path for every dtype.
+     */
+    @Test
+    void bulkDecodeFromDirectBuffersIsExactForEveryBitPattern() {
+        ByteBuffer src = ByteBuffer.allocateDirect(2 << 16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int h = 0; h < 1 << 16; h++) {
+            src.putShort((short) h);
+        }
+        for (boolean directDst : new boolean[] {false, true}) {
+            FloatBuffer half = directDst ? ByteBuffer.allocateDirect(4 << 16).asFloatBuffer() : FloatBuffer.allocate(1 << 16);
+            FloatBuffer bf16 = directDst ? ByteBuffer.allocateDirect(4 << 16).asFloatBuffer() : FloatBuffer.allocate(1 << 16);
+            DType.F16.decode(src.clear(), 1 << 16, half);
+            assertEquals(2 << 16, src.position(), "source advanced");
+            DType.BF16.decode(src.clear(), 1 << 16, bf16);
+            assertEquals(1 << 16, half.position(), "destination advanced");
+            for (int h = 0; h < 1 << 16; h++) {
+                int got = Float.floatToRawIntBits(half.get(h));
+                int exp = (h >>> 10) & 0x1F;
+                int want = exp == 0x1F && (h & 0x3FF) != 0
+                        ? (h & 0x8000) << 16 | 0x7F800000 | (h & 0x3FF) << 13   // NaN: payload kept
+                        : Float.floatToRawIntBits((float) halfReference(h));
+                assertEquals(want, got, "F16 " + Integer.toHexString(h));
+                assertEquals(h << 16, Float.floatToRawIntBits(bf16.get(h)), "BF16 " + Integer.toHexString(h));
+            }
+        }
+        SplittableRandom rnd = new SplittableRandom(41);
+        System.out.println("DTypeTest bulk decode seed 41");
+        byte[] bytes = new byte[8 * 1000 + 3];
+        rnd.nextBytes(bytes);
+        for (DType t : DType.values()) {
+            int count = 1000;
+            float[] viaArray = new float[count];
+            t.decode(bytes, 3, count, FloatBuffer.wrap(viaArray));
+            ByteBuffer direct = ByteBuffer.allocateDirect(bytes.length).put(bytes).flip().position(3);
+            float[] viaBuffer = new float[count];
+            t.decode(direct, count, FloatBuffer.wrap(viaBuffer));
+            for (int i = 0; i < count; i++) {
+                assertEquals(Float.floatToRawIntBits(viaArray[i]), Float.floatToRawIntBits(viaBuffer[i]), t + " " + i);
+            }
+            assertEquals(3 + count * t.bytes(), direct.position(), t + ": source advanced");
+        }
+    }
 }

@@ -6,10 +6,12 @@ import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.spark.AttentionPartition;
 import io.longnet.spark.PartitionPlan;
+import io.longnet.spark.PhaseTimes;
 import io.longnet.spark.QkvPartition;
 import io.longnet.spark.SequenceParallelAttention;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -18,6 +20,7 @@ import java.util.Map;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.CollectionAccumulator;
 
 /**
@@ -55,18 +58,28 @@ final class AttendJob {
         }
         DilatedAttentionConfig config = DilatedAttentionConfig.of(request.branches(), shape.heads(), shape.headDim(),
                 request.causal());
-        PartitionPlan plan = PartitionPlan.of(config, shape.n(), request.partitionLength(),
-                PartitionPlan.DEFAULT_TASK_BYTES);
+        PartitionPlan plan = PartitionPlan.forAttention(spark.sparkContext(), request.backend(), config, shape.n(),
+                request.partitionLength());
         out.printf(Locale.ROOT, "plan: %s; H=%d, d=%d, %s, backend %s%n", plan.describe(), config.heads(),
                 config.headDim(), config.causal() ? "causal" : "non-causal", request.backend());
 
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         jsc.setJobDescription("longnet attend " + config.branches() + " N=" + plan.n());
         jsc.setCallSite("qkv");
-        JavaRDD<QkvPartition> qkv = input.blocks(spark, plan).setName("qkv");
+        List<String> phases = new ArrayList<>();
+        phases.add(QkvInput.READ);
+        phases.addAll(SequenceParallelAttention.PHASES);
+        phases.add(AttentionOutput.WRITE);
+        PhaseTimes times = PhaseTimes.register(spark.sparkContext(), phases);
+        JavaRDD<QkvPartition> qkv = input.blocks(spark, plan, times).setName("qkv");
+        if (!plan.spanning().isEmpty()) {
+            // Every exchange and the attend stage read qkv: keep what fits in memory rather than read and
+            // convert the file again for each (what does not fit is read again, never spilled and read back).
+            qkv.persist(StorageLevel.MEMORY_ONLY());
+        }
         // Which backend computed each partition, for the summary (a set accumulator: a few names).
         CollectionAccumulator<String> ran = spark.sparkContext().collectionAccumulator("backends");
-        JavaRDD<AttentionPartition> attended = SequenceParallelAttention.attend(qkv, plan, request.backend())
+        JavaRDD<AttentionPartition> attended = SequenceParallelAttention.attend(qkv, plan, request.backend(), times)
                 .map(b -> {
                     ran.add(b.backend());
                     return b;
@@ -75,19 +88,30 @@ final class AttendJob {
         StageMetrics metrics = new StageMetrics(SequenceParallelAttention.ATTEND_STAGE, plan.partitions(),
                 plan.n(), out);
         spark.sparkContext().addSparkListener(metrics);
+        long planned = System.nanoTime();
         try {
             jsc.setCallSite(SequenceParallelAttention.ATTEND_STAGE);
-            AttentionOutput.write(spark, attended, plan, request.out(), metadata(plan, request));
+            AttentionOutput.write(spark, attended, plan, request.out(), metadata(plan, request), times);
             spark.sparkContext().listenerBus().waitUntilEmpty();
         } catch (java.util.concurrent.TimeoutException e) {
             throw new IOException("Spark's listener bus did not drain", e);
         } finally {
+            qkv.unpersist(false);
             spark.sparkContext().removeSparkListener(metrics);
             backends.addAll(ran.value());
             jsc.clearCallSite();
         }
-        Summary summary = new Summary(plan, (System.nanoTime() - t0) / 1e9, metrics.maxShuffleRead(),
+        long end = System.nanoTime();
+        Summary summary = new Summary(plan, (end - t0) / 1e9, metrics.maxShuffleRead(),
                 metrics.meanShuffleRead(), String.join(", ", backends));
+        // Where the time went: the driver's part, every stage, and the tasks' phases (summed over tasks,
+        // which run in parallel: compare them with each other, not with the wall time).
+        out.printf(Locale.ROOT, "time: %.2f s planning (input header, plan), %.2f s in Spark jobs and the"
+                + " output's commit%n", (planned - t0) / 1e9, (end - planned) / 1e9);
+        for (String line : metrics.stageLines()) {
+            out.println("  " + line);
+        }
+        out.println("task time by phase: " + times.describe());
         out.printf(Locale.ROOT, "done: %d tokens in %.2f s, %.0f tokens/s; shuffle read per partition: max %d B,"
                 + " mean %.0f B; backend: %s; wrote %s%n", plan.n(), summary.seconds(), summary.tokensPerSecond(),
                 summary.maxShuffleReadPerPartition(), summary.meanShuffleReadPerPartition(), summary.backends(),

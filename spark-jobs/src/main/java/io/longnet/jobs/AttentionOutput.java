@@ -11,9 +11,15 @@ import io.longnet.datasets.BlockManifest;
 import io.longnet.spark.AttentionPartition;
 import io.longnet.spark.BlockRows;
 import io.longnet.spark.PartitionPlan;
+import io.longnet.spark.PhaseTimes;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.concurrent.ForkJoinPool;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.LinkedHashMap;
@@ -22,6 +28,7 @@ import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RawLocalFileSystem;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -33,8 +40,10 @@ import org.apache.spark.sql.types.StructType;
  * Writes {@code o} and {@code lse} atomically: everything goes to a hidden sibling of the output path
  * first and is renamed into place only when complete, so a failed job leaves nothing under the output.
  * <ul>
- *   <li>{@code *.safetensors}: tasks write their rows as part files; the driver then streams the parts,
- *       in order, into one file ({@code o} F32 {@code [N, H, d]}, {@code lse} F32 {@code [N, H]}).</li>
+ *   <li>{@code *.safetensors} ({@code o} F32 {@code [N, H, d]}, {@code lse} F32 {@code [N, H]}): on a local
+ *       (or locally mounted) file system the driver creates the file with its header and full length, and
+ *       each task writes its rows at their offsets; elsewhere (HDFS, no positioned writes) tasks write part
+ *       files that the driver then streams, in order, into one file. Both give the same bytes.</li>
  *   <li>anything else: the Parquet block layout of docs/ARCHITECTURE.md §3, one row per block of positions:
  *       {@code seq_id long, block long, o binary, lse binary} (little-endian float32,
  *       {@code B * H * d} and {@code B * H} values), described by its {@link BlockManifest}.</li>
@@ -47,6 +56,13 @@ final class AttentionOutput {
             .add(BlockColumns.BLOCK, DataTypes.LongType, false)
             .add("o", DataTypes.BinaryType, false)
             .add("lse", DataTypes.BinaryType, false);
+
+    /** The phase of {@link PhaseTimes} the tasks' writing time goes to. */
+    static final String WRITE = "write";
+    /** Floats per direct buffer of a positioned write (16 MB). */
+    private static final int CHUNK_FLOATS = 1 << 22;
+    /** A partition's floats are written in pieces of at least this many, in parallel. */
+    private static final int PIECE_FLOATS = 1 << 22;
 
     private AttentionOutput() {
     }
@@ -61,51 +77,143 @@ final class AttentionOutput {
                 : Integer.lowestOneBit(plan.partitionLength());
     }
 
-    /** Writes the output; an existing one is replaced only once the new one is complete. */
+    /**
+     * Writes the output; an existing one is replaced only once the new one is complete. The tasks' time
+     * writing goes to {@code times}' {@link #WRITE}.
+     */
     static void write(SparkSession spark, JavaRDD<AttentionPartition> blocks, PartitionPlan plan, String out,
-                      Map<String, String> metadata) throws IOException {
+                      Map<String, String> metadata, PhaseTimes times) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         try (AtomicOutput output = AtomicOutput.begin(out, conf)) {
             Path tmp = output.temporary();
             if (isSafetensors(out)) {
-                writeParts(blocks, tmp, new SerializableHadoopConf(conf));
                 Path file = new Path(tmp, output.target().getName());
-                assemble(output.fileSystem(), tmp, file, plan, metadata, conf);
+                SafetensorsWriter.Layout layout = SafetensorsWriter.layout(file.toString(), specs(plan), metadata);
+                if (output.fileSystem() instanceof RawLocalFileSystem local) {
+                    java.nio.file.Path path = local.pathToFile(file).toPath();
+                    preallocate(path, layout);
+                    writeInPlace(blocks, path.toString(), plan, layout, times);
+                } else {
+                    writeParts(blocks, tmp, new SerializableHadoopConf(conf), times);
+                    assemble(output.fileSystem(), tmp, file, plan, metadata, conf);
+                }
                 output.commit(file);
             } else {
-                writeParquet(spark, blocks, plan, tmp, metadata);
+                writeParquet(spark, blocks, plan, tmp, metadata, times);
                 output.commit();
             }
         }
     }
 
-    private static void writeParts(JavaRDD<AttentionPartition> blocks, Path tmp, SerializableHadoopConf conf) {
+    private static List<SafetensorsWriter.Spec> specs(PartitionPlan plan) {
+        long n = plan.n();
+        int heads = plan.config().heads();
+        return List.of(SafetensorsWriter.Spec.of("o", DType.F32, n, heads, plan.config().headDim()),
+                SafetensorsWriter.Spec.of("lse", DType.F32, n, heads));
+    }
+
+    /**
+     * Creates the local file with its header and its full length (the data still a hole), so that the tasks
+     * can fill in their rows where they belong.
+     */
+    private static void preallocate(java.nio.file.Path file, SafetensorsWriter.Layout layout) throws IOException {
+        Files.createDirectories(file.getParent());
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            writeFully(ch, ByteBuffer.wrap(layout.header()), 0);
+            if (layout.fileLength() > layout.dataStart()) {
+                writeFully(ch, ByteBuffer.allocate(1), layout.fileLength() - 1);
+            }
+        }
+    }
+
+    /**
+     * Each task writes its o and lse rows at their offsets of the preallocated file: the output is written
+     * once, by the tasks, in parallel; nothing passes through the driver. A retried or speculative attempt
+     * writes the same bytes at the same offsets, so it is harmless; the file is opened without creating it,
+     * so an attempt that outlives the job cannot leave one behind.
+     */
+    private static void writeInPlace(JavaRDD<AttentionPartition> blocks, String file, PartitionPlan plan,
+                                     SafetensorsWriter.Layout layout, PhaseTimes times) {
+        long oAt = layout.dataStart() + layout.tensor("o").begin();
+        long lseAt = layout.dataStart() + layout.tensor("lse").begin();
+        long oRow = (long) plan.config().rowWidth() * Float.BYTES;
+        long lseRow = (long) plan.config().heads() * Float.BYTES;
+        blocks.foreach(b -> {
+            long t0 = System.nanoTime();
+            try (FileChannel ch = FileChannel.open(java.nio.file.Path.of(file), StandardOpenOption.WRITE)) {
+                writeFloats(ch, oAt + b.start() * oRow, b.o());
+                writeFloats(ch, lseAt + b.start() * lseRow, b.lse());
+            }
+            times.since(WRITE, t0);
+        });
+    }
+
+    /**
+     * {@code values} as little-endian float32 at {@code position}: in a few pieces written in parallel, each
+     * through one direct buffer (a bulk copy, no conversion per element on the heap).
+     */
+    private static void writeFloats(FileChannel ch, long position, float[] values) throws IOException {
+        writeFloats(ch, position, values, (int) Math.max(1, Math.min(ForkJoinPool.getCommonPoolParallelism(),
+                (long) values.length / PIECE_FLOATS)));
+    }
+
+    /** As {@link #writeFloats(FileChannel, long, float[])}, in {@code pieces} pieces. */
+    static void writeFloats(FileChannel ch, long position, float[] values, int pieces) throws IOException {
+        int perPiece = (values.length + pieces - 1) / pieces;
+        List<ParallelIo.Piece> work = new ArrayList<>(pieces);
+        for (int from = 0; from < values.length; from += perPiece) {
+            int start = from;
+            int end = Math.min(values.length, from + perPiece);
+            work.add(() -> {
+                ByteBuffer buf = ByteBuffer.allocateDirect(Math.min(CHUNK_FLOATS, end - start) * Float.BYTES)
+                        .order(ByteOrder.LITTLE_ENDIAN);
+                for (int i = start; i < end; i += CHUNK_FLOATS) {
+                    int k = Math.min(CHUNK_FLOATS, end - i);
+                    buf.clear();
+                    buf.asFloatBuffer().put(values, i, k);
+                    buf.limit(k * Float.BYTES);
+                    writeFully(ch, buf, position + (long) i * Float.BYTES);
+                }
+            });
+        }
+        ParallelIo.runAll(work);
+    }
+
+    private static void writeFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
+        for (long at = position; buf.hasRemaining(); ) {
+            at += ch.write(buf, at);
+        }
+    }
+
+    /**
+     * File systems without positioned writes (HDFS): tasks write their rows as part files (replacing what a
+     * failed attempt left), then the driver streams the parts, in order, into the file.
+     */
+    private static void writeParts(JavaRDD<AttentionPartition> blocks, Path tmp, SerializableHadoopConf conf,
+                                   PhaseTimes times) {
         String dir = tmp.toString();
         blocks.foreach(b -> {
+            long t0 = System.nanoTime();
             Path base = new Path(dir);
             FileSystem fs = HadoopFiles.withoutChecksums(base.getFileSystem(conf.get()));
             writeFloats(fs, new Path(base, String.format("o-%06d", b.partition())), b.o());
             writeFloats(fs, new Path(base, String.format("lse-%06d", b.partition())), b.lse());
+            times.since(WRITE, t0);
         });
     }
 
     private static void writeFloats(FileSystem fs, Path path, float[] values) throws IOException {
         ByteBuffer bytes = ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         bytes.asFloatBuffer().put(values);
-        try (OutputStream out = fs.create(path, false)) {
+        try (OutputStream out = fs.create(path, true)) {
             out.write(bytes.array());
         }
     }
 
     private static void assemble(FileSystem fs, Path parts, Path file, PartitionPlan plan,
                                  Map<String, String> metadata, Configuration conf) throws IOException {
-        long n = plan.n();
-        int heads = plan.config().heads();
-        List<SafetensorsWriter.Spec> specs = List.of(
-                SafetensorsWriter.Spec.of("o", DType.F32, n, heads, plan.config().headDim()),
-                SafetensorsWriter.Spec.of("lse", DType.F32, n, heads));
         byte[] chunk = new byte[1 << 22];
-        try (SafetensorsWriter writer = HadoopSafetensors.create(file.toString(), conf, specs, metadata)) {
+        try (SafetensorsWriter writer = HadoopSafetensors.create(file.toString(), conf, specs(plan), metadata)) {
             for (String tensor : new String[] {"o", "lse"}) {
                 for (int p = 0; p < plan.partitions(); p++) {
                     try (InputStream in = fs.open(new Path(parts, String.format("%s-%06d", tensor, p)))) {
@@ -121,11 +229,16 @@ final class AttentionOutput {
     }
 
     private static void writeParquet(SparkSession spark, JavaRDD<AttentionPartition> blocks, PartitionPlan plan,
-                                     Path tmp, Map<String, String> metadata) throws IOException {
+                                     Path tmp, Map<String, String> metadata, PhaseTimes times) throws IOException {
         int b = blockSize(plan);
         int width = plan.config().rowWidth();
         int heads = plan.config().heads();
-        JavaRDD<Row> rows = blocks.flatMap(block -> BlockRows.split(block, 0L, b, width, heads, true).iterator());
+        JavaRDD<Row> rows = blocks.flatMap(block -> {
+            long t0 = System.nanoTime();
+            List<Row> split = BlockRows.split(block, 0L, b, width, heads, true);
+            times.since(WRITE, t0); // the encoding into rows; Parquet's own writing is not timed apart
+            return split.iterator();
+        });
         Dataset<Row> frame = spark.createDataFrame(rows, PARQUET_SCHEMA);
         frame.write().parquet(tmp.toString());
         Map<String, Integer> columns = new LinkedHashMap<>();

@@ -7,6 +7,7 @@ import io.longnet.datasets.BlockManifest;
 import io.longnet.spark.BlockRows;
 import io.longnet.spark.PartitionIdPartitioner;
 import io.longnet.spark.PartitionPlan;
+import io.longnet.spark.PhaseTimes;
 import io.longnet.spark.QkvPartition;
 import java.io.IOException;
 import java.nio.FloatBuffer;
@@ -48,8 +49,12 @@ final class ParquetQkv implements QkvInput {
         return new Shape(manifest.n(), manifest.heads(), manifest.headDim());
     }
 
+    /**
+     * The rows shuffled to their partitions; the time to assemble and check them goes to {@link #READ} (the
+     * Parquet scan is a stage of its own, with its own line in the job's summary).
+     */
     @Override
-    public JavaRDD<QkvPartition> blocks(SparkSession spark, PartitionPlan plan) {
+    public JavaRDD<QkvPartition> blocks(SparkSession spark, PartitionPlan plan, PhaseTimes times) {
         int b = manifest.blockSize();
         if (plan.partitionLength() % b != 0) {
             throw new IllegalArgumentException("partition length " + plan.partitionLength()
@@ -65,7 +70,10 @@ final class ParquetQkv implements QkvInput {
                 .mapPartitionsWithIndex((p, rows) -> {
                     List<Row> mine = new ArrayList<>();
                     rows.forEachRemaining(t -> mine.add(t._2()));
-                    return List.of(assemble(source, plan, p, b, width, dims, mine)).iterator();
+                    long t0 = System.nanoTime();
+                    QkvPartition block = assemble(source, plan, p, b, width, dims, mine);
+                    times.since(READ, t0);
+                    return List.of(block).iterator();
                 }, true);
     }
 

@@ -1,6 +1,7 @@
 package io.longnet.jobs;
 
 import io.longnet.spark.PartitionPlan;
+import io.longnet.spark.PhaseTimes;
 import io.longnet.spark.QkvPartition;
 import java.io.IOException;
 import java.io.Serializable;
@@ -32,6 +33,12 @@ interface QkvInput extends Serializable {
 
     Shape shape();
 
-    /** Partition {@code p} of the plan as partition {@code p} of the RDD, one block each. */
-    JavaRDD<QkvPartition> blocks(SparkSession spark, PartitionPlan plan);
+    /** The phase of {@link PhaseTimes} the tasks' reading (and checking) time goes to. */
+    String READ = "read";
+
+    /**
+     * Partition {@code p} of the plan as partition {@code p} of the RDD, one block each; the tasks add
+     * their reading time to {@code times}' {@link #READ}.
+     */
+    JavaRDD<QkvPartition> blocks(SparkSession spark, PartitionPlan plan, PhaseTimes times);
 }

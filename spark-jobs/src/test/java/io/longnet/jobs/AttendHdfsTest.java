@@ -105,6 +105,17 @@ class AttendHdfsTest {
         float[] lse = AttendJobTest.readAll(out, "lse");
         assertArrayEquals(AttendJobTest.readAll(localOut, "o"), o, "o: HDFS run equals the local run");
         assertArrayEquals(AttendJobTest.readAll(localOut, "lse"), lse, "lse: HDFS run equals the local run");
+        // Parts assembled by the driver (HDFS) and rows written in place by the tasks (local): the same data
+        // bytes (the headers differ only in the source they name).
+        byte[] hdfsBytes;
+        try (var stream = fs.open(new org.apache.hadoop.fs.Path(out))) {
+            hdfsBytes = stream.readAllBytes();
+        }
+        byte[] localBytes = java.nio.file.Files.readAllBytes(Path.of(java.net.URI.create(localOut)));
+        int hdfsData = (int) dataStart(out, conf);
+        int localData = (int) dataStart(localOut, conf);
+        assertArrayEquals(Arrays.copyOfRange(localBytes, localData, localBytes.length),
+                Arrays.copyOfRange(hdfsBytes, hdfsData, hdfsBytes.length), "the same data bytes");
         // And both are the attention: against the single-process engine.
         AttentionResult want = AttendJobTest.engine(localIn, "64:1,128:2,256:4", true);
         assertTrue(io.longnet.attention.Tensors.relativeError(o, want.oArray()) < 1e-5, "o against the engine");
@@ -178,6 +189,12 @@ class AttendHdfsTest {
 
     private static List<String> names(FileStatus[] statuses) {
         return Arrays.stream(statuses).map(s -> s.getPath().getName()).sorted().toList();
+    }
+
+    private static long dataStart(String uri, Configuration conf) throws IOException {
+        try (var f = io.longnet.storage.HadoopSafetensors.open(uri, conf)) {
+            return f.dataStart();
+        }
     }
 
     private static void copy(byte[] bytes, float[] dst, int at) {

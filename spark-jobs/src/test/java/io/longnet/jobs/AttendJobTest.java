@@ -3,6 +3,9 @@ package io.longnet.jobs;
 import io.longnet.attention.Backend;
 import io.longnet.tensors.DType;
 import io.longnet.tensors.SafetensorsFile;
+import io.longnet.tensors.SafetensorsWriter;
+import io.longnet.spark.PartitionPlan;
+import io.longnet.spark.QkvPartition;
 import io.longnet.storage.HadoopSafetensors;
 import io.longnet.attention.Tensors;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -26,6 +29,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.List;
+import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Row;
@@ -89,6 +93,95 @@ class AttendJobTest {
         assertTrue(Tensors.relativeError(readAll(out, "o"), want.oArray()) < 1e-5, "o");
         assertTrue(Tensors.relativeError(readAll(out, "lse"), want.lseArray()) < 1e-5, "lse");
         assertEquals(List.of("out.safetensors", "qkv.safetensors"), listing(dir), "no temporary files left");
+    }
+
+    /**
+     * The tasks write their rows into the preallocated file at their offsets: the file is byte for byte what
+     * the streaming writer makes of the same values and metadata, and the same whatever the partition length
+     * (with exchanges, without, chosen).
+     */
+    @Test
+    void safetensorsOutputIsTheStreamingWritersBytesWhateverThePartitionLength() throws IOException {
+        String branches = "32:1,64:2,128:4,256:6,512:12";
+        String in = dir.resolve("qkv.safetensors").toUri().toString();
+        SyntheticQkv.write(in, new Configuration(), 1500, 6, 16, DType.F16, 2024);
+        byte[] first = null;
+        for (int len : new int[] {64, 512, 0}) {
+            Path out = dir.resolve("out-" + len + ".safetensors");
+            attend(in, out.toUri().toString(), branches, true, len);
+            byte[] bytes = Files.readAllBytes(out);
+            if (first == null) {
+                first = bytes;
+            } else {
+                assertArrayEquals(first, bytes, "L = " + len + " gives the same bytes as L = 64");
+            }
+        }
+        Path out = dir.resolve("out-64.safetensors");
+        Path streamed = dir.resolve("streamed.safetensors");
+        try (SafetensorsFile f = SafetensorsFile.open(out);
+             SafetensorsWriter w = SafetensorsWriter.create(streamed, List.of(
+                     SafetensorsWriter.Spec.of("o", DType.F32, 1500, 6, 16),
+                     SafetensorsWriter.Spec.of("lse", DType.F32, 1500, 6)), f.metadata())) {
+            w.writeFloats(FloatBuffer.wrap(f.readFloats("o")));
+            w.writeFloats(FloatBuffer.wrap(f.readFloats("lse")));
+        }
+        assertArrayEquals(Files.readAllBytes(streamed), first, "the streaming writer's bytes");
+    }
+
+    /** Reading a partition in pieces (in parallel) gives what one piece gives, and the same first bad value. */
+    @Test
+    void readingInPiecesEqualsReadingWhole() throws IOException {
+        int n = 1000;
+        String in = dir.resolve("qkv.safetensors").toUri().toString();
+        SyntheticQkv.write(in, new Configuration(), n, 4, 8, DType.BF16, 77);
+        SafetensorsQkv qkv = SafetensorsQkv.open(in, new Configuration());
+        PartitionPlan plan = PartitionPlan.of(DilatedAttentionConfig.of(Branch.parseList("64:1,128:2"), 4, 8, false),
+                n, 256, 0);
+        for (int p = 0; p < plan.partitions(); p++) {
+            QkvPartition whole = qkv.read(plan, p, plan.length(p));
+            QkvPartition pieces = qkv.read(plan, p, 7);
+            assertArrayEquals(whole.q(), pieces.q(), "q of partition " + p);
+            assertArrayEquals(whole.k(), pieces.k(), "k of partition " + p);
+            assertArrayEquals(whole.v(), pieces.v(), "v of partition " + p);
+        }
+        // NaN in q[300, 2, 5] and in k[260, 0, 0] (an earlier piece of the partition): q's is named, as a
+        // sequential read would.
+        Path file = dir.resolve("qkv.safetensors");
+        long dataStart;
+        long kBegin;
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            dataStart = f.dataStart();
+            kBegin = f.tensor("k").begin();
+        }
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            raf.seek(dataStart + 2L * (300 * 32 + 2 * 8 + 5));
+            raf.writeShort(Short.reverseBytes((short) 0x7FC0));
+            raf.seek(dataStart + kBegin + 2L * (260 * 32));
+            raf.writeShort(Short.reverseBytes((short) 0x7FC0));
+        }
+        for (int rows : new int[] {256, 7}) {
+            var e = assertThrows(io.longnet.tensors.TensorFormatException.class, () -> qkv.read(plan, 1, rows));
+            assertEquals("file " + in + ": tensor 'q' holds NaN at [300, 2, 5]", e.getMessage(), rows + " rows a piece");
+        }
+    }
+
+    /** Positioned writes in pieces put every float, little-endian, where it belongs. */
+    @Test
+    void floatsWrittenInPiecesLandAtTheirOffsets() throws IOException {
+        float[] values = new float[1003];
+        SplittableRandom rnd = new SplittableRandom(5);
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) rnd.nextGaussian();
+        }
+        Path file = dir.resolve("floats.bin");
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file,
+                java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
+            AttentionOutput.writeFloats(ch, 12, values, 5);
+        }
+        ByteBuffer want = ByteBuffer.allocate(12 + 4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+        want.position(12);
+        want.asFloatBuffer().put(values);
+        assertArrayEquals(want.array(), Files.readAllBytes(file));
     }
 
     @Test

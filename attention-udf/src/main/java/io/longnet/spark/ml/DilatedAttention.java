@@ -12,6 +12,7 @@ import io.longnet.spark.QkvPartition;
 import io.longnet.spark.SequenceParallelAttention;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.ml.Transformer;
@@ -285,7 +286,7 @@ public final class DilatedAttention extends Transformer implements DefaultParams
                         + blocks + " blocks: expected full blocks of " + blockSize + " positions x H x d x 4 = "
                         + blockSize * rowBytes + " bytes, only the last one shorter");
             }
-            PartitionPlan plan = plan(config, n, blockSize);
+            PartitionPlan plan = plan(spark.sparkContext(), config, n, blockSize);
             outputs.add(attendSequence(jsc, input, plan, seqId, blockSize, withLse, parsedBackend()));
         }
         jsc.setJobDescription(null);
@@ -294,8 +295,8 @@ public final class DilatedAttention extends Transformer implements DefaultParams
         return spark.createDataFrame(all, outSchema);
     }
 
-    private PartitionPlan plan(DilatedAttentionConfig config, long n, int blockSize) {
-        PartitionPlan plan = PartitionPlan.of(config, n, getPartitionLength(), PartitionPlan.DEFAULT_TASK_BYTES);
+    private PartitionPlan plan(SparkContext sc, DilatedAttentionConfig config, long n, int blockSize) {
+        PartitionPlan plan = PartitionPlan.forAttention(sc, parsedBackend(), config, n, getPartitionLength());
         if (plan.partitionLength() % blockSize != 0) {
             throw new IllegalArgumentException("partition length " + plan.partitionLength()
                     + (getPartitionLength() == 0 ? " (chosen)" : "") + " is not a multiple of the data's block size "
