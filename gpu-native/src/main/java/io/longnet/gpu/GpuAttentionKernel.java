@@ -26,7 +26,7 @@ import jcuda.driver.JCudaDriver;
 public final class GpuAttentionKernel implements AttentionKernel {
 
     private static final int NEG_INF_BITS = Float.floatToRawIntBits(Float.NEGATIVE_INFINITY);
-    /** Share of the free device memory the two slots may take. */
+    /** Share of the device's memory budget the two slots of one call may take. */
     private static final double MEMORY_SHARE = 0.6;
 
     private final CudaDevice device;
@@ -68,7 +68,12 @@ public final class GpuAttentionKernel implements AttentionKernel {
         FloatBuffer ls = lse.slice();
         int chunks = (n + chunk - 1) / chunk;
         // A second slot only when there is a second chunk: one chunk needs no overlap, nor twice the memory.
-        try (Slot a = new Slot(chunk, config); Slot b = chunks > 1 ? new Slot(chunk, config) : null) {
+        // Both slots are reserved at once: tasks holding one slot each and waiting for a second would deadlock.
+        int slotCount = chunks > 1 ? 2 : 1;
+        try (DeviceMemoryBudget.Reservation held = device.memory().reserve(
+                slotCount * (long) chunk * Slot.deviceBytesPerPosition(config, precision),
+                "attention over " + slotCount + " chunk(s) of " + chunk + " positions");
+             Slot a = new Slot(chunk, config); Slot b = chunks > 1 ? new Slot(chunk, config) : null) {
             Slot[] slots = {a, b};
             for (int c = 0; c < chunks; c++) {
                 Slot slot = slots[c % 2];
@@ -99,10 +104,9 @@ public final class GpuAttentionKernel implements AttentionKernel {
         }
         long limit = chunkLimit;
         if (limit == 0) {
-            long[] free = new long[1];
-            long[] total = new long[1];
-            check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
-            limit = (long) (free[0] * MEMORY_SHARE / 2 / Slot.deviceBytesPerPosition(config, precision));
+            // A share of the device's budget, not of what is free now: tasks that start together all see the
+            // device empty; the budget then makes them take turns.
+            limit = (long) (device.memory().capacity() * MEMORY_SHARE / 2 / Slot.deviceBytesPerPosition(config, precision));
         }
         long chunk = Math.max(lcm, limit / lcm * lcm);
         return (int) Math.min(n, chunk);
