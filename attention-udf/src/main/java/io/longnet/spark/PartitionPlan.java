@@ -37,9 +37,18 @@ public record PartitionPlan(DilatedAttentionConfig config, long n, int partition
 
     /**
      * Plans {@code n} positions with partition length {@code requested}, or, when {@code requested} is
-     * 0, with the power of two nearest to {@code taskBytes} of q, k, v per task that fits every branch.
+     * 0, with the length nearest to {@code taskBytes} of q, k, v per task that fits every branch.
      */
     public static PartitionPlan of(DilatedAttentionConfig config, long n, int requested, long taskBytes) {
+        return of(config, n, requested, taskBytes, 1);
+    }
+
+    /**
+     * As {@link #of(DilatedAttentionConfig, long, int, long)}, a chosen length also a multiple of
+     * {@code multipleOf} where one fits (the token datasets' blocks must not straddle partitions).
+     */
+    public static PartitionPlan of(DilatedAttentionConfig config, long n, int requested, long taskBytes,
+                                   int multipleOf) {
         if (n < 1) {
             throw new IllegalArgumentException("sequence length must be >= 1 (got " + n + ")");
         }
@@ -47,7 +56,7 @@ public record PartitionPlan(DilatedAttentionConfig config, long n, int partition
             throw new IllegalArgumentException("partition length must be >= 1, or 0 to choose (got "
                     + requested + ")");
         }
-        int length = requested == 0 ? automaticLength(config, n, taskBytes) : requested;
+        int length = requested == 0 ? automaticLength(config, n, taskBytes, multipleOf) : requested;
         List<Branch> local = new ArrayList<>();
         List<Branch> spanning = new ArrayList<>();
         for (Branch b : config.branches()) {
@@ -180,12 +189,19 @@ public record PartitionPlan(DilatedAttentionConfig config, long n, int partition
         return s.toString();
     }
 
-    private static int automaticLength(DilatedAttentionConfig config, long n, long taskBytes) {
+    private static int automaticLength(DilatedAttentionConfig config, long n, long taskBytes, int multipleOf) {
         long bytesPerPosition = 3L * config.rowWidth() * Float.BYTES;
         long target = Math.max(1, taskBytes / bytesPerPosition);
         // Never larger than the sequence needs, rounded up to a power of two.
         target = Math.min(target, Long.highestOneBit(Math.max(1, n - 1)) << 1);
         TreeSet<Integer> valid = validLengthSet(config);
+        if (multipleOf > 1) {
+            TreeSet<Integer> aligned = new TreeSet<>();
+            valid.stream().filter(l -> l % multipleOf == 0).forEach(aligned::add);
+            if (!aligned.isEmpty()) {
+                valid = aligned;
+            }
+        }
         Integer below = valid.floor((int) Math.min(Integer.MAX_VALUE, target));
         Integer above = valid.ceiling((int) Math.min(Integer.MAX_VALUE, target));
         if (below == null) {

@@ -69,6 +69,8 @@ public final class TokenSequences {
     private final List<Long> spread = new ArrayList<>();
     /** The decoder of each task that ran whole sequences or runs of one ({@link #ranOn}). */
     private final CollectionAccumulator<String> decoders;
+    /** The tasks' time opening their decoders and in them ({@link #phaseTimes}). */
+    private final PhaseTimes times;
     /** Sequences that went through the sequence-parallel model, by how it ran. */
     private final Map<String, Long> sequenceParallel = new TreeMap<>();
 
@@ -92,6 +94,7 @@ public final class TokenSequences {
         this.taskBytes = TaskGpu.planned(rows.sparkSession().sparkContext(), backend) ? PartitionPlan.GPU_TASK_BYTES
                 : PartitionPlan.DEFAULT_TASK_BYTES;
         this.decoders = rows.sparkSession().sparkContext().collectionAccumulator("longnet model decoders");
+        this.times = PhaseTimes.register(rows.sparkSession().sparkContext(), List.of(DECODER_OPEN, MODEL));
         Layout layout = layout(this.rows, blockSize, config.vocabSize());
         this.blockSize = layout.blockSize();
         lengths.putAll(layout.lengths());
@@ -100,9 +103,18 @@ public final class TokenSequences {
         }
     }
 
+    /** Phases of {@link #phaseTimes}: opening a task's decoder (weights to the device), and running it. */
+    public static final String DECODER_OPEN = "decoder open";
+    public static final String MODEL = "model";
+
+    /** Task time opening decoders and running them (whole sequences and runs; not the sequence-parallel model). */
+    public PhaseTimes phaseTimes() {
+        return times;
+    }
+
     /** The sequence-parallel plan of a sequence of {@code n} positions. */
     public PartitionPlan plan(long n) {
-        return PartitionPlan.of(config.attentionConfig(), n, partitionLength, taskBytes);
+        return PartitionPlan.of(config.attentionConfig(), n, partitionLength, taskBytes, blockSize);
     }
 
     /** A token block dataset's block size and the length of each sequence, in {@code seq_id} order. */
@@ -294,16 +306,18 @@ public final class TokenSequences {
         Broadcast<ModelWeights> weightsB = jsc.broadcast(model.weights());
         Backend backend = this.backend;
         CollectionAccumulator<String> ran = decoders;
+        PhaseTimes phases = times;
         jsc.setCallSite(what + " of whole sequences");
-        JavaRDD<SequenceSlice> out = onDecoders(wholeSequences(jsc.broadcast(whole)), configB, weightsB, backend, ran,
-                work);
+        // No whole sequence: no pass over the data to find none.
+        JavaRDD<SequenceSlice> out = whole.isEmpty() ? jsc.emptyRDD() : onDecoders(wholeSequences(jsc.broadcast(whole)),
+                configB, weightsB, backend, ran, phases, work);
         for (long seq : spread) {
             long n = length(seq);
             PartitionPlan plan = plan(n);
             if (plan.spanning().isEmpty()) {
                 jsc.setCallSite(what + " of sequence " + seq + ", a task per partition (" + plan.describe() + ")");
                 out = out.union(onDecoders(partitioned(seq, plan).map(t -> new Run(seq, t.tokens(),
-                        new SequenceWindow(t.start(), n, t.nextToken()))), configB, weightsB, backend, ran, work));
+                        new SequenceWindow(t.start(), n, t.nextToken()))), configB, weightsB, backend, ran, phases, work));
             } else {
                 SequenceParallelModel spm = new SequenceParallelModel(jsc, model.config(), model.weights(), plan,
                         backend, checkpointEvery);
@@ -324,7 +338,8 @@ public final class TokenSequences {
     /** {@code work} on every run, inside tasks: one decoder per task, on the task's GPU when the backend takes it. */
     private static JavaRDD<SequenceSlice> onDecoders(JavaRDD<Run> runs, Broadcast<LongNetConfig> configB,
                                                      Broadcast<ModelWeights> weightsB, Backend backend,
-                                                     CollectionAccumulator<String> ran, RunWork work) {
+                                                     CollectionAccumulator<String> ran, PhaseTimes phases,
+                                                     RunWork work) {
         return runs.mapPartitions(it -> {
             if (!it.hasNext()) {
                 return java.util.Collections.emptyIterator();
@@ -332,12 +347,16 @@ public final class TokenSequences {
             List<SequenceSlice> result = new ArrayList<>();
             LongNetModel m = new LongNetModel(configB.value(), weightsB.value());
             TaskContext task = TaskContext.get();
+            long t = System.nanoTime();
             try (ModelDecoder decoder = ModelDecoders.open(backend, m, task == null ? 1 : task.cpus(),
                     TaskGpu.ordinal(task))) {
+                t = phases.since(DECODER_OPEN, t);
                 ran.add(decoder.name());
                 while (it.hasNext()) {
                     Run r = it.next();
+                    t = System.nanoTime();
                     result.add(work.run(decoder, r.seq(), r.tokens(), r.where()));
+                    phases.since(MODEL, t);
                 }
             }
             return result.iterator();

@@ -70,16 +70,24 @@ final class ScoreJob {
     }
 
     static Summary run(SparkSession spark, Request r, PrintStream out) throws IOException {
-        return ModelJobInputs.run(spark, r, in -> run(spark, r, out, in));
+        StageMetrics metrics = new StageMetrics();
+        spark.sparkContext().addSparkListener(metrics);
+        try {
+            return ModelJobInputs.run(spark, r, in -> run(spark, r, out, in, metrics));
+        } finally {
+            spark.sparkContext().removeSparkListener(metrics);
+        }
     }
 
-    private static Summary run(SparkSession spark, Request r, PrintStream out, ModelJobInputs in) throws IOException {
+    private static Summary run(SparkSession spark, Request r, PrintStream out, ModelJobInputs in, StageMetrics metrics)
+            throws IOException {
         TokenSequences sequences = in.sequences();
         int blockSize = in.manifest().blockSize();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         jsc.setJobDescription("longnet score " + r.tokens());
 
         out.println("score: " + sequences.describe());
+        double opened = in.seconds();
 
         JavaRDD<SequenceSlice> scored = sequences.nextTokenLogProbs(jsc, in.model(), r.checkpointEvery())
                 .cache();
@@ -92,6 +100,18 @@ final class ScoreJob {
         double lpSum = totals.isNullAt(0) ? 0 : totals.getDouble(0);
         long predictions = totals.isNullAt(1) ? 0 : totals.getLong(1);
         ModelJobInputs.printRanOn(sequences, out);
+        try {
+            spark.sparkContext().listenerBus().waitUntilEmpty();
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IOException("Spark's listener bus did not drain", e);
+        }
+        // Where the time went: the driver's part, every stage, the tasks' phases (summed over tasks).
+        out.printf(Locale.ROOT, "time: %.2f s opening the inputs (model, manifest, sequence lengths), %.2f s in Spark"
+                + " jobs and the output's commit%n", opened, in.seconds() - opened);
+        for (String line : metrics.stageLines()) {
+            out.println("  " + line);
+        }
+        out.println("task time by phase: " + sequences.phaseTimes().describe());
         Summary summary = new Summary(sequences.count(), sequences.tokens(),
                 predictions == 0 ? Double.NaN : -lpSum / predictions, in.seconds());
         out.printf(Locale.ROOT, "done: %d sequence(s), %d tokens in %.2f s (%.0f tokens/s); mean NLL %.4f nats/token,"

@@ -31,6 +31,11 @@ final class StageMetrics extends SparkListener {
     private int done;
     private int lastPrintedPercent = -1;
 
+    /** Only the per-stage totals ({@link #stageLines}), no progress. */
+    StageMetrics() {
+        this(null, 1, 0, null);
+    }
+
     StageMetrics(String stageName, int partitions, long tokens, PrintStream out) {
         this.stageName = stageName;
         this.partitions = partitions;
@@ -40,7 +45,7 @@ final class StageMetrics extends SparkListener {
 
     @Override
     public void onStageSubmitted(SparkListenerStageSubmitted event) {
-        if (event.stageInfo().name().startsWith(stageName)) {
+        if (stageName != null && event.stageInfo().name().startsWith(stageName)) {
             watched.put(event.stageInfo().stageId(), true);
         }
     }
