@@ -91,11 +91,15 @@ public final class TokenSequences {
         this.config = config;
         this.partitionLength = partitionLength;
         this.backend = Objects.requireNonNull(backend, "backend");
-        this.taskBytes = TaskGpu.planned(rows.sparkSession().sparkContext(), backend) ? PartitionPlan.GPU_TASK_BYTES
-                : PartitionPlan.DEFAULT_TASK_BYTES;
         this.decoders = rows.sparkSession().sparkContext().collectionAccumulator("longnet model decoders");
         this.times = PhaseTimes.register(rows.sparkSession().sparkContext(), List.of(DECODER_OPEN, MODEL));
+        // Whether the tasks get a GPU: on a local master that loads the CUDA driver and cuBLAS 13 (seconds on
+        // a GPU machine), so it runs beside the layout's Spark job; a quick answer (no driver) comes first.
+        java.util.concurrent.CompletableFuture<Boolean> gpu = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> TaskGpu.planned(rows.sparkSession().sparkContext(), backend));
+        answer(gpu, 200);
         Layout layout = layout(this.rows, blockSize, config.vocabSize());
+        this.taskBytes = answer(gpu, Long.MAX_VALUE) ? PartitionPlan.GPU_TASK_BYTES : PartitionPlan.DEFAULT_TASK_BYTES;
         this.blockSize = layout.blockSize();
         lengths.putAll(layout.lengths());
         for (Map.Entry<Long, Long> e : lengths.entrySet()) {
@@ -110,6 +114,23 @@ public final class TokenSequences {
     /** Task time opening decoders and running them (whole sequences and runs; not the sequence-parallel model). */
     public PhaseTimes phaseTimes() {
         return times;
+    }
+
+    /**
+     * The answer of {@code gpu} within {@code millis}, else null; its failure rethrown. Asked for 200 ms
+     * first: a machine without a CUDA driver answers at once, so {@code --backend gpu} fails before any job.
+     */
+    private static Boolean answer(java.util.concurrent.CompletableFuture<Boolean> gpu, long millis) {
+        try {
+            return gpu.get(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            return null;
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while probing the GPU", e);
+        }
     }
 
     /** The sequence-parallel plan of a sequence of {@code n} positions. */
