@@ -25,13 +25,16 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
@@ -95,7 +98,7 @@ public final class TokenSequences {
         this.times = PhaseTimes.register(rows.sparkSession().sparkContext(), List.of(DECODER_OPEN, MODEL));
         // Whether the tasks get a GPU: on a local master that loads the CUDA driver and cuBLAS 13 (seconds on
         // a GPU machine), so it runs beside the layout's Spark job; a quick answer (no driver) comes first.
-        java.util.concurrent.CompletableFuture<Boolean> gpu = java.util.concurrent.CompletableFuture.supplyAsync(
+        CompletableFuture<Boolean> gpu = CompletableFuture.supplyAsync(
                 () -> TaskGpu.planned(rows.sparkSession().sparkContext(), backend));
         answer(gpu, 200);
         Layout layout = layout(this.rows, blockSize, config.vocabSize());
@@ -120,12 +123,12 @@ public final class TokenSequences {
      * The answer of {@code gpu} within {@code millis}, else null; its failure rethrown. Asked for 200 ms
      * first: a machine without a CUDA driver answers at once, so {@code --backend gpu} fails before any job.
      */
-    private static Boolean answer(java.util.concurrent.CompletableFuture<Boolean> gpu, long millis) {
+    private static Boolean answer(CompletableFuture<Boolean> gpu, long millis) {
         try {
-            return gpu.get(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
+            return gpu.get(millis, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
             return null;
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
