@@ -1,17 +1,7 @@
 package io.longnet.spark;
 
 import io.longnet.storage.BlockColumns;
-import static org.apache.spark.sql.functions.array_max;
-import static org.apache.spark.sql.functions.array_min;
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.countDistinct;
-import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.max;
-import static org.apache.spark.sql.functions.max_by;
-import static org.apache.spark.sql.functions.min;
-import static org.apache.spark.sql.functions.size;
-import static org.apache.spark.sql.functions.sum;
-import static org.apache.spark.sql.functions.when;
 
 import io.longnet.attention.Backend;
 import io.longnet.model.LongNetConfig;
@@ -157,44 +147,111 @@ public final class TokenSequences {
         if (blockSize < 0) {
             throw new IllegalArgumentException("block size must be >= 0 (0: from the data), got " + blockSize);
         }
-        List<Row> meta = rows.groupBy(BlockColumns.SEQ_ID).agg(
-                functions.count(lit(1)), countDistinct(col(BlockColumns.BLOCK)), min(BlockColumns.BLOCK), max(BlockColumns.BLOCK),
-                sum(size(col(BlockColumns.TOKENS))), min(size(col(BlockColumns.TOKENS))), max(size(col(BlockColumns.TOKENS))),
-                max_by(size(col(BlockColumns.TOKENS)), col(BlockColumns.BLOCK)), functions.count(when(col(BlockColumns.TOKENS).isNull(), 1)),
-                min(array_min(col(BlockColumns.TOKENS))), max(array_max(col(BlockColumns.TOKENS))))
-                .collectAsList();
+        // One pass over Spark's binary rows, per sequence (no SQL aggregate to plan and compile: a small job's
+        // fixed cost was mostly that).
+        List<Tuple2<Long, BlockStats>> meta = rows.select(col(BlockColumns.SEQ_ID), col(BlockColumns.BLOCK),
+                        col(BlockColumns.TOKENS)).queryExecution().toRdd().toJavaRDD()
+                .mapPartitionsToPair(it -> {
+                    Map<Long, BlockStats> bySeq = new java.util.HashMap<>();
+                    while (it.hasNext()) {
+                        org.apache.spark.sql.catalyst.InternalRow r = it.next();
+                        bySeq.computeIfAbsent(r.getLong(0), k -> new BlockStats()).add(r.getLong(1),
+                                r.isNullAt(2) ? null : r.getArray(2));
+                    }
+                    List<Tuple2<Long, BlockStats>> out = new ArrayList<>(bySeq.size());
+                    bySeq.forEach((seq, st) -> out.add(new Tuple2<>(seq, st)));
+                    return out.iterator();
+                })
+                .reduceByKey(BlockStats::merge)
+                .collect();
         int b = blockSize;
         if (b == 0) {
-            for (Row m : meta) {
-                b = Math.max(b, m.isNullAt(7) ? 0 : m.getInt(7));
+            for (Tuple2<Long, BlockStats> m : meta) {
+                b = Math.max(b, m._2().longest);
             }
         }
         b = Math.max(b, 1);
         SortedMap<Long, Long> lengths = new TreeMap<>();
-        for (Row m : meta) {
-            long seq = m.getLong(0);
-            lengths.put(seq, check(m, seq, b, vocabSize));
+        for (Tuple2<Long, BlockStats> m : meta) {
+            lengths.put(m._1(), check(m._2(), m._1(), b, vocabSize));
         }
         return new Layout(b, Collections.unmodifiableSortedMap(lengths));
     }
 
-    /** Checks one sequence's metadata row and returns its length. */
-    private static long check(Row m, long seq, int blockSize, int vocab) {
-        long rowCount = m.getLong(1);
-        if (m.getLong(9) > 0) {
-            throw new IllegalArgumentException("sequence " + seq + " has " + m.getLong(9) + " block(s) with null"
+    /** What the layout check needs of one sequence's blocks; merged over partitions. */
+    private static final class BlockStats implements java.io.Serializable {
+        long rows;
+        long nulls;
+        long firstBlock = Long.MAX_VALUE;
+        long lastBlock = Long.MIN_VALUE;
+        long tokens;
+        int shortest = Integer.MAX_VALUE;
+        int longest;
+        /** Size of the block numbered {@link #lastBlock}. */
+        int lastBlockSize;
+        int low = Integer.MAX_VALUE;
+        int high = Integer.MIN_VALUE;
+        /** The block numbers seen, to count the distinct ones. */
+        java.util.HashSet<Long> blocks = new java.util.HashSet<>();
+
+        void add(long block, org.apache.spark.sql.catalyst.util.ArrayData ids) {
+            rows++;
+            blocks.add(block);
+            firstBlock = Math.min(firstBlock, block);
+            int size = ids == null ? 0 : ids.numElements();
+            if (block >= lastBlock) {
+                lastBlock = block;
+                lastBlockSize = size;
+            }
+            if (ids == null) {
+                nulls++;
+                return;
+            }
+            tokens += size;
+            shortest = Math.min(shortest, size);
+            longest = Math.max(longest, size);
+            for (int i = 0; i < size; i++) {
+                int id = ids.getInt(i);
+                low = Math.min(low, id);
+                high = Math.max(high, id);
+            }
+        }
+
+        BlockStats merge(BlockStats o) {
+            rows += o.rows;
+            nulls += o.nulls;
+            if (o.lastBlock > lastBlock || (o.lastBlock == lastBlock && o.lastBlockSize > lastBlockSize)) {
+                lastBlock = o.lastBlock;
+                lastBlockSize = o.lastBlockSize;
+            }
+            firstBlock = Math.min(firstBlock, o.firstBlock);
+            tokens += o.tokens;
+            shortest = Math.min(shortest, o.shortest);
+            longest = Math.max(longest, o.longest);
+            low = Math.min(low, o.low);
+            high = Math.max(high, o.high);
+            blocks.addAll(o.blocks);
+            return this;
+        }
+    }
+
+    /** Checks one sequence's statistics and returns its length. */
+    private static long check(BlockStats m, long seq, int blockSize, int vocab) {
+        long rowCount = m.rows;
+        if (m.nulls > 0) {
+            throw new IllegalArgumentException("sequence " + seq + " has " + m.nulls + " block(s) with null"
                     + " tokens");
         }
-        long first = m.getLong(3);
-        long last = m.getLong(4);
-        if (first != 0 || last != rowCount - 1 || m.getLong(2) != rowCount) {
+        long first = m.firstBlock;
+        long last = m.lastBlock;
+        if (first != 0 || last != rowCount - 1 || m.blocks.size() != rowCount) {
             throw new IllegalArgumentException("sequence " + seq + " has " + rowCount + " block rows numbered "
                     + first + ".." + last + ": expected blocks 0.." + (rowCount - 1) + ", each once");
         }
-        long n = m.getLong(5);
-        int shortest = m.getInt(6);
-        int longest = m.getInt(7);
-        int lastSize = m.getInt(8);
+        long n = m.tokens;
+        int shortest = m.shortest;
+        int longest = m.longest;
+        int lastSize = m.lastBlockSize;
         if (shortest < 1) {
             throw new IllegalArgumentException("sequence " + seq + " has an empty block: every block holds at"
                     + " least one token");
@@ -204,8 +261,8 @@ public final class TokenSequences {
                     + " blocks of " + shortest + " to " + longest + ": expected full blocks of " + blockSize
                     + " tokens, only the last one shorter");
         }
-        int low = m.getInt(10);
-        int high = m.getInt(11);
+        int low = m.low;
+        int high = m.high;
         if (low < 0 || high >= vocab) {
             throw new IllegalArgumentException("sequence " + seq + " holds token id " + (low < 0 ? low : high)
                     + ", outside the model's vocabulary [0, " + vocab + ")");

@@ -18,7 +18,8 @@ import org.apache.spark.sql.SparkSession;
  * output that {@link #close} removes.
  */
 record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences sequences,
-                      org.apache.hadoop.fs.Path ownCheckpoints, Configuration conf, long startNanos)
+                      org.apache.hadoop.fs.Path ownCheckpoints, Configuration conf, long startNanos,
+                      String openTimes)
         implements AutoCloseable {
 
     /** What such a job is asked: its inputs, its output and how to run the model. */
@@ -69,21 +70,26 @@ record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         AtomicOutput.requireAbsent(out, conf, overwrite);
         LongNetModel model = LongNetModel.load(Path.of(modelDir));
+        long loaded = System.nanoTime();
         TokenManifest manifest = TokenManifest.read(tokens, conf);
         if (manifest.vocabSize() > model.config().vocabSize()) {
             throw new IllegalArgumentException("tokens of " + tokens + " come from a vocabulary of "
                     + manifest.vocabSize() + " (" + manifest.tokenizer() + "), the model's has "
                     + model.config().vocabSize());
         }
+        long read = System.nanoTime();
         TokenSequences sequences = new TokenSequences(TokenBlocks.read(spark, tokens), manifest.blockSize(),
                 model.config(), partitionLength, backend);
+        String openTimes = String.format(java.util.Locale.ROOT, "model %.2f s, manifest %.2f s, sequence lengths and"
+                + " their checks %.2f s", (loaded - startNanos) / 1e9, (read - loaded) / 1e9,
+                (System.nanoTime() - read) / 1e9);
         org.apache.hadoop.fs.Path own = null;
         if (checkpointDir == null || checkpointDir.isBlank()) {
             own = AtomicOutput.sibling(new org.apache.hadoop.fs.Path(out), "checkpoints");
             checkpointDir = own.toString();
         }
         spark.sparkContext().setCheckpointDir(checkpointDir);
-        return new ModelJobInputs(model, manifest, sequences, own, conf, startNanos);
+        return new ModelJobInputs(model, manifest, sequences, own, conf, startNanos, openTimes);
     }
 
     /** Removes the checkpoint directory this job made (a given one is the user's). */

@@ -106,8 +106,8 @@ final class ScoreJob {
             throw new IOException("Spark's listener bus did not drain", e);
         }
         // Where the time went: the driver's part, every stage, the tasks' phases (summed over tasks).
-        out.printf(Locale.ROOT, "time: %.2f s opening the inputs (model, manifest, sequence lengths), %.2f s in Spark"
-                + " jobs and the output's commit%n", opened, in.seconds() - opened);
+        out.printf(Locale.ROOT, "time: %.2f s opening the inputs (%s), %.2f s in Spark jobs and the output's"
+                + " commit%n", opened, in.openTimes(), in.seconds() - opened);
         for (String line : metrics.stageLines()) {
             out.println("  " + line);
         }

@@ -331,6 +331,19 @@ class LongNetStagesTest {
         String full = error(() -> scorer.transform(shortBlock));
         assertTrue(full.contains("expected full blocks of 8 tokens, only the last one shorter"), full);
 
+        List<Row> twice = new ArrayList<>(blocks(one, B).collectAsList());
+        twice.replaceAll(r -> r.getLong(1) == 2 ? RowFactory.create(7L, 1L, r.getList(2).toArray(new Integer[0])) : r);
+        String duplicate = error(() -> scorer.transform(SPARK.session().createDataFrame(twice, BLOCKS).repartition(3)));
+        assertTrue(duplicate.contains("sequence 7 has 9 block rows numbered 0..8: expected blocks 0..8, each once"),
+                duplicate);
+
+        String nulls = error(() -> scorer.transform(SPARK.session().createDataFrame(List.of(
+                RowFactory.create(8L, 0L, new Integer[] {1, 2}), RowFactory.create(8L, 1L, null)), BLOCKS)));
+        assertTrue(nulls.contains("sequence 8 has 1 block(s) with null tokens"), nulls);
+        String empty = error(() -> scorer.transform(SPARK.session().createDataFrame(List.of(
+                RowFactory.create(6L, 0L, new Integer[] {1, 2}), RowFactory.create(6L, 1L, new Integer[0])), BLOCKS)));
+        assertTrue(empty.contains("sequence 6 has an empty block"), empty);
+
         Dataset<Row> outside = SPARK.session().createDataFrame(List.of(RowFactory.create(9L, 0L,
                 new Integer[] {3, VOCAB, 4})), BLOCKS);
         String vocab = error(() -> scorer.transform(outside));
