@@ -67,6 +67,23 @@ public final class GpuAttentionKernel implements AttentionKernel {
         FloatBuffer os = o.slice();
         FloatBuffer ls = lse.slice();
         int chunks = (n + chunk - 1) / chunk;
+        if (chunks == 1) {
+            // One chunk: nothing to overlap, so no pinned staging (pinning gigabytes costs more than copying
+            // them): straight from the caller's buffers to the device and back.
+            long elems = (long) n * width;
+            try (DeviceMemoryBudget.Reservation held = device.memory().reserve(
+                    n * Slot.deviceBytesPerPosition(config, precision), "attention over " + n + " positions");
+                 DeviceBuffer dq = toDevice(in[0], elems);
+                 DeviceBuffer dk = toDevice(in[1], elems);
+                 DeviceBuffer dv = toDevice(in[2], elems);
+                 DeviceBuffer dO = new DeviceBuffer(elems * 4);
+                 DeviceBuffer dL = new DeviceBuffer((long) n * heads * 4)) {
+                launchBranches(config, branches, n, dq, dk, dv, dO, dL, null);
+                dO.download(os);
+                dL.download(ls);
+            }
+            return;
+        }
         // A second slot only when there is a second chunk: one chunk needs no overlap, nor twice the memory.
         // Both slots are reserved at once: tasks holding one slot each and waiting for a second would deadlock.
         int slotCount = chunks > 1 ? 2 : 1;
@@ -285,7 +302,7 @@ public final class GpuAttentionKernel implements AttentionKernel {
                 null), "cuLaunchKernel(f32_to_bf16)");
     }
 
-    /** A host buffer on the device in this kernel's precision (synchronous; for small gathered inputs). */
+    /** A host buffer on the device in this kernel's precision (synchronous, from pageable memory). */
     private DeviceBuffer toDevice(FloatBuffer host, long elems) {
         try (NativeResources held = new NativeResources()) {
             DeviceBuffer f32 = held.add(new DeviceBuffer(elems * 4));
