@@ -83,7 +83,8 @@ final class EncodeJob {
         TokenSequences sequences = in.sequences();
         out.println("encode: " + (r.layer() == null ? "final features" : "hidden states after layer " + r.layer())
                 + " of " + sequences.describe());
-        JavaRDD<SequenceSlice> encoded = sequences.hidden(jsc, model, r.layer() == null ? -1 : r.layer(), r.checkpointEvery());
+        JavaRDD<SequenceSlice> encoded = sequences.hidden(jsc, model, r.layer() == null ? -1 : r.layer(),
+                r.checkpointEvery());
         write(spark, encoded.cache(), r, config, blockSize, sequences.tokens());
         ModelJobInputs.printRanOn(sequences, out);
         out.printf(Locale.ROOT, "done: %d tokens in %.2f s; wrote %s%n", sequences.tokens(), in.seconds(),
