@@ -171,6 +171,28 @@ class SequenceParallelAttentionTest {
         }
     }
 
+    /**
+     * A chosen L for a token dataset is also a multiple of its blocks: the bench model's GPU target (4 GiB of
+     * q, k, v at 3,072 B a position: 1,398,101 positions) gives 1,396,736 = 341 x 4096 with blocks of 4096,
+     * not the nearer 1,397,760 = 1365 x 1024 that blocks of 4096 would straddle. For segments of 100 and
+     * 300 the nearest length that blocks of 4096 do not straddle is 307,200 (1024 x 300), far above the
+     * target but a plan that runs, where the target's 1,500 would be refused.
+     */
+    @Test
+    void aChosenLengthIsAMultipleOfTheBlocks() {
+        DilatedAttentionConfig bench = DilatedAttentionConfig.of(Branch.parseList("256:1,512:2,1024:4"), 4, 64, true);
+        long n = 64L << 20;
+        assertEquals(1_397_760, PartitionPlan.of(bench, n, 0, PartitionPlan.GPU_TASK_BYTES).partitionLength());
+        PartitionPlan blocks = PartitionPlan.of(bench, n, 0, PartitionPlan.GPU_TASK_BYTES, 4096);
+        assertEquals(1_396_736, blocks.partitionLength());
+        assertEquals(List.of(), blocks.spanning());
+        assertEquals(8192, PartitionPlan.of(bench, n, 8192, PartitionPlan.GPU_TASK_BYTES, 4096).partitionLength(),
+                "a requested L is taken as it is");
+        DilatedAttentionConfig odd = DilatedAttentionConfig.of(Branch.parseList("100:1,300:7"), 2, 32, true);
+        assertEquals(1_500, PartitionPlan.of(odd, 1_000_000, 0, 1L << 20).partitionLength());
+        assertEquals(307_200, PartitionPlan.of(odd, 1_000_000, 0, 1L << 20, 4096).partitionLength());
+    }
+
     private static float[] random(SplittableRandom rnd, int size, double scale) {
         float[] a = new float[size];
         for (int i = 0; i < size; i++) {
