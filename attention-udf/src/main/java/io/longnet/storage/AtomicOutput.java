@@ -12,6 +12,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileAlreadyExistsException;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -29,11 +30,13 @@ public final class AtomicOutput implements Closeable {
     private final FileSystem fs;
     private final Path target;
     private final Path temporary;
+    private final boolean overwrite;
 
-    private AtomicOutput(FileSystem fs, Path target, Path temporary) {
+    private AtomicOutput(FileSystem fs, Path target, Path temporary, boolean overwrite) {
         this.fs = fs;
         this.target = target;
         this.temporary = temporary;
+        this.overwrite = overwrite;
     }
 
     /**
@@ -62,11 +65,12 @@ public final class AtomicOutput implements Closeable {
     /**
      * Claims a fresh hidden sibling of {@code out} to write into (not created: the writer creates it, as a
      * file or a folder). Close the returned output in a {@code finally}: it removes whatever the sibling
-     * still holds.
+     * still holds. Without {@code overwrite}, the commit refuses a target that appeared meanwhile (another
+     * job writing the same path) instead of replacing it.
      */
-    public static AtomicOutput begin(String out, Configuration conf) throws IOException {
+    public static AtomicOutput begin(String out, Configuration conf, boolean overwrite) throws IOException {
         Path target = new Path(out);
-        return new AtomicOutput(HadoopFiles.writable(target, conf), target, sibling(target, "tmp"));
+        return new AtomicOutput(HadoopFiles.writable(target, conf), target, sibling(target, "tmp"), overwrite);
     }
 
     /** A fresh hidden sibling of {@code target}, {@code .<name>.longnet-<kind>-<uuid>}, e.g. for checkpoints. */
@@ -92,19 +96,42 @@ public final class AtomicOutput implements Closeable {
         return temporary;
     }
 
-    /** Moves the finished {@link #temporary} into place, replacing an existing target. */
+    /** Moves the finished {@link #temporary} into place (see {@link #commit(Path)}). */
     public void commit() throws IOException {
         commit(temporary);
     }
 
-    /** Moves {@code finished} (the temporary or a file inside it) into place, replacing an existing target. */
+    /**
+     * Moves {@code finished} (the temporary or a file inside it) into place, replacing an existing target
+     * with overwrite; without, a target that exists now was written by someone else since the job began,
+     * and is kept.
+     *
+     * @throws FileAlreadyExistsException when the target appeared meanwhile and overwrite was not asked for
+     */
     public void commit(Path finished) throws IOException {
-        if (fs.exists(target) && !fs.delete(target, true)) {
-            throw new IOException("could not replace " + target);
+        if (fs.exists(target)) {
+            if (!overwrite) {
+                throw appeared();
+            }
+            if (!fs.delete(target, true)) {
+                throw new IOException("could not replace " + target);
+            }
         }
         if (!fs.rename(finished, target)) {
             throw new IOException("could not move the finished output to " + target + " (does it exist now?)");
         }
+        // A folder created at the target between the check and the rename takes ours inside it: take it out.
+        Path inside = new Path(target, finished.getName());
+        if (fs.exists(inside)) {
+            fs.delete(inside, true);
+            throw appeared();
+        }
+    }
+
+    private FileAlreadyExistsException appeared() {
+        return new FileAlreadyExistsException("output " + target + " appeared while this job ran (another job"
+                + " writing the same path?); it is left as it is and this job's result is discarded: remove it, choose"
+                + " another path or pass --overwrite");
     }
 
     /** Removes what is left of the temporary (nothing once it was committed). */

@@ -66,7 +66,7 @@ class AtomicOutputTest {
     void hadoopOutputCommitsOrLeavesNothing() throws IOException {
         Configuration conf = new Configuration();
         String out = dir.resolve("out").toUri().toString();
-        try (AtomicOutput o = AtomicOutput.begin(out, conf)) {
+        try (AtomicOutput o = AtomicOutput.begin(out, conf, false)) {
             assertTrue(o.temporary().getName().startsWith(".out.longnet-tmp-"), o.temporary().toString());
             try (OutputStream s = o.fileSystem().create(o.temporary(), false)) {
                 s.write(new byte[] {1, 2, 3});
@@ -76,7 +76,7 @@ class AtomicOutputTest {
         assertArrayEquals(new byte[] {1, 2, 3}, Files.readAllBytes(dir.resolve("out")));
         assertEquals(List.of("out"), entries(), "no .crc file and no temporary");
 
-        try (AtomicOutput o = AtomicOutput.begin(out, conf)) {
+        try (AtomicOutput o = AtomicOutput.begin(out, conf, false)) {
             o.fileSystem().mkdirs(o.temporary());
             // failure before commit: close removes the temporary, the old output stays
         }
@@ -88,5 +88,43 @@ class AtomicOutputTest {
                 exists.getMessage());
         AtomicOutput.requireAbsent(out, conf, true);
         assertThrows(IllegalArgumentException.class, () -> AtomicOutput.requireAbsent(dir.resolve("out"), false));
+    }
+
+    /**
+     * Two jobs on one output: the one that commits second finds the first's result. Without overwrite it
+     * keeps it, fails saying so and leaves no temporary; with overwrite it replaces it.
+     */
+    @Test
+    void aTargetThatAppearsWhileAJobRunsIsKeptUnlessOverwriting() throws IOException {
+        Configuration conf = new Configuration();
+        String out = dir.resolve("race").toUri().toString();
+        for (boolean overwrite : new boolean[] {false, true}) {
+            try (AtomicOutput o = AtomicOutput.begin(out, conf, overwrite)) {
+                Files.createDirectories(dir.resolve("race"));
+                Files.writeString(dir.resolve("race/theirs"), "first job");
+                o.fileSystem().mkdirs(o.temporary());
+                Files.writeString(Path.of(o.temporary().toUri()).resolve("ours"), "second job");
+                if (overwrite) {
+                    o.commit();
+                } else {
+                    org.apache.hadoop.fs.FileAlreadyExistsException e = assertThrows(
+                            org.apache.hadoop.fs.FileAlreadyExistsException.class, o::commit);
+                    assertTrue(e.getMessage().contains("appeared while this job ran"), e.getMessage());
+                }
+            }
+            if (overwrite) {
+                assertEquals(List.of("ours"), list(dir.resolve("race")));
+            } else {
+                assertEquals(List.of("theirs"), list(dir.resolve("race")), "the first job's output is untouched");
+                AtomicOutput.deleteRecursively(dir.resolve("race"));
+            }
+            assertTrue(entries().stream().noneMatch(n -> n.startsWith(".race")), "no temporary left: " + entries());
+        }
+    }
+
+    private static List<String> list(Path folder) throws IOException {
+        try (var s = Files.list(folder)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
     }
 }

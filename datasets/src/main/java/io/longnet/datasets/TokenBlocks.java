@@ -125,7 +125,7 @@ public final class TokenBlocks {
                 .setName("documents of " + corpus + " tokenized by " + source.name())
                 .persist(StorageLevel.MEMORY_AND_DISK_SER());
         String description = sc.getLocalProperty("spark.job.description");
-        try (AtomicOutput output = AtomicOutput.begin(out, conf)) {
+        try (AtomicOutput output = AtomicOutput.begin(out, conf, options.overwrite())) {
             Path tmp = output.temporary();
             sc.setJobDescription("tokenize " + corpus + ": read, tokenize, count tokens per partition");
             int b = options.blockSize();

@@ -91,7 +91,8 @@ final class AttendJob {
         long planned = System.nanoTime();
         try {
             jsc.setCallSite(SequenceParallelAttention.ATTEND_STAGE);
-            AttentionOutput.write(spark, attended, plan, request.out(), metadata(plan, request), times);
+            AttentionOutput.write(spark, attended, plan, request.out(), metadata(plan, request), times,
+                    request.overwrite());
             spark.sparkContext().listenerBus().waitUntilEmpty();
         } catch (java.util.concurrent.TimeoutException e) {
             throw new IOException("Spark's listener bus did not drain", e);

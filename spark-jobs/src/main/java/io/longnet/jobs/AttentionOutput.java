@@ -82,9 +82,9 @@ final class AttentionOutput {
      * writing goes to {@code times}' {@link #WRITE}.
      */
     static void write(SparkSession spark, JavaRDD<AttentionPartition> blocks, PartitionPlan plan, String out,
-                      Map<String, String> metadata, PhaseTimes times) throws IOException {
+                      Map<String, String> metadata, PhaseTimes times, boolean overwrite) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        try (AtomicOutput output = AtomicOutput.begin(out, conf)) {
+        try (AtomicOutput output = AtomicOutput.begin(out, conf, overwrite)) {
             Path tmp = output.temporary();
             if (isSafetensors(out)) {
                 Path file = new Path(tmp, output.target().getName());

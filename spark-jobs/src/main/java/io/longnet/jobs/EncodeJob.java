@@ -96,7 +96,7 @@ final class EncodeJob {
                               int blockSize, long tokens) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         int d = config.dModel();
-        try (AtomicOutput output = AtomicOutput.begin(r.out(), conf)) {
+        try (AtomicOutput output = AtomicOutput.begin(r.out(), conf, r.overwrite())) {
             org.apache.hadoop.fs.Path tmp = output.temporary();
             JavaRDD<Row> rows = encoded.flatMap(e -> {
                 List<Row> out = new ArrayList<>();

@@ -123,7 +123,7 @@ final class ScoreJob {
     private static void write(SparkSession spark, JavaRDD<SequenceSlice> scored, Dataset<Row> perSequence, Request r,
                               int blockSize) throws IOException {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        try (AtomicOutput output = AtomicOutput.begin(r.out(), conf)) {
+        try (AtomicOutput output = AtomicOutput.begin(r.out(), conf, r.overwrite())) {
             org.apache.hadoop.fs.Path tmp = output.temporary();
             perSequence.select(SCORES.fieldNames()[0], java.util.Arrays.copyOfRange(SCORES.fieldNames(), 1,
                     SCORES.fieldNames().length)).write().parquet(new org.apache.hadoop.fs.Path(tmp, "sequences").toString());
