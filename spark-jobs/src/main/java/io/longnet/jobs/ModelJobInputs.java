@@ -80,6 +80,12 @@ record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences
         long read = System.nanoTime();
         TokenSequences sequences = new TokenSequences(TokenBlocks.read(spark, tokens), manifest.blockSize(),
                 model.config(), partitionLength, backend);
+        if (sequences.count() != manifest.sequences() || sequences.tokens() != manifest.tokens()) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "token dataset %s is incomplete or"
+                    + " altered: its manifest lists %,d sequence(s) and %,d token(s), its files hold %,d and %,d (a part"
+                    + " file missing or added?); tokenize it again", tokens, manifest.sequences(), manifest.tokens(),
+                    sequences.count(), sequences.tokens()));
+        }
         String openTimes = String.format(java.util.Locale.ROOT, "model %.2f s, manifest %.2f s, sequence lengths and"
                 + " their checks %.2f s", (loaded - startNanos) / 1e9, (read - loaded) / 1e9,
                 (System.nanoTime() - read) / 1e9);

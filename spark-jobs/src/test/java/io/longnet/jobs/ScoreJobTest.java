@@ -122,6 +122,30 @@ class ScoreJobTest {
         }
     }
 
+    /** A token dataset with a part file missing is refused, naming what its manifest lists; nothing is written. */
+    @Test
+    void anIncompleteTokenDatasetIsRefused() throws Exception {
+        Path corpus = dir.resolve("parts.txt");
+        Files.writeString(corpus, "one line\nanother line\na third line here\nfour\n");
+        Path tokens = dir.resolve("parts-tokens");
+        TokenBlocks.write(SPARK.session(), corpus.toUri().toString(), tokens.toUri().toString(),
+                TokenizeOptions.defaults(DocumentMode.LINE).withBlockSize(8));
+        List<Path> parts;
+        try (java.util.stream.Stream<Path> s = Files.list(tokens)) {
+            parts = s.filter(p -> p.getFileName().toString().startsWith("part-")).sorted().toList();
+        }
+        assertTrue(!parts.isEmpty(), "part files: " + parts);
+        Files.delete(parts.get(0));  // the sequences of one part (here: all) are gone
+        Path modelDir = dir.resolve("parts-model");
+        LongNetModel.initialize(LongNetConfig.of(258, 16, 2, 1, 32, "8:1,16:2"), 5).save(modelDir);
+        String out = dir.resolve("parts-scores").toUri().toString();
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> ScoreJob.run(SPARK.session(), new ScoreJob.Request(tokens.toUri().toString(), modelDir.toString(),
+                        out, false, 0, Backend.CPU, 0, null, false), new PrintStream(new ByteArrayOutputStream())));
+        assertTrue(e.getMessage().contains("is incomplete or altered: its manifest lists 4 sequence(s)"), e.getMessage());
+        assertTrue(Files.notExists(dir.resolve("parts-scores")), "nothing written");
+    }
+
     /** One sequence of the whole corpus: each document's NLL counts the predictions of its own tokens. */
     @Test
     void concatenatedCorporaAreScoredPerDocument() throws Exception {
