@@ -7,8 +7,12 @@ import io.longnet.attention.DilatedAttentionConfig;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.NavigableSet;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.ToIntFunction;
 import org.apache.spark.SparkContext;
 
@@ -194,14 +198,7 @@ public record PartitionPlan(DilatedAttentionConfig config, long n, int partition
         long target = Math.max(1, taskBytes / bytesPerPosition);
         // Never larger than the sequence needs, rounded up to a power of two.
         target = Math.min(target, Long.highestOneBit(Math.max(1, n - 1)) << 1);
-        TreeSet<Integer> valid = validLengthSet(config);
-        if (multipleOf > 1) {
-            TreeSet<Integer> aligned = new TreeSet<>();
-            valid.stream().filter(l -> l % multipleOf == 0).forEach(aligned::add);
-            if (!aligned.isEmpty()) {
-                valid = aligned;
-            }
-        }
+        NavigableSet<Integer> valid = validLengthSet(config, multipleOf);
         Integer below = valid.floor((int) Math.min(Integer.MAX_VALUE, target));
         Integer above = valid.ceiling((int) Math.min(Integer.MAX_VALUE, target));
         if (below == null) {
@@ -214,7 +211,7 @@ public record PartitionPlan(DilatedAttentionConfig config, long n, int partition
     }
 
     private static String validLengths(DilatedAttentionConfig config, int near) {
-        TreeSet<Integer> valid = validLengthSet(config);
+        NavigableSet<Integer> valid = validLengthSet(config, 1);
         List<Integer> shown = new ArrayList<>();
         Integer lo = valid.floor(near);
         for (int i = 0; i < 3 && lo != null; i++, lo = valid.lower(lo)) {
@@ -231,7 +228,30 @@ public record PartitionPlan(DilatedAttentionConfig config, long n, int partition
      * Lengths that fit every branch: divisors of the smallest segment length that divide all others,
      * and multiples (up to 2^30) of the least common multiple of every segment length.
      */
-    private static TreeSet<Integer> validLengthSet(DilatedAttentionConfig config) {
+    /** The branches and the multiple asked for: what {@link #validLengthSet} depends on. */
+    private record ValidKey(List<Branch> branches, int multipleOf) {
+    }
+
+    /**
+     * Found once per key: finding them walks every length up to the longest segment (about a millisecond for
+     * config A), and a job plans every sequence of its input.
+     */
+    private static final Map<ValidKey, NavigableSet<Integer>> VALID = new ConcurrentHashMap<>();
+
+    /**
+     * The lengths that fit every branch and are multiples of {@code multipleOf}; all that fit every branch
+     * where no such multiple does.
+     */
+    private static NavigableSet<Integer> validLengthSet(DilatedAttentionConfig config, int multipleOf) {
+        return VALID.computeIfAbsent(new ValidKey(config.branches(), multipleOf), key -> {
+            TreeSet<Integer> valid = findValid(config);
+            TreeSet<Integer> aligned = new TreeSet<>();
+            valid.stream().filter(l -> l % multipleOf == 0).forEach(aligned::add);
+            return Collections.unmodifiableNavigableSet(aligned.isEmpty() ? valid : aligned);
+        });
+    }
+
+    private static TreeSet<Integer> findValid(DilatedAttentionConfig config) {
         TreeSet<Integer> valid = new TreeSet<>();
         long lcm = 1;
         for (Branch b : config.branches()) {
