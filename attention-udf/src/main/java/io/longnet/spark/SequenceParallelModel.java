@@ -4,6 +4,7 @@ import io.longnet.attention.Backend;
 import io.longnet.model.LongNetConfig;
 import io.longnet.model.LongNetModel;
 import io.longnet.model.ModelWeights;
+import io.longnet.model.SequenceWindow;
 import io.longnet.model.Xpos;
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -147,14 +148,9 @@ public final class SequenceParallelModel implements Serializable {
             while (fs.hasNext()) {
                 HiddenPartition f = fs.next();
                 TokenPartition t = ts.next();
-                int n = t.tokens().length;
-                int scored = t.nextToken() < 0 ? n - 1 : n;
-                int[] targets = new int[scored];
-                System.arraycopy(t.tokens(), 1, targets, 0, Math.min(n - 1, scored));
-                if (scored == n) {
-                    targets[n - 1] = t.nextToken();
-                }
-                out.add(new LogProbPartition(f.partition(), f.start(), model().nextTokenLogProbs(f.x(), scored, targets)));
+                SequenceWindow where = new SequenceWindow(t.start(), plan.n(), t.nextToken());
+                out.add(new LogProbPartition(f.partition(), f.start(), model().nextTokenLogProbs(f.x(),
+                        where.scored(t.tokens().length), LongNetModel.targets(t.tokens(), where))));
             }
             return out.iterator();
         });
