@@ -1,6 +1,7 @@
 package io.longnet.attention;
 
 import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 import java.util.Arrays;
 import java.util.List;
 
@@ -11,6 +12,9 @@ import java.util.List;
  * and array sizes and gathered keys, with one message format for floats and doubles.
  */
 public final class AttentionInputs {
+
+    /** The names of a kernel's three inputs, in their order. */
+    public static final List<String> QKV = List.of("q", "k", "v");
 
     private AttentionInputs() {
     }
@@ -57,13 +61,24 @@ public final class AttentionInputs {
     /** Checks q, k, v, o ({@code n * H * d}) and lse ({@code n * H}) for {@code n} positions; returns n * H * d. */
     public static long requireForward(DilatedAttentionConfig config, int n, FloatBuffer q, FloatBuffer k,
                                       FloatBuffer v, FloatBuffer o, FloatBuffer lse) {
-        return forward(config, n, "floats", size(q), size(k), size(v), size(o), size(lse));
+        return forward(config, n, "floats", "floats", size(q), size(k), size(v), size(o), size(lse));
+    }
+
+    /** The check above, for q, k, v as 16-bit floats. */
+    public static long requireForward(DilatedAttentionConfig config, int n, ShortBuffer q, ShortBuffer k,
+                                      ShortBuffer v, FloatBuffer o, FloatBuffer lse) {
+        int[] in = new int[3];
+        ShortBuffer[] qkv = {q, k, v};
+        for (int t = 0; t < 3; t++) {
+            in[t] = qkv[t] == null ? -1 : qkv[t].remaining();
+        }
+        return forward(config, n, "16-bit values", "floats", in[0], in[1], in[2], size(o), size(lse));
     }
 
     /** The check above, for arrays of doubles (the float64 twins). */
     public static long requireForward(DilatedAttentionConfig config, int n, double[] q, double[] k, double[] v,
                                       double[] o, double[] lse) {
-        return forward(config, n, "doubles", size(q), size(k), size(v), size(o), size(lse));
+        return forward(config, n, "doubles", "doubles", size(q), size(k), size(v), size(o), size(lse));
     }
 
     /**
@@ -95,14 +110,14 @@ public final class AttentionInputs {
 
     // The checks proper work on sizes (-1: missing), so that floats and doubles share them.
 
-    private static long forward(DilatedAttentionConfig config, int n, String unit, int q, int k, int v, int o,
-                                int lse) {
+    private static long forward(DilatedAttentionConfig config, int n, String inUnit, String outUnit, int q, int k,
+                                int v, int o, int lse) {
         long elems = elements(config, n);
-        requireSize("q", q, elems, unit);
-        requireSize("k", k, elems, unit);
-        requireSize("v", v, elems, unit);
-        requireSize("o", o, elems, unit);
-        requireSize("lse", lse, (long) n * config.heads(), unit);
+        requireSize("q", q, elems, inUnit);
+        requireSize("k", k, elems, inUnit);
+        requireSize("v", v, elems, inUnit);
+        requireSize("o", o, elems, outUnit);
+        requireSize("lse", lse, (long) n * config.heads(), outUnit);
         return elems;
     }
 

@@ -1,7 +1,9 @@
 package io.longnet.attention;
 
 import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A backend that computes dilated attention (docs/ARCHITECTURE.md §1): the CPU kernel here, the GPU kernel of
@@ -9,6 +11,12 @@ import java.util.List;
  * order with element 0 at their current position; implementations leave positions unchanged.
  */
 public interface AttentionKernel extends AutoCloseable {
+
+    /**
+     * The phases a kernel may split its time into ({@link #phaseNanos}): copying the inputs to a device
+     * (pinning them included), computing there, copying the results back.
+     */
+    List<String> PHASES = List.of("to device", "compute", "from device");
 
     /** Short name for logs and the CLI, e.g. {@code cpu}. */
     String name();
@@ -34,6 +42,37 @@ public interface AttentionKernel extends AutoCloseable {
                         int n, List<FloatBuffer> keys, List<FloatBuffer> values, FloatBuffer o,
                         FloatBuffer lse);
 
+    /**
+     * As {@link #forward(DilatedAttentionConfig, List, FloatBuffer, FloatBuffer, FloatBuffer, int, FloatBuffer,
+     * FloatBuffer)}, with q, k, v as 16-bit floats of {@code format} (their bits, e.g. a little-endian view of
+     * a file's mapped rows), checked here: the first infinite or NaN value among them is reported by a
+     * {@link NonFiniteInputException}, before anything is written. Every result is written; the first one
+     * float32 could not hold is returned (null when none), for the caller to refuse or keep. This default
+     * widens the inputs on the heap, where a CPU kernel computes anyway; a device kernel uploads the 16 bits,
+     * widens them and checks its results there.
+     */
+    default NonFiniteValue forward(DilatedAttentionConfig config, List<Branch> branches, HalfFloat format,
+                                   ShortBuffer q, ShortBuffer k, ShortBuffer v, int n, FloatBuffer o,
+                                   FloatBuffer lse) {
+        AttentionInputs.requireBranches(config, branches);
+        int elems = (int) AttentionInputs.requireForward(config, n, q, k, v, o, lse);
+        ShortBuffer[] in = {q, k, v};
+        float[][] wide = new float[3][elems];
+        for (int t = 0; t < 3; t++) {
+            int bad = format.widen(in[t], elems, wide[t], 0);
+            if (bad >= 0) {
+                throw new NonFiniteInputException(AttentionInputs.QKV.get(t), bad, wide[t][bad]);
+            }
+        }
+        forward(config, branches, FloatBuffer.wrap(wide[0]), FloatBuffer.wrap(wide[1]), FloatBuffer.wrap(wide[2]),
+                n, o, lse);
+        FloatBuffer results = o.duplicate();
+        results.limit(results.position() + elems);
+        FloatBuffer lses = lse.duplicate();
+        lses.limit(lses.position() + n * config.heads());
+        return NonFiniteValue.firstResult(results, lses);
+    }
+
     /** All branches of the config: the whole of dilated attention in one process. */
     default void forward(DilatedAttentionConfig config, FloatBuffer q, FloatBuffer k, FloatBuffer v, int n,
                          FloatBuffer o, FloatBuffer lse) {
@@ -57,6 +96,14 @@ public interface AttentionKernel extends AutoCloseable {
         }
         return forward(config, FloatBuffer.wrap(q), FloatBuffer.wrap(k), FloatBuffer.wrap(v),
                 q.length / width);
+    }
+
+    /**
+     * Nanoseconds spent in each of {@link #PHASES} since this kernel was opened, for a job's breakdown; empty
+     * when the kernel does not tell them apart (the CPU's computes only).
+     */
+    default Map<String, Long> phaseNanos() {
+        return Map.of();
     }
 
     /** Releases threads or device resources. */

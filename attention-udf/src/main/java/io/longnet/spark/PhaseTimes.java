@@ -39,12 +39,20 @@ public final class PhaseTimes implements Serializable {
         if (nanos.isEmpty()) {
             return now;
         }
+        add(phase, now - startNanos);
+        return now;
+    }
+
+    /** Adds {@code elapsed} nanoseconds, which a callee measured, to {@code phase}. */
+    public void add(String phase, long elapsed) {
+        if (nanos.isEmpty()) {
+            return;
+        }
         LongAccumulator acc = nanos.get(phase);
         if (acc == null) {
             throw new IllegalArgumentException("no phase '" + phase + "' (phases: " + nanos.keySet() + ")");
         }
-        acc.add(now - startNanos);
-        return now;
+        acc.add(elapsed);
     }
 
     /** Seconds summed over tasks, per phase, in order. */

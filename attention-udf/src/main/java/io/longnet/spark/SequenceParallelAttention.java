@@ -120,11 +120,9 @@ public final class SequenceParallelAttention {
         FloatBuffer q = FloatBuffer.wrap(block.q());
         FloatBuffer ob = FloatBuffer.wrap(o);
         FloatBuffer lb = FloatBuffer.wrap(lse);
-        TaskContext task = TaskContext.get();
-        int threads = task == null ? Runtime.getRuntime().availableProcessors() : task.cpus();
         String ran;
         long t = System.nanoTime();
-        try (AttentionKernel kernel = backend.open(threads, TaskGpu.ordinal(task))) {
+        try (AttentionKernel kernel = openForTask(backend)) {
             t = times.since(OPEN, t);
             ran = kernel.name();
             kernel.forward(c, plan.local(), q, FloatBuffer.wrap(block.k()), FloatBuffer.wrap(block.v()), n, ob, lb);
@@ -146,6 +144,16 @@ public final class SequenceParallelAttention {
             }
         }
         return new AttentionPartition(block.partition(), block.start(), n, o, lse, ran);
+    }
+
+    /**
+     * {@code backend}'s kernel for the running task: on the GPU Spark assigned it, or on its CPUs (all of the
+     * machine's outside a task).
+     */
+    public static AttentionKernel openForTask(Backend backend) {
+        TaskContext task = TaskContext.get();
+        int threads = task == null ? Runtime.getRuntime().availableProcessors() : task.cpus();
+        return backend.open(threads, TaskGpu.ordinal(task));
     }
 
     private static FloatBuffer concat(List<ExchangePart> parts, int head, boolean keys) {

@@ -1,9 +1,11 @@
 package io.longnet.tensors;
 
+import io.longnet.attention.HalfFloat;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 
 /**
  * The floating-point element types this project reads and writes in safetensors files, with their
@@ -115,42 +117,19 @@ public enum DType {
                 }
             }
             case F16, BF16 -> {
-                // One table load per element instead of halfToFloat's branches: F16 inputs of GBs decode at
-                // memory speed. The table holds float bits, so the result is halfToFloat's, NaN payloads included.
-                int[] table = this == F16 ? HalfTable.BITS : null;
+                HalfFloat format = halfFloat();
+                ShortBuffer halves = in.asShortBuffer();
                 if (dst.hasArray()) {
-                    float[] out = dst.array();
-                    int base = dst.arrayOffset() + pos;
-                    if (table != null) {
-                        for (int i = 0; i < count; i++) {
-                            out[base + i] = Float.intBitsToFloat(table[in.getShort(2 * i) & 0xFFFF]);
-                        }
-                    } else {
-                        for (int i = 0; i < count; i++) {
-                            out[base + i] = Float.intBitsToFloat(in.getShort(2 * i) << 16);
-                        }
-                    }
+                    format.widen(halves, count, dst.array(), dst.arrayOffset() + pos);
                 } else {
                     for (int i = 0; i < count; i++) {
-                        int bits = in.getShort(2 * i) & 0xFFFF;
-                        dst.put(pos + i, table != null ? Float.intBitsToFloat(table[bits]) : bf16ToFloat(bits));
+                        dst.put(pos + i, format.toFloat(halves.get(i)));
                     }
                 }
             }
             default -> throw new AssertionError(this);
         }
         dst.position(pos + count);
-    }
-
-    /** float32 bits of every binary16 value, indexed by its bits; built on first use. */
-    private static final class HalfTable {
-        static final int[] BITS = new int[1 << 16];
-
-        static {
-            for (int h = 0; h < BITS.length; h++) {
-                BITS[h] = halfToFloatBits(h);
-            }
-        }
     }
 
     /**
@@ -223,30 +202,22 @@ public enum DType {
         encode(FloatBuffer.wrap(floats), count, dst, offset);
     }
 
-    /**
-     * IEEE 754 binary16 bits (low 16 bits of {@code bits}) to float, exactly: zeros, subnormals,
-     * normals, infinities, and NaN (payload kept). Hand-written because {@code Float.float16ToFloat}
-     * needs Java 20.
-     */
+    /** IEEE 754 binary16 bits (low 16 bits of {@code bits}) to float, exactly (see {@link HalfFloat}). */
     public static float halfToFloat(int bits) {
-        return Float.intBitsToFloat(halfToFloatBits(bits));
+        return HalfFloat.F16.toFloat(bits);
     }
 
-    /** {@link #halfToFloat} as float32 bits. */
-    private static int halfToFloatBits(int bits) {
-        int sign = (bits & 0x8000) << 16;
-        int exp = (bits >>> 10) & 0x1F;
-        int mant = bits & 0x3FF;
-        if (exp == 0x1F) {
-            // Infinity (mant == 0) or NaN; the payload moves to the top of float's mantissa.
-            return sign | 0x7F800000 | mant << 13;
-        }
-        if (exp == 0) {
-            // Zero or subnormal: mant * 2^-24, exact in float (10 significant bits, power-of-two scale).
-            return sign | Float.floatToRawIntBits(mant * 0x1p-24f);
-        }
-        // Normal: rebias the exponent from 15 to 127.
-        return sign | (exp + 112) << 23 | mant << 13;
+    /**
+     * The attention engine's name for this 16-bit dtype, so that kernels can take such tensors as stored.
+     *
+     * @throws IllegalStateException for F32 and F64
+     */
+    public HalfFloat halfFloat() {
+        return switch (this) {
+            case F16 -> HalfFloat.F16;
+            case BF16 -> HalfFloat.BF16;
+            default -> throw new IllegalStateException(this + " is not a 16-bit float");
+        };
     }
 
     /** Float to IEEE 754 binary16 bits, rounding to nearest, ties to even; overflow gives infinity. */
@@ -291,7 +262,7 @@ public enum DType {
 
     /** bfloat16 bits (low 16 bits of {@code bits}) to float: they are the upper half of a float32. */
     public static float bf16ToFloat(int bits) {
-        return Float.intBitsToFloat(bits << 16);
+        return HalfFloat.BF16.toFloat(bits);
     }
 
     /** Float to bfloat16 bits, rounding to nearest, ties to even; NaN stays NaN. */

@@ -35,10 +35,16 @@ public final class TensorChecks {
         for (int i = from; i < to; i++) {
             float v = values.get(i);
             if (!Float.isFinite(v)) {
-                throw new TensorFormatException(file, tensor, "tensor '" + tensor + "' holds " + v + " at "
-                        + TensorInfo.format(unravel(firstElement + (i - from), shape)));
+                throw nonFinite(file, tensor, v, firstElement + (i - from), shape);
             }
         }
+    }
+
+    /** The error for {@code value}, infinite or NaN, at flat element {@code element} of tensor {@code tensor}. */
+    public static TensorFormatException nonFinite(String file, String tensor, float value, long element,
+                                                  long[] shape) {
+        return new TensorFormatException(file, tensor, "tensor '" + tensor + "' holds " + value + " at "
+                + TensorInfo.format(unravel(element, shape)));
     }
 
     /** The row-major multi-dimensional index of a flat element index. */
