@@ -1,8 +1,9 @@
 // Entry points the Java launcher (io.longnet.gpu) loads by name: one instantiation per dtype and head
-// width, plus the fp32 -> bf16 conversion. Grid: (segments, heads, query blocks); block: the traits'
+// width, plus the conversions of inputs. Grid: (segments, heads, query blocks); block: the traits'
 // THREADS; the bf16 kernels take MmaTraits<D>::SMEM_BYTES of dynamic shared memory. The launcher
 // computes all three from the same constants (io.longnet.gpu.LaunchGeometry).
 #include "dilated_fwd_kernel.h"
+#include <cuda_fp16.h>
 
 
 extern "C" {
@@ -21,6 +22,43 @@ __global__ void fill_uniform_bf16(__nv_bfloat16* out, long long n, unsigned long
         unsigned long long x = (unsigned long long)i * 0x9E3779B97F4A7C15ull + seed;
         x ^= x >> 30; x *= 0xBF58476D1CE4E5B9ull; x ^= x >> 27; x *= 0x94D049BB133111EBull; x ^= x >> 31;
         out[i] = __float2bfloat16_rn((float)(x >> 40) * (1.0f / 8388608.0f) - 1.0f);
+    }
+}
+
+// 16-bit inputs as stored (binary16 when is_f16, else bfloat16) to what the attention kernels read, bf16
+// (out may be in itself) or fp32, through float: the same rounding as widening on the host and f32_to_bf16.
+// The smallest index of an infinite or NaN input goes to *first_bad, which the caller sets to n before.
+__device__ __forceinline__ float half_bits_to_float(unsigned short bits, int is_f16) {
+    return is_f16 ? __half2float(__ushort_as_half(bits)) : __bfloat162float(__ushort_as_bfloat16(bits));
+}
+
+__global__ void half_to_bf16(const unsigned short* in, __nv_bfloat16* out, long long n, int is_f16,
+                             unsigned long long* first_bad) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        float f = half_bits_to_float(in[i], is_f16);
+        if (!isfinite(f)) atomicMin(first_bad, (unsigned long long)i);
+        out[i] = __float2bfloat16_rn(f);
+    }
+}
+
+__global__ void half_to_f32(const unsigned short* in, float* out, long long n, int is_f16,
+                            unsigned long long* first_bad) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        float f = half_bits_to_float(in[i], is_f16);
+        if (!isfinite(f)) atomicMin(first_bad, (unsigned long long)i);
+        out[i] = f;
+    }
+}
+
+// The smallest index of a result float32 could not hold into *first (set to all ones before): infinity or
+// NaN, where allow_neg_inf keeps -inf (an lse row that no branch selects).
+__global__ void first_non_finite_f32(const float* x, long long n, int allow_neg_inf, unsigned long long* first) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        float v = x[i];
+        if (!isfinite(v) && !(allow_neg_inf && v == -INFINITY)) atomicMin(first, (unsigned long long)i);
     }
 }
 

@@ -7,9 +7,16 @@ import io.longnet.attention.AttentionKernel;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.DilatedSelection;
+import io.longnet.attention.HalfFloat;
 import io.longnet.attention.HeadOffset;
+import io.longnet.attention.NonFiniteInputException;
+import io.longnet.attention.NonFiniteValue;
 import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.nio.ShortBuffer;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import jcuda.Pointer;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstream_flags;
@@ -29,9 +36,15 @@ public final class GpuAttentionKernel implements AttentionKernel {
     /** Share of the device's memory budget the two slots of one call may take. */
     private static final double MEMORY_SHARE = 0.6;
 
+    private static final int TO_DEVICE = 0;
+    private static final int COMPUTE = 1;
+    private static final int FROM_DEVICE = 2;
+
     private final CudaDevice device;
     private final Precision precision;
     private final int chunkLimit;
+    /** Time by phase of {@link #PHASES} in the calls on 16-bit inputs (the others do not tell them apart). */
+    private final long[] phaseNanos = new long[3];
 
     /** A kernel sizing its chunks from the free device memory. */
     public GpuAttentionKernel(int ordinal, Precision precision) {
@@ -60,7 +73,7 @@ public final class GpuAttentionKernel implements AttentionKernel {
         AttentionInputs.requireForward(config, n, q, k, v, o, lse);
         LaunchGeometry.requireHeadWidth(config.headDim());
         device.makeCurrent();
-        int chunk = chunkLength(config, branches, n);
+        int chunk = chunkLength(config, branches, n, 2 * Slot.deviceBytesPerPosition(config, precision));
         int width = config.rowWidth();
         int heads = config.heads();
         FloatBuffer[] in = {q.slice(), k.slice(), v.slice()};
@@ -108,10 +121,143 @@ public final class GpuAttentionKernel implements AttentionKernel {
     }
 
     /**
-     * Positions per chunk: a multiple of every segment length in {@code branches} (segments never cross
-     * chunks), within the limit or the memory share; the whole sequence when no such multiple fits.
+     * The 16-bit inputs go to the device as they are and are widened there (checked for infinities and NaN on
+     * the way), so that no float copy of them exists on the host: a partition read from a file's mapped rows
+     * reaches the kernel with one copy. Chunks run one after the other; a partition sized for the device is
+     * one chunk.
      */
-    private int chunkLength(DilatedAttentionConfig config, List<Branch> branches, int n) {
+    @Override
+    public NonFiniteValue forward(DilatedAttentionConfig config, List<Branch> branches, HalfFloat format,
+                                  ShortBuffer q, ShortBuffer k, ShortBuffer v, int n, FloatBuffer o, FloatBuffer lse) {
+        AttentionInputs.requireBranches(config, branches);
+        AttentionInputs.requireForward(config, n, q, k, v, o, lse);
+        LaunchGeometry.requireHeadWidth(config.headDim());
+        device.makeCurrent();
+        int width = config.rowWidth();
+        int heads = config.heads();
+        long perPosition = width * (3L * 2 + (precision == Precision.FP32 ? 3L * 4 : 0) + 4) + 4L * heads;
+        int chunk = chunkLength(config, branches, n, perPosition);
+        ShortBuffer[] in = {q.slice(), k.slice(), v.slice()};
+        FloatBuffer os = o.slice();
+        FloatBuffer ls = lse.slice();
+        long elemsAll = (long) n * width;
+        long badO = -1;   // the first result float32 could not hold, as an element of o or lse; -1: none
+        long badLse = -1;
+        long t = System.nanoTime();
+        // Pinned for the call, so that the copies are DMA on a stream of the call's own: concurrent tasks'
+        // copies and kernels overlap instead of queueing on the default stream. The inputs are pinned
+        // read-only (they may be a read-only mapping of a file).
+        try (NativeResources call = new NativeResources()) {
+            CUstream stream = new CUstream();
+            check(JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+            call.add(() -> check(JCudaDriver.cuStreamDestroy(stream), "cuStreamDestroy"));
+            for (ShortBuffer b : in) {
+                call.addIfPresent(HostRegistration.of(b, elemsAll * 2, true));
+            }
+            call.addIfPresent(HostRegistration.of(os, elemsAll * 4, false));
+            call.addIfPresent(HostRegistration.of(ls, (long) n * heads * 4, false));
+            // Released first: nothing still queued may touch the host memory once it is unpinned (a failure
+            // here is the call's, already reported).
+            call.add(() -> JCudaDriver.cuStreamSynchronize(stream));
+            t = lap(TO_DEVICE, t);
+            for (int start = 0; start < n; start += chunk) {
+                int len = Math.min(chunk, n - start);
+                long elems = (long) len * width;
+                try (DeviceMemoryBudget.Reservation held = device.memory().reserve(len * perPosition,
+                        "attention over " + len + " positions");
+                     NativeResources buffers = new NativeResources()) {
+                    DeviceBuffer firstBad = buffers.add(new DeviceBuffer(3L * Long.BYTES));
+                    firstBad.fill32(-1, stream); // no bad element: the largest index
+                    DeviceBuffer[] raw = new DeviceBuffer[3];
+                    for (int i = 0; i < 3; i++) {
+                        raw[i] = buffers.add(new DeviceBuffer(elems * 2));
+                        raw[i].uploadAsync(in[i].slice(start * width, len * width), stream);
+                    }
+                    sync(stream, "copies to the device");
+                    t = lap(TO_DEVICE, t);
+                    DeviceBuffer[] wide = new DeviceBuffer[3];
+                    for (int i = 0; i < 3; i++) {
+                        // bf16 replaces the 16 bits it came from: each element is read before it is written.
+                        wide[i] = precision == Precision.BF16 ? raw[i] : buffers.add(new DeviceBuffer(elems * 4));
+                        widen(format, raw[i], wide[i], elems, firstBad, i, stream);
+                    }
+                    long[] bad = new long[3];
+                    firstBad.downloadAsync(LongBuffer.wrap(bad), stream);
+                    for (int i = 0; i < 3; i++) {
+                        if (bad[i] != -1) {
+                            int at = (int) (start * (long) width + bad[i]);
+                            throw new NonFiniteInputException(AttentionInputs.QKV.get(i), at,
+                                    format.toFloat(in[i].get(at)));
+                        }
+                    }
+                    DeviceBuffer dO = buffers.add(new DeviceBuffer(elems * 4));
+                    DeviceBuffer dL = buffers.add(new DeviceBuffer((long) len * heads * 4));
+                    launchBranches(config, branches, len, wide[0], wide[1], wide[2], dO, dL, stream);
+                    DeviceBuffer firstResult = buffers.add(new DeviceBuffer(2L * Long.BYTES));
+                    firstResult.fill32(-1, stream);
+                    firstNonFinite(dO, elems, false, firstResult, 0, stream);
+                    firstNonFinite(dL, (long) len * heads, true, firstResult, 1, stream);
+                    long[] result = new long[2];
+                    firstResult.downloadAsync(LongBuffer.wrap(result), stream);
+                    if (badO < 0 && result[0] != -1) {
+                        badO = start * (long) width + result[0];
+                    }
+                    if (badLse < 0 && result[1] != -1) {
+                        badLse = start * (long) heads + result[1];
+                    }
+                    t = lap(COMPUTE, t);
+                    dO.downloadAsync(os.slice(start * width, len * width), stream);
+                    dL.downloadAsync(ls.slice(start * heads, len * heads), stream);
+                    sync(stream, "copies from the device");
+                    t = lap(FROM_DEVICE, t);
+                }
+            }
+        } finally {
+            lap(FROM_DEVICE, t);
+        }
+        if (badO >= 0) {
+            return new NonFiniteValue("o", badO, os.get((int) badO));
+        }
+        return badLse < 0 ? null : new NonFiniteValue("lse", badLse, ls.get((int) badLse));
+    }
+
+    /** Queues the search for the first result float32 could not hold into long {@code slot} of {@code first}. */
+    private void firstNonFinite(DeviceBuffer x, long count, boolean allowNegativeInfinity, DeviceBuffer first,
+                                int slot, CUstream stream) {
+        int blocks = (int) Math.max(1, Math.min(65_535, (count + 255) / 256));
+        Pointer args = Pointer.to(Pointer.to(x.pointer()), Pointer.to(new long[] {count}),
+                Pointer.to(new int[] {allowNegativeInfinity ? 1 : 0}),
+                Pointer.to(first.pointer().withByteOffset((long) slot * Long.BYTES)));
+        check(JCudaDriver.cuLaunchKernel(device.function("first_non_finite_f32", 0), blocks, 1, 1, 256, 1, 1, 0, stream,
+                args, null), "cuLaunchKernel(first_non_finite_f32)");
+    }
+
+    private static void sync(CUstream stream, String what) {
+        check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize (" + what + ")");
+    }
+
+    @Override
+    public Map<String, Long> phaseNanos() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (int i = 0; i < PHASES.size(); i++) {
+            out.put(PHASES.get(i), phaseNanos[i]);
+        }
+        return out;
+    }
+
+    /** Adds the time since {@code t} to phase number {@code phase} of {@link #PHASES}; returns now. */
+    private long lap(int phase, long t) {
+        long now = System.nanoTime();
+        phaseNanos[phase] += now - t;
+        return now;
+    }
+
+    /**
+     * Positions per chunk: a multiple of every segment length in {@code branches} (segments never cross
+     * chunks), within the limit or the memory share given {@code bytesPerPosition} of device memory in
+     * flight per position; the whole sequence when no such multiple fits.
+     */
+    private int chunkLength(DilatedAttentionConfig config, List<Branch> branches, int n, long bytesPerPosition) {
         long lcm = 1;
         for (Branch b : branches) {
             lcm = lcm / gcd(lcm, b.segmentLength()) * b.segmentLength();
@@ -123,7 +269,7 @@ public final class GpuAttentionKernel implements AttentionKernel {
         if (limit == 0) {
             // A share of the device's budget, not of what is free now: tasks that start together all see the
             // device empty; the budget then makes them take turns.
-            limit = (long) (device.memory().capacity() * MEMORY_SHARE / 2 / Slot.deviceBytesPerPosition(config, precision));
+            limit = (long) (device.memory().capacity() * MEMORY_SHARE / bytesPerPosition);
         }
         long chunk = Math.max(lcm, limit / lcm * lcm);
         return (int) Math.min(n, chunk);
@@ -292,6 +438,22 @@ public final class GpuAttentionKernel implements AttentionKernel {
         check(JCudaDriver.cuLaunchKernel(device.function(kernel, g.sharedBytes()), g.gridX(), g.gridY(), g.gridZ(),
                 g.threads(), 1, 1, g.sharedBytes(), stream, Pointer.to(Pointer.to(params.toBytes())), null),
                 "cuLaunchKernel(" + kernel + ")");
+    }
+
+    /**
+     * 16-bit {@code raw} widened into {@code wide} in this kernel's precision on {@code stream}; the index of
+     * the first infinite or NaN value goes to long number {@code slot} of {@code firstBad} (left as it was when
+     * there is none).
+     */
+    private void widen(HalfFloat format, DeviceBuffer raw, DeviceBuffer wide, long elems, DeviceBuffer firstBad,
+                       int slot, CUstream stream) {
+        String name = precision == Precision.BF16 ? "half_to_bf16" : "half_to_f32";
+        int blocks = (int) Math.max(1, Math.min(65_535, (elems + 255) / 256));
+        Pointer args = Pointer.to(Pointer.to(raw.pointer()), Pointer.to(wide.pointer()), Pointer.to(new long[] {elems}),
+                Pointer.to(new int[] {format == HalfFloat.F16 ? 1 : 0}),
+                Pointer.to(firstBad.pointer().withByteOffset((long) slot * Long.BYTES)));
+        check(JCudaDriver.cuLaunchKernel(device.function(name, 0), blocks, 1, 1, 256, 1, 1, 0, stream, args, null),
+                "cuLaunchKernel(" + name + ")");
     }
 
     /** fp32 on the device converted to bf16 on {@code stream}. */

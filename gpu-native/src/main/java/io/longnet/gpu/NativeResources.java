@@ -18,6 +18,11 @@ final class NativeResources implements AutoCloseable {
         return resource;
     }
 
+    /** As {@link #add}, for a resource that may be absent (null): then there is nothing to release. */
+    <T extends AutoCloseable> T addIfPresent(T resource) {
+        return resource == null ? null : add(resource);
+    }
+
     /** Hands {@code resource} over to the caller: this no longer releases it. Returns it. */
     <T extends AutoCloseable> T disown(T resource) {
         held.removeFirstOccurrence(resource);

@@ -1,6 +1,10 @@
 package io.longnet.gpu;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.longnet.attention.AttentionResult;
@@ -10,7 +14,14 @@ import io.longnet.attention.CpuAttentionKernel;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.HeadOffset;
 import io.longnet.attention.Tensors;
+import io.longnet.attention.HalfFloat;
+import io.longnet.attention.NonFiniteInputException;
+import io.longnet.attention.NonFiniteValue;
+import io.longnet.tensors.DType;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -150,6 +161,116 @@ class GpuAttentionKernelTest {
         }
         assertTrue(Tensors.relativeError(oGpu, toDouble(oCpu)) < 1e-5, "o");
         assertTrue(Tensors.relativeError(lGpu, toDouble(lCpu)) < 1e-5, "lse");
+    }
+
+    /**
+     * 16-bit inputs widened on the device give exactly what the same values as floats give (the host widens
+     * exactly, the device rounds both to bf16 the same way), in one chunk and in chunks of 512 (direct
+     * buffers, as a mapped file gives them); o and lse start poisoned.
+     */
+    @ParameterizedTest(name = "{0} {1} chunk limit {2}")
+    @CsvSource({"F16, BF16, 0", "BF16, BF16, 0", "F16, FP32, 0", "BF16, FP32, 512", "F16, BF16, 512"})
+    void halfInputsGiveWhatTheirFloatsGive(HalfFloat format, Precision p, int chunkLimit) {
+        DilatedAttentionConfig c = DilatedAttentionConfig.of(Branch.parseList("128:1,256:2,512:4"), 4, 32, true);
+        int n = 3000;
+        int elems = n * c.rowWidth();
+        SplittableRandom rnd = new SplittableRandom(23);
+        ShortBuffer[] half = new ShortBuffer[3];
+        float[][] wide = new float[3][elems];
+        for (int t = 0; t < 3; t++) {
+            half[t] = ByteBuffer.allocateDirect(elems * 2).order(ByteOrder.LITTLE_ENDIAN).asShortBuffer();
+            for (int i = 0; i < elems; i++) {
+                float x = (float) (rnd.nextDouble() * 4 - 2);
+                short bits = format == HalfFloat.F16 ? DType.floatToHalf(x) : DType.floatToBf16(x);
+                half[t].put(i, bits);
+                wide[t][i] = format.toFloat(bits);
+            }
+        }
+        FloatBuffer o = ByteBuffer.allocateDirect(elems * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+        FloatBuffer lse = ByteBuffer.allocateDirect(n * c.heads() * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+        for (int i = 0; i < elems; i++) {
+            o.put(i, Float.NaN);
+        }
+        for (int i = 0; i < n * c.heads(); i++) {
+            lse.put(i, Float.NaN);
+        }
+        float[] wantO = new float[elems];
+        float[] wantLse = new float[n * c.heads()];
+        try (GpuAttentionKernel kernel = new GpuAttentionKernel(0, p, chunkLimit)) {
+            assertNull(kernel.forward(c, c.branches(), format, half[0], half[1], half[2], n, o, lse));
+            kernel.forward(c, FloatBuffer.wrap(wide[0]), FloatBuffer.wrap(wide[1]), FloatBuffer.wrap(wide[2]), n,
+                    FloatBuffer.wrap(wantO), FloatBuffer.wrap(wantLse));
+        }
+        float[] gotO = new float[elems];
+        float[] gotLse = new float[n * c.heads()];
+        o.get(0, gotO);
+        lse.get(0, gotLse);
+        assertArrayEquals(wantO, gotO, "o");
+        assertArrayEquals(wantLse, gotLse, "lse");
+    }
+
+    /** The first infinite or NaN input is reported with its tensor and element, in the chunk it lies in. */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"F16, BF16", "BF16, FP32"})
+    void nonFiniteHalfInputsAreNamed(HalfFloat format, Precision p) {
+        DilatedAttentionConfig c = DilatedAttentionConfig.of(Branch.parseList("64:1,128:2"), 2, 32, false);
+        int n = 1024;
+        int elems = n * c.rowWidth();
+        ShortBuffer[] half = new ShortBuffer[3];
+        for (int t = 0; t < 3; t++) {
+            half[t] = ShortBuffer.allocate(elems);
+            for (int i = 0; i < elems; i++) {
+                half[t].put(i, format == HalfFloat.F16 ? DType.floatToHalf(0.25f) : DType.floatToBf16(0.25f));
+            }
+        }
+        short inf = format == HalfFloat.F16 ? (short) 0x7C00 : (short) 0x7F80;
+        short nan = format == HalfFloat.F16 ? (short) 0x7E00 : (short) 0x7FC0;
+        half[1].put(40_000, inf);
+        half[1].put(39_999 + 1000, nan);
+        half[2].put(5, nan);
+        try (GpuAttentionKernel kernel = new GpuAttentionKernel(0, p, 256)) {
+            NonFiniteInputException e = assertThrows(NonFiniteInputException.class, () -> kernel.forward(c,
+                    c.branches(), format, half[0], half[1], half[2], n, FloatBuffer.allocate(elems),
+                    FloatBuffer.allocate(n * c.heads())));
+            // The chunk holding v[5] comes first, but k is checked before v within a chunk: chunk 0 has no bad k.
+            assertEquals("v", e.tensor());
+            assertEquals(5, e.element());
+            half[2].put(5, (short) 0);
+            e = assertThrows(NonFiniteInputException.class, () -> kernel.forward(c, c.branches(), format, half[0],
+                    half[1], half[2], n, FloatBuffer.allocate(elems), FloatBuffer.allocate(n * c.heads())));
+            assertEquals("k", e.tensor());
+            assertEquals(40_000, e.element());
+            assertEquals(Float.POSITIVE_INFINITY, e.value());
+        }
+    }
+
+    /**
+     * q·k overflowing float32 gives non-finite results; the call writes them all and returns the first one, as
+     * the CPU engine's path for 16-bit inputs does (the element it names holds that value).
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"BF16", "FP32"})
+    void overflowingResultsAreReturnedLikeTheCpuEngineReturnsThem(Precision p) {
+        DilatedAttentionConfig c = DilatedAttentionConfig.of(Branch.parseList("64:1,128:2"), 2, 32, false);
+        int n = 512;
+        int elems = n * c.rowWidth();
+        ShortBuffer big = ShortBuffer.allocate(elems);
+        for (int i = 0; i < elems; i++) {
+            big.put(i, (short) 0x7F00); // bf16 of about 1.7e38
+        }
+        FloatBuffer o = FloatBuffer.allocate(elems);
+        FloatBuffer lse = FloatBuffer.allocate(n * c.heads());
+        NonFiniteValue want;
+        try (CpuAttentionKernel cpu = new CpuAttentionKernel(2)) {
+            want = cpu.forward(c, c.branches(), HalfFloat.BF16, big, big, big, n, FloatBuffer.allocate(elems),
+                    FloatBuffer.allocate(n * c.heads()));
+        }
+        try (GpuAttentionKernel kernel = new GpuAttentionKernel(0, p, 128)) {
+            NonFiniteValue got = kernel.forward(c, c.branches(), HalfFloat.BF16, big, big, big, n, o, lse);
+            assertEquals(want.tensor(), got.tensor());
+            assertEquals(want.element(), got.element());
+            assertEquals(Float.floatToRawIntBits(got.value()), Float.floatToRawIntBits(o.get((int) got.element())));
+        }
     }
 
     @Test
