@@ -1,6 +1,8 @@
 package io.longnet.jobs;
 
+import io.longnet.attention.AttentionKernel;
 import io.longnet.attention.Backend;
+import io.longnet.attention.NonFiniteValue;
 import io.longnet.storage.AtomicOutput;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
@@ -11,6 +13,7 @@ import io.longnet.spark.QkvPartition;
 import io.longnet.spark.SequenceParallelAttention;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -31,12 +34,44 @@ final class AttendJob {
 
     /** What to compute; {@code heads} null to take H from the input, {@code partitionLength} 0 to choose. */
     record Request(String qkv, String out, List<Branch> branches, Integer heads, boolean causal,
-                   int partitionLength, Backend backend, boolean overwrite) {
+                   int partitionLength, Backend backend, boolean overwrite, boolean keepNonFinite) {
+
+        /** A request that refuses non-finite results. */
+        Request(String qkv, String out, List<Branch> branches, Integer heads, boolean causal, int partitionLength,
+                Backend backend, boolean overwrite) {
+            this(qkv, out, branches, heads, causal, partitionLength, backend, overwrite, false);
+        }
     }
+
+    /** How the partitions' data moved. */
+    enum DataPath {
+        /** Each task mapped its rows of a local input file and computed into the output file's mapped rows. */
+        MAPPED("file to file through mapped rows"),
+        /** Partitions read into float rows, exchanged through Spark where branches span, written by the tasks. */
+        ROWS("rows through Spark");
+
+        private final String description;
+
+        DataPath(String description) {
+            this.description = description;
+        }
+
+        @Override
+        public String toString() {
+            return description;
+        }
+    }
+
+    /** The kernel's own phases ({@link AttentionKernel#PHASES}) where it tells them apart, within "kernel". */
+    static final List<String> KERNEL_PHASES = AttentionKernel.PHASES.stream()
+            .map(p -> SequenceParallelAttention.KERNEL + ": " + p).toList();
+
+    /** The phase of {@link PhaseTimes} the check of the results for infinities and NaN goes to. */
+    static final String CHECK = "results check";
 
     /** What the job measured. */
     record Summary(PartitionPlan plan, double seconds, long maxShuffleReadPerPartition,
-                   double meanShuffleReadPerPartition, String backends) {
+                   double meanShuffleReadPerPartition, String backends, DataPath path) {
         double tokensPerSecond() {
             return plan.n() / seconds;
         }
@@ -65,46 +100,37 @@ final class AttendJob {
 
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         jsc.setJobDescription("longnet attend " + config.branches() + " N=" + plan.n());
-        jsc.setCallSite("qkv");
         List<String> phases = new ArrayList<>();
         phases.add(QkvInput.READ);
         phases.addAll(SequenceParallelAttention.PHASES);
+        phases.addAll(KERNEL_PHASES);
+        phases.add(CHECK);
         phases.add(AttentionOutput.WRITE);
         PhaseTimes times = PhaseTimes.register(spark.sparkContext(), phases);
-        JavaRDD<QkvPartition> qkv = input.blocks(spark, plan, times).setName("qkv");
-        if (!plan.spanning().isEmpty()) {
-            // Every exchange and the attend stage read qkv: keep what fits in memory rather than read and
-            // convert the file again for each (what does not fit is read again, never spilled and read back).
-            qkv.persist(StorageLevel.MEMORY_ONLY());
-        }
-        // Which backend computed each partition, for the summary (a set accumulator: a few names).
-        CollectionAccumulator<String> ran = spark.sparkContext().collectionAccumulator("backends");
-        JavaRDD<AttentionPartition> attended = SequenceParallelAttention.attend(qkv, plan, request.backend(), times)
-                .map(b -> {
-                    ran.add(b.backend());
-                    return b;
-                });
-
         StageMetrics metrics = new StageMetrics(SequenceParallelAttention.ATTEND_STAGE, plan.partitions(),
                 plan.n(), out);
         spark.sparkContext().addSparkListener(metrics);
         long planned = System.nanoTime();
+        DataPath path = plan.spanning().isEmpty() && input instanceof SafetensorsQkv file && file.mappable(plan)
+                && AttentionOutput.mappable(request.out(), plan, conf) ? DataPath.MAPPED : DataPath.ROWS;
+        out.println("data path: " + path);
         try {
-            jsc.setCallSite(SequenceParallelAttention.ATTEND_STAGE);
-            AttentionOutput.write(spark, attended, plan, request.out(), metadata(plan, request), times,
-                    request.overwrite());
+            if (path == DataPath.MAPPED) {
+                jsc.setCallSite(SequenceParallelAttention.ATTEND_STAGE);
+                backends.addAll(attendMapped(spark, (SafetensorsQkv) input, plan, request, times));
+            } else {
+                backends.addAll(attendRows(spark, input, plan, request, times));
+            }
             spark.sparkContext().listenerBus().waitUntilEmpty();
         } catch (java.util.concurrent.TimeoutException e) {
             throw new IOException("Spark's listener bus did not drain", e);
         } finally {
-            qkv.unpersist(false);
             spark.sparkContext().removeSparkListener(metrics);
-            backends.addAll(ran.value());
             jsc.clearCallSite();
         }
         long end = System.nanoTime();
         Summary summary = new Summary(plan, (end - t0) / 1e9, metrics.maxShuffleRead(),
-                metrics.meanShuffleRead(), String.join(", ", backends));
+                metrics.meanShuffleRead(), String.join(", ", backends), path);
         // Where the time went: the driver's part, every stage, and the tasks' phases (summed over tasks,
         // which run in parallel: compare them with each other, not with the wall time).
         out.printf(Locale.ROOT, "time: %.2f s planning (input header, plan), %.2f s in Spark jobs and the"
@@ -118,6 +144,95 @@ final class AttendJob {
                 summary.maxShuffleReadPerPartition(), summary.meanShuffleReadPerPartition(), summary.backends(),
                 request.out());
         return summary;
+    }
+
+    /**
+     * Every branch local, file to file on this machine's disk: one stage whose tasks map their rows of the
+     * input, attend them into the output file's mapped rows and check them there. Nothing of a partition is
+     * copied onto the heap, and a 16-bit input reaches the kernel as it is stored.
+     */
+    private static List<String> attendMapped(SparkSession spark, SafetensorsQkv file, PartitionPlan plan,
+                                             Request request, PhaseTimes times) throws IOException {
+        DilatedAttentionConfig config = plan.config();
+        Backend backend = request.backend();
+        boolean keep = request.keepNonFinite();
+        return AttentionOutput.writeMapped(spark, plan, request.out(), metadata(plan, request), times,
+                request.overwrite(), (p, o, lse) -> {
+                    long t = System.nanoTime();
+                    String ran;
+                    NonFiniteValue bad;
+                    try (SafetensorsQkv.MappedQkv rows = file.map(plan, p)) {
+                        t = times.since(QkvInput.READ, t);
+                        try (AttentionKernel kernel = SequenceParallelAttention.openForTask(backend)) {
+                            t = times.since(SequenceParallelAttention.OPEN, t);
+                            ran = kernel.name();
+                            bad = rows.attend(kernel, config, plan.local(), o, lse);
+                            times.since(SequenceParallelAttention.KERNEL, t);
+                            kernel.phaseNanos().forEach((phase, nanos) -> times.add(KERNEL_PHASES.get(
+                                    AttentionKernel.PHASES.indexOf(phase)), nanos));
+                        }
+                    }
+                    if (bad != null && !keep) {
+                        throw nonFiniteResult(bad, plan.start(p), config);
+                    }
+                    return ran;
+                });
+    }
+
+    /**
+     * The general path: partitions as rows of floats (from any file system and format), exchanged for the
+     * spanning branches, attended, checked and written by {@link AttentionOutput#write}.
+     */
+    private static List<String> attendRows(SparkSession spark, QkvInput input, PartitionPlan plan, Request request,
+                                           PhaseTimes times) throws IOException {
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        jsc.setCallSite("qkv");
+        JavaRDD<QkvPartition> qkv = input.blocks(spark, plan, times).setName("qkv");
+        if (!plan.spanning().isEmpty()) {
+            // Every exchange and the attend stage read qkv: keep what fits in memory rather than read and
+            // convert the file again for each (what does not fit is read again, never spilled and read back).
+            qkv.persist(StorageLevel.MEMORY_ONLY());
+        }
+        // Which backend computed each partition, for the summary (a set accumulator: a few names).
+        CollectionAccumulator<String> ran = spark.sparkContext().collectionAccumulator("backends");
+        boolean keep = request.keepNonFinite();
+        JavaRDD<AttentionPartition> attended = SequenceParallelAttention.attend(qkv, plan, request.backend(), times)
+                .map(b -> {
+                    if (!keep) {
+                        long t0 = System.nanoTime();
+                        NonFiniteValue bad = NonFiniteValue.firstResult(FloatBuffer.wrap(b.o()), FloatBuffer.wrap(b.lse()));
+                        if (bad != null) {
+                            throw nonFiniteResult(bad, b.start(), plan.config());
+                        }
+                        times.since(CHECK, t0);
+                    }
+                    ran.add(b.backend());
+                    return b;
+                });
+        try {
+            jsc.setCallSite(SequenceParallelAttention.ATTEND_STAGE);
+            AttentionOutput.write(spark, attended, plan, request.out(), metadata(plan, request), times,
+                    request.overwrite());
+        } finally {
+            qkv.unpersist(false);
+        }
+        return ran.value();
+    }
+
+    /**
+     * The error for a result float32 could not hold, {@code bad} counting from position {@code firstPosition}:
+     * with finite inputs only an overflow of {@code q·k} (or of the weighted values) gives one.
+     */
+    static IllegalArgumentException nonFiniteResult(NonFiniteValue bad, long firstPosition,
+                                                    DilatedAttentionConfig config) {
+        long perPosition = bad.tensor().equals("o") ? config.rowWidth() : config.heads();
+        long position = firstPosition + bad.element() / perPosition;
+        long head = bad.tensor().equals("o") ? bad.element() / config.headDim() % config.heads()
+                : bad.element() % config.heads();
+        return new IllegalArgumentException(String.format(Locale.ROOT, "result '%s' is %s at position %d, head %d:"
+                + " the attention overflowed float32, so q, k or v are out of range (q·k must stay far below"
+                + " 3.4e38); scale them down, or pass --keep-non-finite to write such results", bad.tensor(),
+                bad.value(), position, head));
     }
 
     private static Map<String, String> metadata(PartitionPlan plan, Request request) {

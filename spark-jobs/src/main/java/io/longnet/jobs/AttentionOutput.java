@@ -7,6 +7,7 @@ import io.longnet.storage.AtomicOutput;
 import io.longnet.storage.HadoopFiles;
 import io.longnet.storage.SerializableHadoopConf;
 import io.longnet.storage.HadoopSafetensors;
+import io.longnet.storage.MappedRegion;
 import io.longnet.datasets.BlockManifest;
 import io.longnet.spark.AttentionPartition;
 import io.longnet.spark.BlockRows;
@@ -15,6 +16,8 @@ import io.longnet.spark.PhaseTimes;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.Serializable;
+import java.nio.FloatBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.StandardOpenOption;
@@ -28,8 +31,8 @@ import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.RawLocalFileSystem;
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -89,8 +92,8 @@ final class AttentionOutput {
             if (isSafetensors(out)) {
                 Path file = new Path(tmp, output.target().getName());
                 SafetensorsWriter.Layout layout = SafetensorsWriter.layout(file.toString(), specs(plan), metadata);
-                if (output.fileSystem() instanceof RawLocalFileSystem local) {
-                    java.nio.file.Path path = local.pathToFile(file).toPath();
+                java.nio.file.Path path = HadoopFiles.localFile(file, output.fileSystem());
+                if (path != null) {
                     preallocate(path, layout);
                     writeInPlace(blocks, path.toString(), plan, layout, times);
                 } else {
@@ -102,6 +105,66 @@ final class AttentionOutput {
                 writeParquet(spark, blocks, plan, tmp, metadata, times);
                 output.commit();
             }
+        }
+    }
+
+    /** Computes one partition's o and lse straight into the buffers it is given; returns the backend's name. */
+    @FunctionalInterface
+    interface PartitionTask extends Serializable {
+        String compute(int partition, FloatBuffer o, FloatBuffer lse) throws IOException;
+    }
+
+    /**
+     * Whether tasks can compute {@code plan}'s partitions straight into the output file: a safetensors file
+     * on the local file system, each partition's o under 2 GB (one mapping).
+     */
+    static boolean mappable(String out, PartitionPlan plan, Configuration conf) throws IOException {
+        Path path = new Path(out);
+        return isSafetensors(out) && HadoopFiles.localFile(path, path.getFileSystem(conf)) != null
+                && (long) plan.partitionLength() * plan.config().rowWidth() * Float.BYTES <= Integer.MAX_VALUE;
+    }
+
+    /**
+     * Writes the safetensors output ({@link #mappable}) with each task's {@code task} computing its o and lse
+     * into the file's mapped rows: no copy of the results exists on the heap, and nothing is written twice.
+     * Atomic as {@link #write}; a retried attempt computes the same rows into the same place. Returns the
+     * backends that ran, one per partition.
+     */
+    static List<String> writeMapped(SparkSession spark, PartitionPlan plan, String out, Map<String, String> metadata,
+                                    PhaseTimes times, boolean overwrite, PartitionTask task) throws IOException {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        try (AtomicOutput output = AtomicOutput.begin(out, conf, overwrite)) {
+            Path file = new Path(output.temporary(), output.target().getName());
+            SafetensorsWriter.Layout layout = SafetensorsWriter.layout(file.toString(), specs(plan), metadata);
+            java.nio.file.Path local = HadoopFiles.localFile(file, output.fileSystem());
+            preallocate(local, layout);
+            String path = local.toString();
+            long oAt = layout.dataStart() + layout.tensor("o").begin();
+            long lseAt = layout.dataStart() + layout.tensor("lse").begin();
+            long oRow = (long) plan.config().rowWidth() * Float.BYTES;
+            long lseRow = (long) plan.config().heads() * Float.BYTES;
+            List<Integer> ids = new ArrayList<>(plan.partitions());
+            for (int p = 0; p < plan.partitions(); p++) {
+                ids.add(p);
+            }
+            List<String> ran = JavaSparkContext.fromSparkContext(spark.sparkContext())
+                    .parallelize(ids, plan.partitions()).map(p -> {
+                        long start = plan.start(p);
+                        int len = plan.length(p);
+                        java.nio.file.Path f = java.nio.file.Path.of(path);
+                        long t0 = System.nanoTime();
+                        MappedRegion o = MappedRegion.write(f, oAt + start * oRow, len * oRow);
+                        try (o; MappedRegion lse = MappedRegion.write(f, lseAt + start * lseRow, len * lseRow)) {
+                            times.since(WRITE, t0);
+                            String name = task.compute(p, o.bytes().asFloatBuffer(), lse.bytes().asFloatBuffer());
+                            t0 = System.nanoTime();
+                            return name;
+                        } finally {
+                            times.since(WRITE, t0); // mapping and unmapping: the page cache holds the rows
+                        }
+                    }).collect();
+            output.commit(file);
+            return ran;
         }
     }
 

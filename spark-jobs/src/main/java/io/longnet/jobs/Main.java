@@ -145,6 +145,10 @@ public final class Main implements Runnable {
         @Option(names = "--causal", description = "causal attention (each position sees only earlier ones)")
         boolean causal;
 
+        @Option(names = "--keep-non-finite", description = "write results that overflowed float32 (infinite or NaN"
+                + " o, NaN lse) instead of failing on the first one")
+        boolean keepNonFinite;
+
         @CommandLine.Mixin
         PartitionLengthOption partitioning;
 
@@ -159,7 +163,7 @@ public final class Main implements Runnable {
             List<Branch> parsed = Branch.parseList(branches);
             return inSession("longnet attend", master.url, spark -> {
                 AttendJob.run(spark, new AttendJob.Request(qkv, out, parsed, heads, causal, partitioning.length,
-                        backend.choice, replace.overwrite), System.out);
+                        backend.choice, replace.overwrite, keepNonFinite), System.out);
             });
         }
     }

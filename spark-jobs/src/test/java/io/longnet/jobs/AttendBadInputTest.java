@@ -225,6 +225,64 @@ class AttendBadInputTest {
                 failure(request(in, out(output), "32:1,64:2", null, 32)));
     }
 
+    /**
+     * A NaN read by a task that maps its rows of the file (every branch local, file to file) is named as the
+     * rows path names it, whether a 16-bit kernel input (checked as the kernel widens it) or a float32 one.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"F16", "BF16", "F32"})
+    void nanInAMappedPartitionNamesTensorAndIndex(String dtype) throws IOException {
+        String in = inDir.resolve("qkv.safetensors").toUri().toString();
+        DType type = DType.valueOf(dtype);
+        SyntheticQkv.write(in, new Configuration(), N, H, D, type, 11);
+        try (SafetensorsFile f = HadoopSafetensors.open(in, new Configuration());
+             RandomAccessFile file = new RandomAccessFile(inDir.resolve("qkv.safetensors").toFile(), "rw")) {
+            long element = (200L * H + 1) * D + 3;
+            file.seek(f.dataStart() + f.tensor("k").begin() + element * type.bytes());
+            if (type == DType.F32) {
+                file.writeInt(Integer.reverseBytes(Float.floatToRawIntBits(Float.NaN)));
+            } else {
+                file.writeShort(Short.reverseBytes(type == DType.F16 ? (short) 0x7E00 : (short) 0x7FC0));
+            }
+        }
+        assertEquals("file " + in + ": tensor 'k' holds NaN at [200, 1, 3]",
+                failure(request(in, out("o.safetensors"), "32:1,64:2", null, 64)));
+    }
+
+    /**
+     * Finite q and k of magnitude 1e20 overflow q·k: the job fails naming the first bad result and the cause,
+     * by either data path, and writes nothing; asked to keep them, it writes them.
+     */
+    @ParameterizedTest(name = "L = {0}")
+    @ValueSource(ints = {32, 64})
+    void resultsThatOverflowFloat32AreRefusedUnlessKept(int len) throws IOException {
+        float[] big = new float[N * H * D];
+        SplittableRandom rnd = new SplittableRandom(3);
+        for (int i = 0; i < big.length; i++) {
+            big[i] = (float) ((rnd.nextDouble() + 0.5) * 1e20);
+        }
+        String in = inDir.resolve("big.safetensors").toUri().toString();
+        try (io.longnet.tensors.SafetensorsWriter w = io.longnet.tensors.SafetensorsWriter.create(
+                inDir.resolve("big.safetensors"), List.of(
+                        io.longnet.tensors.SafetensorsWriter.Spec.of("q", DType.F32, N, H, D),
+                        io.longnet.tensors.SafetensorsWriter.Spec.of("k", DType.F32, N, H, D),
+                        io.longnet.tensors.SafetensorsWriter.Spec.of("v", DType.F32, N, H, D)), java.util.Map.of())) {
+            for (int t = 0; t < 3; t++) {
+                w.writeFloats(java.nio.FloatBuffer.wrap(big));
+            }
+        }
+        String message = failure(request(in, out("o.safetensors"), "32:1,64:2", null, len));
+        assertTrue(message.startsWith("result 'o' is NaN at position ") || message.startsWith("result 'o' is Infinity")
+                || message.startsWith("result 'lse' is "), message);
+        assertContains("overflowed float32", message);
+        assertContains("--keep-non-finite", message);
+        AttendJob.Request keep = new AttendJob.Request(in, out("o.safetensors"), Branch.parseList("32:1,64:2"), null,
+                true, len, Backend.CPU, false, true);
+        AttendJob.run(SPARK.session(), keep, new PrintStream(new ByteArrayOutputStream()));
+        float[] o = AttendJobTest.readAll(out("o.safetensors"), "o");
+        assertTrue(Float.isNaN(o[0]) || Float.isInfinite(o[0]), "position 0 kept as computed: " + o[0]);
+    }
+
     // ---- bad flags, rejected by the CLI before any SparkSession ------------------------------------
 
     @Test

@@ -100,15 +100,19 @@ class AttendJobTest {
      * the streaming writer makes of the same values and metadata, and the same whatever the partition length
      * (with exchanges, without, chosen).
      */
-    @Test
-    void safetensorsOutputIsTheStreamingWritersBytesWhateverThePartitionLength() throws IOException {
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"F16", "BF16", "F32"})
+    void safetensorsOutputIsTheStreamingWritersBytesWhateverThePartitionLength(DType dtype) throws IOException {
         String branches = "32:1,64:2,128:4,256:6,512:12";
         String in = dir.resolve("qkv.safetensors").toUri().toString();
-        SyntheticQkv.write(in, new Configuration(), 1500, 6, 16, DType.F16, 2024);
+        SyntheticQkv.write(in, new Configuration(), 1500, 6, 16, dtype, 2024);
         byte[] first = null;
+        // L = 64: rows through Spark with four branches exchanged; 512 and the chosen 1024: file to file
+        // through mapped rows.
         for (int len : new int[] {64, 512, 0}) {
             Path out = dir.resolve("out-" + len + ".safetensors");
-            attend(in, out.toUri().toString(), branches, true, len);
+            AttendJob.Summary summary = attend(in, out.toUri().toString(), branches, true, len);
+            assertEquals(len == 64 ? AttendJob.DataPath.ROWS : AttendJob.DataPath.MAPPED, summary.path(), "L = " + len);
             byte[] bytes = Files.readAllBytes(out);
             if (first == null) {
                 first = bytes;
