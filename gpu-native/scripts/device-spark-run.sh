@@ -9,6 +9,11 @@
 #                                        (--concat); each stage's wall time
 #   device-spark-run.sh score-paper N    the same with the paper's backbone (d_model 768, 12 layers, 12 heads,
 #                                        branches up to 32768:12)
+#   device-spark-run.sh attend-speed [N] [causal|non-causal|both]
+#                                        attend --backend gpu file to file, config A, F16 input, L chosen for
+#                                        the GPU (default N = 1048576, both); before it the disk's own speed
+#                                        (dd: the input read back cached and O_DIRECT, a write of the output's
+#                                        size with fdatasync); each job's time breakdown
 #   device-spark-run.sh billion [corpus|tokenize|score|all]
 #                                        score-bench's stages on 2^30 bytes (BILLION_BYTES), one stage per call
 #                                        if need be: outputs stay in LONGNET_SCRATCH between calls
@@ -116,6 +121,38 @@ case "$mode" in
       *) echo "device-spark-run: billion takes corpus, tokenize, score or all (got $what)" >&2; exit 2 ;;
     esac
     ;;
+  attend-speed)
+    n="${1:-1048576}"
+    which="${2:-both}"
+    shaded=$(ls spark-jobs/target/spark-jobs-*-shaded.jar)
+    qkv="$scratch/qkv-$n.safetensors"
+    if [[ ! -f "$qkv" ]]; then
+      rm -f "$scratch"/qkv-*.safetensors "$scratch"/o-speed*.safetensors
+      stage "synth-qkv-$n" "$JAVA_HOME/bin/java" -Xmx8g -cp "$shaded:$(cat spark-jobs/target/spark-classpath.txt)" \
+        io.longnet.datasets.SyntheticQkv "$qkv" "$n" 12 64 F16 7
+    fi
+    in_bytes=$(stat -c %s "$qkv")
+    out_bytes=$(( n * 12 * 64 * 4 + n * 12 * 4 ))
+    echo "disk: input $in_bytes bytes, output $out_bytes bytes"
+    dd if="$qkv" of=/dev/null bs=16M 2>&1 | tail -n 1 | sed 's/^/  read, cached: /'
+    dd if="$qkv" of=/dev/null bs=16M iflag=direct 2>&1 | tail -n 1 | sed 's/^/  read, O_DIRECT: /'
+    dd if=/dev/zero of="$scratch/dd.bin" bs=16M count=$(( (out_bytes + 16777215) / 16777216 )) 2>&1 | tail -n 1 \
+      | sed 's/^/  write, no sync: /'
+    rm -f "$scratch/dd.bin"
+    dd if=/dev/zero of="$scratch/dd.bin" bs=16M count=$(( (out_bytes + 16777215) / 16777216 )) conv=fdatasync 2>&1 \
+      | tail -n 1 | sed 's/^/  write, fdatasync: /'
+    rm -f "$scratch/dd.bin"
+    modes=(non-causal causal); [[ "$which" != both ]] && modes=("$which")
+    for m in "${modes[@]}"; do
+      flag=(); [[ "$m" == causal ]] && flag=(--causal)
+      rm -f "$scratch/o-speed.safetensors"
+      stage "attend-speed-$n-$m" bin/longnet attend --qkv "$qkv" --out "$scratch/o-speed.safetensors" \
+        --branches 2048:1,4096:2,8192:4,16384:6,32768:12 "${flag[@]}" --backend gpu --master "$master" --overwrite \
+        || true
+      grep -E '^(plan|data path|time|task time|done)|^  (stage|[a-z])' "$out/attend-speed-$n-$m.log" | sed 's/^/    /' || true
+    done
+    rm -f "$scratch/o-speed.safetensors"
+    ;;
   attend)
     n="${1:-65536}"
     shaded=$(ls spark-jobs/target/spark-jobs-*-shaded.jar)
@@ -147,7 +184,7 @@ PY
     ! grep -q FAIL "$out/compare.txt"
     ;;
   *)
-    echo "device-spark-run: mode attend [N], score-bench N, score-paper N or billion [corpus|tokenize|score|all] (got $mode)" >&2
+    echo "device-spark-run: mode attend [N], attend-speed [N], score-bench N, score-paper N or billion [corpus|tokenize|score|all] (got $mode)" >&2
     exit 2
     ;;
 esac

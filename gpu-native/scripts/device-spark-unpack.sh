@@ -60,10 +60,31 @@ if (( ${#missing[@]} > 0 )); then
   exit 2
 fi
 
+# The project's own classes, newer than the staged parts (stage-device-spark.sh --classes): they replace
+# the shaded jar's io/longnet/ entries and service files, in a copy; the staged jar stays as it was.
+shaded="$home/jars/$(cat "$home/shaded-jar.txt")"
+if [[ -f .device/spark-classes.jar ]]; then
+  python3 - "$shaded" .device/spark-classes.jar "$home/shaded-with-classes.jar" <<'PY'
+import sys, zipfile
+base, classes, out = sys.argv[1:]
+with zipfile.ZipFile(classes) as c:
+    ours = {i.filename: c.read(i) for i in c.infolist()}
+ours_prefix = ('io/longnet/', 'META-INF/services/')
+with zipfile.ZipFile(base) as zin, zipfile.ZipFile(out, 'w', zipfile.ZIP_STORED) as zout:
+    for info in zin.infolist():
+        if info.filename.startswith(ours_prefix):
+            continue
+        zout.writestr(info, zin.read(info))
+    for name, data in ours.items():
+        zout.writestr(name, data)
+print(f'shaded jar with {len(ours)} entries of .device/spark-classes.jar')
+PY
+  shaded="$home/shaded-with-classes.jar"
+fi
 # The build's layout: the shaded jar and Spark's classpath file, in Spark's order.
 mkdir -p spark-jobs/target
 rm -f spark-jobs/target/spark-jobs-*-shaded.jar
-ln -s "$home/jars/$(cat "$home/shaded-jar.txt")" spark-jobs/target/
+ln -s "$shaded" "spark-jobs/target/$(cat "$home/shaded-jar.txt")"
 sed "s|^|$home/jars/|" "$home/classpath-order.txt" | paste -sd: - > spark-jobs/target/spark-classpath.txt
 while read -r jar; do
   [[ -f "$home/jars/$jar" ]] || { say "$jar is listed but was not unpacked: stage and carry the parts again"; exit 2; }

@@ -15,6 +15,9 @@
 #    more in class files than deflate does (about 2.4 times smaller than the jars as published).
 # Spark's classpath order is kept (classpath-order.txt). Run after `mvn -B -ntp -q -DskipTests package`.
 #   gpu-native/scripts/stage-device-spark.sh
+#   gpu-native/scripts/stage-device-spark.sh --classes   only the project's classes (about 1 MB), as
+#       .device/spark-classes.jar: carried with any part, they replace those of the staged shaded jar, so a
+#       code change needs no new parts while the dependencies stay the same
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -23,6 +26,19 @@ work="${STAGE_WORK:-/tmp/longnet-stage}"
 shaded=$(ls spark-jobs/target/spark-jobs-*-shaded.jar 2>/dev/null | head -n 1 || true)
 [[ -n "$shaded" && -f spark-jobs/target/spark-classpath.txt ]] \
   || { echo "stage-device-spark: no build; run mvn -B -ntp -q -DskipTests package first" >&2; exit 2; }
+if [[ "${1:-}" == --classes ]]; then
+  mkdir -p .device
+  python3 - "$shaded" .device/spark-classes.jar <<'PY'
+import sys, zipfile
+src, dst = sys.argv[1:]
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, 'w', zipfile.ZIP_DEFLATED) as zout:
+    for info in zin.infolist():
+        if info.filename.startswith(('io/longnet/', 'META-INF/services/')) and not info.is_dir():
+            zout.writestr(info.filename, zin.read(info))
+PY
+  echo "staged .device/spark-classes.jar ($(stat -c %s .device/spark-classes.jar) bytes)"
+  exit 0
+fi
 UNUSED='rocksdbjni|/breeze|/spire|/cats-kernel|/algebra_|JTransforms|JLargeArrays|arpack|/blas-|/lapack-|commons-math3|/orc-|hive-storage|zookeeper|curator|/tink-|protobuf-java|spark-streaming|spark-graphx|netty-codec-native-quic|netty-codec-classes-quic|netty-codec-http3|netty-tcnative|leveldbjni|py4j'
 OTHER_PLATFORMS='-(osx|windows)-|-linux-(aarch_64|riscv64|ppc64le|s390x)\.jar$'
 rm -rf "$work" && mkdir -p "$work/jars" "$work/xz"
