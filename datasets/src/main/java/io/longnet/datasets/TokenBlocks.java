@@ -115,7 +115,7 @@ public final class TokenBlocks {
                 }
             }
         }
-        CorpusReader reader = CorpusReader.open(spark, corpus, options.mode());
+        CorpusReader reader = CorpusReader.open(spark, corpus, options.mode(), options.maxDocumentBytes());
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         LongAccumulator tokenless = sc.sc().longAccumulator("documents without tokens");
         // Broadcast: a tokenizer.json can be tens of MB, sent once per executor rather than per stage.
@@ -133,6 +133,12 @@ public final class TokenBlocks {
                     (i, docs) -> List.of(Layout.count(i, docs, b)).iterator(), true).collect(),
                     b, options.concatenate());
             CorpusStats stats = reader.stats();
+            if (stats.binaryFiles() > 0) {
+                List<String> named = reader.binaryFilesSkipped();
+                LOG.warn("tokenize {}: skipped {} binary file(s) (a NUL byte, or mostly invalid UTF-8, in the first"
+                        + " {} bytes): {}{}", corpus, stats.binaryFiles(), CorpusReader.BINARY_SAMPLE_BYTES,
+                        String.join(", ", named), named.size() < stats.binaryFiles() ? ", ..." : "");
+            }
             if (layout.documents() == 0) {
                 throw new IllegalArgumentException("corpus " + corpus + " has no document with tokens: " + stats
                         + (tokenless.value() > 0 ? ", " + tokenless.value() + " without tokens" : ""));

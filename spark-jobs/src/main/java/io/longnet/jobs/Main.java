@@ -339,7 +339,10 @@ public final class Main implements Runnable {
 
     @Command(name = "tokenize", mixinStandardHelpOptions = true,
             description = "Tokenizes a corpus of text files (plain or .gz; a file, folder or glob; local or hdfs://)"
-                    + " into the token block dataset (seq_id, block, tokens) with a document index.")
+                    + " into the token block dataset (seq_id, block, tokens) with a document index. Binary files (a"
+                    + " NUL byte, or mostly invalid UTF-8, in their first 8 KiB) are skipped with a warning naming"
+                    + " them; a document longer than --max-document-bytes, or a truncated or corrupt .gz, fails the"
+                    + " job naming the file, and nothing is written.")
     static final class Tokenize implements Callable<Integer> {
 
         @Option(names = "--corpus", required = true, paramLabel = "IN", description = "text files: file, folder or glob")
@@ -365,6 +368,11 @@ public final class Main implements Runnable {
                 description = "positions per row (default: 4096)")
         int blockSize;
 
+        @Option(names = "--max-document-bytes", defaultValue = "64m", paramLabel = "SIZE",
+                description = "refuse a document (a file, or a line with --documents line) longer than this after"
+                        + " gunzip, e.g. 512k, 64m, 1g (default: 64m); a task holds about 8 times it while tokenizing")
+        String maxDocumentBytes;
+
         @CommandLine.Mixin
         OverwriteOption replace;
 
@@ -374,7 +382,8 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             io.longnet.datasets.TokenizeOptions options = io.longnet.datasets.TokenizeOptions.defaults(documents)
-                    .withTokenizer(tokenizer).withConcatenate(concat).withBlockSize(blockSize).withOverwrite(replace.overwrite);
+                    .withTokenizer(tokenizer).withConcatenate(concat).withBlockSize(blockSize).withOverwrite(replace.overwrite)
+                    .withMaxDocumentBytes(io.longnet.datasets.TokenizeOptions.parseBytes(maxDocumentBytes));
             return inSession("longnet tokenize", master.url, spark -> {
                 System.out.println(io.longnet.datasets.TokenBlocks.write(spark, corpus, out, options).summary());
             });
