@@ -286,6 +286,25 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
     }
 
     /**
+     * What differs between this config and {@code other}, key by key as the JSON names them, e.g.
+     * {@code layers 3 (checkpoint: 2)} for {@code otherName} "checkpoint"; empty when they are equal.
+     */
+    public List<String> differences(LongNetConfig other, String otherName) {
+        JsonNode mine = StrictJson.parse(toJson());
+        JsonNode theirs = StrictJson.parse(other.toJson());
+        List<String> differ = new ArrayList<>();
+        for (String key : KEYS) {
+            JsonNode a = mine.get(key);
+            JsonNode b = theirs.get(key);
+            if (a == null ? b != null : !a.equals(b)) {
+                differ.add(key + " " + (a == null ? "absent" : a) + " (" + otherName + ": " + (b == null ? "absent" : b)
+                        + ")");
+            }
+        }
+        return differ;
+    }
+
+    /**
      * The config as pretty-printed JSON, every key of its pattern written (defaults too), in {@link #KEYS}
      * order. A dilated config is written as before the strided mode existed (no {@code attention} key); a
      * strided one has {@code "attention": "strided"} and {@code stride} in place of {@code branches} and
