@@ -393,7 +393,7 @@ public final class Main implements Runnable {
     @Command(name = "encode", mixinStandardHelpOptions = true,
             description = "Contextual embeddings of every sequence of a token dataset: final features, or hidden"
                     + " states after --layer K, in the block layout (seq_id, block, hidden), and with --arrow also as"
-                    + " Arrow IPC files for pyarrow (OUT/arrow).")
+                    + " Arrow IPC files for pyarrow (OUT/_arrow, which Parquet readers of OUT skip).")
     static final class Encode implements Callable<Integer> {
 
         @CommandLine.Mixin
@@ -403,7 +403,8 @@ public final class Main implements Runnable {
                 + " default: the final features")
         Integer layer;
 
-        @Option(names = "--arrow", description = "also write Arrow IPC files, one row per position")
+        @Option(names = "--arrow", description = "also write Arrow IPC files, one row per position, in OUT/_arrow:"
+                + " pyarrow.dataset.dataset(OUT + \"/_arrow\", format=\"arrow\")")
         boolean arrow;
 
         @Override
