@@ -314,7 +314,7 @@ public final class CorpusReader {
             } catch (EOFException e) {
                 closeQuietly();
                 throw new TensorFormatException("corpus file " + path + " ends too early: truncated, or not gzip?"
-                        + " (" + e.getMessage() + ")");
+                        + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")"));
             } catch (ZipException e) {
                 closeQuietly();
                 throw new TensorFormatException("corpus file " + path + " is not valid gzip (" + e.getMessage()
