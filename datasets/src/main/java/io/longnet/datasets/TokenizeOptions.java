@@ -101,7 +101,7 @@ public record TokenizeOptions(String tokenizer, DocumentMode mode, boolean conca
         return (number.endsWith(".0") ? number.substring(0, number.length() - 2) : number) + " " + units[u];
     }
 
-    /** The defaults: byte tokenizer, one sequence per document, B = 4096, no overwrite. */
+    /** The defaults: byte tokenizer, one sequence per document, B = 4096, no overwrite, documents up to 64 MiB. */
     public static TokenizeOptions defaults(DocumentMode mode) {
         return new TokenizeOptions(Tokenizers.BYTE, mode, false, OptionalInt.empty(), DEFAULT_BLOCK_SIZE, 0,
                 false, Map.of(), DEFAULT_MAX_DOCUMENT_BYTES);
