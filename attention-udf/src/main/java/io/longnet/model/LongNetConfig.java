@@ -286,6 +286,25 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
     }
 
     /**
+     * What differs between this config and {@code other}, key by key as the JSON names them, e.g.
+     * {@code layers 3 (checkpoint: 2)} for {@code otherName} "checkpoint"; empty when they are equal.
+     */
+    public List<String> differences(LongNetConfig other, String otherName) {
+        JsonNode mine = StrictJson.parse(toJson());
+        JsonNode theirs = StrictJson.parse(other.toJson());
+        List<String> differ = new ArrayList<>();
+        for (String key : KEYS) {
+            JsonNode a = mine.get(key);
+            JsonNode b = theirs.get(key);
+            if (a == null ? b != null : !a.equals(b)) {
+                differ.add(key + " " + (a == null ? "absent" : a) + " (" + otherName + ": " + (b == null ? "absent" : b)
+                        + ")");
+            }
+        }
+        return differ;
+    }
+
+    /**
      * The config as pretty-printed JSON, every key of its pattern written (defaults too), in {@link #KEYS}
      * order. A dilated config is written as before the strided mode existed (no {@code attention} key); a
      * strided one has {@code "attention": "strided"} and {@code stride} in place of {@code branches} and
@@ -317,7 +336,8 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
 
     /**
      * Parses a config JSON object. Required keys: {@code vocab_size, d_model, heads, layers, ffn_dim}, and
-     * {@code branches} (dilated) or {@code stride} (with {@code "attention": "strided"}); optional:
+     * {@code branches} (dilated; {@code "2048:1,4096:2"} or {@code [[2048, 1], [4096, 2]]}) or {@code stride}
+     * (with {@code "attention": "strided"}); optional:
      * {@code attention} (default {@code dilated}), {@code causal, sub_ln, xpos_scale_base, layer_norm_eps},
      * and {@code head_offset} (dilated only). Unknown keys are errors (a misspelt optional key would otherwise
      * be ignored silently), and so are the keys of the other pattern.
@@ -365,7 +385,7 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
                     requiredInt(source, map, "heads"),
                     requiredInt(source, map, "layers"),
                     requiredInt(source, map, "ffn_dim"),
-                    dilated ? Branch.parseList(string(source, map, "branches", null)) : List.of(),
+                    dilated ? branches(source, map) : List.of(),
                     bool(source, map, "causal", DEFAULT_CAUSAL),
                     bool(source, map, "sub_ln", DEFAULT_SUB_LN),
                     map.has("xpos_scale_base") ? requiredInt(source, map, "xpos_scale_base")
@@ -379,6 +399,39 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(source, e.getMessage(), e);
         }
+    }
+
+    /**
+     * The dilated branches as written: the string form {@code "2048:1,4096:2"} (what {@link #toJson} writes)
+     * or a JSON array of {@code [w, r]} pairs, {@code [[2048, 1], [4096, 2]]}.
+     */
+    private static List<Branch> branches(String source, JsonNode map) {
+        JsonNode v = map.get("branches");
+        if (v == null || !v.isArray()) {
+            return Branch.parseList(string(source, map, "branches", null));
+        }
+        if (v.isEmpty()) {
+            throw new ModelFormatException(source, "'branches' is empty: give at least one [w, r] pair, one with r = 1,"
+                    + " e.g. [[2048, 1], [4096, 2]]");
+        }
+        List<Branch> branches = new ArrayList<>(v.size());
+        for (int i = 0; i < v.size(); i++) {
+            JsonNode pair = v.get(i);
+            boolean twoWholeNumbers = pair.isArray() && pair.size() == 2 && pair.get(0).isIntegralNumber()
+                    && pair.get(1).isIntegralNumber();
+            if (!twoWholeNumbers) {
+                throw new ModelFormatException(source, "'branches' entry " + (i + 1) + " is " + pair
+                        + ": expected a [w, r] pair of whole numbers, e.g. [[2048, 1], [4096, 2]]");
+            }
+            for (JsonNode number : pair) {
+                if (!number.canConvertToInt()) {
+                    throw new ModelFormatException(source, "'branches' entry " + (i + 1) + " is " + pair + ": "
+                            + number.asText() + " is too large (at most " + Integer.MAX_VALUE + ")");
+                }
+            }
+            branches.add(new Branch(pair.get(0).intValue(), pair.get(1).intValue()));
+        }
+        return branches;
     }
 
     /** Reads {@code config.json}-style file {@code file} (UTF-8). */
@@ -452,7 +505,8 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
             String found = type == JsonType.WHOLE_NUMBER && v.isFloatingPointNumber() ? v.asText()
                     : StrictJson.typeName(v);
             throw new ModelFormatException(source, "'" + key + "' must be " + type.name
-                    + ("branches".equals(key) ? " such as \"2048:1,4096:2\"" : "") + ", found " + found);
+                    + ("branches".equals(key) ? " such as \"2048:1,4096:2\", or an array of [w, r] pairs such as"
+                            + " [[2048, 1], [4096, 2]]" : "") + ", found " + found);
         }
         return v;
     }

@@ -169,6 +169,39 @@ class LongNetConfigTest {
     }
 
     @Test
+    void branchesAsJsonPairsEqualTheStringForm() {
+        String base = "{\"vocab_size\": 50, \"d_model\": 16, \"heads\": 2, \"layers\": 2, \"ffn_dim\": 32, ";
+        LongNetConfig pairs = LongNetConfig.fromJson(base + "\"branches\": [[8, 1], [16, 2], [32, 4]]}", "c.json");
+        LongNetConfig string = LongNetConfig.fromJson(base + "\"branches\": \"8:1,16:2,32:4\"}", "c.json");
+        assertEquals(string, pairs);
+        assertEquals(LongNetConfig.of(50, 16, 2, 2, 32, "8:1,16:2,32:4"), pairs);
+        assertEquals(pairs, LongNetConfig.fromJson(pairs.toJson(), "round trip"), "written in the string form");
+    }
+
+    @Test
+    void malformedBranchPairsEndInOneLine() {
+        String base = "{\"vocab_size\": 50, \"d_model\": 16, \"heads\": 2, \"layers\": 2, \"ffn_dim\": 32, "
+                + "\"branches\": ";
+        String pairs = "expected a [w, r] pair of whole numbers, e.g. [[2048, 1], [4096, 2]]";
+        assertEquals("c.json: 'branches' is empty: give at least one [w, r] pair, one with r = 1, e.g. [[2048, 1],"
+                + " [4096, 2]]", parseError(base + "[]}"));
+        assertEquals("c.json: 'branches' entry 2 is [16]: " + pairs, parseError(base + "[[8, 1], [16]]}"));
+        assertEquals("c.json: 'branches' entry 1 is [8,1,2]: " + pairs, parseError(base + "[[8, 1, 2]]}"));
+        assertEquals("c.json: 'branches' entry 1 is 8: " + pairs, parseError(base + "[8, 1]}"));
+        assertEquals("c.json: 'branches' entry 1 is [8,1.5]: " + pairs, parseError(base + "[[8, 1.5]]}"));
+        assertEquals("c.json: 'branches' entry 1 is [\"8\",1]: " + pairs, parseError(base + "[[\"8\", 1]]}"));
+        assertEquals("c.json: 'branches' entry 1 is [99999999999,1]: 99999999999 is too large (at most 2147483647)",
+                parseError(base + "[[99999999999, 1]]}"));
+        assertEquals("c.json: 'branches' must be a string such as \"2048:1,4096:2\", or an array of [w, r] pairs"
+                + " such as [[2048, 1], [4096, 2]], found an object", parseError(base + "{\"8\": 1}}"));
+        // The engine's own rules apply to either form, with its messages.
+        assertEquals(parseError(base + "\"8:2\"}"), parseError(base + "[[8, 2]]}"));
+        for (String json : List.of("[]}", "[[8, 1], [16]]}", "[[99999999999, 1]]}", "[[8, 2]]}", "{\"8\": 1}}")) {
+            assertEquals(1, parseError(base + json).lines().count(), json);
+        }
+    }
+
+    @Test
     void stridedValidationMessages() {
         String base = "{\"vocab_size\": 50, \"d_model\": 16, \"heads\": 2, \"layers\": 2, \"ffn_dim\": 32, ";
         assertEquals("c.json: missing key 'stride': \"attention\": \"strided\" needs the stride l (local window"

@@ -1,6 +1,7 @@
 package io.longnet.datasets;
 
 import io.longnet.storage.SerializableHadoopConf;
+import io.longnet.tensors.TensorFormatException;
 import java.io.BufferedInputStream;
 import java.io.EOFException;
 import java.io.FileNotFoundException;
@@ -14,7 +15,9 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.zip.GZIPInputStream;
+import java.util.zip.ZipException;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -23,6 +26,7 @@ import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.TaskCompletionListener;
 import org.slf4j.Logger;
@@ -39,28 +43,41 @@ import org.slf4j.LoggerFactory;
  *       path, then by position in the file.</li>
  *   <li>Invalid UTF-8 is replaced by U+FFFD and counted, never fatal; blank documents (empty or only white
  *       space) are skipped and counted: see {@link #stats()}.</li>
+ *   <li>Binary files are skipped and named ({@link #binaryFilesSkipped()}): those whose first
+ *       {@value #BINARY_SAMPLE_BYTES} bytes (after gunzip) hold a NUL byte, or more bytes of invalid UTF-8
+ *       than valid text. Text with some invalid UTF-8 (Latin-1 accents, say) is still read.</li>
+ *   <li>Memory is bounded: files are streamed, and a document (a whole file, or a line) longer than
+ *       {@code maxDocumentBytes} is refused naming its file (and line) rather than read further, so a
+ *       gzip bomb ends in one message. It is refused, not split: a document is a sequence (or a run of
+ *       the concatenated one) and a silent cut would change what the model sees.</li>
+ *   <li>A truncated or corrupt {@code .gz} fails naming the file ({@link TensorFormatException}).</li>
  * </ul>
  * Each task reads whole files, so a single large file is read by one task (gzip cannot be split anyway);
- * a corpus of many files spreads over the cluster. In {@link DocumentMode#FILE} a file is held in memory
- * as one string, so files must stay under about 1 GB there; {@link DocumentMode#LINE} streams.
+ * a corpus of many files spreads over the cluster.
  */
 public final class CorpusReader {
 
     private static final Logger LOG = LoggerFactory.getLogger(CorpusReader.class);
     /** Bytes a task reads, at most about (files are never split): more tasks than that for a large corpus. */
     private static final long TARGET_PARTITION_BYTES = 64L << 20;
-    private static final int MAX_DOCUMENT_BYTES = Integer.MAX_VALUE - 16;
+    /** Bytes at the start of a file that decide whether it is binary. */
+    static final int BINARY_SAMPLE_BYTES = 8192;
+    /** Binary files a task names, at most (the rest are counted): the warning stays readable. */
+    private static final int BINARY_NAMES_PER_TASK = 20;
 
     private final JavaSparkContext sc;
     private final String corpus;
     private final DocumentMode mode;
+    private final int maxDocumentBytes;
     private final List<CorpusFile> files;
     private final Counters counters;
 
-    private CorpusReader(JavaSparkContext sc, String corpus, DocumentMode mode, List<CorpusFile> files) {
+    private CorpusReader(JavaSparkContext sc, String corpus, DocumentMode mode, int maxDocumentBytes,
+                         List<CorpusFile> files) {
         this.sc = sc;
         this.corpus = corpus;
         this.mode = mode;
+        this.maxDocumentBytes = maxDocumentBytes;
         this.files = files;
         this.counters = new Counters(sc);
     }
@@ -68,10 +85,13 @@ public final class CorpusReader {
     /**
      * Lists the corpus's files (on the driver); nothing is read yet.
      *
-     * @param corpus a file, folder or glob, or several separated by commas
+     * @param corpus           a file, folder or glob, or several separated by commas
+     * @param maxDocumentBytes a longer document (file or line, after gunzip) fails the read, naming it
      * @throws FileNotFoundException when a path does not exist or nothing matches
      */
-    public static CorpusReader open(SparkSession spark, String corpus, DocumentMode mode) throws IOException {
+    public static CorpusReader open(SparkSession spark, String corpus, DocumentMode mode, int maxDocumentBytes)
+            throws IOException {
+        TokenizeOptions.checkMaxDocumentBytes(maxDocumentBytes);
         if (corpus == null || corpus.isBlank()) {
             throw new IllegalArgumentException("no corpus given: name a file, folder or glob");
         }
@@ -104,7 +124,13 @@ public final class CorpusReader {
         found.forEach((path, length) -> files.add(new CorpusFile(path, length)));
         LOG.info("corpus {}: {} files, {} bytes on disk, one document per {}", corpus, files.size(),
                 found.values().stream().mapToLong(Long::longValue).sum(), mode.name().toLowerCase(Locale.ROOT));
-        return new CorpusReader(JavaSparkContext.fromSparkContext(spark.sparkContext()), corpus, mode, files);
+        return new CorpusReader(JavaSparkContext.fromSparkContext(spark.sparkContext()), corpus, mode,
+                maxDocumentBytes, files);
+    }
+
+    /** {@link #open(SparkSession, String, DocumentMode, int)} with the default document limit. */
+    public static CorpusReader open(SparkSession spark, String corpus, DocumentMode mode) throws IOException {
+        return open(spark, corpus, mode, TokenizeOptions.DEFAULT_MAX_DOCUMENT_BYTES);
     }
 
     private static void listRecursively(FileSystem fs, Path dir, TreeMap<String, Long> found) throws IOException {
@@ -151,15 +177,24 @@ public final class CorpusReader {
         List<List<CorpusFile>> groups = partition(files, minPartitions > 0 ? minPartitions : sc.defaultParallelism());
         SerializableHadoopConf conf = new SerializableHadoopConf(sc.hadoopConfiguration());
         DocumentMode m = mode;
+        int limit = maxDocumentBytes;
         Counters c = counters;
         JavaRDD<Document> docs = sc.parallelize(groups, groups.size())
-                .flatMap(group -> new DocumentIterator(group, m, conf.get(), c));
+                .flatMap(group -> new DocumentIterator(group, m, limit, conf.get(), c));
         return docs.setName("documents of " + corpus + " (one per " + mode.name().toLowerCase(Locale.ROOT) + ")");
     }
 
     /** What the evaluations of {@link #documents()} so far have counted. */
     public CorpusStats stats() {
         return counters.stats();
+    }
+
+    /**
+     * The binary files the evaluations so far skipped, sorted, each with why ({@code "PATH (NUL bytes)"});
+     * at most {@value #BINARY_NAMES_PER_TASK} per task ({@link CorpusStats#binaryFiles()} counts them all).
+     */
+    public List<String> binaryFilesSkipped() {
+        return new ArrayList<>(new TreeSet<>(counters.binaryNames.value()));
     }
 
     /**
@@ -206,6 +241,8 @@ public final class CorpusReader {
         final LongAccumulator empty;
         final LongAccumulator invalid;
         final LongAccumulator replaced;
+        final LongAccumulator binary;
+        final CollectionAccumulator<String> binaryNames;
 
         Counters(JavaSparkContext sc) {
             files = sc.sc().longAccumulator("corpus files");
@@ -214,11 +251,13 @@ public final class CorpusReader {
             empty = sc.sc().longAccumulator("corpus empty documents skipped");
             invalid = sc.sc().longAccumulator("corpus documents with invalid UTF-8");
             replaced = sc.sc().longAccumulator("corpus invalid UTF-8 sequences replaced");
+            binary = sc.sc().longAccumulator("corpus binary files skipped");
+            binaryNames = sc.sc().collectionAccumulator("corpus binary files skipped, named");
         }
 
         CorpusStats stats() {
             return new CorpusStats(files.value(), bytes.value(), documents.value(), empty.value(), invalid.value(),
-                    replaced.value());
+                    replaced.value(), binary.value());
         }
     }
 
@@ -226,16 +265,20 @@ public final class CorpusReader {
     private static final class DocumentIterator extends LookaheadIterator<Document> {
         private final Iterator<CorpusFile> files;
         private final DocumentMode mode;
+        private final int maxDocumentBytes;
         private final Configuration conf;
         private final Counters counters;
         private String path;
         private InputStream in;
         private LineSplitter lines;
         private long lineNumber;
+        private int binaryNamed;
 
-        DocumentIterator(List<CorpusFile> files, DocumentMode mode, Configuration conf, Counters counters) {
+        DocumentIterator(List<CorpusFile> files, DocumentMode mode, int maxDocumentBytes, Configuration conf,
+                         Counters counters) {
             this.files = files.iterator();
             this.mode = mode;
+            this.maxDocumentBytes = maxDocumentBytes;
             this.conf = conf;
             this.counters = counters;
             TaskContext task = TaskContext.get();
@@ -253,40 +296,76 @@ public final class CorpusReader {
                             return null;
                         }
                         openNext();
+                        continue;
                     }
                     Document d = mode == DocumentMode.FILE ? readFile() : readLine();
                     if (d != null) {
                         return d;
                     }
                 }
+            } catch (DocumentTooLarge e) {
+                closeQuietly();
+                String limit = "the document limit of " + TokenizeOptions.formatBytes(maxDocumentBytes);
+                throw new IllegalArgumentException(mode == DocumentMode.FILE
+                        ? "corpus file " + path + " is larger than " + limit + " (after gunzip): read it one document"
+                                + " per line (--documents line), split it, or raise --max-document-bytes"
+                        : "corpus file " + path + ": line " + (lineNumber + 1) + " is longer than " + limit
+                                + " (after gunzip): split it, or raise --max-document-bytes");
+            } catch (EOFException e) {
+                closeQuietly();
+                throw new TensorFormatException("corpus file " + path + " ends too early: truncated, or not gzip?"
+                        + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")"));
+            } catch (ZipException e) {
+                closeQuietly();
+                throw new TensorFormatException("corpus file " + path + " is not valid gzip (" + e.getMessage()
+                        + "): is it corrupt, or named .gz without being gzip?");
             } catch (IOException e) {
                 closeQuietly();
-                String what = e instanceof EOFException ? "ends too early (truncated, or not gzip?)"
-                        : e.getMessage() == null ? e.toString() : e.getMessage();
+                String what = e.getMessage() == null ? e.toString() : e.getMessage();
                 throw new UncheckedIOException("corpus file " + path + ": " + what, e);
             }
         }
 
+        /** Opens the next file, or skips it (counted, named) when it is binary. */
         private void openNext() throws IOException {
             path = files.next().path();
             Path p = new Path(path);
             InputStream raw = p.getFileSystem(conf).open(p);
             try {
-                in = path.endsWith(".gz") ? new GZIPInputStream(raw, 1 << 16) : new BufferedInputStream(raw, 1 << 16);
-            } catch (IOException e) {
+                in = new BufferedInputStream(path.endsWith(".gz") ? new GZIPInputStream(raw, 1 << 16) : raw, 1 << 16);
+                in.mark(BINARY_SAMPLE_BYTES);
+                byte[] sample = in.readNBytes(BINARY_SAMPLE_BYTES);
+                in.reset();
+                String binary = binaryEvidence(sample, sample.length);
+                if (binary != null) {
+                    skipBinary(binary);
+                    return;
+                }
+            } catch (IOException | RuntimeException e) {
+                closeQuietly();
                 raw.close();
                 throw e;
             }
-            lines = mode == DocumentMode.LINE ? new LineSplitter(in) : null;
+            lines = mode == DocumentMode.LINE ? new LineSplitter(in, maxDocumentBytes) : null;
             lineNumber = 0;
+        }
+
+        private void skipBinary(String why) throws IOException {
+            LOG.debug("corpus file {} skipped: binary ({})", path, why);   // the driver warns, naming them
+            counters.binary.add(1);
+            if (binaryNamed++ < BINARY_NAMES_PER_TASK) {
+                counters.binaryNames.add(path + " (" + why + ")");
+            }
+            InputStream done = in;
+            in = null;
+            done.close();
         }
 
         /** The whole file as one document, or null when it is blank. */
         private Document readFile() throws IOException {
-            byte[] bytes = in.readNBytes(MAX_DOCUMENT_BYTES);
+            byte[] bytes = in.readNBytes(maxDocumentBytes);
             if (in.read() >= 0) {
-                throw new IOException("larger than 2 GB: too large to be one document; read it one document per"
-                        + " line, or split it");
+                throw new DocumentTooLarge();
             }
             finishFile();
             return document(bytes, bytes.length, 0);
@@ -344,6 +423,7 @@ public final class CorpusReader {
      */
     static final class LineSplitter {
         private final InputStream in;
+        private final int maxLength;
         private final byte[] chunk = new byte[1 << 16];
         private int pos;
         private int limit;
@@ -351,8 +431,10 @@ public final class CorpusReader {
         private byte[] line = new byte[1 << 10];
         private int length;
 
-        LineSplitter(InputStream in) {
+        /** Lines of at most {@code maxLength} bytes: a longer one throws {@link DocumentTooLarge}. */
+        LineSplitter(InputStream in, int maxLength) {
             this.in = in;
+            this.maxLength = maxLength;
         }
 
         /** Reads the next line into {@link #buffer()}{@code [0, length())}; false at the end of the stream. */
@@ -398,11 +480,12 @@ public final class CorpusReader {
             if (count == 0) {
                 return;
             }
-            if ((long) length + count > MAX_DOCUMENT_BYTES) {
-                throw new IOException("a line longer than 2 GB");
+            // The limit counts a trailing \r (dropped only once the line has ended).
+            if ((long) length + count > maxLength) {
+                throw new DocumentTooLarge();
             }
             if (length + count > line.length) {
-                line = Arrays.copyOf(line, (int) Math.min(MAX_DOCUMENT_BYTES,
+                line = Arrays.copyOf(line, (int) Math.min(maxLength,
                         Math.max((long) line.length * 2, (long) length + count)));
             }
             System.arraycopy(src, from, line, length, count);
@@ -416,5 +499,28 @@ public final class CorpusReader {
         int length() {
             return length;
         }
+    }
+
+    /** A document past the limit: the reader names its file and line. */
+    static final class DocumentTooLarge extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        DocumentTooLarge() {
+            super("document larger than the limit");
+        }
+    }
+
+    /**
+     * Why the start of a file marks it as binary, or null for text: a NUL byte (which no text file holds;
+     * UTF-16 text has them too, and is not UTF-8), or more bytes of invalid UTF-8 than of valid text.
+     */
+    static String binaryEvidence(byte[] sample, int length) {
+        for (int i = 0; i < length; i++) {
+            if (sample[i] == 0) {
+                return "NUL bytes";
+            }
+        }
+        int invalid = Utf8Text.invalidBytes(sample, 0, length);
+        return 2L * invalid > length ? "mostly invalid UTF-8" : null;
     }
 }

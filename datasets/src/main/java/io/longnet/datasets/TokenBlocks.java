@@ -9,9 +9,12 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.NoSuchElementException;
 import java.util.OptionalInt;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
@@ -115,7 +118,7 @@ public final class TokenBlocks {
                 }
             }
         }
-        CorpusReader reader = CorpusReader.open(spark, corpus, options.mode());
+        CorpusReader reader = CorpusReader.open(spark, corpus, options.mode(), options.maxDocumentBytes());
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         LongAccumulator tokenless = sc.sc().longAccumulator("documents without tokens");
         // Broadcast: a tokenizer.json can be tens of MB, sent once per executor rather than per stage.
@@ -133,6 +136,12 @@ public final class TokenBlocks {
                     (i, docs) -> List.of(Layout.count(i, docs, b)).iterator(), true).collect(),
                     b, options.concatenate());
             CorpusStats stats = reader.stats();
+            if (stats.binaryFiles() > 0) {
+                List<String> named = reader.binaryFilesSkipped();
+                LOG.warn("tokenize {}: skipped {} binary file(s) (a NUL byte, or mostly invalid UTF-8, in the first"
+                        + " {} bytes): {}{}", corpus, stats.binaryFiles(), CorpusReader.BINARY_SAMPLE_BYTES,
+                        String.join(", ", named), named.size() < stats.binaryFiles() ? ", ..." : "");
+            }
             if (layout.documents() == 0) {
                 throw new IllegalArgumentException("corpus " + corpus + " has no document with tokens: " + stats
                         + (tokenless.value() > 0 ? ", " + tokenless.value() + " without tokens" : ""));
@@ -176,8 +185,50 @@ public final class TokenBlocks {
 
     /** The document index of a token dataset (see the class comment for its columns). */
     public static Dataset<Row> documents(SparkSession spark, String path) throws IOException {
-        TokenManifest.read(path, spark.sparkContext().hadoopConfiguration());
-        return spark.read().schema(DOCUMENTS_SCHEMA).parquet(new Path(path, TokenManifest.DOCUMENTS).toString());
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        TokenManifest.read(path, conf);
+        return readDocuments(spark, documentParts(path, conf));
+    }
+
+    /**
+     * Checks that the document index of the token dataset {@code path} is there and holds the documents its
+     * manifest lists, before any work on the dataset starts.
+     *
+     * @throws IllegalArgumentException naming what is missing, and what to do
+     */
+    public static void checkDocuments(SparkSession spark, String path, TokenManifest manifest) throws IOException {
+        long rows = readDocuments(spark, documentParts(path, spark.sparkContext().hadoopConfiguration())).count();
+        if (rows != manifest.documents()) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "token dataset %s is incomplete or altered:"
+                    + " its manifest lists %,d document(s), its document index %s holds %,d (a part file missing or"
+                    + " added?); tokenize it again", path, manifest.documents(), TokenManifest.DOCUMENTS, rows));
+        }
+    }
+
+    /** The document index's Parquet files; an error naming the dataset when there are none. */
+    private static String[] documentParts(String path, Configuration conf) throws IOException {
+        Path index = new Path(path, TokenManifest.DOCUMENTS);
+        FileSystem fs = index.getFileSystem(conf);
+        FileStatus[] parts = fs.exists(index) ? fs.globStatus(new Path(index, "part-*")) : null;
+        if (parts == null || parts.length == 0) {
+            throw new IllegalArgumentException("token dataset " + path + " has no document index ("
+                    + TokenManifest.DOCUMENTS + (parts == null ? " is missing" : " holds no part file")
+                    + "): tokenize it again");
+        }
+        String[] files = new String[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            files[i] = parts[i].getPath().toString();
+        }
+        return files;
+    }
+
+    /**
+     * The index from its files, named one by one: handed the folder, Spark warns that it ignores it (its
+     * name starts with {@code _}) and reads it all the same; handed a glob, it warns that it finds no
+     * streaming metadata there.
+     */
+    private static Dataset<Row> readDocuments(SparkSession spark, String[] parts) {
+        return spark.read().schema(DOCUMENTS_SCHEMA).parquet(parts);
     }
 
     private static JavaRDD<TokenBlock> documentBlocks(JavaRDD<TokenizedDocument> tokenized, Layout layout) {

@@ -29,7 +29,7 @@ import org.apache.hadoop.conf.Configuration;
  *   "documents_path": "_documents",     the document index, a Parquet dataset inside this one
  *   "tokenizer": "byte", "vocab_size": 258, "separator_id": 256 (null in "document" layout),
  *   "corpus": { "files", "bytes", "documents", "empty_documents", "invalid_utf8_documents",
- *               "replaced_sequences", "documents_without_tokens" },
+ *               "replaced_sequences", "documents_without_tokens", "binary_files_skipped" },
  *   "properties": { ... }
  * }
  * </pre>
@@ -55,7 +55,8 @@ public record TokenManifest(int blockSize, boolean concatenated, long sequences,
                 tokens, documents, DOCUMENTS, tokenizer, vocabSize,
                 separator.isPresent() ? separator.getAsInt() : null,
                 new CorpusJson(corpus.files(), corpus.bytes(), corpus.documents(), corpus.emptyDocuments(),
-                        corpus.invalidUtf8Documents(), corpus.replacedSequences(), documentsWithoutTokens),
+                        corpus.invalidUtf8Documents(), corpus.replacedSequences(), documentsWithoutTokens,
+                        corpus.binaryFiles()),
                 new TreeMap<>(properties)));
     }
 
@@ -73,13 +74,14 @@ public record TokenManifest(int blockSize, boolean concatenated, long sequences,
 
     /** {@link CorpusStats} with the documents the tokenizer emptied, as the manifest's {@code corpus}. */
     @JsonPropertyOrder({"files", "bytes", "documents", "empty_documents", "invalid_utf8_documents",
-            "replaced_sequences", "documents_without_tokens"})
+            "replaced_sequences", "documents_without_tokens", "binary_files_skipped"})
     private record CorpusJson(@JsonProperty("files") long files, @JsonProperty("bytes") long bytes,
                               @JsonProperty("documents") long documents,
                               @JsonProperty("empty_documents") long emptyDocuments,
                               @JsonProperty("invalid_utf8_documents") long invalidUtf8Documents,
                               @JsonProperty("replaced_sequences") long replacedSequences,
-                              @JsonProperty("documents_without_tokens") long documentsWithoutTokens) {
+                              @JsonProperty("documents_without_tokens") long documentsWithoutTokens,
+                              @JsonProperty("binary_files_skipped") long binaryFilesSkipped) {
     }
 
     /**
@@ -107,7 +109,8 @@ public record TokenManifest(int blockSize, boolean concatenated, long sequences,
         JsonNode c = root.path("corpus");
         CorpusStats corpus = new CorpusStats(c.path("files").asLong(), c.path("bytes").asLong(),
                 c.path("documents").asLong(), c.path("empty_documents").asLong(),
-                c.path("invalid_utf8_documents").asLong(), c.path("replaced_sequences").asLong());
+                c.path("invalid_utf8_documents").asLong(), c.path("replaced_sequences").asLong(),
+                c.path("binary_files_skipped").asLong());
         Map<String, String> properties = new LinkedHashMap<>();
         root.path("properties").properties().forEach(e -> properties.put(e.getKey(), e.getValue().asText()));
         JsonNode sep = root.path("separator_id");

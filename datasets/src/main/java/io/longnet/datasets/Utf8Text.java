@@ -50,4 +50,28 @@ public record Utf8Text(String text, int replaced) {
         out.flip();
         return new Utf8Text(out.toString(), replaced);
     }
+
+    /**
+     * How many of the bytes {@code bytes[offset, offset + length)} lie in invalid UTF-8 sequences. A
+     * character cut by the end of the range counts as valid: the range may be the start of a longer text.
+     */
+    public static int invalidBytes(byte[] bytes, int offset, int length) {
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes, offset, length);
+        CharBuffer out = CharBuffer.allocate(Math.max(16, length));
+        int invalid = 0;
+        while (true) {
+            CoderResult r = decoder.decode(in, out, false);
+            if (r.isError()) {
+                invalid += r.length();
+                in.position(in.position() + r.length());
+            } else if (r.isUnderflow()) {
+                return invalid;
+            } else {
+                throw new IllegalStateException("UTF-8 decoding overflowed its buffer: " + r);
+            }
+        }
+    }
 }

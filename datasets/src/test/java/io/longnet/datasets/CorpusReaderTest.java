@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.longnet.spark.SparkSessionExtension;
+import io.longnet.tensors.TensorFormatException;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.FileNotFoundException;
@@ -19,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.zip.GZIPOutputStream;
+import org.apache.spark.SparkException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -204,12 +206,124 @@ class CorpusReaderTest {
                 }
             }
             InputStream in = new ByteArrayInputStream(all.toByteArray());
-            CorpusReader.LineSplitter splitter = new CorpusReader.LineSplitter(in);
+            CorpusReader.LineSplitter splitter = new CorpusReader.LineSplitter(in, TokenizeOptions.MAX_DOCUMENT_BYTES);
             List<String> got = new ArrayList<>();
             while (splitter.next()) {
                 got.add(new String(splitter.buffer(), 0, splitter.length(), StandardCharsets.US_ASCII));
             }
             assertEquals(want, got, "seed " + seed);
         }
+    }
+
+    /** The exception of type {@code type} in the chain of {@code e} (Spark wraps a task's own). */
+    static <T extends Throwable> T causeOf(Throwable e, Class<T> type) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return type.cast(t);
+            }
+        }
+        throw new AssertionError("no " + type.getSimpleName() + " in the chain of " + e, e);
+    }
+
+    private static String failureOf(String corpus, DocumentMode mode, int limit, Class<? extends Throwable> type)
+            throws IOException {
+        CorpusReader reader = CorpusReader.open(SPARK.session(), corpus, mode, limit);
+        SparkException e = assertThrows(SparkException.class, () -> reader.documents().collect());
+        return causeOf(e, type).getMessage();
+    }
+
+    @Test
+    void aDocumentOverTheLimitIsRefusedNamingItsFileLineAndTheLimit() throws IOException {
+        Path whole = write(dir.resolve("whole.txt"), "x".repeat(1024));
+        assertEquals(1024, read(uri(whole), DocumentMode.FILE, new CorpusReader[1]).get(0).text().length(),
+                "default limit: read whole");
+        CorpusReader atLimit = CorpusReader.open(SPARK.session(), uri(whole), DocumentMode.FILE, 1024);
+        assertEquals(1, atLimit.documents().count(), "a document of exactly the limit is read");
+
+        Path big = write(dir.resolve("big.txt.gz"), "y".repeat(1025));
+        assertEquals("corpus file " + uri(big) + " is larger than the document limit of 1 KiB (after gunzip): read it"
+                + " one document per line (--documents line), split it, or raise --max-document-bytes",
+                failureOf(uri(big), DocumentMode.FILE, 1024, IllegalArgumentException.class));
+
+        Path lines = write(dir.resolve("lines.txt"), "short\nalso short\n" + "z".repeat(5000) + "\nafter\n");
+        assertEquals("corpus file " + uri(lines) + ": line 3 is longer than the document limit of 1 KiB (after gunzip):"
+                + " split it, or raise --max-document-bytes",
+                failureOf(uri(lines), DocumentMode.LINE, 1024, IllegalArgumentException.class));
+    }
+
+    @Test
+    void truncatedOrCorruptGzipFailsNamingTheFile() throws IOException {
+        StringBuilder text = new StringBuilder();
+        SplittableRandom rnd = new SplittableRandom(11);
+        while (text.length() < 200_000) {
+            text.append("word").append(rnd.nextInt(100_000)).append(rnd.nextInt(9) == 0 ? '\n' : ' ');
+        }
+        Path good = write(dir.resolve("good.txt.gz"), text.toString());
+        byte[] gz = Files.readAllBytes(good);
+
+        Files.createDirectories(dir.resolve("cut"));
+        Path truncated = Files.write(dir.resolve("cut/truncated.txt.gz"), java.util.Arrays.copyOf(gz, gz.length / 2));
+        String m = failureOf(uri(truncated), DocumentMode.LINE, TokenizeOptions.DEFAULT_MAX_DOCUMENT_BYTES,
+                TensorFormatException.class);
+        assertTrue(m.startsWith("corpus file " + uri(truncated) + " ends too early: truncated, or not gzip?"), m);
+
+        byte[] flipped = gz.clone();
+        for (int i = gz.length / 2; i < gz.length / 2 + 64; i++) {
+            flipped[i] ^= (byte) 0x5A;
+        }
+        Path corrupt = Files.write(dir.resolve("cut/corrupt.txt.gz"), flipped);
+        m = failureOf(uri(corrupt), DocumentMode.LINE, TokenizeOptions.DEFAULT_MAX_DOCUMENT_BYTES,
+                TensorFormatException.class);
+        assertTrue(m.startsWith("corpus file " + uri(corrupt) + " is not valid gzip ("), m);
+
+        Path plain = Files.writeString(dir.resolve("cut/plain.txt.gz"), "not compressed at all\n");
+        m = failureOf(uri(plain), DocumentMode.FILE, TokenizeOptions.DEFAULT_MAX_DOCUMENT_BYTES,
+                TensorFormatException.class);
+        assertEquals("corpus file " + uri(plain) + " is not valid gzip (Not in GZIP format): is it corrupt, or named"
+                + " .gz without being gzip?", m);
+    }
+
+    @Test
+    void binaryFilesAreSkippedNamedAndCounted() throws IOException {
+        Path root = dir.resolve("mixed");
+        Path text = write(root.resolve("a.txt"), "plain text\n");
+        // Latin-1 accents are invalid UTF-8, but a minority: still text, replaced and counted.
+        Path latin1 = write(root.resolve("b.txt"), "caf\u00e9 cr\u00e8me br\u00fbl\u00e9e\n"
+                .getBytes(StandardCharsets.ISO_8859_1));
+        byte[] image = new byte[3000];
+        new SplittableRandom(5).nextBytes(image);
+        image[2500] = 0;
+        Path nul = write(root.resolve("c.png"), image);
+        byte[] noNul = new byte[3000];
+        java.util.Arrays.fill(noNul, (byte) 0xFF);
+        System.arraycopy("header".getBytes(StandardCharsets.US_ASCII), 0, noNul, 0, 6);
+        Path invalid = write(root.resolve("d.bin.gz"), noNul);
+        Path utf16 = write(root.resolve("e.txt"), "UTF-16 is not UTF-8\n".getBytes(StandardCharsets.UTF_16LE));
+
+        CorpusReader[] reader = new CorpusReader[1];
+        List<Document> docs = read(uri(root), DocumentMode.LINE, reader);
+        assertEquals(List.of(new Document(uri(text), 1, "plain text", 0),
+                new Document(uri(latin1), 1, "caf\uFFFD cr\uFFFDme br\uFFFDl\uFFFDe", 4)), docs);
+        assertEquals(List.of(uri(nul) + " (NUL bytes)", uri(invalid) + " (mostly invalid UTF-8)",
+                uri(utf16) + " (NUL bytes)"), reader[0].binaryFilesSkipped());
+        assertEquals(3, reader[0].stats().binaryFiles());
+        assertEquals(2, reader[0].stats().files(), "files read");
+        assertTrue(reader[0].stats().toString().endsWith(", 3 binary files skipped"), reader[0].stats().toString());
+
+        String out = uri(dir.resolve("tokens"));
+        TokenBlocks.write(SPARK.session(), uri(root), out, TokenizeOptions.defaults(DocumentMode.FILE));
+        TokenManifest manifest = TokenManifest.read(out, SPARK.session().sparkContext().hadoopConfiguration());
+        assertEquals(3, manifest.corpus().binaryFiles(), "the manifest counts them");
+        assertEquals(2, manifest.documents());
+    }
+
+    @Test
+    void invalidBytesCountsBytesOfMalformedSequencesNotACutCharacter() {
+        byte[] euro = "\u20ac".getBytes(StandardCharsets.UTF_8);   // 3 bytes
+        assertEquals(0, Utf8Text.invalidBytes(euro, 0, 2), "a character cut by the end of the sample is valid");
+        assertEquals(0, Utf8Text.invalidBytes(euro, 0, 3));
+        byte[] bad = {'a', (byte) 0xFF, (byte) 0xFE, 'b', (byte) 0xC3};
+        assertEquals(2, Utf8Text.invalidBytes(bad, 0, 5));
+        assertEquals(1, Utf8Text.invalidBytes(bad, 1, 1));
     }
 }

@@ -49,9 +49,16 @@ import org.apache.spark.sql.types.StructType;
  * embeddings). Written in the block layout ({@code seq_id, block, hidden binary}, B x d_model little-endian
  * float32, the token dataset's B) with a {@link BlockManifest}; with {@code --arrow}, also as Arrow IPC
  * files, one row per position ({@code seq_id int64, position int64, hidden fixed_size_list<float32>[d_model]}),
- * which pyarrow reads directly ({@code pyarrow.dataset.dataset(OUT + "/arrow", format="arrow")}).
+ * which pyarrow reads directly ({@code pyarrow.dataset.dataset(OUT + "/_arrow", format="arrow")}).
+ * <p>
+ * The Arrow files sit in {@code OUT/_arrow}: inside the one output, so they are committed with the Parquet
+ * files or not at all, and under a name starting with {@code _}, which Spark's and pyarrow's Parquet readers
+ * skip, as they skip the manifest; {@code pyarrow.parquet.read_table(OUT)} reads the blocks alone.
  */
 final class EncodeJob {
+
+    /** The Arrow files' folder inside the output. */
+    static final String ARROW_DIR = "_arrow";
 
     static final StructType BLOCKS = new StructType()
             .add(BlockColumns.SEQ_ID, DataTypes.LongType, false)
@@ -116,7 +123,7 @@ final class EncodeJob {
             new BlockManifest(tokens, config.heads(), config.dModel() / config.heads(), blockSize,
                     Map.of("hidden", d), properties).write(tmp.toString(), conf);
             if (r.arrow()) {
-                writeArrow(encoded, new org.apache.hadoop.fs.Path(tmp, "arrow").toString(), d, new SerializableHadoopConf(conf));
+                writeArrow(encoded, new org.apache.hadoop.fs.Path(tmp, ARROW_DIR).toString(), d, new SerializableHadoopConf(conf));
             }
             output.commit();
         } finally {

@@ -343,7 +343,10 @@ public final class Main implements Runnable {
 
     @Command(name = "tokenize", mixinStandardHelpOptions = true,
             description = "Tokenizes a corpus of text files (plain or .gz; a file, folder or glob; local or hdfs://)"
-                    + " into the token block dataset (seq_id, block, tokens) with a document index.")
+                    + " into the token block dataset (seq_id, block, tokens) with a document index. Binary files (a"
+                    + " NUL byte, or mostly invalid UTF-8, in their first 8 KiB) are skipped with a warning naming"
+                    + " them; a document longer than --max-document-bytes, or a truncated or corrupt .gz, fails the"
+                    + " job naming the file, and nothing is written.")
     static final class Tokenize implements Callable<Integer> {
 
         @Option(names = "--corpus", required = true, paramLabel = "IN", description = "text files: file, folder or glob")
@@ -369,6 +372,11 @@ public final class Main implements Runnable {
                 description = "positions per row (default: 4096)")
         int blockSize;
 
+        @Option(names = "--max-document-bytes", defaultValue = "64m", paramLabel = "SIZE",
+                description = "refuse a document (a file, or a line with --documents line) longer than this after"
+                        + " gunzip, e.g. 512k, 64m, 1g (default: 64m); a task holds about 8 times it while tokenizing")
+        String maxDocumentBytes;
+
         @CommandLine.Mixin
         OverwriteOption replace;
 
@@ -378,7 +386,8 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             io.longnet.datasets.TokenizeOptions options = io.longnet.datasets.TokenizeOptions.defaults(documents)
-                    .withTokenizer(tokenizer).withConcatenate(concat).withBlockSize(blockSize).withOverwrite(replace.overwrite);
+                    .withTokenizer(tokenizer).withConcatenate(concat).withBlockSize(blockSize).withOverwrite(replace.overwrite)
+                    .withMaxDocumentBytes(io.longnet.datasets.TokenizeOptions.parseBytes(maxDocumentBytes));
             return inSession("longnet tokenize", master.url, spark -> {
                 System.out.println(io.longnet.datasets.TokenBlocks.write(spark, corpus, out, options).summary());
             });
@@ -388,7 +397,7 @@ public final class Main implements Runnable {
     @Command(name = "encode", mixinStandardHelpOptions = true,
             description = "Contextual embeddings of every sequence of a token dataset: final features, or hidden"
                     + " states after --layer K, in the block layout (seq_id, block, hidden), and with --arrow also as"
-                    + " Arrow IPC files for pyarrow (OUT/arrow).")
+                    + " Arrow IPC files for pyarrow (OUT/_arrow, which Parquet readers of OUT skip).")
     static final class Encode implements Callable<Integer> {
 
         @CommandLine.Mixin
@@ -398,7 +407,8 @@ public final class Main implements Runnable {
                 + " default: the final features")
         Integer layer;
 
-        @Option(names = "--arrow", description = "also write Arrow IPC files, one row per position")
+        @Option(names = "--arrow", description = "also write Arrow IPC files, one row per position, in OUT/_arrow:"
+                + " pyarrow.dataset.dataset(OUT + \"/_arrow\", format=\"arrow\")")
         boolean arrow;
 
         @Override

@@ -13,7 +13,8 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * What a job over a token dataset and a model (score, encode) opens and checks before any work: the
- * output path, the model, the token dataset (whose vocabulary must fit the model's),
+ * output path, the model, the token dataset (whose vocabulary must fit the model's, and whose files and
+ * document index must hold what its manifest lists),
  * and the checkpoint directory of long sequences' layer chains: the one given, or a hidden sibling of the
  * output that {@link #close} removes.
  */
@@ -86,6 +87,7 @@ record ModelJobInputs(LongNetModel model, TokenManifest manifest, TokenSequences
                     + " file missing or added?); tokenize it again", tokens, manifest.sequences(), manifest.tokens(),
                     sequences.count(), sequences.tokens()));
         }
+        TokenBlocks.checkDocuments(spark, tokens, manifest);
         String openTimes = String.format(java.util.Locale.ROOT, "model %.2f s, manifest %.2f s, sequence lengths and"
                 + " their checks %.2f s", (loaded - startNanos) / 1e9, (read - loaded) / 1e9,
                 (System.nanoTime() - read) / 1e9);

@@ -89,8 +89,22 @@ class EncodeJobTest {
         }
         assertEquals(want.values().stream().mapToInt(a -> a.length).sum(), checked, "every position is written");
 
+        // pyarrow.parquet.read_table(OUT), like Spark, reads every entry of OUT not starting with _ or .: each
+        // must be a Parquet file (the Arrow files used to sit in OUT/arrow, which broke it).
+        try (java.util.stream.Stream<Path> entries = Files.list(dir.resolve("encoded"))) {
+            for (Path p : entries.filter(p -> !p.getFileName().toString().matches("[_.].*")).toList()) {
+                assertTrue(Files.isRegularFile(p), p + " is a Parquet file, not a folder");
+                byte[] bytes = Files.readAllBytes(p);
+                String head = new String(bytes, 0, 4, java.nio.charset.StandardCharsets.US_ASCII);
+                String tail = new String(bytes, bytes.length - 4, 4, java.nio.charset.StandardCharsets.US_ASCII);
+                assertEquals("PAR1 PAR1", head + " " + tail, p + " is a Parquet file");
+            }
+        }
         int arrowRows = 0;
-        for (File f : dir.resolve("encoded").resolve("arrow").toFile().listFiles((d, name) -> name.endsWith(".arrow"))) {
+        File[] arrowFiles = dir.resolve("encoded").resolve(EncodeJob.ARROW_DIR).toFile()
+                .listFiles((d, name) -> name.endsWith(".arrow"));
+        assertTrue(arrowFiles != null && arrowFiles.length > 0, "Arrow files in OUT/" + EncodeJob.ARROW_DIR);
+        for (File f : arrowFiles) {
             try (RootAllocator allocator = new RootAllocator();
                  FileInputStream in = new FileInputStream(f);
                  ArrowFileReader reader = new ArrowFileReader(in.getChannel(), allocator)) {

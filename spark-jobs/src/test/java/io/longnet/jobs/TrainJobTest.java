@@ -59,7 +59,8 @@ class TrainJobTest {
     }
 
     private TrainJob.Request request(Path out, long steps, boolean resume) {
-        return new TrainJob.Request(tokens, resume ? null : config.toString(), null, out.toString(), steps, 32, 4, 3e-3,
+        // A resumed run is given the command line that started it, --config included (as the README's).
+        return new TrainJob.Request(tokens, config.toString(), null, out.toString(), steps, 32, 4, 3e-3,
                 2, 0.01, 1.0, 7, 0.1, 3, 0, resume, false);
     }
 
@@ -99,8 +100,21 @@ class TrainJobTest {
         Files.delete(cut.resolve(LongNetModel.WEIGHTS_FILE));
         assertEquals(3, TrainingCheckpoint.latest(cut.resolve(LongNetTraining.CHECKPOINTS)).orElseThrow().step());
 
+        // Another config is refused, saying what differs, before anything is touched.
+        Path other = dir.resolve("other-config.json");
+        LongNetConfig.of(258, 16, 2, 3, 32, "8:1,16:2").write(other);
+        TrainJob.Request same = request(cut, 6, true);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> train(new TrainJob.Request(
+                same.tokens(), other.toString(), null, same.out(), same.steps(), same.seqLen(), same.batch(),
+                same.learningRate(), same.warmupSteps(), same.weightDecay(), same.clipNorm(), same.seed(),
+                same.validationFraction(), same.checkpointEvery(), 0, true, false), new ByteArrayOutputStream()));
+        assertEquals("--resume continues the checkpoint's model, but --config " + other + " differs from it: layers 3"
+                + " (checkpoint: 2), branches \"8:1,16:2\" (checkpoint: \"8:1,16:2,32:4\"); drop --config to resume,"
+                + " or start a new run (--overwrite, or another --out)", e.getMessage());
+        assertEquals(3, TrainingCheckpoint.latest(cut.resolve(LongNetTraining.CHECKPOINTS)).orElseThrow().step());
+
         ByteArrayOutputStream log = new ByteArrayOutputStream();
-        train(request(cut, 6, true), log);
+        train(same, log);
         assertFalse(log.toString(StandardCharsets.UTF_8).contains("step 3/6"), "resumed after step 3: " + log);
         TrainingCheckpoint resumed = TrainingCheckpoint.latest(cut.resolve(LongNetTraining.CHECKPOINTS)).orElseThrow();
         assertEquals(6, resumed.step());

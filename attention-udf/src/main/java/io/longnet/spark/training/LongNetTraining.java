@@ -60,7 +60,8 @@ public final class LongNetTraining {
      *
      * @param source          names the token data in the run's records (each checkpoint's state, the report):
      *                        a resumed run must name the same
-     * @param config          local path of a new model's config JSON, or {@code null}
+     * @param config          local path of a new model's config JSON, or {@code null}; when resuming, it may
+     *                        be given if equal to the checkpoint's (the run's command line, repeated)
      * @param init            local model directory whose weights to start from, or {@code null}
      * @param out             output directory, local to the driver; must not exist unless resumed or overwritten
      * @param training        the run's settings
@@ -113,8 +114,18 @@ public final class LongNetTraining {
             if (resumeFrom.isEmpty()) {
                 throw new IllegalArgumentException("--resume: no checkpoint in " + dir.resolve(CHECKPOINTS));
             }
-            if (s.config() != null || s.init() != null) {
-                throw new IllegalArgumentException("--resume takes the model from the checkpoint: drop --config/--init");
+            if (s.init() != null) {
+                throw new IllegalArgumentException("--resume takes the weights from the checkpoint: drop --init");
+            }
+            if (s.config() != null) {
+                // The command line that started the run, repeated, resumes it: its config must be the checkpoint's.
+                List<String> differ = LongNetConfig.read(Path.of(s.config()))
+                        .differences(resumeFrom.get().config(), "checkpoint");
+                if (!differ.isEmpty()) {
+                    throw new IllegalArgumentException("--resume continues the checkpoint's model, but --config "
+                            + s.config() + " differs from it: " + String.join(", ", differ) + "; drop --config to"
+                            + " resume, or start a new run (--overwrite, or another --out)");
+                }
             }
             t.checkSameRun(resumeFrom.get().stateJson(), s.source());
         } else if (Files.exists(dir) && !s.overwrite()) {
