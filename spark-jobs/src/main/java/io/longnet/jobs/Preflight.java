@@ -15,10 +15,10 @@ import java.net.Socket;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkConf;
@@ -143,12 +143,23 @@ final class Preflight {
 
     // ---- inputs and the output ------------------------------------------------------------------------------
 
-    /** Refuses an input path that does not exist (a glob matching nothing, for --corpus). */
+    /** Options naming a file, and options naming a folder; {@code --qkv} may be either. */
+    private static final Set<String> FILES = Set.of("--config");
+    private static final Set<String> FOLDERS = Set.of("--model", "--init", "--tokens");
+
+    /** Refuses an input path that does not exist, or is a folder where a file is wanted or the other way. */
     static void input(String option, String in, Configuration conf) throws IOException {
         Path path = new Path(in);
-        FileStatus[] found = path.getFileSystem(conf).globStatus(path);
-        if (found == null || found.length == 0) {
+        FileSystem fs = path.getFileSystem(conf);
+        if (!fs.exists(path)) {
             throw new IllegalArgumentException(option + " " + in + ": no such file or directory");
+        }
+        boolean folder = fs.getFileStatus(path).isDirectory();
+        if (folder && FILES.contains(option)) {
+            throw new IllegalArgumentException(option + " " + in + " is a folder, not a file");
+        }
+        if (!folder && FOLDERS.contains(option)) {
+            throw new IllegalArgumentException(option + " " + in + " is a file, not a folder");
         }
     }
 
