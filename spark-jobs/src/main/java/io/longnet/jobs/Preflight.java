@@ -64,6 +64,10 @@ final class Preflight {
         if (master != null) {
             master(master);
         }
+        String branches = value(spec, "--branches");
+        if (branches != null) {
+            DilatedAttentionConfig.of(Branch.parseList(branches), 1, 1, false); // a flag's own error comes first
+        }
         Configuration conf = hadoopConf();
         String out = value(spec, "--out");
         boolean overwrite = flag(spec, "--overwrite");
