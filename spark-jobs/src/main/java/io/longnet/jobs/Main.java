@@ -400,22 +400,6 @@ public final class Main implements Callable<Integer> {
         int length;
     }
 
-    /** Whole numbers {@code >= 0} (counts where 0 means never). */
-    static final class NonNegative implements CommandLine.ITypeConverter<Integer> {
-        @Override
-        public Integer convert(String value) {
-            try {
-                int v = Integer.parseInt(value.trim());
-                if (v >= 0) {
-                    return v;
-                }
-            } catch (NumberFormatException e) {
-                // fall through to the message
-            }
-            throw new CommandLine.TypeConversionException("'" + value + "' is not a whole number >= 0");
-        }
-    }
-
     /** {@code --tokens}: the token dataset a model reads (score, encode, train). */
     static final class TokensOption {
 
@@ -444,7 +428,7 @@ public final class Main implements Callable<Integer> {
         @CommandLine.Mixin
         BackendOption backend;
 
-        @Option(names = "--checkpoint-every", defaultValue = "4", paramLabel = "K", converter = NonNegative.class,
+        @Option(names = "--checkpoint-every", defaultValue = "4", paramLabel = "K", converter = io.longnet.attention.bench.BenchCommandLine.NonNegative.class,
                 description = "checkpoint long sequences' hidden states every K layers (0: never; default: 4)")
         int checkpointEvery;
 
