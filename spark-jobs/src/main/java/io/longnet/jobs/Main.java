@@ -210,13 +210,19 @@ public final class Main implements Callable<Integer> {
         return 0;
     }
 
-    /** The session: the master spark-submit gives, else {@code --master}, else {@code local[*]}. */
-    static SparkSession session(String appName, String master) {
+    /**
+     * The session: the master spark-submit gives, else {@code --master}, else {@code local[*]}. A
+     * {@code spark://} master must take the application within {@link Preflight#MASTER_REGISTRATION_MILLIS}.
+     */
+    static SparkSession session(String appName, String master) throws Exception {
         SparkSession.Builder builder = SparkSession.builder().appName(appName);
         if (master != null) {
             builder.master(master);
         } else if (!new SparkConf().contains("spark.master")) {
             builder.master("local[*]");
+        }
+        if (master != null && master.startsWith("spark://")) {
+            return Preflight.startedWithin(builder::getOrCreate, Preflight.MASTER_REGISTRATION_MILLIS, master);
         }
         return builder.getOrCreate();
     }

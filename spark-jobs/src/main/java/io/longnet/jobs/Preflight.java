@@ -17,12 +17,18 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkConf;
 import org.apache.spark.deploy.SparkHadoopUtil;
+import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 
@@ -137,6 +143,32 @@ final class Preflight {
                 + "): is it running, and are the host and port right?");
     }
 
+    /**
+     * How long a {@code spark://} master that accepted the connection may take to register the application:
+     * Spark waits 3 x 20 s, logging each attempt, for a port that is no master's.
+     */
+    static final long MASTER_REGISTRATION_MILLIS = 20_000;
+
+    /**
+     * The session {@code start} makes, if it does within {@code millis}; else a refusal naming {@code master}.
+     * The start goes on in a daemon thread, which the CLI's exit ends.
+     */
+    static SparkSession startedWithin(Callable<SparkSession> start, long millis, String master) throws Exception {
+        FutureTask<SparkSession> task = new FutureTask<>(start);
+        Thread thread = new Thread(task, "longnet session start");
+        thread.setDaemon(true);
+        thread.start();
+        try {
+            return task.get(millis, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new IllegalArgumentException("Spark master " + master + " accepts connections but did not take"
+                    + " this application within " + millis / 1000 + " s: is it a Spark master's port (7077 by"
+                    + " default), and is the master running?");
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof Exception cause ? cause : new IllegalStateException(e.getCause());
+        }
+    }
+
     /** Refuses a heap smaller than Spark's minimum, saying how to give the driver more. */
     static void heap(long maxMemory) {
         if (maxMemory < SPARK_MIN_HEAP && System.getProperty("spark.testing.memory") == null) {
@@ -191,8 +223,14 @@ final class Preflight {
         try {
             fs.create(probe, false).close();
         } catch (IOException e) {
+            // The reason without the probe's name, which means nothing to the user: "(Permission denied)".
+            String reason = Main.firstLine(e).replace(probe.toUri().getPath(), "").replace(probe.toString(), "").strip();
+            if (reason.startsWith("(") && reason.endsWith(")")) {
+                reason = reason.substring(1, reason.length() - 1);
+            }
             throw new IllegalArgumentException("output " + out + ": cannot write in " + folder + " ("
-                    + Main.firstLine(e) + "): choose another path or fix its permissions");
+                    + (reason.isEmpty() ? e.getClass().getSimpleName() : reason)
+                    + "): choose another path or fix its permissions");
         } finally {
             fs.delete(probe, false);
         }

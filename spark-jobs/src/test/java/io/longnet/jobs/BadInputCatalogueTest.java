@@ -157,7 +157,7 @@ class BadInputCatalogueTest {
                         "attend --qkv {qkv} --out {dir}/existing --branches 64:1"),
                 c("attend: output under a file", "afile.txt is a file, not a folder",
                         "attend --qkv {qkv} --out {dir}/afile.txt/o.safetensors --branches 64:1"),
-                c("attend: output folder not writable", "cannot write in | choose another path or fix its permissions",
+                c("attend: output folder not writable", "cannot write in | (Permission denied): choose another path or fix its permissions",
                         "attend --qkv {qkv} --out {ro}/o.safetensors --branches 64:1"),
                 c("output on an unknown file system", "No FileSystem for scheme \"nosuch\"",
                         "attend --qkv {qkv} --out nosuch://host/o --branches 64:1"),

@@ -136,4 +136,19 @@ class CliFailuresTest {
                     e.getMessage());
         }
     }
+
+    @Test
+    void aMasterThatDoesNotTakeTheApplicationIsRefusedInBoundedTime() throws Exception {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Preflight.startedWithin(() -> {
+            Thread.sleep(60_000); // a port that accepts connections but is no master's: Spark waits 3 x 20 s
+            return null;
+        }, 1000, "spark://h:7077"));
+        assertEquals("Spark master spark://h:7077 accepts connections but did not take this application within 1 s: is"
+                + " it a Spark master's port (7077 by default), and is the master running?", e.getMessage());
+        IllegalStateException failed = new IllegalStateException("Only one SparkContext should be running");
+        assertEquals(failed, assertThrows(IllegalStateException.class, () -> Preflight.startedWithin(() -> {
+            throw failed;
+        }, 10_000, "spark://h:7077")), "a start that fails says why");
+        assertEquals(null, Preflight.startedWithin(() -> null, 10_000, "spark://h:7077"));
+    }
 }
