@@ -119,6 +119,9 @@ public final class Main implements Callable<Integer> {
             if (user != null) {
                 err.println(command + ": " + (user instanceof java.nio.file.NoSuchFileException
                         ? "no such file: " + user.getMessage() : firstLine(user)));
+                if (System.getenv("LONGNET_DEBUG") != null) {
+                    e.printStackTrace(err); // where a user error was found, for a report
+                }
                 return 2;
             }
             if (outOfMemory(e)) {
