@@ -15,6 +15,8 @@ import java.net.Socket;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.ServiceConfigurationError;
+import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
@@ -28,6 +30,7 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkConf;
 import org.apache.spark.deploy.SparkHadoopUtil;
+import org.apache.spark.scheduler.ExternalClusterManager;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -107,14 +110,36 @@ final class Preflight {
 
     // ---- the master ---------------------------------------------------------------------------------------
 
-    /** Refuses a {@code --master} that is no Spark master URL. */
+    /**
+     * Refuses a {@code --master} that is no Spark master URL, or one of YARN or Kubernetes where this Spark has
+     * no cluster manager for it (the embedded Spark of bin/longnet has neither).
+     */
     static void master(String url) {
-        if (LOCAL.matcher(url).matches() || LOCAL_CLUSTER.matcher(url).matches() || STANDALONE.matcher(url).matches()
-                || url.equals("yarn") || (url.startsWith("k8s://") && url.length() > "k8s://".length())) {
+        if (LOCAL.matcher(url).matches() || LOCAL_CLUSTER.matcher(url).matches() || STANDALONE.matcher(url).matches()) {
+            return;
+        }
+        if (url.equals("yarn") || (url.startsWith("k8s://") && url.length() > "k8s://".length())) {
+            clusterManager(url);
             return;
         }
         throw new IllegalArgumentException("--master '" + url + "' is not a Spark master URL: expected local,"
                 + " local[N], local[*], local-cluster[WORKERS,CORES,MB], spark://HOST:PORT, yarn or k8s://URL");
+    }
+
+    /** Refuses a master URL that no cluster manager on the classpath takes, as Spark finds them. */
+    private static void clusterManager(String url) {
+        try {
+            for (ExternalClusterManager manager : ServiceLoader.load(ExternalClusterManager.class,
+                    Thread.currentThread().getContextClassLoader())) {
+                if (manager.canCreate(url)) {
+                    return;
+                }
+            }
+        } catch (ServiceConfigurationError e) {
+            return; // a manager that cannot be loaded: Spark will say which
+        }
+        throw new IllegalArgumentException("--master " + url + ": this Spark has no " + (url.equals("yarn") ? "YARN"
+                : "Kubernetes") + " support: run the jar with spark-submit of a Spark distribution that has it");
     }
 
     /**

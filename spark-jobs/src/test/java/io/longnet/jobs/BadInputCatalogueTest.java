@@ -107,6 +107,8 @@ class BadInputCatalogueTest {
                         attend + "--master spark://127.0.0.1:1"),
                 c("master host unknown", "spark://no-such-host.invalid:7077 is unreachable | unknown host",
                         attend + "--master spark://no-such-host.invalid:7077"),
+                c("master yarn without YARN support", "--master yarn: this Spark has no YARN support", attend
+                        + "--master yarn"),
                 c("master port out of range", "127.0.0.1:99999: port out of range", attend
                         + "--master spark://127.0.0.1:99999"),
                 // -- the partition length
@@ -143,6 +145,8 @@ class BadInputCatalogueTest {
                         "attend --qkv {dir}/i64.safetensors --out {out} --branches 8:1"),
                 c("qkv header not JSON", "header.safetensors", "attend --qkv {dir}/header.safetensors --out {out}"
                         + " --branches 8:1"),
+                c("qkv header with a tensor twice", "Duplicate field 'q'", "attend --qkv {dir}/twice.safetensors --out"
+                        + " {out} --branches 8:1"),
                 c("qkv header longer than the file", "tiny-header.safetensors",
                         "attend --qkv {dir}/tiny-header.safetensors --out {out} --branches 8:1"),
                 c("qkv shorter than its length field", "short.safetensors",
@@ -236,6 +240,8 @@ class BadInputCatalogueTest {
                         + "--weight-decay -1"),
                 c("train: warm-up beyond the steps", "warm-up steps must be in [0, total steps", train
                         + "--steps 2 --warmup 50"),
+                c("train: windows of one token", "sequence length must be >= 2", train + "--seq-len 1"),
+                c("train: negative clip norm", "clip norm must be > 0", train + "--clip-norm -1"),
                 c("train: windows longer than the dataset", "fewer than two windows", train + "--seq-len 100000"),
                 // -- tokenize
                 c("corpus missing", "corpus | does not exist", "tokenize --corpus {dir}/missing --out {out}"),
@@ -399,6 +405,7 @@ class BadInputCatalogueTest {
                 + tensor("k", "F32", "[8,2,4]", 2 * TENSOR_BYTES, 3 * TENSOR_BYTES) + ","
                 + tensor("v", "F32", "[8,2,4]", 3 * TENSOR_BYTES, 4 * TENSOR_BYTES) + "}", 4 * TENSOR_BYTES);
         raw("header.safetensors", "{\"q\": [1, 2", 3 * TENSOR_BYTES);
+        raw("twice.safetensors", "{" + q + "," + q + "," + k + "," + v + "}", 3 * TENSOR_BYTES);
         raw("empty-dim.safetensors", "{" + tensor("q", "F32", "[0,2,4]", 0, 0) + "," + tensor("k", "F32", "[0,2,4]", 0, 0)
                 + "," + tensor("v", "F32", "[0,2,4]", 0, 0) + "}", 0);
         ByteBuffer huge = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(1L << 40).put("{}".getBytes());

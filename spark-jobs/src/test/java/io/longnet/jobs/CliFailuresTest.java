@@ -110,8 +110,7 @@ class CliFailuresTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"local", "local[1]", "local[16]", "local[*]", "local[4,2]", "local[*,3]",
-        "local-cluster[2,1,1024]", "local-cluster[2, 1, 1024]", "spark://host:7077", "spark://a:7077,b:7078", "yarn",
-        "k8s://https://10.0.0.1:6443"})
+        "local-cluster[2,1,1024]", "local-cluster[2, 1, 1024]", "spark://host:7077", "spark://a:7077,b:7078"})
     void masterUrlsSparkTakesAreAccepted(String url) {
         Preflight.master(url);
     }
@@ -123,6 +122,17 @@ class CliFailuresTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Preflight.master(url));
         assertEquals("--master '" + url + "' is not a Spark master URL: expected local, local[N], local[*],"
                 + " local-cluster[WORKERS,CORES,MB], spark://HOST:PORT, yarn or k8s://URL", e.getMessage());
+    }
+
+    @Test
+    void yarnAndKubernetesNeedASparkThatHasThem() {
+        // The test classpath, as bin/longnet's, has Spark's core without its YARN and Kubernetes modules.
+        assertEquals("--master yarn: this Spark has no YARN support: run the jar with spark-submit of a Spark"
+                + " distribution that has it", assertThrows(IllegalArgumentException.class,
+                () -> Preflight.master("yarn")).getMessage());
+        assertEquals("--master k8s://https://10.0.0.1:6443: this Spark has no Kubernetes support: run the jar with"
+                + " spark-submit of a Spark distribution that has it", assertThrows(IllegalArgumentException.class,
+                () -> Preflight.master("k8s://https://10.0.0.1:6443")).getMessage());
     }
 
     @Test
