@@ -18,10 +18,22 @@ public record Branch(int segmentLength, int dilation) implements Serializable {
             throw new IllegalArgumentException(
                     "branch '" + text + "': expected segment:dilation, e.g. 2048:1");
         }
+        return new Branch(number(text, t.substring(0, colon).trim()), number(text, t.substring(colon + 1).trim()));
+    }
+
+    /** One of the two numbers of branch {@code text}: a whole number that fits an int. */
+    private static int number(String text, String digits) {
         try {
-            return new Branch(Integer.parseInt(t.substring(0, colon).trim()),
-                    Integer.parseInt(t.substring(colon + 1).trim()));
+            return Integer.parseInt(digits);
         } catch (NumberFormatException e) {
+            if (digits.matches("\\+?[0-9]+")) {
+                throw new IllegalArgumentException("branch '" + text + "': " + digits + " is too large (at most "
+                        + Integer.MAX_VALUE + ")");
+            }
+            if (digits.matches("-[0-9]+")) {
+                throw new IllegalArgumentException("branch '" + text + "': " + digits + ": segment and dilation"
+                        + " must be >= 1");
+            }
             throw new IllegalArgumentException(
                     "branch '" + text + "': segment and dilation must be whole numbers, e.g. 2048:1");
         }

@@ -72,12 +72,17 @@ public record PartitionPlan(DilatedAttentionConfig config, long n, int partition
             } else {
                 throw new IllegalArgumentException("partition length " + length + " does not fit branch " + b
                         + ": L must divide or be a multiple of every segment length; valid: "
-                        + validLengths(config, length));
+                        + validLengths(config, length, multipleOf));
             }
+        }
+        // A sequence of one partition has no block boundary to respect; a longer one's blocks must not straddle.
+        if (requested != 0 && length % multipleOf != 0 && n > length) {
+            throw new IllegalArgumentException("partition length " + length + " is not a multiple of the "
+                    + multipleOf + "-position blocks of the input: valid: " + validLengths(config, length, multipleOf));
         }
         if ((long) length * config.rowWidth() > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("partition length " + length + " x H x d exceeds one buffer"
-                    + " per task: choose a smaller L; valid: " + validLengths(config, length));
+                    + " per task: choose a smaller L; valid: " + validLengths(config, length, multipleOf));
         }
         return new PartitionPlan(config, n, length, local, spanning);
     }
@@ -210,8 +215,17 @@ public record PartitionPlan(DilatedAttentionConfig config, long n, int partition
         return target - below <= above - target ? below : above;
     }
 
-    private static String validLengths(DilatedAttentionConfig config, int near) {
-        NavigableSet<Integer> valid = validLengthSet(config, 1);
+    /**
+     * The smallest length of at least {@code atLeast} that fits every branch, a multiple of {@code multipleOf}
+     * where one fits; null when none does.
+     */
+    public static Integer smallestValid(DilatedAttentionConfig config, int atLeast, int multipleOf) {
+        return validLengthSet(config, multipleOf).ceiling(atLeast);
+    }
+
+    /** Up to three valid lengths (multiples of {@code multipleOf} where any fit) either side of {@code near}. */
+    private static String validLengths(DilatedAttentionConfig config, int near, int multipleOf) {
+        NavigableSet<Integer> valid = validLengthSet(config, multipleOf);
         List<Integer> shown = new ArrayList<>();
         Integer lo = valid.floor(near);
         for (int i = 0; i < 3 && lo != null; i++, lo = valid.lower(lo)) {

@@ -10,9 +10,13 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
+import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileAlreadyExistsException;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -80,6 +84,41 @@ public final class AtomicOutput implements Closeable {
 
     private static String siblingName(String name, String kind) {
         return "." + name + ".longnet-" + kind + "-" + UUID.randomUUID();
+    }
+
+    /**
+     * The hidden siblings of {@code out} ({@link #sibling}'s names: temporaries, set-aside old outputs,
+     * checkpoints) that exist now: left by runs that died, or in use by a run on {@code out} now. Empty when
+     * the parent does not exist.
+     */
+    public static List<Path> siblings(String out, Configuration conf) throws IOException {
+        Path target = new Path(out);
+        Path parent = target.getParent();
+        FileSystem fs = HadoopFiles.writable(target, conf);
+        if (parent == null || !fs.exists(parent)) {
+            return List.of();
+        }
+        String prefix = "." + target.getName() + ".longnet-";
+        List<Path> found = new ArrayList<>();
+        for (FileStatus s : fs.listStatus(parent, p -> p.getName().startsWith(prefix)
+                && SIBLING_SUFFIX.matcher(p.getName().substring(prefix.length())).matches())) {
+            found.add(s.getPath());
+        }
+        found.sort(null);
+        return found;
+    }
+
+    /** A sibling's name after {@code .<name>.longnet-}: its kind and the UUID. */
+    private static final Pattern SIBLING_SUFFIX = Pattern.compile("[a-z]+-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}");
+
+    /** Removes {@link #siblings} of {@code out}; returns those removed. */
+    public static List<Path> removeSiblings(String out, Configuration conf) throws IOException {
+        List<Path> found = siblings(out, conf);
+        FileSystem fs = HadoopFiles.writable(new Path(out), conf);
+        for (Path p : found) {
+            fs.delete(p, true);
+        }
+        return found;
     }
 
     /** The file system of the target (local paths: the raw one, without {@code .crc} side files). */

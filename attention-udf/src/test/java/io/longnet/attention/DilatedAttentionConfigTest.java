@@ -44,6 +44,8 @@ class DilatedAttentionConfigTest {
         "2048        | branch '2048': expected segment:dilation, e.g. 2048:1",
         "2048:1:2    | branch '2048:1:2': expected segment:dilation, e.g. 2048:1",
         "a:1         | branch 'a:1': segment and dilation must be whole numbers, e.g. 2048:1",
+        "99999999999:1 | branch '99999999999:1': 99999999999 is too large (at most 2147483647)",
+        "2048:-99999999999 | branch '2048:-99999999999': -99999999999: segment and dilation must be >= 1",
         "2048:1,,4096:2 | branches '2048:1,,4096:2': empty entry; expected e.g. 2048:1,4096:2",
     })
     void rejectsUnparsableBranchLists(String text, String message) {

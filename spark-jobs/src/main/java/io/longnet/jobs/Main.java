@@ -8,6 +8,7 @@ import io.longnet.datasets.DocumentMode;
 import io.longnet.tensors.TensorFormatException;
 import io.longnet.spark.PartitionPlan;
 import java.io.FileNotFoundException;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -20,17 +21,32 @@ import picocli.CommandLine.Option;
 /**
  * The {@code longnet} command line: the same entry point under {@code spark-submit --class
  * io.longnet.jobs.Main} on a cluster and through {@code bin/longnet} on the embedded {@code local[*]}.
- * Bad input ends in one line on stderr and exit code 2; any other failure in one line and exit code 1.
+ * Bad input ends in one line on stderr and exit code 2, found before Spark starts where it can be
+ * ({@link Preflight}); any other failure in one line (and a hint for the stack trace) and exit code 1.
  */
 @Command(name = "longnet", mixinStandardHelpOptions = true, version = "longnet-spark 0.1.0",
         description = "LongNet dilated attention on Apache Spark.",
         subcommands = {Main.Tokenize.class, Main.Attend.class, Main.InitModel.class, Main.Score.class, Main.Encode.class,
-                Main.Train.class, Main.SynthCorpus.class, Main.Bench.class})
-public final class Main implements Runnable {
+                Main.Train.class, Main.SynthCorpus.class, Main.Bench.class, Main.Clean.class})
+public final class Main implements Callable<Integer> {
 
+    /** What to do about a driver without enough memory: the flags that give it more, wherever it runs. */
+    static final String MEMORY_ADVICE = "give the driver more memory, e.g. bin/longnet --driver-memory 4g"
+            + " (or LONGNET_JAVA_OPTS=-Xmx4g; under spark-submit, its --driver-memory 4g)";
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** Without a command: the usage, on stderr, and exit code 2 (a command is missing). */
     @Override
-    public void run() {
-        CommandLine.usage(this, System.out);
+    public Integer call() {
+        return usageError(spec);
+    }
+
+    /** The usage of a command run without its subcommand, on stderr; exit code 2. */
+    static int usageError(CommandLine.Model.CommandSpec spec) {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return 2;
     }
 
     public static void main(String[] args) {
@@ -39,7 +55,25 @@ public final class Main implements Runnable {
 
     /** Runs the CLI; returns the exit code. */
     static int execute(String[] args, PrintStream out, PrintStream err) {
-        return commandLine(out, err).execute(args);
+        return execute(commandLine(out, err), args, err);
+    }
+
+    /**
+     * Runs {@code cli}; a driver out of memory ends in one line with the advice (picocli passes errors
+     * through, and Spark only handles its tasks' own).
+     */
+    static int execute(CommandLine cli, String[] args, PrintStream err) {
+        try {
+            return cli.execute(args);
+        } catch (OutOfMemoryError e) {
+            err.println(outOfMemory());
+            return 2;
+        }
+    }
+
+    private static String outOfMemory() {
+        return "longnet: out of memory (the driver's heap is " + (Runtime.getRuntime().maxMemory() >> 20) + " MiB): "
+                + MEMORY_ADVICE;
     }
 
     /** The command tree with its converters and its error handlers, writing to {@code out} and {@code err}. */
@@ -51,23 +85,50 @@ public final class Main implements Runnable {
         // same spellings and say the same thing about a bad one.
         cli.registerConverter(Backend.class, Backend::parse);
         cli.registerConverter(DocumentMode.class, DocumentMode::parse);
-        CommandLine.IParameterExceptionHandler standard = cli.getParameterExceptionHandler();
+        // Every parse error in one line: the message, picocli's suggestions, where the help is.
         cli.setParameterExceptionHandler((e, line) -> {
+            String command = e.getCommandLine().getCommandSpec().qualifiedName();
             if (e.getCause() instanceof IllegalArgumentException bad) {
-                err.println(e.getCommandLine().getCommandSpec().qualifiedName() + ": " + bad.getMessage());
+                err.println(command + ": " + firstLine(bad));
                 return 2;
             }
-            return standard.handleParseException(e, line);
+            String suggestions = e instanceof CommandLine.UnmatchedArgumentException unmatched
+                    && !unmatched.getSuggestions().isEmpty()
+                    ? "; did you mean " + String.join(" or ", unmatched.getSuggestions()) + "?" : "";
+            err.println(command + ": " + firstLine(e) + suggestions + " (see " + command + " --help)");
+            return 2;
+        });
+        // The checks before Spark starts, on the command that runs.
+        cli.setExecutionStrategy(parsed -> {
+            CommandLine.ParseResult last = parsed;
+            while (last.hasSubcommand()) {
+                last = last.subcommand();
+            }
+            if (!last.isUsageHelpRequested() && !last.isVersionHelpRequested()) {
+                try {
+                    Preflight.check(last.commandSpec(), err);
+                } catch (IOException | RuntimeException e) {
+                    throw new CommandLine.ExecutionException(last.commandSpec().commandLine(), firstLine(e), e);
+                }
+            }
+            return new CommandLine.RunLast().execute(parsed);
         });
         cli.setExecutionExceptionHandler((e, line, parsed) -> {
-            String command = "longnet " + parsed.subcommand().commandSpec().name();
+            String command = line.getCommandSpec().qualifiedName();
             Throwable user = userError(e);
             if (user != null) {
                 err.println(command + ": " + (user instanceof java.nio.file.NoSuchFileException
-                        ? "no such file: " + user.getMessage() : user.getMessage()));
+                        ? "no such file: " + user.getMessage() : firstLine(user)));
+                if (System.getenv("LONGNET_DEBUG") != null) {
+                    e.printStackTrace(err); // where a user error was found, for a report
+                }
                 return 2;
             }
-            err.println(command + ": failed: " + e);
+            if (outOfMemory(e)) {
+                err.println(outOfMemory());
+                return 2;
+            }
+            err.println(command + ": failed: " + describe(cause(e)));
             if (System.getenv("LONGNET_DEBUG") != null) {
                 e.printStackTrace(err);
             } else {
@@ -78,16 +139,55 @@ public final class Main implements Runnable {
         return cli;
     }
 
-    /** The bad-input error inside a failure (Spark wraps a task's exception in its own), if any. */
+    /**
+     * The bad-input error inside a failure (Spark wraps a task's exception in its own), if any: bad arguments
+     * or data, a missing input, an output that exists, lies under a file or cannot be written.
+     */
     static Throwable userError(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof IllegalArgumentException || t instanceof TensorFormatException
                     || t instanceof FileNotFoundException || t instanceof java.nio.file.NoSuchFileException
-                    || t instanceof io.longnet.model.ModelFormatException) {
+                    || t instanceof io.longnet.model.ModelFormatException
+                    || t instanceof org.apache.hadoop.fs.FileAlreadyExistsException
+                    || t instanceof java.nio.file.FileAlreadyExistsException
+                    || t instanceof java.nio.file.AccessDeniedException
+                    || t instanceof java.nio.file.NotDirectoryException
+                    || t instanceof org.apache.hadoop.fs.ParentNotDirectoryException
+                    || t instanceof org.apache.hadoop.fs.UnsupportedFileSystemException
+                    || t instanceof org.apache.hadoop.security.AccessControlException) {
                 return t;
             }
         }
         return null;
+    }
+
+    private static boolean outOfMemory(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof OutOfMemoryError) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The innermost cause: what went wrong, under Spark's and picocli's wrappers. */
+    private static Throwable cause(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
+    private static String describe(Throwable t) {
+        return t.getClass().getName() + (t.getMessage() == null ? "" : ": " + firstLine(t));
+    }
+
+    /** A message's first line (a Spark failure's message holds the remote stack trace after it). */
+    static String firstLine(Throwable t) {
+        String message = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+        int end = message.indexOf('\n');
+        return (end < 0 ? message : message.substring(0, end)).strip();
     }
 
     /** What a subcommand does with its session. */
@@ -95,24 +195,37 @@ public final class Main implements Runnable {
         void run(SparkSession spark) throws Exception;
     }
 
-    /** Runs {@code work} in a session (see {@link #session}) that is stopped afterwards, whatever happens. */
+    /**
+     * Runs {@code work} in a session (see {@link #session}) that is stopped afterwards, whatever happens; a
+     * session that was running already (a notebook's, a test's) is used and left running.
+     */
     static int inSession(String appName, String master, SparkWork work) throws Exception {
-        SparkSession spark = session(appName, master);
+        scala.Option<SparkSession> running = SparkSession.getDefaultSession();
+        boolean own = running.isEmpty() || running.get().sparkContext().isStopped();
+        SparkSession spark = own ? session(appName, master) : running.get();
         try {
             work.run(spark);
         } finally {
-            spark.stop();
+            if (own) {
+                spark.stop();
+            }
         }
         return 0;
     }
 
-    /** The session: the master spark-submit gives, else {@code --master}, else {@code local[*]}. */
-    static SparkSession session(String appName, String master) {
+    /**
+     * The session: the master spark-submit gives, else {@code --master}, else {@code local[*]}. A
+     * {@code spark://} master must take the application within {@link Preflight#MASTER_REGISTRATION_MILLIS}.
+     */
+    static SparkSession session(String appName, String master) throws Exception {
         SparkSession.Builder builder = SparkSession.builder().appName(appName);
         if (master != null) {
             builder.master(master);
         } else if (!new SparkConf().contains("spark.master")) {
             builder.master("local[*]");
+        }
+        if (master != null && master.startsWith("spark://")) {
+            return Preflight.startedWithin(builder::getOrCreate, Preflight.MASTER_REGISTRATION_MILLIS, master);
         }
         return builder.getOrCreate();
     }
@@ -139,7 +252,8 @@ public final class Main implements Runnable {
                 description = "segment length and dilation of each branch, e.g. 2048:1,4096:2,8192:4")
         String branches;
 
-        @Option(names = "--heads", paramLabel = "H", description = "expected number of heads (default: from q)")
+        @Option(names = "--heads", paramLabel = "H", converter = io.longnet.attention.bench.BenchCommandLine.Positive.class,
+                description = "expected number of heads (default: from q)")
         Integer heads;
 
         @Option(names = "--causal", description = "causal attention (each position sees only earlier ones)")
@@ -170,10 +284,33 @@ public final class Main implements Runnable {
 
     @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks on synthetic data.",
             subcommands = {BenchAttend.class})
-    static final class Bench implements Runnable {
+    static final class Bench implements Callable<Integer> {
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
         @Override
-        public void run() {
-            CommandLine.usage(this, System.out);
+        public Integer call() {
+            return usageError(spec);
+        }
+    }
+
+    @Command(name = "clean", mixinStandardHelpOptions = true,
+            description = "Removes the hidden temporary folders (.OUT.longnet-*) that runs killed before they finished"
+                    + " left beside output OUT; a job starting on OUT names them in a warning, and --overwrite removes"
+                    + " them. Run it when no job is writing OUT.")
+    static final class Clean implements Callable<Integer> {
+
+        @CommandLine.Parameters(paramLabel = "OUT", description = "an output path (local or URI) of any command")
+        String out;
+
+        @Override
+        public Integer call() throws Exception {
+            List<org.apache.hadoop.fs.Path> removed = io.longnet.storage.AtomicOutput.removeSiblings(out,
+                    Preflight.hadoopConf());
+            System.out.println(removed.isEmpty() ? "nothing to clean beside " + out : "removed " + removed.size()
+                    + " temporary folder(s) beside " + out + ": " + removed.stream().map(p -> p.getName()).toList());
+            return 0;
         }
     }
 
@@ -304,7 +441,7 @@ public final class Main implements Runnable {
         @CommandLine.Mixin
         BackendOption backend;
 
-        @Option(names = "--checkpoint-every", defaultValue = "4", paramLabel = "K",
+        @Option(names = "--checkpoint-every", defaultValue = "4", paramLabel = "K", converter = io.longnet.attention.bench.BenchCommandLine.NonNegative.class,
                 description = "checkpoint long sequences' hidden states every K layers (0: never; default: 4)")
         int checkpointEvery;
 

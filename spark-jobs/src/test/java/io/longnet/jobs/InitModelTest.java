@@ -41,7 +41,7 @@ class InitModelTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         assertEquals(2, run(err, "init-model", "--config", dir.resolve("missing.json").toString(), "--out",
                 dir.resolve("m").toString()));
-        assertEquals("longnet init-model: no such file: " + dir.resolve("missing.json") + "\n",
+        assertEquals("longnet init-model: --config " + dir.resolve("missing.json") + ": no such file or directory\n",
                 err.toString(StandardCharsets.UTF_8));
         Path config = dir.resolve("bad.json");
         Files.writeString(config, "{\"vocab_size\": 40, \"d_model\": 15, \"heads\": 2, \"layers\": 1, \"ffn_dim\": 8,"

@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * score and encode run the float32 model, which has dilated attention only: a model of the strided
- * baseline ends them in one line before the token dataset is read (here it does not even exist).
+ * baseline ends them in one line before the token dataset is read (here an empty folder).
  */
 class StridedModelRefusedTest {
 
@@ -32,6 +32,7 @@ class StridedModelRefusedTest {
         Files.createDirectories(model);
         LongNetConfig.strided(258, 16, 2, 1, 32, 4).write(model.resolve(LongNetModel.CONFIG_FILE));
         Path out = dir.resolve("out");
+        Files.createDirectories(dir.resolve("no-tokens"));
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = Main.execute(new String[] {job, "--master", "local[1]", "--tokens",
                 dir.resolve("no-tokens").toUri().toString(), "--model", model.toString(), "--out", out.toUri().toString(),

@@ -27,8 +27,9 @@ class TrainCommandTest {
     void conflictingStartsEndInOneLine() {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         Path out = dir.resolve("out");
-        int code = run(err, "train", "--master", "local[1]", "--tokens", dir.resolve("tokens").toString(), "--out",
-                out.toString(), "--config", "datasets/data/models/tiny-config.json", "--init", dir.toString());
+        Path config = Path.of("../datasets/data/models/tiny-config.json").toAbsolutePath();
+        int code = run(err, "train", "--master", "local[1]", "--tokens", dir.toString(), "--out",
+                out.toString(), "--config", config.toString(), "--init", dir.toString());
         String message = err.toString(StandardCharsets.UTF_8).trim();
         assertEquals(2, code, message);
         assertEquals(1, message.lines().count(), message);

@@ -36,19 +36,39 @@ public final class BenchCommandLine {
         return cli.execute(args);
     }
 
-    /** Whole numbers {@code >= 1} (sizes, heads, threads...). */
-    public static final class Positive implements ITypeConverter<Integer> {
+    /** Whole numbers of at least some minimum, the message naming it. */
+    public abstract static class AtLeast implements ITypeConverter<Integer> {
+        private final int min;
+
+        protected AtLeast(int min) {
+            this.min = min;
+        }
+
         @Override
         public Integer convert(String value) {
             try {
                 int v = Integer.parseInt(value.trim());
-                if (v >= 1) {
+                if (v >= min) {
                     return v;
                 }
             } catch (NumberFormatException e) {
                 // fall through to the message
             }
-            throw new TypeConversionException("'" + value + "' is not a whole number >= 1");
+            throw new TypeConversionException("'" + value + "' is not a whole number >= " + min);
+        }
+    }
+
+    /** Whole numbers {@code >= 1} (sizes, heads, threads...). */
+    public static final class Positive extends AtLeast {
+        public Positive() {
+            super(1);
+        }
+    }
+
+    /** Whole numbers {@code >= 0} (counts where 0 means never). */
+    public static final class NonNegative extends AtLeast {
+        public NonNegative() {
+            super(0);
         }
     }
 }

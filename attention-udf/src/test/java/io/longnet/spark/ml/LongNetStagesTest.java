@@ -351,8 +351,8 @@ class LongNetStagesTest {
 
         String multiple = error(() -> new LongNetEncoder().setModelPath(modelDir).setPartitionLength(16)
                 .setBackend("cpu").transform(blocks(one, 24)));
-        assertTrue(multiple.contains("partition length 16 is not a multiple of the token dataset's block size 24"),
-                multiple);
+        assertTrue(multiple.contains("partition length 16 is not a multiple of the 24-position blocks of the input:"
+                + " valid: 96, 192, 288"), multiple);
     }
 
     @Test
