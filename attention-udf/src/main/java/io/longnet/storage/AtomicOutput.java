@@ -180,6 +180,10 @@ public final class AtomicOutput implements Closeable {
      */
     public static Claim claim(String out, Configuration conf, boolean overwrite) throws IOException {
         Path target = new Path(out);
+        if (target.getParent() == null) {
+            throw new IllegalArgumentException("output " + out + " is the root of its file system: choose a path"
+                    + " inside it");
+        }
         FileSystem fs = HadoopFiles.writable(target, conf);
         Path created = null;
         for (Path p = target.getParent(); p != null && !fs.exists(p); p = p.getParent()) {
