@@ -173,7 +173,8 @@ public final class AtomicOutput implements Closeable {
      * process) with create-exclusive semantics, so that of two runs on one output the second fails at once,
      * not after computing. A claim whose holder runs on this machine is refused, even with {@code overwrite};
      * one left by a run that died (or held on another machine) is refused naming it and how to remove it,
-     * and taken over with {@code overwrite}. Close the claim when the run ends, however it ends. Creates the
+     * and taken over with {@code overwrite}; one that does not name its holder only {@code longnet clean}
+     * removes. Close the claim when the run ends, however it ends. Creates the
      * missing parent folders of {@code out}, and removes them again on close when they are still empty.
      *
      * @throws IllegalArgumentException when another run holds the claim
@@ -196,7 +197,7 @@ public final class AtomicOutput implements Closeable {
         try {
             if (!tryCreate(fs, path)) {
                 ClaimHolder holder = ClaimHolder.read(fs, path);
-                if (holder.runningHere() || !overwrite) {
+                if (!overwrite || !holder.replaceable()) {
                     throw new IllegalArgumentException(holder.refusal(out, path));
                 }
                 fs.delete(path, false);
@@ -345,6 +346,14 @@ public final class AtomicOutput implements Closeable {
                     .map(p -> start(p) == started || start(p) == 0).orElse(false);
         }
 
+        /**
+         * Whether {@code --overwrite} may take the claim over: its holder is known and not running here. An
+         * unreadable claim may be one being written this instant (created, its line not yet in): never.
+         */
+        boolean replaceable() {
+            return pid >= 0 && !runningHere();
+        }
+
         String describe() {
             return "process " + pid + " on " + host + ", since " + java.time.Instant.ofEpochMilli(started);
         }
@@ -354,7 +363,11 @@ public final class AtomicOutput implements Closeable {
                 return "output " + out + " is being written by another run (" + describe() + "): wait for it to"
                         + " finish or choose another path";
             }
-            String who = pid < 0 ? "a run" : host.equals(hostName()) ? "a run that did not finish (" + describe()
+            if (pid < 0) {
+                return "output " + out + " is claimed by a run (" + claim.getName() + ", which does not say which):"
+                        + " if no run is writing it, remove the claim with: longnet clean " + out;
+            }
+            String who = host.equals(hostName()) ? "a run that did not finish (" + describe()
                     + ", no longer running)" : "a run on another machine (" + describe() + ")";
             return "output " + out + " is claimed by " + who + " (" + claim.getName() + "): if no run is writing it,"
                     + " remove the claim with: longnet clean " + out + ", or pass --overwrite";

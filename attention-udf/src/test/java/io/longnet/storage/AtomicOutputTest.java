@@ -162,6 +162,9 @@ class AtomicOutputTest {
             assertTrue(Files.exists(dir.resolve("sub/deeper/.out.longnet-claim")), "clean removed nothing");
         }
         assertEquals(List.of(), entries(), "the folders the claim made are removed with it");
+        IllegalArgumentException root = assertThrows(IllegalArgumentException.class,
+                () -> AtomicOutput.claim("/", conf, true));
+        assertEquals("output / is the root of its file system: choose a path inside it", root.getMessage());
         try (AtomicOutput.Claim again = AtomicOutput.claim(out, conf, false)) {
             assertTrue(Files.exists(dir.resolve("sub/deeper/.out.longnet-claim")));
         }
@@ -191,8 +194,10 @@ class AtomicOutputTest {
         Files.writeString(claim, "garbage");
         IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class,
                 () -> AtomicOutput.claim(out, conf, false));
-        assertTrue(unknown.getMessage().startsWith("output " + out + " is claimed by a run (.scores.longnet-claim)"),
-                unknown.getMessage());
+        assertEquals("output " + out + " is claimed by a run (.scores.longnet-claim, which does not say which): if no"
+                + " run is writing it, remove the claim with: longnet clean " + out, unknown.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> AtomicOutput.claim(out, conf, true),
+                "a claim being written this instant looks the same: overwrite leaves it");
         Path tmp = Files.createDirectory(dir.resolve(".scores.longnet-tmp-" + java.util.UUID.randomUUID()));
         assertEquals(List.of(tmp.getFileName().toString(), ".scores.longnet-claim"),
                 AtomicOutput.clean(out, conf).stream().map(org.apache.hadoop.fs.Path::getName).toList());
