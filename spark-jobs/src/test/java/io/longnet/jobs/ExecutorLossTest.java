@@ -1,7 +1,5 @@
 package io.longnet.jobs;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.longnet.attention.Backend;
@@ -19,9 +17,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
@@ -127,8 +123,10 @@ class ExecutorLossTest {
                 hdfsCluster.getFileSystem().copyToLocalFile(new org.apache.hadoop.fs.Path(remote),
                         new org.apache.hadoop.fs.Path(o + ".safetensors"));
             }
-            case "score" -> ScoreJob.run(spark, new ScoreJob.Request(tokens, model.toString(), o, true, 32,
+            // Every sequence within a partition, scored whole in a task (encode covers the sequence-parallel model).
+            case "score" -> ScoreJob.run(spark, new ScoreJob.Request(tokens, model.toString(), o, true, 128,
                     Backend.CPU, 1, null, false), quiet);
+            // Hidden states checkpointed after every layer: recovery reads them back.
             case "encode" -> EncodeJob.run(spark, new EncodeJob.Request(tokens, model.toString(), o, null, false, 32,
                     Backend.CPU, 1, null, false), quiet);
             case "train" -> TrainJob.run(spark, new TrainJob.Request(tokens, trainConfig.toString(), null, o, 3, 32, 4,
