@@ -35,12 +35,23 @@ public final class AtomicOutput implements Closeable {
     private final Path target;
     private final Path temporary;
     private final boolean overwrite;
+    /** The target's modification time when the job began; -1 when it did not exist. */
+    private final long targetAtBegin;
 
-    private AtomicOutput(FileSystem fs, Path target, Path temporary, boolean overwrite) {
+    private AtomicOutput(FileSystem fs, Path target, Path temporary, boolean overwrite) throws IOException {
         this.fs = fs;
         this.target = target;
         this.temporary = temporary;
         this.overwrite = overwrite;
+        this.targetAtBegin = modified(fs, target);
+    }
+
+    private static long modified(FileSystem fs, Path p) throws IOException {
+        try {
+            return fs.getFileStatus(p).getModificationTime();
+        } catch (java.io.FileNotFoundException e) {
+            return -1;
+        }
     }
 
     /**
@@ -111,7 +122,10 @@ public final class AtomicOutput implements Closeable {
     /** A sibling's name after {@code .<name>.longnet-}: its kind and the UUID. */
     private static final Pattern SIBLING_SUFFIX = Pattern.compile("[a-z]+-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}");
 
-    /** Removes {@link #siblings} of {@code out}; returns those removed. */
+    /**
+     * Removes {@link #siblings} of {@code out}; returns those removed. For a run that holds {@code out}'s
+     * claim ({@code --overwrite}): the claim stays.
+     */
     public static List<Path> removeSiblings(String out, Configuration conf) throws IOException {
         List<Path> found = siblings(out, conf);
         FileSystem fs = HadoopFiles.writable(new Path(out), conf);
@@ -119,6 +133,245 @@ public final class AtomicOutput implements Closeable {
             fs.delete(p, true);
         }
         return found;
+    }
+
+    /**
+     * What {@code longnet clean OUT} does: removes the {@link #siblings} of {@code out} and a claim left
+     * by a run that did not finish; returns those removed. Refuses, removing nothing, while a run on this
+     * machine holds the claim (it is writing those siblings now).
+     *
+     * @throws IllegalArgumentException when a running process holds {@code out}'s claim
+     */
+    public static List<Path> clean(String out, Configuration conf) throws IOException {
+        String running = runningClaimant(out, conf);
+        if (running != null) {
+            throw new IllegalArgumentException("output " + out + " is being written now (" + running
+                    + "): nothing removed; clean it when no run is writing it");
+        }
+        List<Path> removed = new ArrayList<>(removeSiblings(out, conf));
+        Path claim = claimPath(new Path(out));
+        FileSystem fs = HadoopFiles.writable(claim, conf);
+        if (fs.exists(claim)) {
+            fs.delete(claim, false);
+            removed.add(claim);
+        }
+        return removed;
+    }
+
+    // ---- the claim: one writer per output -----------------------------------------------------------------
+
+    /** The suffix of the claim's name, {@code .<name>.longnet-claim}. */
+    static final String CLAIM = "claim";
+
+    /** Where the claim of {@code target} lies: a hidden sibling, so it stays on the target's file system. */
+    public static Path claimPath(Path target) {
+        return new Path(target.getParent(), "." + target.getName() + ".longnet-" + CLAIM);
+    }
+
+    /**
+     * Claims {@code out} for this process before any work: creates its claim (a hidden sibling naming this
+     * process) with create-exclusive semantics, so that of two runs on one output the second fails at once,
+     * not after computing. A claim whose holder runs on this machine is refused, even with {@code overwrite};
+     * one left by a run that died (or held on another machine) is refused naming it and how to remove it,
+     * and taken over with {@code overwrite}; one that does not name its holder only {@code longnet clean}
+     * removes. Close the claim when the run ends, however it ends. Creates the
+     * missing parent folders of {@code out}, and removes them again on close when they are still empty.
+     *
+     * @throws IllegalArgumentException when another run holds the claim
+     */
+    public static Claim claim(String out, Configuration conf, boolean overwrite) throws IOException {
+        Path target = new Path(out);
+        if (target.getParent() == null) {
+            throw new IllegalArgumentException("output " + out + " is the root of its file system: choose a path"
+                    + " inside it");
+        }
+        FileSystem fs = HadoopFiles.writable(target, conf);
+        Path created = null;
+        for (Path p = target.getParent(); p != null && !fs.exists(p); p = p.getParent()) {
+            created = p;
+        }
+        if (created != null) {
+            fs.mkdirs(target.getParent());
+        }
+        Path path = claimPath(target);
+        try {
+            if (!tryCreate(fs, path)) {
+                ClaimHolder holder = ClaimHolder.read(fs, path);
+                if (!overwrite || !holder.replaceable()) {
+                    throw new IllegalArgumentException(holder.refusal(out, path));
+                }
+                fs.delete(path, false);
+                if (!tryCreate(fs, path)) {
+                    throw new IllegalArgumentException(ClaimHolder.read(fs, path).refusal(out, path));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            removeIfEmpty(fs, created, e);
+            throw e;
+        }
+        return new Claim(fs, path, created);
+    }
+
+    /**
+     * The holder of {@code out}'s claim when it runs on this machine now (a job is writing {@code out}), or
+     * null: no claim, or one left by a run that died or held elsewhere.
+     */
+    public static String runningClaimant(String out, Configuration conf) throws IOException {
+        Path target = new Path(out);
+        FileSystem fs = HadoopFiles.writable(target, conf);
+        Path path = claimPath(target);
+        if (!fs.exists(path)) {
+            return null;
+        }
+        ClaimHolder holder = ClaimHolder.read(fs, path);
+        return holder.runningHere() ? holder.describe() : null;
+    }
+
+    /** Creates {@code path} holding this process's description; false when it exists. */
+    private static boolean tryCreate(FileSystem fs, Path path) throws IOException {
+        byte[] holder = ClaimHolder.current().line().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        java.nio.file.Path local = HadoopFiles.localFile(path, fs);
+        try {
+            if (local != null) {
+                // Hadoop's local create(path, false) checks, then creates: not atomic. O_EXCL is.
+                Files.write(local, holder, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            } else {
+                try (OutputStream o = fs.create(path, false)) {
+                    o.write(holder);
+                }
+            }
+            return true;
+        } catch (java.nio.file.FileAlreadyExistsException | FileAlreadyExistsException e) {
+            return false;
+        } catch (org.apache.hadoop.ipc.RemoteException e) {
+            if (e.unwrapRemoteException() instanceof FileAlreadyExistsException) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    /** Removes {@code created} and the folders under it if they hold nothing else (folders this run made). */
+    private static void removeIfEmpty(FileSystem fs, Path created, Throwable failure) {
+        try {
+            if (created != null && fs.exists(created)) {
+                removeEmptyTree(fs, created);
+            }
+        } catch (IOException e) {
+            if (failure != null) {
+                failure.addSuppressed(e);
+            }
+        }
+    }
+
+    private static boolean removeEmptyTree(FileSystem fs, Path dir) throws IOException {
+        for (FileStatus s : fs.listStatus(dir)) {
+            if (!s.isDirectory() || !removeEmptyTree(fs, s.getPath())) {
+                return false;
+            }
+        }
+        return fs.delete(dir, false);
+    }
+
+    /** A held claim of an output; {@link #close} gives it up. */
+    public static final class Claim implements Closeable {
+
+        private final FileSystem fs;
+        private final Path path;
+        private final Path createdParent;
+
+        private Claim(FileSystem fs, Path path, Path createdParent) {
+            this.fs = fs;
+            this.path = path;
+            this.createdParent = createdParent;
+        }
+
+        public Path path() {
+            return path;
+        }
+
+        @Override
+        public void close() throws IOException {
+            fs.delete(path, false);
+            removeIfEmpty(fs, createdParent, null);
+        }
+    }
+
+    /** Who holds a claim: process id, its start (epoch ms), host; what the claim file holds, one line. */
+    private record ClaimHolder(long pid, long started, String host) {
+
+        static ClaimHolder current() {
+            ProcessHandle self = ProcessHandle.current();
+            return new ClaimHolder(self.pid(), start(self), hostName());
+        }
+
+        private static long start(ProcessHandle p) {
+            return p.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
+        }
+
+        private static String hostName() {
+            try {
+                return java.net.InetAddress.getLocalHost().getHostName();
+            } catch (java.net.UnknownHostException e) {
+                return "localhost";
+            }
+        }
+
+        String line() {
+            return pid + " " + started + " " + host + "\n";
+        }
+
+        /** The holder written in {@code path}; an unreadable one as a holder on no known host. */
+        static ClaimHolder read(FileSystem fs, Path path) throws IOException {
+            String text;
+            try (java.io.InputStream in = fs.open(path)) {
+                text = new String(in.readNBytes(4096), java.nio.charset.StandardCharsets.UTF_8).strip();
+            } catch (java.io.FileNotFoundException e) {
+                return new ClaimHolder(-1, 0, "?"); // gone meanwhile: its run has just finished
+            }
+            String[] f = text.split(" ", 3);
+            try {
+                return new ClaimHolder(Long.parseLong(f[0]), Long.parseLong(f[1]), f[2]);
+            } catch (RuntimeException e) {
+                return new ClaimHolder(-1, 0, "?");
+            }
+        }
+
+        /** Whether the holder is a process of this machine that runs now (the same one: its start agrees). */
+        boolean runningHere() {
+            if (pid < 0 || !host.equals(hostName())) {
+                return false;
+            }
+            return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
+                    .map(p -> start(p) == started || start(p) == 0).orElse(false);
+        }
+
+        /**
+         * Whether {@code --overwrite} may take the claim over: its holder is known and not running here. An
+         * unreadable claim may be one being written this instant (created, its line not yet in): never.
+         */
+        boolean replaceable() {
+            return pid >= 0 && !runningHere();
+        }
+
+        String describe() {
+            return "process " + pid + " on " + host + ", since " + java.time.Instant.ofEpochMilli(started);
+        }
+
+        String refusal(String out, Path claim) {
+            if (runningHere()) {
+                return "output " + out + " is being written by another run (" + describe() + "): wait for it to"
+                        + " finish or choose another path";
+            }
+            if (pid < 0) {
+                return "output " + out + " is claimed by a run (" + claim.getName() + ", which does not say which):"
+                        + " if no run is writing it, remove the claim with: longnet clean " + out;
+            }
+            String who = host.equals(hostName()) ? "a run that did not finish (" + describe()
+                    + ", no longer running)" : "a run on another machine (" + describe() + ")";
+            return "output " + out + " is claimed by " + who + " (" + claim.getName() + "): if no run is writing it,"
+                    + " remove the claim with: longnet clean " + out + ", or pass --overwrite";
+        }
     }
 
     /** The file system of the target (local paths: the raw one, without {@code .crc} side files). */
@@ -141,15 +394,17 @@ public final class AtomicOutput implements Closeable {
     }
 
     /**
-     * Moves {@code finished} (the temporary or a file inside it) into place, replacing an existing target
-     * with overwrite; without, a target that exists now was written by someone else since the job began,
-     * and is kept.
+     * Moves {@code finished} (the temporary or a file inside it) into place, replacing with overwrite the
+     * target that existed when the job began; a target that appeared or changed since was written by someone
+     * else, and is kept.
      *
-     * @throws FileAlreadyExistsException when the target appeared meanwhile and overwrite was not asked for
+     * @throws FileAlreadyExistsException when the target appeared or changed meanwhile, or it existed and
+     *                                    overwrite was not asked for
      */
     public void commit(Path finished) throws IOException {
-        if (fs.exists(target)) {
-            if (!overwrite) {
+        long now = modified(fs, target);
+        if (now != -1) {
+            if (!overwrite || now != targetAtBegin) {
                 throw appeared();
             }
             if (!fs.delete(target, true)) {
@@ -168,7 +423,7 @@ public final class AtomicOutput implements Closeable {
     }
 
     private FileAlreadyExistsException appeared() {
-        return new FileAlreadyExistsException("output " + target + " appeared while this job ran (another job"
+        return new FileAlreadyExistsException("output " + target + " appeared or changed while this job ran (another job"
                 + " writing the same path?); it is left as it is and this job's result is discarded: remove it, choose"
                 + " another path or pass --overwrite");
     }

@@ -104,14 +104,19 @@ public final class Main implements Callable<Integer> {
             while (last.hasSubcommand()) {
                 last = last.subcommand();
             }
+            io.longnet.storage.AtomicOutput.Claim claim = null;
             if (!last.isUsageHelpRequested() && !last.isVersionHelpRequested()) {
                 try {
-                    Preflight.check(last.commandSpec(), err);
+                    claim = Preflight.check(last.commandSpec(), err);
                 } catch (IOException | RuntimeException e) {
                     throw new CommandLine.ExecutionException(last.commandSpec().commandLine(), firstLine(e), e);
                 }
             }
-            return new CommandLine.RunLast().execute(parsed);
+            try {
+                return new CommandLine.RunLast().execute(parsed);
+            } finally {
+                release(claim, last.commandSpec().qualifiedName(), err);
+            }
         });
         cli.setExecutionExceptionHandler((e, line, parsed) -> {
             String command = line.getCommandSpec().qualifiedName();
@@ -137,6 +142,19 @@ public final class Main implements Callable<Integer> {
             return 1;
         });
         return cli;
+    }
+
+    /** Gives up the output's claim (none: null); one that cannot be removed is named, for longnet clean. */
+    private static void release(io.longnet.storage.AtomicOutput.Claim claim, String command, PrintStream err) {
+        if (claim == null) {
+            return;
+        }
+        try {
+            claim.close();
+        } catch (IOException e) {
+            err.println(command + ": warning: could not remove the claim " + claim.path() + " (" + firstLine(e)
+                    + "): the next run on its output will name it");
+        }
     }
 
     /**
@@ -297,8 +315,9 @@ public final class Main implements Callable<Integer> {
 
     @Command(name = "clean", mixinStandardHelpOptions = true,
             description = "Removes the hidden temporary folders (.OUT.longnet-*) that runs killed before they finished"
-                    + " left beside output OUT; a job starting on OUT names them in a warning, and --overwrite removes"
-                    + " them. Run it when no job is writing OUT.")
+                    + " left beside output OUT, and the claim such a run left (.OUT.longnet-claim); a job starting on"
+                    + " OUT names the folders in a warning, and --overwrite removes them. Refuses while a run on this"
+                    + " machine is writing OUT.")
     static final class Clean implements Callable<Integer> {
 
         @CommandLine.Parameters(paramLabel = "OUT", description = "an output path (local or URI) of any command")
@@ -306,8 +325,7 @@ public final class Main implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            List<org.apache.hadoop.fs.Path> removed = io.longnet.storage.AtomicOutput.removeSiblings(out,
-                    Preflight.hadoopConf());
+            List<org.apache.hadoop.fs.Path> removed = io.longnet.storage.AtomicOutput.clean(out, Preflight.hadoopConf());
             System.out.println(removed.isEmpty() ? "nothing to clean beside " + out : "removed " + removed.size()
                     + " temporary folder(s) beside " + out + ": " + removed.stream().map(p -> p.getName()).toList());
             return 0;

@@ -41,8 +41,8 @@ import picocli.CommandLine.Model.OptionSpec;
  * {@code --tokens}, {@code --model}, {@code --config} and {@code --init} exist, the output's location,
  * the partition length against the branches that will use it, and the driver's heap. Options are found by
  * name, so every command that has one gets its check. A failed check is an {@link IllegalArgumentException}
- * (bad input: one line, exit code 2). Last, the hidden temporary folders of earlier runs beside the output
- * are named in a warning, or removed with {@code --overwrite}.
+ * (bad input: one line, exit code 2). Last, the output is claimed for this run, and the hidden temporary
+ * folders of earlier runs beside it are named in a warning, or removed with {@code --overwrite}.
  */
 final class Preflight {
 
@@ -65,10 +65,12 @@ final class Preflight {
     }
 
     /**
-     * Checks the command line of {@code spec} (a parsed subcommand); warns on {@code err} about temporary
-     * folders beside its output, or removes them with {@code --overwrite}.
+     * Checks the command line of {@code spec} (a parsed subcommand), claims its output
+     * ({@link AtomicOutput#claim}: a second run on it fails here, at once), and warns on {@code err} about
+     * temporary folders beside it, or removes them with {@code --overwrite}. Returns the claim, for the
+     * caller to give up when the command ends; null for a command without {@code --out}.
      */
-    static void check(CommandSpec spec, PrintStream err) throws IOException {
+    static AtomicOutput.Claim check(CommandSpec spec, PrintStream err) throws IOException {
         String master = value(spec, "--master");
         if (master != null) {
             master(master);
@@ -98,9 +100,18 @@ final class Preflight {
                 reachable(master, MASTER_CONNECT_MILLIS);
             }
         }
-        if (out != null) {
-            leftovers(spec.qualifiedName(), out, overwrite, conf, err);
+        if (out == null) {
+            return null;
         }
+        // Claimed before the leftovers are named or removed: with the claim held, no run here is writing them.
+        AtomicOutput.Claim claim = AtomicOutput.claim(out, conf, overwrite);
+        try {
+            leftovers(spec.qualifiedName(), out, overwrite, conf, err);
+        } catch (IOException | RuntimeException e) {
+            claim.close();
+            throw e;
+        }
+        return claim;
     }
 
     /** The Hadoop configuration a job will have: Hadoop's files and spark-submit's {@code spark.hadoop.*}. */
