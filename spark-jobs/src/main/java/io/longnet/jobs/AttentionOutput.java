@@ -31,6 +31,7 @@ import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
@@ -38,6 +39,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import scala.Tuple2;
 
 /**
  * Writes {@code o} and {@code lse} atomically: everything goes to a hidden sibling of the output path
@@ -97,8 +99,8 @@ final class AttentionOutput {
                     preallocate(path, layout);
                     writeInPlace(blocks, path.toString(), plan, layout, times);
                 } else {
-                    writeParts(blocks, tmp, new SerializableHadoopConf(conf), times);
-                    assemble(output.fileSystem(), tmp, file, plan, metadata, conf);
+                    List<String> parts = writeParts(blocks, tmp, new SerializableHadoopConf(conf), times);
+                    assemble(output.fileSystem(), tmp, parts, file, plan, metadata, conf);
                 }
                 output.commit(file);
             } else {
@@ -249,20 +251,30 @@ final class AttentionOutput {
     }
 
     /**
-     * File systems without positioned writes (HDFS): tasks write their rows as part files (replacing what a
-     * failed attempt left), then the driver streams the parts, in order, into the file.
+     * File systems without positioned writes (HDFS): each task attempt writes its rows as part files of its
+     * own (named by the attempt), and the driver streams those of the attempts that succeeded, in order, into
+     * the file. An attempt that outlives its task (a lost executor's, a speculative copy) writes files nobody
+     * reads, which go with the temporary folder. Returns each partition's part-name suffix, by partition.
      */
-    private static void writeParts(JavaRDD<AttentionPartition> blocks, Path tmp, SerializableHadoopConf conf,
-                                   PhaseTimes times) {
+    private static List<String> writeParts(JavaRDD<AttentionPartition> blocks, Path tmp, SerializableHadoopConf conf,
+                                           PhaseTimes times) {
         String dir = tmp.toString();
-        blocks.foreach(b -> {
+        List<Tuple2<Integer, String>> written = blocks.map(b -> {
             long t0 = System.nanoTime();
             Path base = new Path(dir);
             FileSystem fs = HadoopFiles.withoutChecksums(base.getFileSystem(conf.get()));
-            writeFloats(fs, new Path(base, String.format("o-%06d", b.partition())), b.o());
-            writeFloats(fs, new Path(base, String.format("lse-%06d", b.partition())), b.lse());
+            TaskContext task = TaskContext.get();
+            String suffix = String.format("%06d-attempt-%d", b.partition(), task == null ? 0 : task.taskAttemptId());
+            writeFloats(fs, new Path(base, "o-" + suffix), b.o());
+            writeFloats(fs, new Path(base, "lse-" + suffix), b.lse());
             times.since(WRITE, t0);
-        });
+            return new Tuple2<>(b.partition(), suffix);
+        }).collect();
+        String[] byPartition = new String[written.size()];
+        for (Tuple2<Integer, String> w : written) {
+            byPartition[w._1()] = w._2();
+        }
+        return List.of(byPartition);
     }
 
     private static void writeFloats(FileSystem fs, Path path, float[] values) throws IOException {
@@ -273,13 +285,13 @@ final class AttentionOutput {
         }
     }
 
-    private static void assemble(FileSystem fs, Path parts, Path file, PartitionPlan plan,
+    private static void assemble(FileSystem fs, Path parts, List<String> suffixes, Path file, PartitionPlan plan,
                                  Map<String, String> metadata, Configuration conf) throws IOException {
         byte[] chunk = new byte[1 << 22];
         try (SafetensorsWriter writer = HadoopSafetensors.create(file.toString(), conf, specs(plan), metadata)) {
             for (String tensor : new String[] {"o", "lse"}) {
                 for (int p = 0; p < plan.partitions(); p++) {
-                    try (InputStream in = fs.open(new Path(parts, String.format("%s-%06d", tensor, p)))) {
+                    try (InputStream in = fs.open(new Path(parts, tensor + "-" + suffixes.get(p)))) {
                         for (int got = in.readNBytes(chunk, 0, chunk.length); got > 0;
                              got = in.readNBytes(chunk, 0, chunk.length)) {
                             writer.writeFloats(ByteBuffer.wrap(chunk, 0, got).order(ByteOrder.LITTLE_ENDIAN)
