@@ -2,8 +2,6 @@ package io.longnet.model;
 
 import dev.ludovic.netlib.blas.BLAS;
 import dev.ludovic.netlib.blas.NativeBLAS;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The BLAS the model's and the trainer's matrix products may run on: netlib's choice, made once per JVM
@@ -11,19 +9,16 @@ import org.slf4j.LoggerFactory;
  * on Debian: {@code libopenblas0}), else its Vector API implementation when {@code jdk.incubator.vector} is
  * loaded, else plain Java. The products use it only where it beats the project's own loops (measured on 2
  * cores, docs/BENCHMARKS.md): float32 on native (about 13x) or Vector API (about 5x); float64 on native only
- * (about 2.5x; netlib's Java dgemm is no faster than {@code DoubleRowOps}'s).
+ * (about 2.5x; netlib's Java dgemm is no faster than {@code DoubleRowOps}'s). It logs nothing itself (the
+ * benchmark mains run without a logging binding); {@link #describe()} goes into the jobs' and benchmarks'
+ * summaries.
  */
 public final class NetlibBlas {
 
-    private static final Logger LOG = LoggerFactory.getLogger(NetlibBlas.class);
     private static final BLAS LIBRARY = BLAS.getInstance();
     private static final boolean NATIVE = LIBRARY instanceof NativeBLAS;
     /** netlib's Vector API class is package-private: recognised by its name. */
     private static final boolean VECTOR = LIBRARY.getClass().getSimpleName().equals("VectorBLAS");
-
-    static {
-        LOG.info("matrix products: {}", describe());
-    }
 
     private NetlibBlas() {
     }
