@@ -8,7 +8,7 @@ import dev.ludovic.netlib.blas.NativeBLAS;
  * (docs/ARCHITECTURE.md §6): its JNI binding to the native {@code libblas.so.3} when one is installed (OpenBLAS
  * on Debian: {@code libopenblas0}), else its Vector API implementation when {@code jdk.incubator.vector} is
  * loaded, else plain Java. The products use it only where it beats the project's own loops (measured on 2
- * cores, docs/BENCHMARKS.md): float32 on native (about 13x) or Vector API (about 5x); float64 on native only
+ * cores, docs/BENCHMARKS.md): float32 on native (6-15x) or Vector API (about 4-5x); float64 on native only
  * (about 2.5x; netlib's Java dgemm is no faster than {@code DoubleRowOps}'s). It logs nothing itself (the
  * benchmark mains run without a logging binding); {@link #describe()} goes into the jobs' and benchmarks'
  * summaries.

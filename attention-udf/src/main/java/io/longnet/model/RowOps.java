@@ -2,9 +2,10 @@ package io.longnet.model;
 
 /**
  * Row-wise operations on {@code [rows][width]} float arrays for the model's forward pass: linear layers
- * ({@code torch.nn.Linear} weight layout {@code [out, in]}), LayerNorm, GELU, log-softmax. Single-threaded:
- * the model owns no threads (the attention kernel and Spark do the parallel work). The linear layers are
- * matrix products through netlib's BLAS when {@link NetlibBlas} says it is the faster, else this class's loops.
+ * ({@code torch.nn.Linear} weight layout {@code [out, in]}), LayerNorm, GELU, log-softmax. The model owns no
+ * threads (the attention kernel and Spark do the parallel work). The linear layers are matrix products
+ * through netlib's BLAS when {@link NetlibBlas} says it is the faster (a native BLAS may run threads of its
+ * own: docs/ARCHITECTURE.md §6), else this class's loops.
  */
 final class RowOps {
 
