@@ -297,8 +297,7 @@ public final class LongNetModel {
         float[] lp = new float[count];
         for (int p0 = 0; p0 < count; p0 += block) {
             int rowsNow = Math.min(block, count - p0);
-            float[] slice = java.util.Arrays.copyOfRange(features, p0 * d, (p0 + rowsNow) * d);
-            RowOps.linear(slice, rowsNow, d, embed, null, vocab, rows, false);
+            RowOps.linear(features, p0, rowsNow, d, embed, null, vocab, rows, false);
             for (int i = 0; i < rowsNow; i++) {
                 int target = targets[p0 + i];
                 if (target < 0 || target >= vocab) {

@@ -32,12 +32,12 @@ public final class ModelDecoders {
         return new CpuDecoder(model, Backend.CPU.open(threads, -1));
     }
 
-    /** The CPU model with the CPU attention engine. */
+    /** The CPU model with the CPU attention engine; its name says what the matrix products ran on. */
     private record CpuDecoder(LongNetModel model, AttentionKernel kernel) implements ModelDecoder {
 
         @Override
         public String name() {
-            return kernel.name();
+            return kernel.name() + " (model products: " + NetlibBlas.describe() + ")";
         }
 
         @Override

@@ -2,8 +2,10 @@ package io.longnet.model;
 
 /**
  * Row-wise operations on {@code [rows][width]} float arrays for the model's forward pass: linear layers
- * ({@code torch.nn.Linear} weight layout {@code [out, in]}), LayerNorm, GELU, log-softmax. Single-threaded:
- * the model owns no threads (the attention kernel and Spark do the parallel work).
+ * ({@code torch.nn.Linear} weight layout {@code [out, in]}), LayerNorm, GELU, log-softmax. The model owns no
+ * threads (the attention kernel and Spark do the parallel work). The linear layers are matrix products
+ * through netlib's BLAS when {@link NetlibBlas} says it is the faster (a native BLAS may run threads of its
+ * own: docs/ARCHITECTURE.md §6), else this class's loops.
  */
 final class RowOps {
 
@@ -15,11 +17,43 @@ final class RowOps {
      * with {@code accumulate} the result is added to {@code y} (a residual connection), else stored.
      */
     static void linear(float[] x, int rows, int in, float[] w, float[] b, int out, float[] y, boolean accumulate) {
+        linear(x, 0, rows, in, w, b, out, y, accumulate);
+    }
+
+    /** {@link #linear(float[], int, int, float[], float[], int, float[], boolean)} on the rows of {@code x} from row {@code row0}. */
+    static void linear(float[] x, int row0, int rows, int in, float[] w, float[] b, int out, float[] y,
+                       boolean accumulate) {
+        if (!NetlibBlas.forFloat()) {
+            linearLoops(x, row0, rows, in, w, b, out, y, accumulate);
+            return;
+        }
+        if (rows == 0) {
+            return;
+        }
+        // The bias goes into y first, so that one product with beta = 1 adds to it (or to the residual).
+        if (b != null) {
+            for (int r = 0; r < rows; r++) {
+                int at = r * out;
+                for (int o = 0; o < out; o++) {
+                    y[at + o] = accumulate ? y[at + o] + b[o] : b[o];
+                }
+            }
+        }
+        float beta = b != null || accumulate ? 1f : 0f;
+        // Row-major y[rows][out] = x[rows][in] w[out][in]^T is, read column-major, y^T = (w^T)^T x^T with
+        // w^T (in x out, leading dimension in) and x^T (in x rows): sgemm "T", "N". One product over all
+        // rows keeps it large (the BLAS blocks it for the caches).
+        NetlibBlas.library().sgemm("T", "N", out, rows, in, 1f, w, 0, in, x, row0 * in, in, beta, y, 0, out);
+    }
+
+    /** {@link #linear} as plain loops: the path when netlib has neither a native library nor the Vector API. */
+    static void linearLoops(float[] x, int row0, int rows, int in, float[] w, float[] b, int out, float[] y,
+                            boolean accumulate) {
         int r = 0;
         // Four rows at a time: each weight row is loaded once for four dot products (a quarter of the
         // memory traffic for large weights), and the four independent sums keep the FPU pipelines busy.
         for (; r + 4 <= rows; r += 4) {
-            int x0 = r * in;
+            int x0 = (row0 + r) * in;
             int x1 = x0 + in;
             int x2 = x1 + in;
             int x3 = x2 + in;
@@ -45,7 +79,7 @@ final class RowOps {
             }
         }
         for (; r < rows; r++) {
-            int x0 = r * in;
+            int x0 = (row0 + r) * in;
             for (int o = 0; o < out; o++) {
                 int wo = o * in;
                 float s = 0;

@@ -1,5 +1,6 @@
 package io.longnet.training;
 
+import io.longnet.model.NetlibBlas;
 import java.util.Arrays;
 
 /**
@@ -11,8 +12,9 @@ import java.util.Arrays;
  * and LayerNorm. Gradients with respect to parameters are added into a gradient vector of the same layout
  * (same offsets). Single-threaded.
  *
- * <p>The three products of a linear layer (forward, input gradient, weight gradient) all run through
- * {@link #mulAdd}, a register-blocked GEMM whose inner loop is shaped for HotSpot's C2 auto-vectoriser.
+ * <p>The three products of a linear layer (forward, input gradient, weight gradient) run through netlib's
+ * dgemm where {@link NetlibBlas} has a native library, else through {@link #mulAdd}'s own register-blocked
+ * GEMM, whose inner loop is shaped for HotSpot's C2 auto-vectoriser.
  */
 final class DoubleRowOps {
 
@@ -31,6 +33,14 @@ final class DoubleRowOps {
      * {@code [out][in]}, {@code b = p[b ..]} (none when {@code b < 0}); {@code y} is overwritten.
      */
     static void linear(double[] x, int rows, int in, double[] p, int w, int b, int out, double[] y) {
+        if (NetlibBlas.forDouble()) {
+            fillBias(p, b, rows, out, y);
+            // As RowOps.linear: row-major y = x W^T is, column-major, y^T = W x^T, dgemm "T", "N"; no copy of W.
+            if (rows > 0) {
+                NetlibBlas.library().dgemm("T", "N", out, rows, in, 1.0, p, w, in, x, 0, in, 1.0, y, 0, out);
+            }
+            return;
+        }
         // W^T once (in * out values against the GEMM's rows * in * out operations), so that the inner loop
         // runs over contiguous outputs.
         double[] wt = new double[in * out];
@@ -40,6 +50,12 @@ final class DoubleRowOps {
                 wt[k * out + o] = p[wo + k];
             }
         }
+        fillBias(p, b, rows, out, y);
+        mulAdd(x, 0, in, 1, rows, in, wt, 0, out, out, y, 0, out);
+    }
+
+    /** Each of {@code rows} rows of {@code y} set to the bias {@code p[b ..]}, or to zeros when {@code b < 0}. */
+    private static void fillBias(double[] p, int b, int rows, int out, double[] y) {
         for (int r = 0; r < rows; r++) {
             int yr = r * out;
             if (b < 0) {
@@ -48,7 +64,6 @@ final class DoubleRowOps {
                 System.arraycopy(p, b, y, yr, out);
             }
         }
-        mulAdd(x, 0, in, 1, rows, in, wt, 0, out, out, y, 0, out);
     }
 
     /**
@@ -93,6 +108,24 @@ final class DoubleRowOps {
         if (rows <= 0 || depth <= 0 || m <= 0) {
             return;
         }
+        if (NetlibBlas.forDouble() && cRow >= m && bRow >= m) {
+            // Row-major C += A B is, column-major, C^T += B^T A^T: B read column-major is B^T (ld bRow); A with
+            // unit column stride read column-major is A^T (ld aRow), with unit row stride it is A (ld aCol).
+            if (aCol == 1 && aRow >= depth) {
+                NetlibBlas.library().dgemm("N", "N", m, rows, depth, 1.0, b, bOff, bRow, a, aOff, aRow, 1.0, c, cOff, cRow);
+                return;
+            }
+            if (aRow == 1 && aCol >= rows) {
+                NetlibBlas.library().dgemm("N", "T", m, rows, depth, 1.0, b, bOff, bRow, a, aOff, aCol, 1.0, c, cOff, cRow);
+                return;
+            }
+        }
+        mulAddLoops(a, aOff, aRow, aCol, rows, depth, b, bOff, bRow, m, c, cOff, cRow);
+    }
+
+    /** {@link #mulAdd} without the BLAS: the panels and blocks described there. */
+    static void mulAddLoops(double[] a, int aOff, int aRow, int aCol, int rows, int depth, double[] b, int bOff,
+                            int bRow, int m, double[] c, int cOff, int cRow) {
         int panelRows = Math.min(depth, Math.max(PANEL_STEP, B_PANEL / m / PANEL_STEP * PANEL_STEP));
         double[][] panel = new double[panelRows][m];
         double[][] block = new double[ROWS][m];

@@ -2,6 +2,7 @@ package io.longnet.training;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.longnet.model.NetlibBlas;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -99,6 +100,7 @@ class DoubleRowOpsTest {
             int cOff = 1;
             int cRow = m + 2;
             double[] c = random(r, cOff + rows * cRow + 4);
+            double[] loops = c.clone();
             double[] ref = c.clone();
             for (int i = 0; i < rows; i++) {
                 for (int j = 0; j < m; j++) {
@@ -109,10 +111,14 @@ class DoubleRowOpsTest {
                     ref[cOff + i * cRow + j] += s;
                 }
             }
+            // mulAdd as this JVM runs it (netlib's dgemm when native), then its own loops.
             DoubleRowOps.mulAdd(a, aOff, 1, rows, rows, depth, b, bOff, bRow, m, c, cOff, cRow);
+            DoubleRowOps.mulAddLoops(a, aOff, 1, rows, rows, depth, b, bOff, bRow, m, loops, cOff, cRow);
             for (int i = 0; i < c.length; i++) {
                 assertEquals(ref[i], c[i], 1e-11 * Math.max(1, Math.abs(ref[i])),
-                        rows + "x" + depth + "x" + m + " at " + i);
+                        rows + "x" + depth + "x" + m + " at " + i + " (" + NetlibBlas.describe() + ")");
+                assertEquals(ref[i], loops[i], 1e-11 * Math.max(1, Math.abs(ref[i])),
+                        rows + "x" + depth + "x" + m + " at " + i + " (loops)");
             }
         }
     }

@@ -6,6 +6,7 @@ import io.longnet.attention.TrainingAttention;
 import io.longnet.attention.bench.BenchCommandLine;
 import io.longnet.model.AttentionPattern;
 import io.longnet.model.LongNetConfig;
+import io.longnet.model.NetlibBlas;
 import io.longnet.model.WeightInit;
 import io.longnet.training.ParameterLayout;
 import io.longnet.training.TrainableModel;
@@ -140,9 +141,9 @@ public final class TrainingBench {
         TimedAttention attention = new TimedAttention(base);
         long paramCount = params.length;
         System.out.printf(Locale.ROOT, "float64 training, %s: %s, %,d parameters, N=%d, attention %s, %d thread(s),"
-                + " java %s%n", opt.config, describe(config), paramCount, n,
+                + " products on %s, java %s%n", opt.config, describe(config), paramCount, n,
                 config.attentionPattern() == AttentionPattern.STRIDED ? "strided " + config.stride()
-                        : config.branchesSpec(), opt.threads, Runtime.version());
+                        : config.branchesSpec(), opt.threads, NetlibBlas.describe(), Runtime.version());
 
         double[] grad = new double[params.length];
         double loss = 0;
