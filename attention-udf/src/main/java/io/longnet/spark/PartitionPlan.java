@@ -15,6 +15,8 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.ToIntFunction;
 import org.apache.spark.SparkContext;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
 
 /**
  * How one sequence of {@code n} positions is cut for the sequence-parallel plan (docs/ARCHITECTURE.md §3-4):
@@ -98,6 +100,18 @@ public record PartitionPlan(DilatedAttentionConfig config, long n, int partition
         long taskBytes = requested == 0 && TaskGpu.planned(sc, backend, AttentionKernelProvider.class, "backend")
                 ? GPU_TASK_BYTES : DEFAULT_TASK_BYTES;
         return of(config, n, requested, taskBytes);
+    }
+
+    /**
+     * One element per partition, {@code p} in partition {@code p} of the RDD: where the tasks start that read
+     * or make their own rows of the plan.
+     */
+    public JavaRDD<Integer> partitionIds(SparkContext sc) {
+        List<Integer> ids = new ArrayList<>(partitions());
+        for (int p = 0; p < partitions(); p++) {
+            ids.add(p);
+        }
+        return JavaSparkContext.fromSparkContext(sc).parallelize(ids, partitions());
     }
 
     /** Number of partitions (the last may be short). */

@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeoutException;
-import java.util.stream.IntStream;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -53,11 +52,8 @@ final class AttendBench {
                 double job;
                 try {
                     jsc.setJobDescription("longnet bench attend N=" + n);
-                    List<Integer> ids = new ArrayList<>();
-                    IntStream.range(0, plan.partitions()).forEach(ids::add);
                     jsc.setCallSite("qkv");
-                    JavaRDD<QkvPartition> qkv = jsc.parallelize(ids, plan.partitions())
-                            .map(p -> synthetic(plan, p));
+                    JavaRDD<QkvPartition> qkv = plan.partitionIds(spark.sparkContext()).map(p -> synthetic(plan, p));
                     long t0 = System.nanoTime();
                     JavaRDD<?> attended = SequenceParallelAttention.attend(qkv, plan, Backend.CPU);
                     jsc.setCallSite(SequenceParallelAttention.ATTEND_STAGE);

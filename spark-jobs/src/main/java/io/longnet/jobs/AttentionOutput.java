@@ -33,7 +33,6 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -141,32 +140,44 @@ final class AttentionOutput {
             java.nio.file.Path local = HadoopFiles.localFile(file, output.fileSystem());
             preallocate(local, layout);
             String path = local.toString();
-            long oAt = layout.dataStart() + layout.tensor("o").begin();
-            long lseAt = layout.dataStart() + layout.tensor("lse").begin();
-            long oRow = (long) plan.config().rowWidth() * Float.BYTES;
-            long lseRow = (long) plan.config().heads() * Float.BYTES;
-            List<Integer> ids = new ArrayList<>(plan.partitions());
-            for (int p = 0; p < plan.partitions(); p++) {
-                ids.add(p);
-            }
-            List<String> ran = JavaSparkContext.fromSparkContext(spark.sparkContext())
-                    .parallelize(ids, plan.partitions()).map(p -> {
-                        long start = plan.start(p);
-                        int len = plan.length(p);
-                        java.nio.file.Path f = java.nio.file.Path.of(path);
-                        long t0 = System.nanoTime();
-                        MappedRegion o = MappedRegion.write(f, oAt + start * oRow, len * oRow);
-                        try (o; MappedRegion lse = MappedRegion.write(f, lseAt + start * lseRow, len * lseRow)) {
-                            times.since(WRITE, t0);
-                            String name = task.compute(p, o.bytes().asFloatBuffer(), lse.bytes().asFloatBuffer());
-                            t0 = System.nanoTime();
-                            return name;
-                        } finally {
-                            times.since(WRITE, t0); // mapping and unmapping: the page cache holds the rows
-                        }
-                    }).collect();
+            RowOffsets at = RowOffsets.of(layout, plan);
+            List<String> ran = plan.partitionIds(spark.sparkContext()).map(p -> {
+                long start = plan.start(p);
+                int len = plan.length(p);
+                java.nio.file.Path f = java.nio.file.Path.of(path);
+                long t0 = System.nanoTime();
+                MappedRegion o = MappedRegion.write(f, at.o(start), len * at.oRow());
+                try (o; MappedRegion lse = MappedRegion.write(f, at.lse(start), len * at.lseRow())) {
+                    times.since(WRITE, t0);
+                    String name = task.compute(p, o.bytes().asFloatBuffer(), lse.bytes().asFloatBuffer());
+                    t0 = System.nanoTime();
+                    return name;
+                } finally {
+                    times.since(WRITE, t0); // mapping and unmapping: the page cache holds the rows
+                }
+            }).collect();
             output.commit(file);
             return ran;
+        }
+    }
+
+    /** Where a partition's rows of o and lse begin in the output file, and the bytes per position of each. */
+    private record RowOffsets(long oAt, long lseAt, long oRow, long lseRow) implements Serializable {
+
+        static RowOffsets of(SafetensorsWriter.Layout layout, PartitionPlan plan) {
+            return new RowOffsets(layout.dataStart() + layout.tensor("o").begin(),
+                    layout.dataStart() + layout.tensor("lse").begin(), (long) plan.config().rowWidth() * Float.BYTES,
+                    (long) plan.config().heads() * Float.BYTES);
+        }
+
+        /** Where the o rows from position {@code start} begin. */
+        long o(long start) {
+            return oAt + start * oRow;
+        }
+
+        /** Where the lse rows from position {@code start} begin. */
+        long lse(long start) {
+            return lseAt + start * lseRow;
         }
     }
 
@@ -199,15 +210,12 @@ final class AttentionOutput {
      */
     private static void writeInPlace(JavaRDD<AttentionPartition> blocks, String file, PartitionPlan plan,
                                      SafetensorsWriter.Layout layout, PhaseTimes times) {
-        long oAt = layout.dataStart() + layout.tensor("o").begin();
-        long lseAt = layout.dataStart() + layout.tensor("lse").begin();
-        long oRow = (long) plan.config().rowWidth() * Float.BYTES;
-        long lseRow = (long) plan.config().heads() * Float.BYTES;
+        RowOffsets at = RowOffsets.of(layout, plan);
         blocks.foreach(b -> {
             long t0 = System.nanoTime();
             try (FileChannel ch = FileChannel.open(java.nio.file.Path.of(file), StandardOpenOption.WRITE)) {
-                writeFloats(ch, oAt + b.start() * oRow, b.o());
-                writeFloats(ch, lseAt + b.start() * lseRow, b.lse());
+                writeFloats(ch, at.o(b.start()), b.o());
+                writeFloats(ch, at.lse(b.start()), b.lse());
             }
             times.since(WRITE, t0);
         });

@@ -24,9 +24,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ForkJoinPool;
-import java.util.stream.IntStream;
 import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
@@ -109,21 +107,17 @@ record SafetensorsQkv(String uri, SerializableHadoopConf conf, Shape shape, Loca
         long start = plan.start(p);
         int len = plan.length(p);
         long rowBytes = (long) shape.width() * local.dtype().bytes();
-        MappedRegion[] regions = new MappedRegion[NAMES.length];
+        MappedQkv rows = new MappedQkv(start, len, new MappedRegion[NAMES.length]);
         try {
             for (int t = 0; t < NAMES.length; t++) {
-                regions[t] = MappedRegion.read(java.nio.file.Path.of(local.path()),
+                rows.regions[t] = MappedRegion.read(java.nio.file.Path.of(local.path()),
                         local.offsets()[t] + start * rowBytes, len * rowBytes);
             }
         } catch (IOException | RuntimeException e) {
-            for (MappedRegion r : regions) {
-                if (r != null) {
-                    r.close();
-                }
-            }
+            rows.close();
             throw e;
         }
-        return new MappedQkv(start, len, regions);
+        return rows;
     }
 
     /** One partition's q, k, v as mapped rows of the file; unmapped on close. */
@@ -166,10 +160,13 @@ record SafetensorsQkv(String uri, SerializableHadoopConf conf, Shape shape, Loca
             }
         }
 
+        /** Unmaps the rows (those mapped so far, when mapping failed part way). */
         @Override
         public void close() {
             for (MappedRegion r : regions) {
-                r.close();
+                if (r != null) {
+                    r.close();
+                }
             }
         }
     }
@@ -191,15 +188,12 @@ record SafetensorsQkv(String uri, SerializableHadoopConf conf, Shape shape, Loca
     /** One task per partition of the plan, each reading its own rows; their time goes to {@link #READ}. */
     @Override
     public JavaRDD<QkvPartition> blocks(SparkSession spark, PartitionPlan plan, PhaseTimes times) {
-        List<Integer> ids = new ArrayList<>(plan.partitions());
-        IntStream.range(0, plan.partitions()).forEach(ids::add);
-        return JavaSparkContext.fromSparkContext(spark.sparkContext()).parallelize(ids, plan.partitions())
-                .map(p -> {
-                    long t0 = System.nanoTime();
-                    QkvPartition block = read(plan, p);
-                    times.since(READ, t0);
-                    return block;
-                });
+        return plan.partitionIds(spark.sparkContext()).map(p -> {
+            long t0 = System.nanoTime();
+            QkvPartition block = read(plan, p);
+            times.since(READ, t0);
+            return block;
+        });
     }
 
     /**
