@@ -224,12 +224,9 @@ public final class GpuAttentionKernel implements AttentionKernel {
     /** Queues the search for the first result float32 could not hold into long {@code slot} of {@code first}. */
     private void firstNonFinite(DeviceBuffer x, long count, boolean allowNegativeInfinity, DeviceBuffer first,
                                 int slot, CUstream stream) {
-        int blocks = (int) Math.max(1, Math.min(65_535, (count + 255) / 256));
-        Pointer args = Pointer.to(Pointer.to(x.pointer()), Pointer.to(new long[] {count}),
+        elementwise("first_non_finite_f32", count, stream, Pointer.to(x.pointer()), Pointer.to(new long[] {count}),
                 Pointer.to(new int[] {allowNegativeInfinity ? 1 : 0}),
                 Pointer.to(first.pointer().withByteOffset((long) slot * Long.BYTES)));
-        check(JCudaDriver.cuLaunchKernel(device.function("first_non_finite_f32", 0), blocks, 1, 1, 256, 1, 1, 0, stream,
-                args, null), "cuLaunchKernel(first_non_finite_f32)");
     }
 
     private static void sync(CUstream stream, String what) {
@@ -447,21 +444,26 @@ public final class GpuAttentionKernel implements AttentionKernel {
      */
     private void widen(HalfFloat format, DeviceBuffer raw, DeviceBuffer wide, long elems, DeviceBuffer firstBad,
                        int slot, CUstream stream) {
-        String name = precision == Precision.BF16 ? "half_to_bf16" : "half_to_f32";
-        int blocks = (int) Math.max(1, Math.min(65_535, (elems + 255) / 256));
-        Pointer args = Pointer.to(Pointer.to(raw.pointer()), Pointer.to(wide.pointer()), Pointer.to(new long[] {elems}),
+        elementwise(precision == Precision.BF16 ? "half_to_bf16" : "half_to_f32", elems, stream,
+                Pointer.to(raw.pointer()), Pointer.to(wide.pointer()), Pointer.to(new long[] {elems}),
                 Pointer.to(new int[] {format == HalfFloat.F16 ? 1 : 0}),
                 Pointer.to(firstBad.pointer().withByteOffset((long) slot * Long.BYTES)));
-        check(JCudaDriver.cuLaunchKernel(device.function(name, 0), blocks, 1, 1, 256, 1, 1, 0, stream, args, null),
-                "cuLaunchKernel(" + name + ")");
     }
 
     /** fp32 on the device converted to bf16 on {@code stream}. */
     private void toBf16(DeviceBuffer f32, DeviceBuffer bf16, long elems, CUstream stream) {
+        elementwise("f32_to_bf16", elems, stream, Pointer.to(f32.pointer()), Pointer.to(bf16.pointer()),
+                Pointer.to(new long[] {elems}));
+    }
+
+    /**
+     * Launches one of dilated_fwd_launch.cu's elementwise kernels over {@code elems} elements on {@code stream}:
+     * blocks of 256 threads, at most 65,535 of them (the kernels stride over the rest).
+     */
+    private void elementwise(String kernel, long elems, CUstream stream, Pointer... args) {
         int blocks = (int) Math.max(1, Math.min(65_535, (elems + 255) / 256));
-        Pointer args = Pointer.to(Pointer.to(f32.pointer()), Pointer.to(bf16.pointer()), Pointer.to(new long[] {elems}));
-        check(JCudaDriver.cuLaunchKernel(device.function("f32_to_bf16", 0), blocks, 1, 1, 256, 1, 1, 0, stream, args,
-                null), "cuLaunchKernel(f32_to_bf16)");
+        check(JCudaDriver.cuLaunchKernel(device.function(kernel, 0), blocks, 1, 1, 256, 1, 1, 0, stream,
+                Pointer.to(args), null), "cuLaunchKernel(" + kernel + ")");
     }
 
     /** A host buffer on the device in this kernel's precision (synchronous, from pageable memory). */
