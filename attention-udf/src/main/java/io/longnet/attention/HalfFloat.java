@@ -15,12 +15,6 @@ public enum HalfFloat {
         return Float.intBitsToFloat(toFloatBits(bits));
     }
 
-    /** Whether {@code bits} encode infinity or NaN (all exponent bits set). */
-    public boolean isFinite(int bits) {
-        int exponent = this == F16 ? 0x7C00 : 0x7F80;
-        return (bits & exponent) != exponent;
-    }
-
     /**
      * Widens {@code count} values from {@code src}'s position into {@code dst[at ..]}, leaving positions as
      * they are; returns the index (from {@code src}'s position) of the first infinite or NaN value, or -1.

@@ -31,7 +31,6 @@ class HalfInputsTest {
         for (int bits = 0; bits < 1 << 16; bits++) {
             float scalar = format.toFloat(bits);
             assertEquals(Float.floatToRawIntBits(scalar), Float.floatToRawIntBits(wide[bits]), "bits " + bits);
-            assertEquals(Float.isFinite(scalar), format.isFinite(bits), "isFinite of bits " + bits);
             if (want < 0 && !Float.isFinite(scalar)) {
                 want = bits;
             }
