@@ -3,6 +3,7 @@ package io.longnet.jobs;
 import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
+import io.longnet.attention.VectorApi;
 import io.longnet.attention.bench.SyntheticAttentionOptions;
 import io.longnet.datasets.DocumentMode;
 import io.longnet.tensors.TensorFormatException;
@@ -231,6 +232,8 @@ public final class Main implements Callable<Integer> {
         return 0;
     }
 
+    static final String EXECUTOR_JAVA_OPTIONS = "spark.executor.extraJavaOptions";
+
     /**
      * The session: the master spark-submit gives, else {@code --master}, else {@code local[*]}. A
      * {@code spark://} master must take the application within {@link Preflight#MASTER_REGISTRATION_MILLIS}.
@@ -241,6 +244,12 @@ public final class Main implements Callable<Integer> {
             builder.master(master);
         } else if (!new SparkConf().contains("spark.master")) {
             builder.master("local[*]");
+        }
+        // Executors resolve the Vector API for the engine's SIMD code (docs/ARCHITECTURE.md §6); a user's
+        // own options are kept.
+        String executorOptions = new SparkConf().get(EXECUTOR_JAVA_OPTIONS, "");
+        if (!executorOptions.contains(VectorApi.MODULE)) {
+            builder.config(EXECUTOR_JAVA_OPTIONS, (executorOptions + " " + VectorApi.JVM_OPTION).trim());
         }
         if (master != null && master.startsWith("spark://")) {
             return Preflight.startedWithin(builder::getOrCreate, Preflight.MASTER_REGISTRATION_MILLIS, master);

@@ -34,7 +34,9 @@ class LauncherScriptTest {
         Files.writeString(target.resolve("spark-jobs-0.1.0-SNAPSHOT-shaded.jar"), "");
         Files.writeString(target.resolve("spark-classpath.txt"), "deps.jar");
         Path java = Files.createDirectories(dir.resolve("jdk/bin")).resolve("java");
-        Files.writeString(java, "#!/usr/bin/env bash\nprintf '%s\\n' \"$@\"\n");
+        // The JVM's announcement of the incubating module, as a real JVM prints it, and a line that must pass.
+        Files.writeString(java, "#!/usr/bin/env bash\nprintf '%s\\n' \"$@\"\n"
+                + "echo 'WARNING: Using incubator modules: jdk.incubator.vector' >&2\necho 'kept' >&2\n");
         Files.setPosixFilePermissions(java, PosixFilePermissions.fromString("rwxr-xr-x"));
     }
 
@@ -75,6 +77,14 @@ class LauncherScriptTest {
         Run without = run(Map.of());
         assertEquals(List.of("-Xmx4g"), without.heap());
         assertEquals(List.of(), without.mainArgs());
+    }
+
+    @Test
+    void theVectorApiIsResolvedAndItsAnnouncementDropped() throws Exception {
+        Run r = run(Map.of(), "score");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("--add-modules=jdk.incubator.vector"), r.out().toString());
+        assertEquals("kept\n", r.err());
     }
 
     @Test
