@@ -26,9 +26,15 @@ public final class CpuAttentionKernel implements AttentionKernel {
         this.pool = new WorkPool(threads, "longnet-cpu-attention");
     }
 
+    /** "cpu", and what its tiles run on: {@code cpu (tiles: Vector API, 256-bit)} or the scalar fallback. */
     @Override
     public String name() {
-        return Backend.CPU.toString();
+        return Backend.CPU + " (tiles: " + tiles() + ")";
+    }
+
+    /** What the tiles run on in this JVM: "Vector API, 256-bit", or the scalar loops and why. */
+    public static String tiles() {
+        return SegmentTileAttention.describe();
     }
 
     public int threads() {

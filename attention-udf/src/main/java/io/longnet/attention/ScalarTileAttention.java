@@ -52,13 +52,18 @@ final class ScalarTileAttention extends SegmentTileAttention {
         }
     }
 
+    @Override
+    void keyTile(int bq, int bk) {
+        scoreTile(bq, bk);
+        softmaxAccumulate(bq, bk);
+    }
+
     /**
      * scoresT[j] = sum_c k[j][c] * qT[c]: one axpy over the queries per (key, channel). Queries before
      * {@code firstQuery[j]} come before key j (causal mask): they get -inf and cost nothing, so a
      * diagonal tile costs its triangle only.
      */
-    @Override
-    void scoreTile(int bq, int bk) {
+    private void scoreTile(int bq, int bk) {
         for (int j = 0; j < bk; j++) {
             float[] s = scoresT[j];
             float[] kj = kTile[j];
@@ -76,8 +81,7 @@ final class ScalarTileAttention extends SegmentTileAttention {
     }
 
     /** Online softmax: move each query's running sums to the new maximum, then accT += V^T P. */
-    @Override
-    void softmaxAccumulate(int bq, int bk) {
+    private void softmaxAccumulate(int bq, int bk) {
         Arrays.fill(shift, 0, bq, Float.NEGATIVE_INFINITY);
         for (int j = 0; j < bk; j++) {
             float[] s = scoresT[j];

@@ -12,7 +12,7 @@ import java.util.Arrays;
  * from a sequence and keys gathered from other partitions.
  *
  * <p>This class runs the item: gathers, the causal bounds, the running maximum and sum, the merge. The
- * two hot steps of each key tile (scores, then softmax and {@code V^T P}), and the tiles' layout, are its
+ * hot step, each key tile's scores, softmax and {@code V^T P}, and the tiles' layout, are its
  * subclasses': {@link SimdTileAttention} with the Vector API where {@link VectorApi#available()}, else
  * {@link ScalarTileAttention}. Both keep the queries along the innermost index and perform the same
  * operations in the same order per query, so they give the same bits.
@@ -47,6 +47,11 @@ abstract class SegmentTileAttention {
     /** A tile for head width {@code d}: the SIMD steps when {@link VectorApi#available()}. */
     static SegmentTileAttention create(int d) {
         return create(d, VectorApi.available());
+    }
+
+    /** What {@link #create(int)} gives: "Vector API, 256-bit", or the scalar loops and why. */
+    static String describe() {
+        return VectorApi.available() ? VectorApi.describe() + ", " + SimdTileAttention.width() : VectorApi.describe();
     }
 
     /** With {@code simd} false, the scalar steps (the fallback, and the reference the SIMD ones equal). */
@@ -86,8 +91,7 @@ abstract class SegmentTileAttention {
             for (int j = 0; j < bk; j++) {
                 firstQuery[j] = crossesDiagonal ? Math.min(bq, Math.max(0, j0 + j - diagonal)) : 0;
             }
-            scoreTile(bq, bk);
-            softmaxAccumulate(bq, bk);
+            keyTile(bq, bk);
         }
         writeMerged(o, lse, queries, i0, bq);
     }
@@ -102,17 +106,12 @@ abstract class SegmentTileAttention {
     abstract void clearAccumulator(int bq);
 
     /**
-     * Scores of the key tile: {@code s[j][i] = k_j . q_i}; queries before {@code firstQuery[j]} come before
-     * key j (the causal mask) and get -inf.
+     * One key tile of flash attention for the block's queries {@code [0, bq)}: scores {@code k_j . q_i},
+     * -inf before {@code firstQuery[j]} (the causal mask); each query's running maximum {@link #rowMax}
+     * moves to the tile's, its sum {@link #rowSum} and accumulator are rescaled by {@code exp(old - new)};
+     * the scores become probabilities, added to the sum; {@code acc += V^T P}.
      */
-    abstract void scoreTile(int bq, int bk);
-
-    /**
-     * The online softmax over the key tile: each query's running maximum {@link #rowMax} moves to the
-     * tile's, its sum {@link #rowSum} and accumulator are rescaled by {@code exp(old - new)}, and
-     * {@code acc += V^T P}.
-     */
-    abstract void softmaxAccumulate(int bq, int bk);
+    abstract void keyTile(int bq, int bk);
 
     /** The unnormalised output of query {@code i}, into {@code out[0, d)}. */
     abstract void accumulated(int i, float[] out);
