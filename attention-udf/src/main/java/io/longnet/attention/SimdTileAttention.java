@@ -151,15 +151,7 @@ final class SimdTileAttention extends SegmentTileAttention {
                 a30 = masked(a30, query0, j + 3);
                 a31 = masked(a31, query1, j + 3);
             }
-            int at = j * STEP;
-            a00.intoArray(block, at);
-            a01.intoArray(block, at + L);
-            a10.intoArray(block, at + STEP);
-            a11.intoArray(block, at + STEP + L);
-            a20.intoArray(block, at + 2 * STEP);
-            a21.intoArray(block, at + 2 * STEP + L);
-            a30.intoArray(block, at + 3 * STEP);
-            a31.intoArray(block, at + 3 * STEP + L);
+            store(block, j * STEP, STEP, a00, a01, a10, a11, a20, a21, a30, a31);
         }
         for (; j < keyEnd; j++) {
             float[] kj = kTile[j];
@@ -237,14 +229,7 @@ final class SimdTileAttention extends SegmentTileAttention {
                 a30 = b.fma(p0, a30);
                 a31 = b.fma(p1, a31);
             }
-            a00.intoArray(acc, o);
-            a01.intoArray(acc, o + L);
-            a10.intoArray(acc, o + Q);
-            a11.intoArray(acc, o + Q + L);
-            a20.intoArray(acc, o + 2 * Q);
-            a21.intoArray(acc, o + 2 * Q + L);
-            a30.intoArray(acc, o + 3 * Q);
-            a31.intoArray(acc, o + 3 * Q + L);
+            store(acc, o, Q, a00, a01, a10, a11, a20, a21, a30, a31);
         }
         for (; c < d; c++) {
             int o = c * Q + i;
@@ -258,6 +243,19 @@ final class SimdTileAttention extends SegmentTileAttention {
             a0.intoArray(acc, o);
             a1.intoArray(acc, o + L);
         }
+    }
+
+    /** Stores a register block of 4 rows by 2 vectors, row {@code r} at {@code at + r * stride}. */
+    private static void store(float[] to, int at, int stride, FloatVector r00, FloatVector r01, FloatVector r10,
+                              FloatVector r11, FloatVector r20, FloatVector r21, FloatVector r30, FloatVector r31) {
+        r00.intoArray(to, at);
+        r01.intoArray(to, at + L);
+        r10.intoArray(to, at + stride);
+        r11.intoArray(to, at + stride + L);
+        r20.intoArray(to, at + 2 * stride);
+        r21.intoArray(to, at + 2 * stride + L);
+        r30.intoArray(to, at + 3 * stride);
+        r31.intoArray(to, at + 3 * stride + L);
     }
 
     /** {@link FastExp}'s float exponential, lane by lane, with the same operations in the same order. */
