@@ -107,24 +107,23 @@ public final class SpanningExchange {
         List<ExchangePart> segment = new ArrayList<>();
         parts.forEachRemaining(t -> segment.add(t._2()));
         segment.sort(Comparator.comparingInt(ExchangePart::source));
-        List<Tuple2<Integer, ExchangePart>> out = new ArrayList<>();
         if (segment.isEmpty()) {
-            return out.iterator();
+            return java.util.Collections.emptyIterator();
         }
         int first = segment.get(0).source();
-        for (int dest = first; dest <= plan.segmentLastPartition(branch, first); dest++) {
+        int heads = plan.config().heads();
+        // Made as the shuffle writer asks for them: a segment over P partitions has P of these, each the payload's size.
+        return java.util.stream.IntStream.rangeClosed(first, plan.segmentLastPartition(branch, first)).mapToObj(dest -> {
             List<ExchangePart> sources = segment.subList(0, Math.min(segment.size(),
                     plan.lastSource(branch, dest) - first + 1));
-            int heads = plan.config().heads();
             float[][] keys = new float[heads][];
             float[][] values = new float[heads][];
             for (int h = 0; h < heads; h++) {
                 keys[h] = concat(sources, h, true);
                 values[h] = concat(sources, h, false);
             }
-            out.add(new Tuple2<>(dest, new ExchangePart(sources.get(0).branch(), first, keys, values)));
-        }
-        return out.iterator();
+            return new Tuple2<>(dest, new ExchangePart(sources.get(0).branch(), first, keys, values));
+        }).iterator();
     }
 
     /** The shared parts received, each split back into the parts of its sources ({@link PartitionPlan#selection}). */
