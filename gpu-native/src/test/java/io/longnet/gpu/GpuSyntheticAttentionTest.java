@@ -49,6 +49,7 @@ class GpuSyntheticAttentionTest {
         int n = 1000;
         long start = (1L << 31) + 7; // beyond an int: the device's position arithmetic is 64-bit
         int elems = n * c.rowWidth();
+        CudaDevices.pool().device(0).makeCurrent(); // the test's own buffers are allocated in the device's context
         try (GpuAttentionKernel kernel = new GpuAttentionKernel(0, p);
              DeviceBuffer out = new DeviceBuffer(4L * elems)) {
             for (int t = 0; t < 3; t++) {
@@ -76,6 +77,7 @@ class GpuSyntheticAttentionTest {
         float[] x = Tensors.random(rnd, 1_000_003, 30.0);
         x[5] = 0.5f / (1 << 24); // a tie: to even on both
         x[6] = 1.5f / (1 << 24);
+        CudaDevices.pool().device(0).makeCurrent();
         try (GpuAttentionKernel kernel = new GpuAttentionKernel(0, Precision.FP32);
              DeviceBuffer dx = new DeviceBuffer(4L * x.length);
              DeviceBuffer sums = new DeviceBuffer(2L * Long.BYTES)) {
