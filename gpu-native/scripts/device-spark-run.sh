@@ -14,6 +14,11 @@
 #                                        the GPU (default N = 1048576, both); before it the disk's own speed
 #                                        (dd: the input read back cached and O_DIRECT, a write of the output's
 #                                        size with fdatasync); each job's time breakdown
+#   device-spark-run.sh synthetic [N,...] [L]
+#                                        bench attend --synthetic: the paper's scaling configuration
+#                                        (2048:1,L:L/2048,N:N/2048, H=12, d=64, bf16), causal and not, inputs made
+#                                        and results reduced on the GPU, sampled rows verified against float64
+#                                        (the stage fails above 1e-2); default N = 2^24,2^26,2^28,2^30, L = 2^21
 #   device-spark-run.sh billion [corpus|tokenize|score|all]
 #                                        score-bench's stages on 2^30 bytes (BILLION_BYTES), one stage per call
 #                                        if need be: outputs stay in LONGNET_SCRATCH between calls
@@ -121,6 +126,12 @@ case "$mode" in
       *) echo "device-spark-run: billion takes corpus, tokenize, score or all (got $what)" >&2; exit 2 ;;
     esac
     ;;
+  synthetic)
+    ns="${1:-16777216,67108864,268435456,1073741824}"
+    stage "synthetic-$backend" bin/longnet bench attend --synthetic --tokens "$ns" --partition-length "${2:-2097152}" \
+      --backend "$backend" --master "$master"
+    grep -E '^ +[0-9]+ +(true|false) |^  (N=|sample)|^bench' "$out/synthetic-$backend.log" || true
+    ;;
   attend-speed)
     n="${1:-1048576}"
     which="${2:-both}"
@@ -184,7 +195,7 @@ PY
     ! grep -q FAIL "$out/compare.txt"
     ;;
   *)
-    echo "device-spark-run: mode attend [N], attend-speed [N], score-bench N, score-paper N or billion [corpus|tokenize|score|all] (got $mode)" >&2
+    echo "device-spark-run: mode attend [N], attend-speed [N], synthetic [N,...] [L], score-bench N, score-paper N or billion [corpus|tokenize|score|all] (got $mode)" >&2
     exit 2
     ;;
 esac

@@ -3,6 +3,7 @@
 // THREADS; the bf16 kernels take MmaTraits<D>::SMEM_BYTES of dynamic shared memory. The launcher
 // computes all three from the same constants (io.longnet.gpu.LaunchGeometry).
 #include "dilated_fwd_kernel.h"
+#include "counter_qkv.h"
 #include <cuda_fp16.h>
 
 
@@ -60,6 +61,41 @@ __global__ void first_non_finite_f32(const float* x, long long n, int allow_neg_
         float v = x[i];
         if (!isfinite(v) && !(allow_neg_inf && v == -INFINITY)) atomicMin(first, (unsigned long long)i);
     }
+}
+
+// Tensor `tensor` (0 q, 1 k, 2 v) of positions [start, start + n) from the counter, [n][heads][d] order, in the
+// attention kernels' precision: bf16 (exact for bits <= 8, else rounded to nearest even) or fp32 (exact).
+__device__ __forceinline__ float counter_element(long long i, long long start, int heads, int d, int tensor,
+                                                 unsigned long long seed, int bits) {
+    long long row = i / d;
+    return counter_value(seed, bits, tensor, start + row / heads, (int)(row % heads), (int)(i % d));
+}
+
+__global__ void counter_qkv_bf16(__nv_bfloat16* out, long long start, long long n, int heads, int d, int tensor,
+                                 unsigned long long seed, int bits) {
+    long long total = n * heads * d;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+         i += (long long)gridDim.x * blockDim.x)
+        out[i] = __float2bfloat16_rn(counter_element(i, start, heads, d, tensor, seed, bits));
+}
+
+__global__ void counter_qkv_f32(float* out, long long start, long long n, int heads, int d, int tensor,
+                                unsigned long long seed, int bits) {
+    long long total = n * heads * d;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+         i += (long long)gridDim.x * blockDim.x)
+        out[i] = counter_element(i, start, heads, d, tensor, seed, bits);
+}
+
+// Adds the checksum terms of x[0, n) to *sum (modulo 2^64): each thread its share, each warp one atomic.
+// Integer sums are exact, so the result is the host's whatever the grid. Blocks of a multiple of 32 threads.
+__global__ void checksum_f32(const float* x, long long n, unsigned long long* sum) {
+    unsigned long long acc = 0;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x)
+        acc += checksum_term(x[i]);
+    for (int offset = 16; offset > 0; offset >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, offset);
+    if ((threadIdx.x & 31) == 0 && acc != 0) atomicAdd(sum, acc);
 }
 
 // fp32 -> bf16 (round to nearest even), n elements.

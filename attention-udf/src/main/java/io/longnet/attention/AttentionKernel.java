@@ -73,6 +73,34 @@ public interface AttentionKernel extends AutoCloseable {
         return NonFiniteValue.firstResult(results, lses);
     }
 
+    /**
+     * Attention of positions {@code [start, start + n)} of synthetic inputs ({@link CounterQkv}), their results
+     * reduced to what a run at scale keeps: {@code branches} as in {@link #forward(DilatedAttentionConfig, List,
+     * FloatBuffer, FloatBuffer, FloatBuffer, int, FloatBuffer, FloatBuffer) forward} (position {@code start} the
+     * start of a segment of each), then each of {@code gathered} as {@link #attendGathered} merges it; returns the
+     * results' {@link OutputChecksum} and rows {@code sampleRows} (block-local). This default makes q, k, v and the
+     * results on the heap; a device kernel generates the inputs and reduces the results on the device, so that
+     * neither crosses the bus (docs/ARCHITECTURE.md §4, synthetic inputs).
+     */
+    default SyntheticOutput attendSynthetic(DilatedAttentionConfig config, List<Branch> branches, CounterQkv inputs,
+                                            long start, int n, List<GatheredBranch> gathered, int[] sampleRows) {
+        AttentionInputs.requireBranches(config, branches);
+        int elems = (int) AttentionInputs.elements(config, n);
+        SyntheticOutput.requireRows(sampleRows, n);
+        float[][] qkv = new float[3][elems];
+        for (int t = 0; t < 3; t++) {
+            inputs.fill(t, start, n, config.heads(), config.headDim(), qkv[t]);
+        }
+        FloatBuffer q = FloatBuffer.wrap(qkv[0]);
+        FloatBuffer o = FloatBuffer.allocate(elems);
+        FloatBuffer lse = FloatBuffer.allocate(n * config.heads());
+        forward(config, branches, q, FloatBuffer.wrap(qkv[1]), FloatBuffer.wrap(qkv[2]), n, o, lse);
+        for (GatheredBranch g : gathered) {
+            attendGathered(config, g.branch(), g.offsetInSegment(), q, n, g.keys(), g.values(), o, lse);
+        }
+        return SyntheticOutput.of(config, o, lse, n, sampleRows);
+    }
+
     /** All branches of the config: the whole of dilated attention in one process. */
     default void forward(DilatedAttentionConfig config, FloatBuffer q, FloatBuffer k, FloatBuffer v, int n,
                          FloatBuffer o, FloatBuffer lse) {

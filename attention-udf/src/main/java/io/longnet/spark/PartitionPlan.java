@@ -4,6 +4,7 @@ import io.longnet.attention.AttentionKernelProvider;
 import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
+import io.longnet.attention.DilatedSelection;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -159,6 +160,15 @@ public record PartitionPlan(DilatedAttentionConfig config, long n, int partition
      */
     public int firstReceiver(Branch branch, int p) {
         return config.causal() ? p : segmentFirstPartition(branch, p);
+    }
+
+    /**
+     * Head {@code head}'s rows of partition {@code p} that spanning {@code branch} selects: what the partition
+     * sends of it, in its segment's sparse order.
+     */
+    public DilatedSelection selection(Branch branch, int p, int head) {
+        return DilatedSelection.of((int) (start(p) % branch.segmentLength()), length(p), config.offset(branch, head),
+                branch.dilation());
     }
 
     /**

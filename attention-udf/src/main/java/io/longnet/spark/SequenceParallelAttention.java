@@ -5,16 +5,15 @@ import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.DilatedSelection;
+import io.longnet.attention.GatheredBranch;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import scala.Tuple2;
 
 /**
  * Dilated attention over one sequence spread over Spark partitions (LongNet §3.1, docs/ARCHITECTURE.md §4): local
@@ -53,61 +52,84 @@ public final class SequenceParallelAttention {
     /** As {@link #attend(JavaRDD, PartitionPlan, Backend)}, adding the tasks' time in {@link #PHASES} to {@code times}. */
     public static JavaRDD<AttentionPartition> attend(JavaRDD<QkvPartition> qkv, PartitionPlan plan, Backend backend,
                                                      PhaseTimes times) {
+        return attend(qkv, plan, backend, times, ExchangeMode.AUTO);
+    }
+
+    /** As {@link #attend(JavaRDD, PartitionPlan, Backend, PhaseTimes)}, spanning branches exchanged as {@code mode} says. */
+    public static JavaRDD<AttentionPartition> attend(JavaRDD<QkvPartition> qkv, PartitionPlan plan, Backend backend,
+                                                     PhaseTimes times, ExchangeMode mode) {
         Objects.requireNonNull(backend, "backend");
         Objects.requireNonNull(times, "times");
         plan.requirePartitions("qkv", qkv.getNumPartitions());
-        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(qkv.context());
-        List<JavaPairRDD<Integer, ExchangePart>> exchanges = SpanningExchange.perBranch(jsc, qkv, plan,
-                (branch, block) -> {
+        return exchangeAndAttend(qkv, plan, times, mode, (branch, block) -> part(plan, branch, block.partition(),
+                        (head, sel, keys) -> sel.gather(FloatBuffer.wrap(keys ? block.k() : block.v()),
+                                plan.config().heads(), plan.config().headDim(), head)),
+                (block, parts) -> compute(plan, backend, block, parts, times))
+                .setName(ATTEND_STAGE + " " + plan.config().branches());
+    }
+
+    /** What a partition computes once its exchange parts have arrived. */
+    @FunctionalInterface
+    interface PartitionAttention<I, O> extends java.io.Serializable {
+        O attend(I partition, List<ExchangePart> parts);
+    }
+
+    /**
+     * The exchanges of {@code plan}'s spanning branches ({@code sender} makes a partition's parts, timed as
+     * {@link #SEND}), then {@code attention} of each partition of {@code partitions} with the parts it received,
+     * as the stage named {@link #ATTEND_STAGE}: one shape for attention over stored and over synthetic inputs.
+     */
+    static <I, O> JavaRDD<O> exchangeAndAttend(JavaRDD<I> partitions, PartitionPlan plan, PhaseTimes times,
+                                               ExchangeMode mode, SpanningExchange.PartSender<I> sender,
+                                               PartitionAttention<I, O> attention) {
+        Objects.requireNonNull(mode, "mode");
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(partitions.context());
+        List<JavaPairRDD<Integer, ExchangePart>> exchanges = SpanningExchange.forward(jsc, partitions, plan, mode,
+                (branch, partition) -> {
                     long t0 = System.nanoTime();
-                    Iterator<Tuple2<Integer, ExchangePart>> parts = send(plan, branch, block);
+                    ExchangePart part = sender.part(branch, partition);
                     times.since(SEND, t0);
-                    return parts;
+                    return part;
                 });
         jsc.setCallSite(ATTEND_STAGE);
         JavaPairRDD<Integer, ExchangePart> received = SpanningExchange.union(jsc, exchanges);
-        JavaRDD<AttentionPartition> out;
+        JavaRDD<O> out;
         if (received == null) {
-            out = qkv.map(block -> compute(plan, backend, block, List.of(), times));
+            out = partitions.map(partition -> attention.attend(partition, List.of()));
         } else {
-            out = qkv.zipPartitions(received, (blocks, parts) -> {
+            out = partitions.zipPartitions(received, (blocks, parts) -> {
                 List<ExchangePart> mine = new ArrayList<>();
                 parts.forEachRemaining(t -> mine.add(t._2()));
-                List<AttentionPartition> result = new ArrayList<>(1);
+                List<O> result = new ArrayList<>(1);
                 while (blocks.hasNext()) {
-                    result.add(compute(plan, backend, blocks.next(), mine, times));
+                    result.add(attention.attend(blocks.next(), mine));
                 }
                 return result.iterator();
             });
         }
         jsc.clearCallSite();
-        return out.setName(ATTEND_STAGE + " " + plan.config().branches());
+        return out;
     }
 
-    /** The parts partition {@code block.partition()} sends for spanning branch number {@code branch}. */
-    static Iterator<Tuple2<Integer, ExchangePart>> send(PartitionPlan plan, int branch, QkvPartition block) {
+    /** One head's selected rows of a partition's keys ({@code keys}) or values. */
+    @FunctionalInterface
+    interface HeadRows {
+        float[] rows(int head, DilatedSelection selection, boolean keys);
+    }
+
+    /** What partition {@code partition} sends for spanning branch number {@code branch}: each head's selected rows. */
+    static ExchangePart part(PartitionPlan plan, int branch, int partition, HeadRows rows) {
         DilatedAttentionConfig c = plan.config();
         Branch b = plan.spanning().get(branch);
         int heads = c.heads();
-        int d = c.headDim();
-        int offsetInSegment = (int) (block.start() % b.segmentLength());
         float[][] keys = new float[heads][];
         float[][] values = new float[heads][];
-        FloatBuffer k = FloatBuffer.wrap(block.k());
-        FloatBuffer v = FloatBuffer.wrap(block.v());
         for (int h = 0; h < heads; h++) {
-            DilatedSelection sel = DilatedSelection.of(offsetInSegment, block.length(), c.offset(b, h),
-                    b.dilation());
-            keys[h] = sel.gather(k, heads, d, h);
-            values[h] = sel.gather(v, heads, d, h);
+            DilatedSelection sel = plan.selection(b, partition, h);
+            keys[h] = rows.rows(h, sel, true);
+            values[h] = rows.rows(h, sel, false);
         }
-        ExchangePart part = new ExchangePart(branch, block.partition(), keys, values);
-        int last = plan.segmentLastPartition(b, block.partition());
-        List<Tuple2<Integer, ExchangePart>> out = new ArrayList<>();
-        for (int dest = plan.firstReceiver(b, block.partition()); dest <= last; dest++) {
-            out.add(new Tuple2<>(dest, part));
-        }
-        return out.iterator();
+        return new ExchangePart(branch, partition, keys, values);
     }
 
     /** Local branches, then every spanning branch from the received parts, mixed by lse. */
@@ -127,23 +149,34 @@ public final class SequenceParallelAttention {
             ran = kernel.name();
             kernel.forward(c, plan.local(), q, FloatBuffer.wrap(block.k()), FloatBuffer.wrap(block.v()), n, ob, lb);
             t = times.since(KERNEL, t);
-            for (int branch = 0; branch < plan.spanning().size(); branch++) {
-                Branch b = plan.spanning().get(branch);
-                List<ExchangePart> mine = plan.received(branch, block.partition(), parts, ExchangePart::branch,
-                        ExchangePart::source);
-                List<FloatBuffer> keys = new ArrayList<>();
-                List<FloatBuffer> values = new ArrayList<>();
-                for (int h = 0; h < c.heads(); h++) {
-                    keys.add(concat(mine, h, true));
-                    values.add(concat(mine, h, false));
-                }
-                int offsetInSegment = (int) (block.start() % b.segmentLength());
-                t = times.since(GATHER, t);
-                kernel.attendGathered(c, b, offsetInSegment, q, n, keys, values, ob, lb);
-                t = times.since(KERNEL, t);
+            List<GatheredBranch> gathered = gathered(plan, block.partition(), parts);
+            t = times.since(GATHER, t);
+            for (GatheredBranch g : gathered) {
+                kernel.attendGathered(c, g.branch(), g.offsetInSegment(), q, n, g.keys(), g.values(), ob, lb);
             }
+            times.since(KERNEL, t);
         }
         return new AttentionPartition(block.partition(), block.start(), n, o, lse, ran);
+    }
+
+    /**
+     * For every spanning branch of {@code plan}, the keys and values partition {@code p} attends to, each
+     * head's concatenated in source order from the {@code parts} it received.
+     */
+    static List<GatheredBranch> gathered(PartitionPlan plan, int p, List<ExchangePart> parts) {
+        List<GatheredBranch> out = new ArrayList<>();
+        for (int branch = 0; branch < plan.spanning().size(); branch++) {
+            Branch b = plan.spanning().get(branch);
+            List<ExchangePart> mine = plan.received(branch, p, parts, ExchangePart::branch, ExchangePart::source);
+            List<FloatBuffer> keys = new ArrayList<>();
+            List<FloatBuffer> values = new ArrayList<>();
+            for (int h = 0; h < plan.config().heads(); h++) {
+                keys.add(FloatBuffer.wrap(SpanningExchange.concat(mine, h, true)));
+                values.add(FloatBuffer.wrap(SpanningExchange.concat(mine, h, false)));
+            }
+            out.add(new GatheredBranch(b, (int) (plan.start(p) % b.segmentLength()), keys, values));
+        }
+        return out;
     }
 
     /**
@@ -156,15 +189,4 @@ public final class SequenceParallelAttention {
         return backend.open(threads, TaskGpu.ordinal(task));
     }
 
-    private static FloatBuffer concat(List<ExchangePart> parts, int head, boolean keys) {
-        int total = 0;
-        for (ExchangePart p : parts) {
-            total += (keys ? p.keys() : p.values())[head].length;
-        }
-        FloatBuffer out = FloatBuffer.allocate(total);
-        for (ExchangePart p : parts) {
-            out.put((keys ? p.keys() : p.values())[head]);
-        }
-        return out.flip();
-    }
 }

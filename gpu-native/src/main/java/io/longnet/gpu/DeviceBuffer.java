@@ -66,6 +66,14 @@ final class DeviceBuffer extends NativeBuffer {
         check(JCudaDriver.cuMemcpyDtoH(host(dst), ptr, count), "cuMemcpyDtoH");
     }
 
+    /** Copies {@code count} bytes from byte {@code from} of this buffer into {@code dst} (element 0 at its position). */
+    void download(Buffer dst, long from, long count) {
+        if (from < 0 || count < 0 || from + count > bytes()) {
+            throw new IndexOutOfBoundsException(count + " bytes at " + from + " of a buffer of " + bytes());
+        }
+        check(JCudaDriver.cuMemcpyDtoH(host(dst), ptr.withByteOffset(from), count), "cuMemcpyDtoH");
+    }
+
     /**
      * A pointer to element 0 of {@code b} at its position. Heap buffers go as their array with a byte offset:
      * JCuda's pointer to a heap buffer ignores its array offset, so a slice of an array would point to the

@@ -5,12 +5,16 @@ import static io.longnet.gpu.CudaException.check;
 import io.longnet.attention.AttentionInputs;
 import io.longnet.attention.AttentionKernel;
 import io.longnet.attention.Branch;
+import io.longnet.attention.CounterQkv;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.DilatedSelection;
+import io.longnet.attention.GatheredBranch;
 import io.longnet.attention.HalfFloat;
 import io.longnet.attention.HeadOffset;
 import io.longnet.attention.NonFiniteInputException;
 import io.longnet.attention.NonFiniteValue;
+import io.longnet.attention.OutputChecksum;
+import io.longnet.attention.SyntheticOutput;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.nio.ShortBuffer;
@@ -360,46 +364,124 @@ public final class GpuAttentionKernel implements AttentionKernel {
     public void attendGathered(DilatedAttentionConfig config, Branch branch, int offsetInSegment, FloatBuffer q,
                                int n, List<FloatBuffer> keys, List<FloatBuffer> values, FloatBuffer o,
                                FloatBuffer lse) {
-        DilatedSelection[] sel = AttentionInputs.requireGathered(config, branch, offsetInSegment, n, q, keys, values,
-                o, lse);
+        AttentionInputs.requireGathered(config, branch, offsetInSegment, n, q, keys, values, o, lse);
+        LaunchGeometry.requireHeadWidth(config.headDim());
+        long elems = (long) n * config.rowWidth();
+        device.makeCurrent();
+        try (DeviceBuffer dq = toDevice(q, elems);
+             DeviceBuffer dO = new DeviceBuffer(elems * 4);
+             DeviceBuffer dL = new DeviceBuffer((long) n * config.heads() * 4)) {
+            dO.upload(o);
+            dL.upload(lse);
+            launchGathered(config, new GatheredBranch(branch, offsetInSegment, keys, values), n, dq, dO, dL);
+            dO.download(o);
+            dL.download(lse);
+        }
+    }
+
+    /**
+     * Merges into device-resident {@code o}, {@code lse} one spanning branch's attention of the {@code n} queries
+     * of device-resident {@code q} (this kernel's precision) to its gathered keys and values, uploaded here; waits
+     * for it.
+     */
+    private void launchGathered(DilatedAttentionConfig config, GatheredBranch g, int n, DeviceBuffer q, DeviceBuffer o,
+                                DeviceBuffer lse) {
         int heads = config.heads();
         int d = config.headDim();
-        LaunchGeometry.requireHeadWidth(d);
+        Branch branch = g.branch();
         int[] rows = new int[heads];
         int maxKeys = 0;
         int maxQueries = 0;
         for (int h = 0; h < heads; h++) {
-            rows[h] = keys.get(h).remaining() / d;
+            rows[h] = g.keys().get(h).remaining() / d;
             maxKeys = Math.max(maxKeys, rows[h]);
-            maxQueries = Math.max(maxQueries, sel[h].count());
+            maxQueries = Math.max(maxQueries, DilatedSelection.of(g.offsetInSegment(), n, config.offset(branch, h),
+                    branch.dilation()).count());
         }
         // Heads' compact rows side by side, each padded to the longest (pads are never read).
         FloatBuffer packedK = FloatBuffer.allocate(Math.max(1, heads * maxKeys * d));
         FloatBuffer packedV = FloatBuffer.allocate(Math.max(1, heads * maxKeys * d));
         for (int h = 0; h < heads; h++) {
-            packedK.put(h * maxKeys * d, keys.get(h).slice(), 0, rows[h] * d);
-            packedV.put(h * maxKeys * d, values.get(h).slice(), 0, rows[h] * d);
+            packedK.put(h * maxKeys * d, g.keys().get(h).slice(), 0, rows[h] * d);
+            packedV.put(h * maxKeys * d, g.values().get(h).slice(), 0, rows[h] * d);
         }
-        long elems = (long) n * heads * d;
-        device.makeCurrent();
-        try (DeviceBuffer dq = toDevice(q, elems);
-             DeviceBuffer dk = toDevice(packedK, packedK.capacity());
+        try (DeviceBuffer dk = toDevice(packedK, packedK.capacity());
              DeviceBuffer dv = toDevice(packedV, packedV.capacity());
-             DeviceBuffer dO = new DeviceBuffer(elems * 4);
-             DeviceBuffer dL = new DeviceBuffer((long) n * heads * 4);
              DeviceBuffer dRows = new DeviceBuffer((long) heads * 4)) {
-            dO.upload(o);
-            dL.upload(lse);
             dRows.upload(rows, 0);
             LaunchParams params = new LaunchParams()
-                    .pointers(dq.address(), dk.address(), dv.address(), dO.address(), dL.address(), dRows.address())
+                    .pointers(q.address(), dk.address(), dv.address(), o.address(), lse.address(), dRows.address())
                     .shape(n, heads, branch.segmentLength(), branch.dilation(), offsetMode(config), config.causal())
-                    .gathered(true, offsetInSegment, maxKeys * d).first(false).headDim(d);
+                    .gathered(true, g.offsetInSegment(), maxKeys * d).first(false).headDim(d);
             launch(LaunchGeometry.of(1, heads, maxQueries, d, precision), precision.kernelName(d), params, null);
             check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (gathered attention kernel)");
-            dO.download(o);
-            dL.download(lse);
         }
+    }
+
+    /**
+     * Synthetic inputs made and results reduced on the device (docs/ARCHITECTURE.md §4, synthetic inputs): q, k, v
+     * generated in this kernel's precision by {@code counter_qkv_*} (the host's values; bf16 rounds those of more
+     * than 8 bits), the branches and gathered branches attended there, o and lse reduced by {@code checksum_f32}
+     * to the host's checksum of the same values; only the sampled rows and the two sums cross the bus.
+     */
+    @Override
+    public SyntheticOutput attendSynthetic(DilatedAttentionConfig config, List<Branch> branches, CounterQkv inputs,
+                                           long start, int n, List<GatheredBranch> gathered, int[] sampleRows) {
+        AttentionInputs.requireBranches(config, branches);
+        long elems = AttentionInputs.elements(config, n);
+        SyntheticOutput.requireRows(sampleRows, n);
+        CounterQkv.requireFits(config, start + n);
+        LaunchGeometry.requireHeadWidth(config.headDim());
+        device.makeCurrent();
+        int heads = config.heads();
+        int width = config.rowWidth();
+        long inBytes = precision == Precision.BF16 ? 2 : 4;
+        try (DeviceMemoryBudget.Reservation held = device.memory().reserve(elems * (3 * inBytes + 4) + 4L * n * heads,
+                "synthetic attention over " + n + " positions");
+             NativeResources buffers = new NativeResources()) {
+            DeviceBuffer[] qkv = new DeviceBuffer[3];
+            for (int t = 0; t < 3; t++) {
+                qkv[t] = buffers.add(new DeviceBuffer(elems * inBytes));
+                generate(inputs, t, start, n, config, qkv[t]);
+            }
+            DeviceBuffer o = buffers.add(new DeviceBuffer(elems * 4));
+            DeviceBuffer lse = buffers.add(new DeviceBuffer((long) n * heads * 4));
+            launchBranches(config, branches, n, qkv[0], qkv[1], qkv[2], o, lse, null);
+            for (GatheredBranch g : gathered) {
+                launchGathered(config, g, n, qkv[0], o, lse);
+            }
+            DeviceBuffer sums = buffers.add(new DeviceBuffer(2L * Long.BYTES));
+            sums.fill32(0, null);
+            checksum(o, elems, sums, 0);
+            checksum(lse, (long) n * heads, sums, 1);
+            check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (synthetic attention)");
+            long[] sum = new long[2];
+            sums.download(LongBuffer.wrap(sum));
+            float[] sampleO = new float[sampleRows.length * width];
+            float[] sampleLse = new float[sampleRows.length * heads];
+            for (int i = 0; i < sampleRows.length; i++) {
+                o.download(FloatBuffer.wrap(sampleO, i * width, width).slice(), 4L * sampleRows[i] * width, 4L * width);
+                lse.download(FloatBuffer.wrap(sampleLse, i * heads, heads).slice(), 4L * sampleRows[i] * heads,
+                        4L * heads);
+            }
+            return new SyntheticOutput(new OutputChecksum(sum[0], sum[1]), sampleO, sampleLse);
+        }
+    }
+
+    /** Queues tensor {@code tensor} of positions {@code [start, start + n)} of {@code inputs} into {@code out}, this kernel's precision. */
+    void generate(CounterQkv inputs, int tensor, long start, int n, DilatedAttentionConfig config, DeviceBuffer out) {
+        long elems = (long) n * config.rowWidth();
+        elementwise(precision == Precision.BF16 ? "counter_qkv_bf16" : "counter_qkv_f32", elems, null,
+                Pointer.to(out.pointer()), Pointer.to(new long[] {start}), Pointer.to(new long[] {n}),
+                Pointer.to(new int[] {config.heads()}), Pointer.to(new int[] {config.headDim()}),
+                Pointer.to(new int[] {tensor}), Pointer.to(new long[] {inputs.seed()}),
+                Pointer.to(new int[] {inputs.bits()}));
+    }
+
+    /** Queues the addition of the checksum terms of {@code count} floats of {@code x} into long {@code slot} of {@code sums}. */
+    void checksum(DeviceBuffer x, long count, DeviceBuffer sums, int slot) {
+        elementwise("checksum_f32", count, null, Pointer.to(x.pointer()), Pointer.to(new long[] {count}),
+                Pointer.to(sums.pointer().withByteOffset((long) slot * Long.BYTES)));
     }
 
     /**

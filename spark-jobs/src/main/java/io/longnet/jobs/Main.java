@@ -2,6 +2,7 @@ package io.longnet.jobs;
 
 import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
+import io.longnet.attention.BranchTemplate;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.VectorApi;
 import io.longnet.attention.bench.SyntheticAttentionOptions;
@@ -343,8 +344,14 @@ public final class Main implements Callable<Integer> {
 
     @Command(name = "attend", mixinStandardHelpOptions = true,
             description = "The attend job on synthetic q, k, v (made inside the tasks, output discarded) against"
-                    + " the single-process engine: job time / engine time, tokens/s, shuffle read per partition.")
+                    + " the single-process engine: job time / engine time, tokens/s, shuffle read per partition."
+                    + " With --synthetic, the job alone at scale (docs/BENCHMARKS.md): q, k, v made where they are"
+                    + " used from a counter, per partition a checksum of o and lse and sampled rows verified against"
+                    + " float64 (the run fails above 1e-2 with bf16 inputs, 1e-5 with fp32), shuffle blocks and bytes.")
     static final class BenchAttend implements Callable<Integer> {
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
 
         @Option(names = "--sizes", split = ",", defaultValue = "1048576", paramLabel = "N,...",
                 description = "sequence lengths (default: 1048576)")
@@ -360,8 +367,48 @@ public final class Main implements Callable<Integer> {
                 description = "Spark master (default: local[2])")
         String master;
 
+        @Option(names = "--synthetic", description = "the job alone over counter-generated inputs; --branches may name"
+                + " the partition length L and the sequence length N (default: " + BranchTemplate.SCALING
+                + ", H=12, d=64)")
+        boolean synthetic;
+
+        @Option(names = "--tokens", split = ",", paramLabel = "N,...",
+                description = "with --synthetic: sequence lengths (default: 1048576)")
+        List<Long> tokens;
+
+        @Option(names = "--precision", paramLabel = "bf16|fp32",
+                description = "with --synthetic: inputs bf16 holds exactly, bound 1e-2 (default), or fp32, bound 1e-5"
+                        + " (a GPU backend computes in its own precision: -Dlongnet.gpu.precision)")
+        String precision;
+
+        @Option(names = "--seed", paramLabel = "S", description = "with --synthetic: the inputs' seed (default: 0)")
+        Long seed;
+
+        @Option(names = "--samples", paramLabel = "K", converter = io.longnet.attention.bench.BenchCommandLine.Positive.class,
+                description = "with --synthetic: rows per partition verified against float64 (default: 4)")
+        Integer samples;
+
+        @Option(names = "--exchange", paramLabel = "auto|direct|gathered",
+                description = "with --synthetic: how spanning branches are exchanged; auto gathers segments over "
+                        + io.longnet.spark.ExchangeMode.GATHER_FROM + " or more partitions (default: auto)")
+        String exchange;
+
+        @Option(names = "--backend", paramLabel = "auto|cpu|gpu",
+                description = "with --synthetic: attention kernel (default: auto; without --synthetic the engine runs"
+                        + " on the CPU)")
+        Backend backend;
+
         @Override
         public Integer call() throws Exception {
+            if (synthetic) {
+                return synthetic();
+            }
+            List<String> syntheticOnly = java.util.stream.Stream.of("--tokens", "--precision", "--seed", "--samples",
+                    "--exchange", "--backend").filter(o -> spec.commandLine().getParseResult().hasMatchedOption(o)).toList();
+            if (!syntheticOnly.isEmpty()) {
+                throw new IllegalArgumentException(String.join(", ", syntheticOnly) + " need --synthetic (add it, or"
+                        + " leave them out for the comparison with the engine)");
+            }
             DilatedAttentionConfig config = attention.config();
             for (long n : sizes) {
                 if (n < 1) {
@@ -372,6 +419,37 @@ public final class Main implements Callable<Integer> {
             return inSession("longnet bench attend", master, spark -> {
                 AttendBench.run(spark, config, sizes, attention.causal(), partitioning.length, System.out);
             });
+        }
+
+        private int synthetic() throws Exception {
+            CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+            if (parsed.hasMatchedOption("--sizes")) {
+                throw new IllegalArgumentException("--sizes is the comparison with the engine's; with --synthetic give"
+                        + " the lengths as --tokens N,...");
+            }
+            List<Long> lengths = tokens == null ? List.of(1L << 20) : tokens;
+            for (long n : lengths) {
+                if (n < 1) {
+                    throw new IllegalArgumentException("--tokens takes lengths >= 1 (got " + n + ")");
+                }
+            }
+            String p = precision == null ? "bf16" : precision.strip().toLowerCase(java.util.Locale.ROOT);
+            if (!p.equals("bf16") && !p.equals("fp32")) {
+                throw new IllegalArgumentException("--precision '" + precision + "': expected bf16 or fp32");
+            }
+            AttendBench.SyntheticRequest request = new AttendBench.SyntheticRequest(
+                    new BranchTemplate(parsed.matchedOptionValue("--branches", BranchTemplate.SCALING)),
+                    parsed.matchedOptionValue("--heads", 12), parsed.matchedOptionValue("--dim", 64), lengths,
+                    attention.causal(), partitioning.length, backend == null ? Backend.AUTO : backend, p.equals("bf16"),
+                    seed == null ? 0 : seed, samples == null ? 4 : samples,
+                    exchange == null ? io.longnet.spark.ExchangeMode.AUTO : io.longnet.spark.ExchangeMode.parse(exchange));
+            try {
+                inSession("longnet bench attend", master, spark -> AttendBench.runSynthetic(spark, request, System.out));
+            } catch (AttendBench.VerificationFailed e) {
+                spec.commandLine().getErr().println(spec.qualifiedName() + ": " + e.getMessage());
+                return 1;
+            }
+            return 0;
         }
     }
 

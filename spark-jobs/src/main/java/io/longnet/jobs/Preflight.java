@@ -75,8 +75,10 @@ final class Preflight {
         if (master != null) {
             master(master);
         }
+        // bench attend --synthetic: --tokens are lengths and --branches may name L and N (AttendBench checks both).
+        boolean synthetic = flag(spec, "--synthetic");
         String branches = value(spec, "--branches");
-        if (branches != null) {
+        if (branches != null && !synthetic) {
             DilatedAttentionConfig.of(Branch.parseList(branches), 1, 1, false); // a flag's own error comes first
         }
         Configuration conf = hadoopConf();
@@ -86,14 +88,16 @@ final class Preflight {
         boolean mayExist = overwrite || spec.findOption("--resume") != null;
         for (String option : List.of("--qkv", "--tokens", "--config", "--init", "--model")) {
             String in = value(spec, option);
-            if (in != null) {
+            if (in != null && !(option.equals("--tokens") && tokensAreLengths(spec))) {
                 input(option, in, conf);
             }
         }
         if (out != null) {
             output(out, mayExist, conf);
         }
-        partitionLength(spec, conf);
+        if (!synthetic) {
+            partitionLength(spec, conf);
+        }
         if (spec.findOption("--master") != null) {
             heap(Runtime.getRuntime().maxMemory());
             if (master != null && master.startsWith("spark://")) {
@@ -310,7 +314,7 @@ final class Preflight {
                     : java.nio.file.Path.of(value(spec, "--config"));
             attention = LongNetConfig.read(file).attentionConfig();
         }
-        if (value(spec, "--tokens") != null) {
+        if (value(spec, "--tokens") != null && !tokensAreLengths(spec)) {
             blockSize = TokenManifest.read(value(spec, "--tokens"), conf).blockSize();
         }
         if (length < 0 || length < MIN_PARTITION_LENGTH) {
@@ -333,6 +337,11 @@ final class Preflight {
         OptionSpec option = spec.findOption(name);
         Object value = option == null ? null : option.getValue();
         return value == null ? null : value.toString();
+    }
+
+    /** Whether {@code --tokens} are sequence lengths (bench attend), not a token dataset. */
+    private static boolean tokensAreLengths(CommandSpec spec) {
+        return spec.findOption("--synthetic") != null;
     }
 
     private static boolean flag(CommandSpec spec, String name) {

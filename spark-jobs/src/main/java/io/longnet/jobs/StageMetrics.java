@@ -28,6 +28,7 @@ final class StageMetrics extends SparkListener {
     private final long startNanos = System.nanoTime();
     private final Map<Integer, Boolean> watched = new ConcurrentHashMap<>();
     private final Map<Long, Long> shuffleReadByTask = new ConcurrentHashMap<>();
+    private final Map<Long, Long> blocksByTask = new ConcurrentHashMap<>();
     private int done;
     private int lastPrintedPercent = -1;
 
@@ -58,6 +59,7 @@ final class StageMetrics extends SparkListener {
         long runMs;
         long gcMs;
         long shuffleRead;
+        long blocks;
         long shuffleWrite;
         long spilled;
     }
@@ -86,6 +88,7 @@ final class StageMetrics extends SparkListener {
             t.runMs += m.executorRunTime();
             t.gcMs += m.jvmGCTime();
             t.shuffleRead += m.shuffleReadMetrics().totalBytesRead();
+            t.blocks += blocks(m);
             t.shuffleWrite += m.shuffleWriteMetrics().bytesWritten();
             t.spilled += m.diskBytesSpilled();
         }
@@ -94,6 +97,7 @@ final class StageMetrics extends SparkListener {
         }
         if (event.taskMetrics() != null) {
             shuffleReadByTask.put(event.taskInfo().taskId(), event.taskMetrics().shuffleReadMetrics().totalBytesRead());
+            blocksByTask.put(event.taskInfo().taskId(), blocks(event.taskMetrics()));
         }
         done++;
         int percent = (int) (100L * done / partitions);
@@ -116,6 +120,21 @@ final class StageMetrics extends SparkListener {
                         + " write %.1f MB, spilled %.1f MB", id, t.name.split(" at ")[0], t.wallMs / 1e3, t.tasks,
                 t.runMs / 1e3, t.gcMs / 1e3, t.shuffleRead / 1e6, t.shuffleWrite / 1e6, t.spilled / 1e6)));
         return lines;
+    }
+
+    /** Shuffle blocks a task fetched, local and remote. */
+    private static long blocks(TaskMetrics m) {
+        return m.shuffleReadMetrics().localBlocksFetched() + m.shuffleReadMetrics().remoteBlocksFetched();
+    }
+
+    /** Shuffle blocks fetched by the successful tasks of every stage seen: all the job's exchanges together. */
+    synchronized long totalBlocks() {
+        return stages.values().stream().mapToLong(t -> t.blocks).sum();
+    }
+
+    /** Most shuffle blocks one task of the followed stage fetched. */
+    long maxBlocks() {
+        return blocksByTask.values().stream().mapToLong(Long::longValue).max().orElse(0);
     }
 
     /** Largest shuffle read of one task, bytes. */

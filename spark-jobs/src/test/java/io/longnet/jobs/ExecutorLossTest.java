@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
@@ -131,6 +132,21 @@ class ExecutorLossTest {
                     Backend.CPU, 1, null, false), quiet);
             case "train" -> TrainJob.run(spark, new TrainJob.Request(tokens, trainConfig.toString(), null, o, 3, 32, 4,
                     3e-3, 1, 0.01, 1.0, 7, 0.1, 2, 0, false, false), quiet);
+            // Counter-generated inputs, nothing stored: the checksums and sampled rows, in a file to compare.
+            case "bench-synthetic" -> {
+                StringBuilder text = new StringBuilder();
+                for (AttendBench.SyntheticRun r : AttendBench.runSynthetic(spark, new AttendBench.SyntheticRequest(
+                        new io.longnet.attention.BranchTemplate("16:1,L:L/16,N:N/16"), 2, 8, List.of(4096L),
+                        List.of(true), 256, Backend.CPU, true, 9, 2, io.longnet.spark.ExchangeMode.AUTO), quiet)) {
+                    for (io.longnet.spark.SyntheticPartition p : r.partitions()) {
+                        text.append(p.partition()).append(' ').append(p.checksum().describe()).append(' ')
+                                .append(java.util.Arrays.toString(p.samplePositions()))
+                                .append(java.util.Arrays.toString(p.sampleO()))
+                                .append(java.util.Arrays.toString(p.sampleLse())).append('\n');
+                    }
+                }
+                Files.writeString(out, text.toString());
+            }
             default -> throw new IllegalArgumentException(job);
         }
     }
@@ -163,7 +179,8 @@ class ExecutorLossTest {
             "attend-hdfs, success, 0.8",
             "score, success, 0.5",
             "encode, start, 0.6",
-            "train, success, 0.5"})
+            "train, success, 0.5",
+            "bench-synthetic, success, 0.6"})
     void aLostExecutorChangesNothingInTheOutput(String job, String moment, double at) throws Exception {
         if (!REFERENCE.containsKey(job)) {
             plan("count");
