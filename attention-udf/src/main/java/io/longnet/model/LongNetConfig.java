@@ -178,12 +178,6 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
                 layerNormEps, headOffset, attentionPattern, stride, xpos);
     }
 
-    /** The same config with another head-offset layout (dilated configs only). */
-    public LongNetConfig withHeadOffset(HeadOffset offset) {
-        return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, branches, causal, subLn, xposScaleBase,
-                layerNormEps, offset, attentionPattern, stride, xpos);
-    }
-
     /** The same config with xPos switched on or off. */
     public LongNetConfig withXpos(boolean on) {
         return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, branches, causal, subLn, xposScaleBase,
@@ -372,15 +366,7 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
      *     type, or the values describe an impossible model
      */
     public static LongNetConfig fromJson(String json, String source) {
-        JsonNode map;
-        try {
-            map = StrictJson.parse(json);
-        } catch (IllegalArgumentException e) {
-            throw new ModelFormatException(source, "not valid JSON: " + e.getMessage(), e);
-        }
-        if (!map.isObject()) {
-            throw new ModelFormatException(source, "expected a JSON object, found " + StrictJson.typeName(map));
-        }
+        JsonNode map = jsonObject(json, source, "a JSON object");
         for (java.util.Iterator<String> keys = map.fieldNames(); keys.hasNext(); ) {
             String key = keys.next();
             if (!KEYS.contains(key)) {
@@ -425,6 +411,25 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(source, e.getMessage(), e);
         }
+    }
+
+    /**
+     * The JSON object {@code json} of a config file.
+     *
+     * @param expected what the object is, for the message, e.g. {@code "a JSON object"}
+     * @throws ModelFormatException naming {@code source} when the text is not JSON or not an object
+     */
+    static JsonNode jsonObject(String json, String source, String expected) {
+        JsonNode node;
+        try {
+            node = StrictJson.parse(json);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(source, "not valid JSON: " + e.getMessage(), e);
+        }
+        if (!node.isObject()) {
+            throw new ModelFormatException(source, "expected " + expected + ", found " + StrictJson.typeName(node));
+        }
+        return node;
     }
 
     /**

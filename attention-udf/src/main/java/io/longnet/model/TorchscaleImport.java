@@ -2,7 +2,6 @@ package io.longnet.model;
 
 import io.longnet.attention.Branch;
 import io.longnet.attention.HeadOffset;
-import io.longnet.tensors.StrictJson;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -277,16 +276,7 @@ public final class TorchscaleImport {
     }
 
     private static Map<String, Object> jsonArgs(String json, String source) {
-        JsonNode node;
-        try {
-            node = StrictJson.parse(json);
-        } catch (IllegalArgumentException e) {
-            throw new ModelFormatException(source, "not valid JSON: " + e.getMessage(), e);
-        }
-        if (!node.isObject()) {
-            throw new ModelFormatException(source, "expected a JSON object of DecoderConfig fields, found "
-                    + StrictJson.typeName(node));
-        }
+        JsonNode node = LongNetConfig.jsonObject(json, source, "a JSON object of DecoderConfig fields");
         @SuppressWarnings("unchecked")
         Map<String, Object> map = new ObjectMapper().convertValue(node, LinkedHashMap.class);
         return map;
@@ -318,47 +308,33 @@ public final class TorchscaleImport {
         }
 
         boolean bool(String key, boolean fallback) {
-            Object v = get(key);
-            if (v == null) {
-                return fallback;
-            }
-            if (v instanceof Boolean b) {
-                return b;
-            }
-            throw wrongType(key, "true or false", v);
+            return typed(key, fallback, "true or false", v -> v instanceof Boolean b ? b : null);
         }
 
         int integer(String key, int fallback) {
-            Object v = get(key);
-            if (v == null) {
-                return fallback;
-            }
-            if ((v instanceof Integer || v instanceof Long) && ((Number) v).longValue() == ((Number) v).intValue()) {
-                return ((Number) v).intValue();
-            }
-            throw wrongType(key, "a whole number", v);
+            return typed(key, fallback, "a whole number", v -> (v instanceof Integer || v instanceof Long)
+                    && ((Number) v).longValue() == ((Number) v).intValue() ? ((Number) v).intValue() : null);
         }
 
         double number(String key, double fallback) {
-            Object v = get(key);
-            if (v == null) {
-                return fallback;
-            }
-            if (v instanceof Number n && !(v instanceof Boolean)) {
-                return n.doubleValue();
-            }
-            throw wrongType(key, "a number", v);
+            return typed(key, fallback, "a number", v -> v instanceof Number n ? n.doubleValue() : null);
         }
 
         String string(String key, String fallback) {
+            return typed(key, fallback, "a string", v -> v instanceof String s ? s : null);
+        }
+
+        /** The value at {@code key} as {@code convert} gives it (null: of another type); {@code fallback} when absent. */
+        private <T> T typed(String key, T fallback, String expected, java.util.function.Function<Object, T> convert) {
             Object v = get(key);
             if (v == null) {
                 return fallback;
             }
-            if (v instanceof String s) {
-                return s;
+            T value = convert.apply(v);
+            if (value == null) {
+                throw wrongType(key, expected, v);
             }
-            throw wrongType(key, "a string", v);
+            return value;
         }
 
         /**

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.longnet.attention.Branch;
 import io.longnet.attention.CpuAttentionKernel;
 import io.longnet.attention.HeadOffset;
 import io.longnet.attention.TrainingAttention;
@@ -43,9 +44,8 @@ class TorchscaleImportTest {
     @Test
     void configIsTorchscalesDecoder() {
         LongNetConfig c = imported.config();
-        assertEquals(LongNetConfig.of(258, 64, 4, 2, 128, "128:1,256:2,512:4"), c.withXpos(true).withCausal(true)
-                .withHeadOffset(HeadOffset.PAPER));
-        assertEquals(HeadOffset.CONTIGUOUS_GROUPS, c.headOffset());
+        assertEquals(new LongNetConfig(258, 64, 4, 2, 128, Branch.parseList("128:1,256:2,512:4"), true, true, 512, 1e-5,
+                HeadOffset.CONTIGUOUS_GROUPS), c);
         assertTrue(c.xpos());
         assertEquals(List.of("output_projection.weight", "layers.0.self_attn.xpos.scale",
                 "layers.1.self_attn.xpos.scale"), imported.dropped());
@@ -83,14 +83,19 @@ class TorchscaleImportTest {
     @Test
     void paperHeadOffsetsWouldDiffer() {
         try (CpuAttentionKernel kernel = new CpuAttentionKernel(2)) {
-            LongNetModel paper = new LongNetModel(imported.config().withHeadOffset(HeadOffset.PAPER), imported.weights());
+            LongNetModel paper = new LongNetModel(LongNetConfig.of(258, 64, 4, 2, 128, "128:1,256:2,512:4"),
+                    imported.weights());
+            assertEquals(HeadOffset.PAPER, paper.config().headOffset());
             double err = TorchscaleFixture.maxAbsDifference(paper.logits(fixture.tokens(), kernel),
                     fixture.float32("logits"));
             assertTrue(err > 0.1, "paper offsets: max |difference| " + err);
         }
     }
 
-    /** The float64 training model's logits (its layers, then final LayerNorm and tied head) against torchscale's. */
+    /**
+     * The float64 training model's logits against torchscale's: its layers, then the final LayerNorm and tied head
+     * in float64 (the trainer folds those into its loss, checked too).
+     */
     @Test
     void float64PathEqualsTorchscaleFloat64() {
         LongNetConfig c = imported.config();
@@ -106,7 +111,7 @@ class TorchscaleImportTest {
             x = model.feedForward(l, model.attentionOutput(l, x, o, n).y(), n).y();
         }
         double[] expected = fixture.float64Logits();
-        double[] logits = logits(c, imported.weights(), x, n);
+        double[] logits = new ReferenceDecoder(c, imported.weights()).logits(x, n); // final LayerNorm, tied head
         double max = 0;
         for (int i = 0; i < logits.length; i++) {
             max = Math.max(max, Math.abs(logits[i] - expected[i]));
@@ -127,40 +132,6 @@ class TorchscaleImportTest {
             nll += m + Math.log(s) - expected[p * vocab + tokens[p + 1]];
         }
         assertEquals(nll, model.loss(tokens, attention), 5e-5 * n);
-    }
-
-    /** Final LayerNorm (float64) and the tied head: what torchscale's output layer computes. */
-    private static double[] logits(LongNetConfig c, ModelWeights w, double[] x, int n) {
-        int d = c.dModel();
-        int vocab = c.vocabSize();
-        float[] g = w.data(TensorNames.FINAL_LN_WEIGHT);
-        float[] b = w.data(TensorNames.FINAL_LN_BIAS);
-        float[] e = w.data(TensorNames.EMBED_TOKENS);
-        double[] out = new double[n * vocab];
-        double[] y = new double[d];
-        for (int p = 0; p < n; p++) {
-            double mean = 0;
-            for (int i = 0; i < d; i++) {
-                mean += x[p * d + i];
-            }
-            mean /= d;
-            double var = 0;
-            for (int i = 0; i < d; i++) {
-                var += (x[p * d + i] - mean) * (x[p * d + i] - mean);
-            }
-            double rstd = 1 / Math.sqrt(var / d + c.layerNormEps());
-            for (int i = 0; i < d; i++) {
-                y[i] = (x[p * d + i] - mean) * rstd * g[i] + b[i];
-            }
-            for (int t = 0; t < vocab; t++) {
-                double s = 0;
-                for (int i = 0; i < d; i++) {
-                    s += y[i] * e[t * d + i];
-                }
-                out[p * vocab + t] = s;
-            }
-        }
-        return out;
     }
 
     // ---- refusals ---------------------------------------------------------------------------------------

@@ -376,9 +376,8 @@ public final class Main implements Callable<Integer> {
                 description = "model config JSON (see docs/MODEL.md), a local path")
         java.nio.file.Path config;
 
-        @Option(names = "--out", required = true, paramLabel = "DIR",
-                description = "model directory to create (local); must not exist unless --overwrite")
-        java.nio.file.Path out;
+        @CommandLine.Mixin
+        ModelDirOption out;
 
         @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "random seed (default: 42)")
         long seed;
@@ -388,11 +387,11 @@ public final class Main implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            io.longnet.storage.AtomicOutput.requireAbsent(out, overwrite);
+            io.longnet.storage.AtomicOutput.requireAbsent(out.dir, overwrite);
             io.longnet.model.LongNetConfig c = io.longnet.model.LongNetConfig.read(config);
-            io.longnet.model.LongNetModel.initialize(c, seed).save(out);
+            io.longnet.model.LongNetModel.initialize(c, seed).save(out.dir);
             System.out.printf(java.util.Locale.ROOT, "wrote %s: %d layers, d_model %d, %d heads, vocab %d, %,d parameters"
-                    + " (seed %d; random weights)%n", out, c.layers(), c.dModel(), c.heads(), c.vocabSize(),
+                    + " (seed %d; random weights)%n", out.dir, c.layers(), c.dModel(), c.heads(), c.vocabSize(),
                     c.parameterCount(), seed);
             return 0;
         }
@@ -414,26 +413,33 @@ public final class Main implements Callable<Integer> {
                 description = "torchscale DecoderConfig fields as JSON (default: the args stored in the .pt checkpoint)")
         java.nio.file.Path config;
 
-        @Option(names = "--out", required = true, paramLabel = "DIR",
-                description = "model directory to create (local); must not exist unless --overwrite")
-        java.nio.file.Path out;
+        @CommandLine.Mixin
+        ModelDirOption out;
 
         @CommandLine.Mixin
         OverwriteOption replace;
 
         @Override
         public Integer call() throws Exception {
-            io.longnet.storage.AtomicOutput.requireAbsent(out, replace.overwrite);
+            io.longnet.storage.AtomicOutput.requireAbsent(out.dir, replace.overwrite);
             io.longnet.model.TorchscaleImport.Result model = io.longnet.model.TorchscaleImport.read(checkpoint, config);
-            io.longnet.storage.AtomicOutput.replaceDirectory(out,
+            io.longnet.storage.AtomicOutput.replaceDirectory(out.dir,
                     dir -> io.longnet.model.LongNetModel.save(dir, model.config(), model.weights()));
             io.longnet.model.LongNetConfig c = model.config();
             System.out.printf(java.util.Locale.ROOT, "wrote %s: %d layers, d_model %d, %d heads, vocab %d, branches %s,"
-                    + " xPos %s, %,d parameters (from %s; checked and dropped: %s)%n", out, c.layers(), c.dModel(),
+                    + " xPos %s, %,d parameters (from %s; checked and dropped: %s)%n", out.dir, c.layers(), c.dModel(),
                     c.heads(), c.vocabSize(), c.branchesSpec(), c.xpos() ? "on" : "off", c.parameterCount(),
                     checkpoint, model.dropped().isEmpty() ? "nothing" : String.join(", ", model.dropped()));
             return 0;
         }
+    }
+
+    /** {@code --out} of the commands that write a model directory (init-model, import). */
+    static final class ModelDirOption {
+
+        @Option(names = "--out", required = true, paramLabel = "DIR",
+                description = "model directory to create (local); must not exist unless --overwrite")
+        java.nio.file.Path dir;
     }
 
     /** {@code --master}, as every subcommand that starts Spark on the embedded default takes it. */
