@@ -87,10 +87,6 @@ public final class Xpos {
         return (2.0 * i + 0.4 * headDim) / (1.4 * headDim);
     }
 
-    /** False for {@link #identity}. */
-    public boolean rotates() {
-        return invFreq[0] != 0; // theta_0 = 1 whenever xPos rotates
-    }
 
     public int headDim() {
         return headDim;
