@@ -230,6 +230,16 @@ class ImportCommandTest {
     }
 
     @Test
+    void missingOrFolderCheckpointIsNamedBeforeAnyWork() throws IOException {
+        Path out = dir.resolve("bad-none");
+        Path none = dir.resolve("none.pt");
+        assertRefused(new String[] {"import", "--checkpoint", none.toString(), "--out", out.toString()}, out,
+                "longnet import: --checkpoint " + none + ": no such file or directory");
+        assertRefused(new String[] {"import", "--checkpoint", dir.toString(), "--out", out.toString()}, out,
+                "longnet import: --checkpoint " + dir + " is a folder, not a file");
+    }
+
+    @Test
     void existingOutputIsRefused() throws IOException {
         Ran again = run("import", "--checkpoint", fixture.file(TorchscaleFixture.CHECKPOINT).toString(),
                 "--out", fromCheckpoint.toString());
