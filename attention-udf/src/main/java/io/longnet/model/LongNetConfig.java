@@ -45,16 +45,19 @@ import java.util.function.Predicate;
  * @param headOffset     which rows each head takes in a dilated branch; default the paper's {@code h mod r}
  * @param attentionPattern dilated (default) or the strided baseline
  * @param stride         the strided pattern's {@code l} ({@code >= 1}); 0 for dilated attention
+ * @param xpos           xPos on queries and keys (default true); false for a model trained without positions in
+ *                       attention (torchscale's {@code xpos_rel_pos = False})
  */
 public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, int ffnDim,
                             List<Branch> branches, boolean causal, boolean subLn, int xposScaleBase,
                             double layerNormEps, HeadOffset headOffset, AttentionPattern attentionPattern,
-                            int stride) implements Serializable {
+                            int stride, boolean xpos) implements Serializable {
 
     public static final boolean DEFAULT_CAUSAL = true;
     public static final boolean DEFAULT_SUB_LN = true;
     public static final int DEFAULT_XPOS_SCALE_BASE = 512;
     public static final double DEFAULT_LAYER_NORM_EPS = 1e-5;
+    public static final boolean DEFAULT_XPOS = true;
 
     /**
      * JSON keys, in the order {@link #toJson} writes them. A dilated config has no {@code attention} and
@@ -118,6 +121,14 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
         }
     }
 
+    /** A config with xPos (the default), as every config was before the switch existed. */
+    public LongNetConfig(int vocabSize, int dModel, int heads, int layers, int ffnDim, List<Branch> branches,
+                         boolean causal, boolean subLn, int xposScaleBase, double layerNormEps, HeadOffset headOffset,
+                         AttentionPattern attentionPattern, int stride) {
+        this(vocabSize, dModel, heads, layers, ffnDim, branches, causal, subLn, xposScaleBase, layerNormEps,
+                headOffset, attentionPattern, stride, DEFAULT_XPOS);
+    }
+
     /** A dilated config (the model's own attention): {@code attentionPattern} dilated, {@code stride} 0. */
     public LongNetConfig(int vocabSize, int dModel, int heads, int layers, int ffnDim, List<Branch> branches,
                          boolean causal, boolean subLn, int xposScaleBase, double layerNormEps, HeadOffset headOffset) {
@@ -146,25 +157,31 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
      */
     public LongNetConfig withBranches(String list) {
         return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, Branch.parseList(list), causal, subLn,
-                xposScaleBase, layerNormEps, headOffset, AttentionPattern.DILATED, 0);
+                xposScaleBase, layerNormEps, headOffset, AttentionPattern.DILATED, 0, xpos);
     }
 
     /** The same model with the strided baseline's attention of stride {@code stride} in place of the branches. */
     public LongNetConfig withStride(int stride) {
         return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, List.of(), causal, subLn, xposScaleBase,
-                layerNormEps, HeadOffset.PAPER, AttentionPattern.STRIDED, stride);
+                layerNormEps, HeadOffset.PAPER, AttentionPattern.STRIDED, stride, xpos);
     }
 
     /** The same config with sub-LN switched on or off. */
     public LongNetConfig withSubLn(boolean on) {
         return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, branches, causal, on, xposScaleBase,
-                layerNormEps, headOffset, attentionPattern, stride);
+                layerNormEps, headOffset, attentionPattern, stride, xpos);
     }
 
     /** The same config with causal attention switched on or off. */
     public LongNetConfig withCausal(boolean on) {
         return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, branches, on, subLn, xposScaleBase,
-                layerNormEps, headOffset, attentionPattern, stride);
+                layerNormEps, headOffset, attentionPattern, stride, xpos);
+    }
+
+    /** The same config with xPos switched on or off. */
+    public LongNetConfig withXpos(boolean on) {
+        return new LongNetConfig(vocabSize, dModel, heads, layers, ffnDim, branches, causal, subLn, xposScaleBase,
+                layerNormEps, headOffset, attentionPattern, stride, on);
     }
 
     /** Width of one head, {@code d_model / heads}. */
@@ -306,7 +323,8 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
 
     /**
      * The config as pretty-printed JSON, every key of its pattern written (defaults too), in {@link #KEYS}
-     * order. A dilated config is written as before the strided mode existed (no {@code attention} key); a
+     * order, except {@code xpos}, written only when false (so that a config with xPos reads as before the switch
+     * existed). A dilated config is written as before the strided mode existed (no {@code attention} key); a
      * strided one has {@code "attention": "strided"} and {@code stride} in place of {@code branches} and
      * {@code head_offset}.
      */
@@ -316,19 +334,20 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
         // JSON number.
         return StrictJson.pretty(new Json(vocabSize, dModel, heads, layers, ffnDim,
                 dilated ? null : attentionPattern.jsonName(), dilated ? branchesSpec() : null,
-                dilated ? null : stride, causal, subLn, xposScaleBase, layerNormEps,
+                dilated ? null : stride, causal, subLn, xpos ? null : Boolean.FALSE, xposScaleBase, layerNormEps,
                 dilated ? headOffset.name().toLowerCase(Locale.ROOT) : null)) + "\n";
     }
 
     /** The JSON form of a config, in {@link #KEYS} order; the keys of the other pattern are left out (null). */
     @JsonPropertyOrder({"vocab_size", "d_model", "heads", "layers", "ffn_dim", "attention", "branches", "stride",
-            "causal", "sub_ln", "xpos_scale_base", "layer_norm_eps", "head_offset"})
+            "causal", "sub_ln", "xpos", "xpos_scale_base", "layer_norm_eps", "head_offset"})
     @JsonInclude(JsonInclude.Include.NON_NULL)
     private record Json(@JsonProperty("vocab_size") int vocabSize, @JsonProperty("d_model") int dModel,
                         @JsonProperty("heads") int heads, @JsonProperty("layers") int layers,
                         @JsonProperty("ffn_dim") int ffnDim, @JsonProperty("attention") String attention,
                         @JsonProperty("branches") String branches, @JsonProperty("stride") Integer stride,
                         @JsonProperty("causal") boolean causal, @JsonProperty("sub_ln") boolean subLn,
+                        @JsonProperty("xpos") Boolean xpos,
                         @JsonProperty("xpos_scale_base") int xposScaleBase,
                         @JsonProperty("layer_norm_eps") double layerNormEps,
                         @JsonProperty("head_offset") String headOffset) {
@@ -338,7 +357,7 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
      * Parses a config JSON object. Required keys: {@code vocab_size, d_model, heads, layers, ffn_dim}, and
      * {@code branches} (dilated; {@code "2048:1,4096:2"} or {@code [[2048, 1], [4096, 2]]}) or {@code stride}
      * (with {@code "attention": "strided"}); optional:
-     * {@code attention} (default {@code dilated}), {@code causal, sub_ln, xpos_scale_base, layer_norm_eps},
+     * {@code attention} (default {@code dilated}), {@code causal, sub_ln, xpos, xpos_scale_base, layer_norm_eps},
      * and {@code head_offset} (dilated only). Unknown keys are errors (a misspelt optional key would otherwise
      * be ignored silently), and so are the keys of the other pattern.
      *
@@ -347,15 +366,7 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
      *     type, or the values describe an impossible model
      */
     public static LongNetConfig fromJson(String json, String source) {
-        JsonNode map;
-        try {
-            map = StrictJson.parse(json);
-        } catch (IllegalArgumentException e) {
-            throw new ModelFormatException(source, "not valid JSON: " + e.getMessage(), e);
-        }
-        if (!map.isObject()) {
-            throw new ModelFormatException(source, "expected a JSON object, found " + StrictJson.typeName(map));
-        }
+        JsonNode map = jsonObject(json, source, "a JSON object");
         for (java.util.Iterator<String> keys = map.fieldNames(); keys.hasNext(); ) {
             String key = keys.next();
             if (!KEYS.contains(key)) {
@@ -393,12 +404,32 @@ public record LongNetConfig(int vocabSize, int dModel, int heads, int layers, in
                     number(source, map, "layer_norm_eps", DEFAULT_LAYER_NORM_EPS),
                     headOffset(source, string(source, map, "head_offset", "paper")),
                     pattern,
-                    dilated ? 0 : requiredInt(source, map, "stride"));
+                    dilated ? 0 : requiredInt(source, map, "stride"),
+                    bool(source, map, "xpos", DEFAULT_XPOS));
         } catch (ModelFormatException e) {
             throw e;
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(source, e.getMessage(), e);
         }
+    }
+
+    /**
+     * The JSON object {@code json} of a config file.
+     *
+     * @param expected what the object is, for the message, e.g. {@code "a JSON object"}
+     * @throws ModelFormatException naming {@code source} when the text is not JSON or not an object
+     */
+    static JsonNode jsonObject(String json, String source, String expected) {
+        JsonNode node;
+        try {
+            node = StrictJson.parse(json);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(source, "not valid JSON: " + e.getMessage(), e);
+        }
+        if (!node.isObject()) {
+            throw new ModelFormatException(source, "expected " + expected + ", found " + StrictJson.typeName(node));
+        }
+        return node;
     }
 
     /**

@@ -77,7 +77,7 @@ public final class LongNetModel {
             weights.validate(source, config.tensorShapes(), subLnHint(config, weights));
         }
         this.attention = config.attentionConfig();
-        this.xpos = new Xpos(config.headDim(), config.xposScaleBase(), xposWindow(config));
+        this.xpos = Xpos.of(config);
         this.embed = weights.data(TensorNames.EMBED_TOKENS);
         this.finalLnW = weights.data(TensorNames.FINAL_LN_WEIGHT);
         this.finalLnB = weights.data(TensorNames.FINAL_LN_BIAS);
@@ -184,7 +184,7 @@ public final class LongNetModel {
         return weights;
     }
 
-    /** The xPos of this model's head width and scale base. */
+    /** The xPos of this model's head width and scale base (the identity for a model without xPos). */
     public Xpos xpos() {
         return xpos;
     }

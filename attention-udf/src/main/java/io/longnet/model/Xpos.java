@@ -40,6 +40,27 @@ public final class Xpos {
 
     /** xPos centred per {@code window} positions (a multiple of every segment length attended over). */
     public Xpos(int headDim, int scaleBase, long window) {
+        this(headDim, scaleBase, window, true);
+    }
+
+    /**
+     * The positions of a model of shape {@code config}: xPos centred per {@link LongNetModel#xposWindow} window,
+     * or, for a config without xPos, the identity ({@link #identity}).
+     */
+    public static Xpos of(LongNetConfig config) {
+        return new Xpos(config.headDim(), config.xposScaleBase(), LongNetModel.xposWindow(config), config.xpos());
+    }
+
+    /**
+     * No positions: every factor 1 and every angle 0, so that tables (and a device's tables, built from
+     * {@link #parameters}) leave queries and keys exactly as they are. One code path for models with and
+     * without xPos.
+     */
+    public static Xpos identity(int headDim) {
+        return new Xpos(headDim, 1, Long.MAX_VALUE, false);
+    }
+
+    private Xpos(int headDim, int scaleBase, long window, boolean rotate) {
         if (headDim < 2 || headDim % 2 != 0) {
             throw new IllegalArgumentException("xPos needs an even head width >= 2 (got " + headDim + ")");
         }
@@ -55,11 +76,17 @@ public final class Xpos {
         this.scaleBase = scaleBase;
         this.logScale = new double[half];
         this.invFreq = new double[half];
-        for (int i = 0; i < half; i++) {
-            logScale[i] = Math.log((2.0 * i + 0.4 * headDim) / (1.4 * headDim));
+        for (int i = 0; rotate && i < half; i++) {
+            logScale[i] = Math.log(scale(i, headDim));
             invFreq[i] = 1.0 / Math.pow(10000.0, (double) i / half);
         }
     }
+
+    /** Pair {@code i}'s decay {@code (2i + 0.4 d) / (1.4 d)}: torchscale's {@code XPOS.scale} buffer. */
+    public static double scale(int i, int headDim) {
+        return (2.0 * i + 0.4 * headDim) / (1.4 * headDim);
+    }
+
 
     public int headDim() {
         return headDim;
@@ -81,6 +108,9 @@ public final class Xpos {
      * {@code 2 * 100 * scaleBase / log2(3.5)}, i.e. 56,656 positions for the default scale base 512.
      */
     public long maxLength() {
+        if (logScale[0] == 0) {
+            return Long.MAX_VALUE; // the identity: no factor ever leaves 1
+        }
         // The extreme factor is pair 0's at the first position: scale_0^(minPos / base), minPos = -ceil(N/2).
         double maxHalf = MAX_LOG2_FACTOR * Math.log(2) * scaleBase / -logScale[0];
         return 2 * (long) Math.floor(maxHalf);

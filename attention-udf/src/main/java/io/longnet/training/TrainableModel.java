@@ -119,7 +119,7 @@ public final class TrainableModel {
         this.layout = ParameterLayout.of(config);
         layout.checkLength("parameters", params);
         this.params = params;
-        this.xpos = new Xpos(config.headDim(), config.xposScaleBase(), LongNetModel.xposWindow(config));
+        this.xpos = Xpos.of(config);
         this.embedOff = layout.offset(TensorNames.EMBED_TOKENS);
         this.finalLnW = layout.offset(TensorNames.FINAL_LN_WEIGHT);
         this.finalLnB = layout.offset(TensorNames.FINAL_LN_BIAS);

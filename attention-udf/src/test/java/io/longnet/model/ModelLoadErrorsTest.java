@@ -104,7 +104,7 @@ class ModelLoadErrorsTest {
         assertEquals(configFile() + "missing key 'ffn_dim'",
                 badConfig(good.replace("  \"ffn_dim\": 32,\n", "")).getMessage());
         assertEquals(configFile() + "unknown key 'dmodel' (known keys: vocab_size, d_model, heads, layers, ffn_dim, "
-                + "attention, branches, stride, causal, sub_ln, xpos_scale_base, layer_norm_eps, head_offset)",
+                + "attention, branches, stride, causal, sub_ln, xpos, xpos_scale_base, layer_norm_eps, head_offset)",
                 badConfig(good.replace("\"d_model\"", "\"dmodel\"")).getMessage());
         assertEquals(configFile() + "'heads' must be a whole number, found a string",
                 badConfig(good.replace("\"heads\": 2", "\"heads\": \"2\"")).getMessage());

@@ -71,6 +71,13 @@ final class ReferenceDecoder {
             }
             hidden.add(x.clone());
         }
+        return new Result(hidden, logits(x, n));
+    }
+
+    /** Logits {@code [n][vocab]} of hidden states {@code x} (before the final LayerNorm): final LN, tied head. */
+    double[] logits(double[] x, int n) {
+        int dm = c.dModel();
+        float[] e = w.data("embed_tokens.weight");
         double[] feats = layerNorm(x, n, dm, "layer_norm");
         double[] logits = new double[n * c.vocabSize()];
         for (int p = 0; p < n; p++) {
@@ -82,7 +89,7 @@ final class ReferenceDecoder {
                 logits[p * c.vocabSize() + t] = s;
             }
         }
-        return new Result(hidden, logits);
+        return logits;
     }
 
     /** {@code y = x W^T + b} with W {@code [out, in]} as torch.nn.Linear. */

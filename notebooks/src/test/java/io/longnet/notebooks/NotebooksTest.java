@@ -123,6 +123,17 @@ class NotebooksTest {
         }
     }
 
+    /** The dilated-pattern note draws the attention probe: a paragraph calls it, and its result is charted. */
+    @Test
+    void dilatedPatternNoteDrawsTheAttentionProbe() throws IOException {
+        ZeppelinNote note = notes().stream().filter(n -> n.file().getFileName().toString().equals("dilated-pattern.zpln"))
+                .findFirst().orElseThrow();
+        assertTrue(note.paragraphs().stream().anyMatch(p -> p.code().contains("longnet_attention_probe(")),
+                "a paragraph calls longnet_attention_probe");
+        assertTrue(note.paragraphs().stream().filter(p -> p.kind() == ZeppelinNote.Kind.SQL)
+                .filter(p -> p.code().contains("FROM probes")).count() >= 2, "its weights and keys are drawn");
+    }
+
     @TestFactory
     Stream<DynamicTest> everyNoteRuns() throws IOException {
         return notes().stream().map(n -> DynamicTest.dynamicTest(n.file().getFileName().toString(), () -> run(n)));

@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "longnet", mixinStandardHelpOptions = true, version = "longnet-spark 0.1.0",
         description = "LongNet dilated attention on Apache Spark.",
-        subcommands = {Main.Tokenize.class, Main.Attend.class, Main.InitModel.class, Main.Score.class, Main.Encode.class,
+        subcommands = {Main.Tokenize.class, Main.Attend.class, Main.InitModel.class, Main.Import.class, Main.Score.class, Main.Encode.class,
                 Main.Train.class, Main.SynthCorpus.class, Main.Bench.class, Main.Clean.class})
 public final class Main implements Callable<Integer> {
 
@@ -463,9 +463,8 @@ public final class Main implements Callable<Integer> {
                 description = "model config JSON (see docs/MODEL.md), a local path")
         java.nio.file.Path config;
 
-        @Option(names = "--out", required = true, paramLabel = "DIR",
-                description = "model directory to create (local); must not exist unless --overwrite")
-        java.nio.file.Path out;
+        @CommandLine.Mixin
+        ModelDirOption out;
 
         @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "random seed (default: 42)")
         long seed;
@@ -475,14 +474,59 @@ public final class Main implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            io.longnet.storage.AtomicOutput.requireAbsent(out, overwrite);
+            io.longnet.storage.AtomicOutput.requireAbsent(out.dir, overwrite);
             io.longnet.model.LongNetConfig c = io.longnet.model.LongNetConfig.read(config);
-            io.longnet.model.LongNetModel.initialize(c, seed).save(out);
+            io.longnet.model.LongNetModel.initialize(c, seed).save(out.dir);
             System.out.printf(java.util.Locale.ROOT, "wrote %s: %d layers, d_model %d, %d heads, vocab %d, %,d parameters"
-                    + " (seed %d; random weights)%n", out, c.layers(), c.dModel(), c.heads(), c.vocabSize(),
+                    + " (seed %d; random weights)%n", out.dir, c.layers(), c.dModel(), c.heads(), c.vocabSize(),
                     c.parameterCount(), seed);
             return 0;
         }
+    }
+
+    @Command(name = "import", mixinStandardHelpOptions = true,
+            description = "Turns a torchscale LongNet decoder checkpoint (its state dict as .safetensors, or the .pt of"
+                    + " torch.save, fairseq-style {\"model\": ..., \"cfg\": ...} or a bare state dict) into a model"
+                    + " directory that score and encode read: names checked, the tied LM head and xPos buffers verified"
+                    + " and dropped, torchscale's head layout (head_offset contiguous_groups) set; a setting this model"
+                    + " does not compute (MoE, DeepNorm, relative position bias, multiway, ...) is refused by name.")
+    static final class Import implements Callable<Integer> {
+
+        @Option(names = "--checkpoint", required = true, paramLabel = "FILE",
+                description = "torchscale checkpoint: a .safetensors state dict or a torch.save .pt file (local)")
+        java.nio.file.Path checkpoint;
+
+        @Option(names = "--config", paramLabel = "JSON",
+                description = "torchscale DecoderConfig fields as JSON (default: the args stored in the .pt checkpoint)")
+        java.nio.file.Path config;
+
+        @CommandLine.Mixin
+        ModelDirOption out;
+
+        @CommandLine.Mixin
+        OverwriteOption replace;
+
+        @Override
+        public Integer call() throws Exception {
+            io.longnet.storage.AtomicOutput.requireAbsent(out.dir, replace.overwrite);
+            io.longnet.model.TorchscaleImport.Result model = io.longnet.model.TorchscaleImport.read(checkpoint, config);
+            io.longnet.storage.AtomicOutput.replaceDirectory(out.dir,
+                    dir -> io.longnet.model.LongNetModel.save(dir, model.config(), model.weights()));
+            io.longnet.model.LongNetConfig c = model.config();
+            System.out.printf(java.util.Locale.ROOT, "wrote %s: %d layers, d_model %d, %d heads, vocab %d, branches %s,"
+                    + " xPos %s, %,d parameters (from %s; checked and dropped: %s)%n", out.dir, c.layers(), c.dModel(),
+                    c.heads(), c.vocabSize(), c.branchesSpec(), c.xpos() ? "on" : "off", c.parameterCount(),
+                    checkpoint, model.dropped().isEmpty() ? "nothing" : String.join(", ", model.dropped()));
+            return 0;
+        }
+    }
+
+    /** {@code --out} of the commands that write a model directory (init-model, import). */
+    static final class ModelDirOption {
+
+        @Option(names = "--out", required = true, paramLabel = "DIR",
+                description = "model directory to create (local); must not exist unless --overwrite")
+        java.nio.file.Path dir;
     }
 
     /** {@code --master}, as every subcommand that starts Spark on the embedded default takes it. */

@@ -38,7 +38,7 @@ import picocli.CommandLine.Model.OptionSpec;
 /**
  * What the CLI checks of a command line before Spark starts (which takes seconds, and on a bad master URL
  * or an unreachable master ends in pages of log): the master URL, that the inputs named by {@code --qkv},
- * {@code --tokens}, {@code --model}, {@code --config} and {@code --init} exist, the output's location,
+ * {@code --tokens}, {@code --model}, {@code --config}, {@code --init} and {@code --checkpoint} exist, the output's location,
  * the partition length against the branches that will use it, and the driver's heap. Options are found by
  * name, so every command that has one gets its check. A failed check is an {@link IllegalArgumentException}
  * (bad input: one line, exit code 2). Last, the output is claimed for this run, and the hidden temporary
@@ -86,7 +86,7 @@ final class Preflight {
         boolean overwrite = flag(spec, "--overwrite");
         // train says itself what to do about an existing output (--resume or --overwrite).
         boolean mayExist = overwrite || spec.findOption("--resume") != null;
-        for (String option : List.of("--qkv", "--tokens", "--config", "--init", "--model")) {
+        for (String option : List.of("--qkv", "--tokens", "--config", "--init", "--model", "--checkpoint")) {
             String in = value(spec, option);
             if (in != null && !(option.equals("--tokens") && tokensAreLengths(spec))) {
                 input(option, in, conf);
@@ -220,7 +220,7 @@ final class Preflight {
     // ---- inputs and the output ------------------------------------------------------------------------------
 
     /** Options naming a file, and options naming a folder; {@code --qkv} may be either. */
-    private static final Set<String> FILES = Set.of("--config");
+    private static final Set<String> FILES = Set.of("--config", "--checkpoint");
     private static final Set<String> FOLDERS = Set.of("--model", "--init", "--tokens");
 
     /** Refuses an input path that does not exist, or is a folder where a file is wanted or the other way. */

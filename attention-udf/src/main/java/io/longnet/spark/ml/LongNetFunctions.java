@@ -1,13 +1,20 @@
 package io.longnet.spark.ml;
 
+import io.longnet.attention.AttentionProbe;
 import io.longnet.attention.Branch;
 import io.longnet.attention.DilatedAttentionConfig;
 import io.longnet.attention.HeadOffset;
+import java.util.ArrayList;
 import java.util.List;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF2;
 import org.apache.spark.sql.api.java.UDF5;
+import org.apache.spark.sql.api.java.UDF8;
+import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 
 /**
  * SQL functions for exploring the dilated pattern at exploration size (see docs/SQL.md):
@@ -16,10 +23,26 @@ import org.apache.spark.sql.types.DataTypes;
  *       {@code (w, r)} for head {@code h} of a sequence of {@code n} positions, non-causal, with the
  *       paper's head offset {@code h mod r}; empty when head {@code h} does not select {@code p};</li>
  *   <li>{@code longnet_dependency(n, branches)}: the fewest attention hops that carry information from
- *       position 0 to position {@code n - 1} (see {@link #dependency}).</li>
+ *       position 0 to position {@code n - 1} (see {@link #dependency});</li>
+ *   <li>{@code longnet_attention_probe(q, k, heads, branches, causal, query, head, top_k)}: what one query
+ *       attends to, each branch's mixing weight and the most probable keys ({@link AttentionProbe}).</li>
  * </ul>
  */
 public final class LongNetFunctions {
+
+    private static final String PATTERN = "longnet_pattern";
+    private static final String PROBE = "longnet_attention_probe";
+
+    /** The result of {@code longnet_attention_probe}: the branches' weights, then the top keys. */
+    public static final DataType PROBE_TYPE = new StructType()
+            .add("branches", DataTypes.createArrayType(new StructType()
+                    .add("branch", DataTypes.StringType, false)
+                    .add("selects", DataTypes.BooleanType, false)
+                    .add("weight", DataTypes.DoubleType, false)
+                    .add("keys", DataTypes.IntegerType, false), false), false)
+            .add("keys", DataTypes.createArrayType(new StructType()
+                    .add("position", DataTypes.LongType, false)
+                    .add("probability", DataTypes.DoubleType, false), false), false);
 
     /** Largest {@code n} {@code longnet_dependency} accepts: it walks every position once. */
     public static final long MAX_DEPENDENCY_LENGTH = 1L << 24;
@@ -29,25 +52,100 @@ public final class LongNetFunctions {
 
     /** Registers the functions in {@code spark}'s session. */
     public static void register(SparkSession spark) {
-        spark.udf().register("longnet_pattern",
+        spark.udf().register(PATTERN,
                 (UDF5<Number, Number, Number, Number, Number, long[]>) (w, r, h, n, p) ->
                         w == null || r == null || h == null || n == null || p == null ? null
-                                : pattern(toInt("w", w), toInt("r", r), toInt("h", h), n.longValue(), p.longValue()),
+                                : pattern(toInt(PATTERN, "w", w), toInt(PATTERN, "r", r), toInt(PATTERN, "h", h),
+                                        n.longValue(), p.longValue()),
                 DataTypes.createArrayType(DataTypes.LongType, false));
         spark.udf().register("longnet_dependency",
                 (UDF2<Number, String, Long>) (n, branches) ->
                         n == null || branches == null ? null : nullIfUnreachable(dependency(n.longValue(), branches)),
                 DataTypes.LongType);
+        spark.udf().register(PROBE,
+                (UDF8<scala.collection.Seq<scala.collection.Seq<Number>>, scala.collection.Seq<scala.collection.Seq<Number>>,
+                        Number, String, Boolean, Number, Number, Number, Row>) (q, k, heads, branches, causal, query, head,
+                        topK) -> q == null || k == null || heads == null || branches == null || causal == null
+                        || query == null || head == null || topK == null ? null
+                        : probeRow(rows("q", q), rows("k", k), toInt(PROBE, "heads", heads), branches, causal,
+                                query.longValue(), toInt(PROBE, "head", head), toInt(PROBE, "top_k", topK)),
+                PROBE_TYPE);
+    }
+
+    /**
+     * {@code longnet_attention_probe} on Java arrays: {@code q} and {@code k} one row of {@code heads × d}
+     * values per position, as the attention kernel receives them.
+     */
+    public static Row probeRow(float[][] q, float[][] k, int heads, String branches, boolean causal, long query,
+                               int head, int topK) {
+        int n = q.length;
+        if (n == 0 || k.length != n) {
+            throw new IllegalArgumentException(PROBE + ": q and k need one row per position, as many"
+                    + " of each (got " + n + " and " + k.length + ")");
+        }
+        int width = q[0].length;
+        if (heads < 1 || width % heads != 0 || width == 0) {
+            throw new IllegalArgumentException(PROBE + ": a row of " + width + " values is not heads x d"
+                    + " for heads " + heads);
+        }
+        AttentionProbe.Probe probe;
+        try {
+            DilatedAttentionConfig config = DilatedAttentionConfig.of(Branch.parseList(branches), heads, width / heads,
+                    causal);
+            probe = new AttentionProbe(config).probe(flat("q", q, width), flat("k", k, width), n, query, head, topK);
+        } catch (IllegalArgumentException e) {
+            throw e.getMessage().startsWith(PROBE) ? e : new IllegalArgumentException(PROBE + ": " + e.getMessage(), e);
+        }
+        List<Row> weights = new ArrayList<>();
+        for (AttentionProbe.BranchWeight b : probe.branches()) {
+            weights.add(RowFactory.create(b.branch().toString(), b.selects(), b.weight(), b.keys()));
+        }
+        List<Row> keys = new ArrayList<>();
+        for (AttentionProbe.KeyWeight kw : probe.keys()) {
+            keys.add(RowFactory.create(kw.position(), kw.probability()));
+        }
+        return RowFactory.create(weights, keys);
+    }
+
+    private static float[][] rows(String name, scala.collection.Seq<scala.collection.Seq<Number>> rows) {
+        float[][] out = new float[rows.size()][];
+        for (int p = 0; p < out.length; p++) {
+            scala.collection.Seq<Number> row = rows.apply(p);
+            if (row == null) {
+                throw new IllegalArgumentException(PROBE + ": " + name + " row " + p + " is NULL");
+            }
+            out[p] = new float[row.size()];
+            for (int i = 0; i < out[p].length; i++) {
+                Number v = row.apply(i);
+                if (v == null) {
+                    throw new IllegalArgumentException(PROBE + ": " + name + "[" + p + "][" + i + "] is NULL");
+                }
+                out[p][i] = v.floatValue();
+            }
+        }
+        return out;
+    }
+
+    private static float[] flat(String name, float[][] rows, int width) {
+        float[] out = new float[rows.length * width];
+        for (int p = 0; p < rows.length; p++) {
+            if (rows[p].length != width) {
+                throw new IllegalArgumentException(PROBE + ": " + name + " row " + p + " has "
+                        + rows[p].length + " values, row 0 of q has " + width);
+            }
+            System.arraycopy(rows[p], 0, out, p * width, width);
+        }
+        return out;
     }
 
     /**
      * Java UDFs receive their arguments as SQL typed them (an {@code INT} literal arrives as Integer, a
      * {@code BIGINT} column as Long), so the functions accept any integral number and check its range.
      */
-    private static int toInt(String name, Number value) {
+    private static int toInt(String function, String name, Number value) {
         long v = value.longValue();
         if (v != value.doubleValue() || v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("longnet_pattern: " + name + " must be a whole number in int range"
+            throw new IllegalArgumentException(function + ": " + name + " must be a whole number in int range"
                     + " (got " + value + ")");
         }
         return (int) v;

@@ -167,6 +167,46 @@ class LongNetFunctionsTest {
         assertTrue(tooLong.contains("exploration-sized"), tooLong);
     }
 
+    /**
+     * {@code longnet_attention_probe} in SQL gives the engine's probe ({@link io.longnet.attention.AttentionProbe},
+     * tested against a dense brute force there) of the same rows: weights, key positions and probabilities.
+     */
+    @Test
+    void attentionProbeInSqlEqualsTheEngine() {
+        String rows = "transform(sequence(0, 39), p -> transform(sequence(0, 15), i -> CAST(sin(p * 1.7 + i * %s) AS FLOAT)))";
+        Row row = sql("SELECT q, k, longnet_attention_probe(q, k, 2, '8:1,16:2,32:4', true, 37, 1, 4) FROM (SELECT "
+                + rows.formatted("0.3") + " AS q, " + rows.formatted("0.7") + " AS k)");
+        float[][] q = floats(row.getList(0));
+        float[][] k = floats(row.getList(1));
+        Row want = LongNetFunctions.probeRow(q, k, 2, "8:1,16:2,32:4", true, 37, 1, 4);
+        Row got = row.getStruct(2);
+        // probeRow holds Java lists (what the UDF hands Spark); Spark gives them back as its own.
+        assertEquals(want.get(0).toString(), got.getList(0).toString());
+        assertEquals(want.get(1).toString(), got.getList(1).toString());
+        assertEquals(4, got.getList(1).size());
+        double sum = 0;
+        for (Object b : got.getList(0)) {
+            sum += ((Row) b).getDouble(2);
+        }
+        assertEquals(1, sum, 1e-12, "the branches' weights sum to 1");
+        assertTrue(assertThrows(Exception.class, () -> sql("SELECT longnet_attention_probe(" + rows.formatted("0.3")
+                + ", " + rows.formatted("0.7") + ", 2, '8:1', true, 40, 0, 4)")).getMessage()
+                .contains("longnet_attention_probe: query position 40 is not in [0, 40)"));
+    }
+
+    private static float[][] floats(List<Object> rows) {
+        float[][] out = new float[rows.size()][];
+        for (int p = 0; p < out.length; p++) {
+            List<?> row = rows.get(p) instanceof List<?> l ? l
+                    : scala.jdk.javaapi.CollectionConverters.asJava((scala.collection.Seq<?>) rows.get(p));
+            out[p] = new float[row.size()];
+            for (int i = 0; i < out[p].length; i++) {
+                out[p][i] = (Float) row.get(i);
+            }
+        }
+        return out;
+    }
+
     /** Every ```sql block of docs/SQL.md followed by a "Result: `...`" line returns that result. */
     @Test
     void docsExamplesHold() throws Exception {
