@@ -21,6 +21,7 @@ cp "$m2/org/jcuda/jcuda/12.6.0/jcuda-12.6.0.jar" \
    "$m2/org/bytedeco/cuda/13.1-9.19-1.5.13/cuda-13.1-9.19-1.5.13.jar" \
    "$m2/org/bytedeco/cuda/13.1-9.19-1.5.13/cuda-13.1-9.19-1.5.13-linux-x86_64.jar" \
    "$m2/org/slf4j/slf4j-api/2.0.17/slf4j-api-2.0.17.jar" "$m2/info/picocli/picocli/4.7.7/picocli-4.7.7.jar" \
+   "$m2/dev/ludovic/netlib/blas/3.0.4/blas-3.0.4.jar" \
    "$m2/com/fasterxml/jackson/core/jackson-databind/2.20.0/jackson-databind-2.20.0.jar" \
    "$m2/com/fasterxml/jackson/core/jackson-core/2.20.0/jackson-core-2.20.0.jar" \
    "$m2/com/fasterxml/jackson/core/jackson-annotations/2.20/jackson-annotations-2.20.jar" "$kit/lib/"
