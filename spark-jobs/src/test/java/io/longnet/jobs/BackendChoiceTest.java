@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.longnet.attention.Backend;
 import io.longnet.attention.Branch;
+import io.longnet.attention.CpuAttentionKernel;
 import io.longnet.datasets.SyntheticQkv;
 import io.longnet.gpu.CudaDevices;
 import io.longnet.spark.SparkSessionExtension;
@@ -46,7 +47,8 @@ class BackendChoiceTest {
 
     @Test
     void autoFallsBackToTheCpuAndReportsIt() throws Exception {
-        assertEquals("cpu", attend(Backend.AUTO, dir.resolve("o.safetensors").toUri().toString()).backends());
+        String ran = attend(Backend.AUTO, dir.resolve("o.safetensors").toUri().toString()).backends();
+        assertEquals("cpu (tiles: " + CpuAttentionKernel.tiles() + ")", ran);
     }
 
     @Test
