@@ -1,0 +1,111 @@
+package io.longnet.model.bench;
+
+import io.longnet.attention.VectorApi;
+import io.longnet.model.NetlibBlas;
+import io.longnet.model.VectorGemm;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/**
+ * One linear layer's product, {@code y[rows][out] = x[rows][in] w[out][in]^T}, on one thread, by netlib's
+ * BLAS (whichever it loaded) and by {@link VectorGemm}, in one run, float32 and float64: the measurement
+ * behind the model's and the trainer's choice of product (docs/ARCHITECTURE.md §6). Prints GFLOP/s, the best
+ * of {@code reps} calls, and the largest difference between the two results.
+ *
+ * <pre>java --add-modules=jdk.incubator.vector -cp attention-udf/target/attention-udf-0.1.0-SNAPSHOT.jar \
+ *     io.longnet.model.bench.GemmBench [rows in out]... </pre>
+ */
+public final class GemmBench {
+
+    private static final boolean NETLIB = !"vector".equals(System.getProperty("gemm"));
+    private static final boolean OURS = !"netlib".equals(System.getProperty("gemm"));
+
+    private GemmBench() {
+    }
+
+    public static void main(String[] args) {
+        if (!VectorApi.available()) {
+            System.err.println("GemmBench needs the Vector API: run java with " + VectorApi.JVM_OPTION);
+            System.exit(2);
+        }
+        int[] shapes = args.length == 0 ? new int[] {4096, 256, 1024, 4096, 1024, 256, 4096, 256, 256, 2048, 256, 1024}
+                : java.util.Arrays.stream(args).mapToInt(Integer::parseInt).toArray();
+        System.out.println("netlib: " + NetlibBlas.library().getClass().getSimpleName() + "; vector: " + VectorApi.describe());
+        System.out.println("| type | rows x in x out | netlib GFLOP/s | VectorGemm GFLOP/s | max abs difference |");
+        for (int s = 0; s + 2 < shapes.length; s += 3) {
+            run(shapes[s], shapes[s + 1], shapes[s + 2]);
+        }
+    }
+
+    private static void run(int rows, int in, int out) {
+        SplittableRandom random = new SplittableRandom(1);
+        float[] x = new float[rows * in];
+        float[] w = new float[out * in];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (random.nextDouble() - 0.5);
+        }
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) (random.nextDouble() - 0.5);
+        }
+        double flops = 2.0 * rows * in * out;
+        int reps = (int) Math.max(3, Math.min(40, 2e10 / flops));
+        float[] y1 = new float[rows * out];
+        float[] y2 = new float[rows * out];
+        long best1 = Long.MAX_VALUE;
+        long best2 = Long.MAX_VALUE;
+        for (int r = 0; r < reps; r++) {
+            long t0 = System.nanoTime();
+            if (NETLIB) {
+                NetlibBlas.library().sgemm("T", "N", out, rows, in, 1f, w, 0, in, x, 0, in, 0f, y1, 0, out);
+            }
+            long t1 = System.nanoTime();
+            java.util.Arrays.fill(y2, 0f);
+            long t2 = System.nanoTime();
+            if (OURS) {
+                VectorGemm.mulAdd(x, 0, in, 1, rows, in, w, 0, 1, in, out, y2, 0, out);
+            }
+            long t3 = System.nanoTime();
+            best1 = Math.min(best1, t1 - t0);
+            best2 = Math.min(best2, t3 - t2);
+        }
+        double diff = 0;
+        for (int i = 0; i < y1.length; i++) {
+            diff = Math.max(diff, Math.abs(y1[i] - y2[i]));
+        }
+        System.out.printf(Locale.ROOT, "| float32 | %d x %d x %d | %.1f | %.1f | %.2g |%n", rows, in, out,
+                flops / best1, flops / best2, diff);
+        double[] xd = new double[x.length];
+        double[] wd = new double[w.length];
+        for (int i = 0; i < x.length; i++) {
+            xd[i] = x[i];
+        }
+        for (int i = 0; i < w.length; i++) {
+            wd[i] = w[i];
+        }
+        double[] z1 = new double[rows * out];
+        double[] z2 = new double[rows * out];
+        best1 = Long.MAX_VALUE;
+        best2 = Long.MAX_VALUE;
+        for (int r = 0; r < reps; r++) {
+            long t0 = System.nanoTime();
+            if (NETLIB) {
+                NetlibBlas.library().dgemm("T", "N", out, rows, in, 1.0, wd, 0, in, xd, 0, in, 0.0, z1, 0, out);
+            }
+            long t1 = System.nanoTime();
+            java.util.Arrays.fill(z2, 0.0);
+            long t2 = System.nanoTime();
+            if (OURS) {
+                VectorGemm.mulAdd(xd, 0, in, 1, rows, in, wd, 0, 1, in, out, z2, 0, out);
+            }
+            long t3 = System.nanoTime();
+            best1 = Math.min(best1, t1 - t0);
+            best2 = Math.min(best2, t3 - t2);
+        }
+        diff = 0;
+        for (int i = 0; i < z1.length; i++) {
+            diff = Math.max(diff, Math.abs(z1[i] - z2[i]));
+        }
+        System.out.printf(Locale.ROOT, "| float64 | %d x %d x %d | %.1f | %.1f | %.2g |%n", rows, in, out,
+                flops / best1, flops / best2, diff);
+    }
+}
