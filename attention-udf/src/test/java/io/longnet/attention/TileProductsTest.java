@@ -1,11 +1,16 @@
 package io.longnet.attention;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
-/** The tile GEMM of the float64 attention against plain triple loops, with and without its bounds. */
+/**
+ * The tile GEMM of the float64 attention against plain triple loops, with and without its bounds; its
+ * Vector API code against the scalar twin, bit for bit.
+ */
 class TileProductsTest {
 
     private static double[][] random(SplittableRandom r, int rows, int cols) {
@@ -68,6 +73,43 @@ class TileProductsTest {
                             assertEquals(expected[i][j], c[i][j], 1e-13 * Math.max(1, Math.abs(expected[i][j])),
                                     what + " at " + i + "," + j);
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void vectorCodeEqualsTheLoopsBitForBit() {
+        assumeTrue(VectorApi.available(), "the Vector API is not available: " + VectorApi.describe());
+        long seed = 82;
+        System.out.println("TileProducts vector twin, seed " + seed);
+        SplittableRandom r = new SplittableRandom(seed);
+        int[][] shapes = {{1, 1, 1}, {4, 5, 8}, {5, 7, 9}, {64, 32, 64}, {13, 64, 32}, {7, 3, 66}, {8, 9, 13}};
+        for (int[] shape : shapes) {
+            int rows = shape[0];
+            int depth = shape[1];
+            int m = shape[2];
+            for (boolean transposed : new boolean[] {false, true}) {
+                for (int bounds = 0; bounds < 3; bounds++) {
+                    double[][] a = transposed ? random(r, depth, rows) : random(r, rows, depth);
+                    double[][] b = random(r, depth, m);
+                    double[][] c = random(r, rows, m);
+                    int[] from = new int[rows];
+                    for (int i = 0; i < rows; i++) {
+                        from[i] = Math.min(bounds == 1 ? m : depth, i * 2 / 3);
+                    }
+                    double[][] loops = new double[rows][];
+                    for (int i = 0; i < rows; i++) {
+                        loops[i] = c[i].clone();
+                    }
+                    TileProducts.mulAddLoops(a, transposed, b, loops, rows, depth, m, bounds == 1 ? from : null,
+                            bounds == 2 ? from : null);
+                    VectorTileProducts.mulAdd(a, transposed, b, c, rows, depth, m, bounds == 1 ? from : null,
+                            bounds == 2 ? from : null);
+                    for (int i = 0; i < rows; i++) {
+                        assertArrayEquals(loops[i], c[i], rows + "x" + depth + "x" + m + (transposed ? " transposed" : "")
+                                + " bounds " + bounds + ", row " + i);
                     }
                 }
             }
