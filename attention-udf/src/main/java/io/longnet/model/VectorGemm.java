@@ -48,32 +48,53 @@ public final class VectorGemm {
         int panels = (m + nr - 1) / nr;
         int kc = Math.min(DEPTH_BLOCK, depth);
         float[] packed = new float[panels * kc * nr];
+        float[] packedA = new float[ROW_BLOCK * kc];
         float[] edge = new float[MR * nr];
         for (int k0 = 0; k0 < depth; k0 += kc) {
             int kb = Math.min(kc, depth - k0);
             packFloats(b, bOff + k0 * bK, bK, bJ, kb, m, nr, panels, packed);
             for (int i0 = 0; i0 < rows; i0 += ROW_BLOCK) {
                 int i1 = Math.min(rows, i0 + ROW_BLOCK);
+                packRows(a, aOff + i0 * aRow + k0 * aCol, aRow, aCol, i1 - i0, kb, packedA);
                 for (int p = 0; p < panels; p++) {
                     int j = p * nr;
                     int width = Math.min(nr, m - j);
                     int panel = p * kb * nr;
-                    int aAt = aOff + k0 * aCol;
-                    int i = i0;
-                    for (; i + MR <= i1; i += MR) {
-                        if (width == nr) {
-                            floatKernel(a, aAt + i * aRow, aRow, aCol, packed, panel, kb, c, cOff + i * cRow + j, cRow);
+                    for (int i = i0; i < i1; i += MR) {
+                        int pa = (i - i0) * kb;
+                        int count = Math.min(MR, i1 - i);
+                        if (width == nr && count == MR) {
+                            floatKernel(packedA, pa, packed, panel, kb, c, cOff + i * cRow + j, cRow);
                         } else {
-                            copyFloats(c, cOff + i * cRow + j, cRow, edge, MR, width, nr, true);
-                            floatKernel(a, aAt + i * aRow, aRow, aCol, packed, panel, kb, edge, 0, nr);
-                            copyFloats(c, cOff + i * cRow + j, cRow, edge, MR, width, nr, false);
+                            java.util.Arrays.fill(edge, 0f);
+                            copyFloats(c, cOff + i * cRow + j, cRow, edge, count, width, nr, true);
+                            floatKernel(packedA, pa, packed, panel, kb, edge, 0, nr);
+                            copyFloats(c, cOff + i * cRow + j, cRow, edge, count, width, nr, false);
                         }
                     }
-                    for (; i < i1; i++) {
-                        copyFloats(c, cOff + i * cRow + j, cRow, edge, 1, width, nr, true);
-                        floatRow(a, aAt + i * aRow, aCol, packed, panel, kb, edge);
-                        copyFloats(c, cOff + i * cRow + j, cRow, edge, 1, width, nr, false);
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code packedA[g][k][r] = A(6g + r, k)} for the {@code count} rows of a block (from {@code at}), zero for
+     * the rows that fill its last group of six: the micro-kernel then reads its six values per step in a row.
+     */
+    private static void packRows(float[] a, int at, int aRow, int aCol, int count, int kb, float[] packedA) {
+        for (int g = 0; g * MR < count; g++) {
+            int base = g * MR * kb;
+            for (int r = 0; r < MR; r++) {
+                int i = g * MR + r;
+                if (i >= count) {
+                    for (int k = 0; k < kb; k++) {
+                        packedA[base + k * MR + r] = 0f;
                     }
+                    continue;
+                }
+                int from = at + i * aRow;
+                for (int k = 0; k < kb; k++) {
+                    packedA[base + k * MR + r] = a[from + k * aCol];
                 }
             }
         }
@@ -112,8 +133,8 @@ public final class VectorGemm {
     }
 
     /** Six rows of C (from {@code cAt}) by one panel: the micro-kernel described on the class. */
-    private static void floatKernel(float[] a, int aAt, int aRow, int aCol, float[] packed, int panel, int kb,
-                                    float[] c, int cAt, int cRow) {
+    private static void floatKernel(float[] a, int aAt, float[] packed, int panel, int kb, float[] c, int cAt,
+                                    int cRow) {
         int c1 = cAt + cRow;
         int c2 = c1 + cRow;
         int c3 = c2 + cRow;
@@ -140,22 +161,22 @@ public final class VectorGemm {
             FloatVector x = FloatVector.broadcast(FLOATS, a[a0]);
             s00 = b0.fma(x, s00);
             s01 = b1.fma(x, s01);
-            x = FloatVector.broadcast(FLOATS, a[a0 + aRow]);
+            x = FloatVector.broadcast(FLOATS, a[a0 + 1]);
             s10 = b0.fma(x, s10);
             s11 = b1.fma(x, s11);
-            x = FloatVector.broadcast(FLOATS, a[a0 + 2 * aRow]);
+            x = FloatVector.broadcast(FLOATS, a[a0 + 2]);
             s20 = b0.fma(x, s20);
             s21 = b1.fma(x, s21);
-            x = FloatVector.broadcast(FLOATS, a[a0 + 3 * aRow]);
+            x = FloatVector.broadcast(FLOATS, a[a0 + 3]);
             s30 = b0.fma(x, s30);
             s31 = b1.fma(x, s31);
-            x = FloatVector.broadcast(FLOATS, a[a0 + 4 * aRow]);
+            x = FloatVector.broadcast(FLOATS, a[a0 + 4]);
             s40 = b0.fma(x, s40);
             s41 = b1.fma(x, s41);
-            x = FloatVector.broadcast(FLOATS, a[a0 + 5 * aRow]);
+            x = FloatVector.broadcast(FLOATS, a[a0 + 5]);
             s50 = b0.fma(x, s50);
             s51 = b1.fma(x, s51);
-            a0 += aCol;
+            a0 += MR;
         }
         s00.intoArray(c, cAt);
         s01.intoArray(c, cAt + FL);
@@ -171,21 +192,6 @@ public final class VectorGemm {
         s51.intoArray(c, c5 + FL);
     }
 
-    /** One row of C (in {@code edge}) by one panel: the rows left over after blocks of six. */
-    private static void floatRow(float[] a, int aAt, int aCol, float[] packed, int panel, int kb, float[] edge) {
-        FloatVector s0 = FloatVector.fromArray(FLOATS, edge, 0);
-        FloatVector s1 = FloatVector.fromArray(FLOATS, edge, FL);
-        int pb = panel;
-        for (int k = 0; k < kb; k++) {
-            FloatVector x = FloatVector.broadcast(FLOATS, a[aAt + k * aCol]);
-            s0 = FloatVector.fromArray(FLOATS, packed, pb).fma(x, s0);
-            s1 = FloatVector.fromArray(FLOATS, packed, pb + FL).fma(x, s1);
-            pb += 2 * FL;
-        }
-        s0.intoArray(edge, 0);
-        s1.intoArray(edge, FL);
-    }
-
     /** The float64 product described on the class. */
     public static void mulAdd(double[] a, int aOff, int aRow, int aCol, int rows, int depth, double[] b, int bOff,
                               int bK, int bJ, int m, double[] c, int cOff, int cRow) {
@@ -197,32 +203,50 @@ public final class VectorGemm {
         // Doubles are twice the size: half the depth keeps a panel the same number of bytes.
         int kc = Math.min(DEPTH_BLOCK / 2, depth);
         double[] packed = new double[panels * kc * nr];
+        double[] packedA = new double[ROW_BLOCK * kc];
         double[] edge = new double[MR * nr];
         for (int k0 = 0; k0 < depth; k0 += kc) {
             int kb = Math.min(kc, depth - k0);
             packDoubles(b, bOff + k0 * bK, bK, bJ, kb, m, nr, panels, packed);
             for (int i0 = 0; i0 < rows; i0 += ROW_BLOCK) {
                 int i1 = Math.min(rows, i0 + ROW_BLOCK);
+                packRows(a, aOff + i0 * aRow + k0 * aCol, aRow, aCol, i1 - i0, kb, packedA);
                 for (int p = 0; p < panels; p++) {
                     int j = p * nr;
                     int width = Math.min(nr, m - j);
                     int panel = p * kb * nr;
-                    int aAt = aOff + k0 * aCol;
-                    int i = i0;
-                    for (; i + MR <= i1; i += MR) {
-                        if (width == nr) {
-                            doubleKernel(a, aAt + i * aRow, aRow, aCol, packed, panel, kb, c, cOff + i * cRow + j, cRow);
+                    for (int i = i0; i < i1; i += MR) {
+                        int pa = (i - i0) * kb;
+                        int count = Math.min(MR, i1 - i);
+                        if (width == nr && count == MR) {
+                            doubleKernel(packedA, pa, packed, panel, kb, c, cOff + i * cRow + j, cRow);
                         } else {
-                            copyDoubles(c, cOff + i * cRow + j, cRow, edge, MR, width, nr, true);
-                            doubleKernel(a, aAt + i * aRow, aRow, aCol, packed, panel, kb, edge, 0, nr);
-                            copyDoubles(c, cOff + i * cRow + j, cRow, edge, MR, width, nr, false);
+                            java.util.Arrays.fill(edge, 0.0);
+                            copyDoubles(c, cOff + i * cRow + j, cRow, edge, count, width, nr, true);
+                            doubleKernel(packedA, pa, packed, panel, kb, edge, 0, nr);
+                            copyDoubles(c, cOff + i * cRow + j, cRow, edge, count, width, nr, false);
                         }
                     }
-                    for (; i < i1; i++) {
-                        copyDoubles(c, cOff + i * cRow + j, cRow, edge, 1, width, nr, true);
-                        doubleRow(a, aAt + i * aRow, aCol, packed, panel, kb, edge);
-                        copyDoubles(c, cOff + i * cRow + j, cRow, edge, 1, width, nr, false);
+                }
+            }
+        }
+    }
+
+    /** The float64 {@link #packRows(float[], int, int, int, int, int, float[])}. */
+    private static void packRows(double[] a, int at, int aRow, int aCol, int count, int kb, double[] packedA) {
+        for (int g = 0; g * MR < count; g++) {
+            int base = g * MR * kb;
+            for (int r = 0; r < MR; r++) {
+                int i = g * MR + r;
+                if (i >= count) {
+                    for (int k = 0; k < kb; k++) {
+                        packedA[base + k * MR + r] = 0.0;
                     }
+                    continue;
+                }
+                int from = at + i * aRow;
+                for (int k = 0; k < kb; k++) {
+                    packedA[base + k * MR + r] = a[from + k * aCol];
                 }
             }
         }
@@ -259,8 +283,8 @@ public final class VectorGemm {
         }
     }
 
-    private static void doubleKernel(double[] a, int aAt, int aRow, int aCol, double[] packed, int panel, int kb,
-                                     double[] c, int cAt, int cRow) {
+    private static void doubleKernel(double[] a, int aAt, double[] packed, int panel, int kb, double[] c, int cAt,
+                                     int cRow) {
         int c1 = cAt + cRow;
         int c2 = c1 + cRow;
         int c3 = c2 + cRow;
@@ -287,22 +311,22 @@ public final class VectorGemm {
             DoubleVector x = DoubleVector.broadcast(DOUBLES, a[a0]);
             s00 = b0.fma(x, s00);
             s01 = b1.fma(x, s01);
-            x = DoubleVector.broadcast(DOUBLES, a[a0 + aRow]);
+            x = DoubleVector.broadcast(DOUBLES, a[a0 + 1]);
             s10 = b0.fma(x, s10);
             s11 = b1.fma(x, s11);
-            x = DoubleVector.broadcast(DOUBLES, a[a0 + 2 * aRow]);
+            x = DoubleVector.broadcast(DOUBLES, a[a0 + 2]);
             s20 = b0.fma(x, s20);
             s21 = b1.fma(x, s21);
-            x = DoubleVector.broadcast(DOUBLES, a[a0 + 3 * aRow]);
+            x = DoubleVector.broadcast(DOUBLES, a[a0 + 3]);
             s30 = b0.fma(x, s30);
             s31 = b1.fma(x, s31);
-            x = DoubleVector.broadcast(DOUBLES, a[a0 + 4 * aRow]);
+            x = DoubleVector.broadcast(DOUBLES, a[a0 + 4]);
             s40 = b0.fma(x, s40);
             s41 = b1.fma(x, s41);
-            x = DoubleVector.broadcast(DOUBLES, a[a0 + 5 * aRow]);
+            x = DoubleVector.broadcast(DOUBLES, a[a0 + 5]);
             s50 = b0.fma(x, s50);
             s51 = b1.fma(x, s51);
-            a0 += aCol;
+            a0 += MR;
         }
         s00.intoArray(c, cAt);
         s01.intoArray(c, cAt + DL);
@@ -316,19 +340,5 @@ public final class VectorGemm {
         s41.intoArray(c, c4 + DL);
         s50.intoArray(c, c5);
         s51.intoArray(c, c5 + DL);
-    }
-
-    private static void doubleRow(double[] a, int aAt, int aCol, double[] packed, int panel, int kb, double[] edge) {
-        DoubleVector s0 = DoubleVector.fromArray(DOUBLES, edge, 0);
-        DoubleVector s1 = DoubleVector.fromArray(DOUBLES, edge, DL);
-        int pb = panel;
-        for (int k = 0; k < kb; k++) {
-            DoubleVector x = DoubleVector.broadcast(DOUBLES, a[aAt + k * aCol]);
-            s0 = DoubleVector.fromArray(DOUBLES, packed, pb).fma(x, s0);
-            s1 = DoubleVector.fromArray(DOUBLES, packed, pb + DL).fma(x, s1);
-            pb += 2 * DL;
-        }
-        s0.intoArray(edge, 0);
-        s1.intoArray(edge, DL);
     }
 }

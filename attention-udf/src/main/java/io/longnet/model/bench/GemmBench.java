@@ -9,14 +9,19 @@ import java.util.SplittableRandom;
 /**
  * One linear layer's product, {@code y[rows][out] = x[rows][in] w[out][in]^T}, on one thread, by netlib's
  * BLAS (whichever it loaded) and by {@link VectorGemm}, in one run, float32 and float64: the measurement
- * behind the model's and the trainer's choice of product (docs/ARCHITECTURE.md §6). Prints GFLOP/s, the best
- * of {@code reps} calls, and the largest difference between the two results.
+ * behind the model's and the trainer's choice of product (docs/ARCHITECTURE.md §6). Prints GFLOP/s of the
+ * thread's CPU time, the best of several calls, and the largest difference between the two results.
+ * {@code -Dgemm=netlib} or {@code -Dgemm=vector} runs only one of them: run each in a JVM of its own, since
+ * netlib's vector code, sharing the JDK's type profiles with the project's, can keep C2 from compiling the
+ * other's vector code well.
  *
- * <pre>java --add-modules=jdk.incubator.vector -cp attention-udf/target/attention-udf-0.1.0-SNAPSHOT.jar \
+ * <pre>java --add-modules=jdk.incubator.vector -Dgemm=vector -cp attention-udf/target/attention-udf-0.1.0-SNAPSHOT.jar \
  *     io.longnet.model.bench.GemmBench [rows in out]... </pre>
  */
 public final class GemmBench {
 
+    /** The thread's CPU time, not the wall clock: other work on a shared machine does not count. */
+    private static final java.lang.management.ThreadMXBean CPU = java.lang.management.ManagementFactory.getThreadMXBean();
     private static final boolean NETLIB = !"vector".equals(System.getProperty("gemm"));
     private static final boolean OURS = !"netlib".equals(System.getProperty("gemm"));
 
@@ -54,17 +59,17 @@ public final class GemmBench {
         long best1 = Long.MAX_VALUE;
         long best2 = Long.MAX_VALUE;
         for (int r = 0; r < reps; r++) {
-            long t0 = System.nanoTime();
+            long t0 = CPU.getCurrentThreadCpuTime();
             if (NETLIB) {
                 NetlibBlas.library().sgemm("T", "N", out, rows, in, 1f, w, 0, in, x, 0, in, 0f, y1, 0, out);
             }
-            long t1 = System.nanoTime();
+            long t1 = CPU.getCurrentThreadCpuTime();
             java.util.Arrays.fill(y2, 0f);
-            long t2 = System.nanoTime();
+            long t2 = CPU.getCurrentThreadCpuTime();
             if (OURS) {
                 VectorGemm.mulAdd(x, 0, in, 1, rows, in, w, 0, 1, in, out, y2, 0, out);
             }
-            long t3 = System.nanoTime();
+            long t3 = CPU.getCurrentThreadCpuTime();
             best1 = Math.min(best1, t1 - t0);
             best2 = Math.min(best2, t3 - t2);
         }
@@ -87,17 +92,17 @@ public final class GemmBench {
         best1 = Long.MAX_VALUE;
         best2 = Long.MAX_VALUE;
         for (int r = 0; r < reps; r++) {
-            long t0 = System.nanoTime();
+            long t0 = CPU.getCurrentThreadCpuTime();
             if (NETLIB) {
                 NetlibBlas.library().dgemm("T", "N", out, rows, in, 1.0, wd, 0, in, xd, 0, in, 0.0, z1, 0, out);
             }
-            long t1 = System.nanoTime();
+            long t1 = CPU.getCurrentThreadCpuTime();
             java.util.Arrays.fill(z2, 0.0);
-            long t2 = System.nanoTime();
+            long t2 = CPU.getCurrentThreadCpuTime();
             if (OURS) {
                 VectorGemm.mulAdd(xd, 0, in, 1, rows, in, wd, 0, 1, in, out, z2, 0, out);
             }
-            long t3 = System.nanoTime();
+            long t3 = CPU.getCurrentThreadCpuTime();
             best1 = Math.min(best1, t1 - t0);
             best2 = Math.min(best2, t3 - t2);
         }
