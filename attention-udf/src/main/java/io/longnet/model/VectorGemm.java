@@ -16,10 +16,10 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Why it is shaped this way (the layout of a BLAS, Goto's): B is packed, {@link #DEPTH_BLOCK} steps of
  * {@code k} at a time, into panels of two vectors' width, each {@code k} step's two vectors contiguous, so
- * that a panel streams from L1 while a block of rows of A stays in L2. The micro-kernel keeps a block of
- * six rows by two vectors of C in twelve registers (of AVX2's sixteen) through a whole depth block: per
- * step two loads of B and six broadcasts of A feed twelve multiply-adds. C2 keeps these locals in
- * registers. Every {@code C[i][j]} sums over {@code k} in increasing order, depth block by depth block, so
+ * that a panel streams from L1 while a block of rows of A, packed likewise six rows at a time, stays in
+ * L2. The micro-kernel keeps a block of six rows by two vectors of C in twelve registers (of AVX2's
+ * sixteen) through a whole depth block: per step two loads of B and six broadcasts of A, read in a row,
+ * feed twelve multiply-adds. C2 keeps these locals in registers. Every {@code C[i][j]} sums over {@code k} in increasing order, depth block by depth block, so
  * a result does not depend on the row block or thread that computed it.
  */
 public final class VectorGemm {
@@ -30,7 +30,7 @@ public final class VectorGemm {
     private static final int DL = DOUBLES.length();
     /** Rows of the micro-kernel's block of C. */
     private static final int MR = 6;
-    /** Steps of {@code k} packed at a time: a panel of floats (256 x 16 x 4 bytes) fits L1. */
+    /** Steps of {@code k} packed at a time: a panel (256 x 16 floats or 256 x 8 doubles, 16 KiB) fits L1. */
     private static final int DEPTH_BLOCK = 256;
     /** Rows of A that pass over one packed panel before the next panel: a multiple of {@link #MR}. */
     private static final int ROW_BLOCK = 96;
@@ -200,8 +200,8 @@ public final class VectorGemm {
         }
         int nr = 2 * DL;
         int panels = (m + nr - 1) / nr;
-        // Doubles are twice the size: half the depth keeps a panel the same number of bytes.
-        int kc = Math.min(DEPTH_BLOCK / 2, depth);
+        // Doubles are twice the size, and a panel half as wide: the same depth keeps it the same number of bytes.
+        int kc = Math.min(DEPTH_BLOCK, depth);
         double[] packed = new double[panels * kc * nr];
         double[] packedA = new double[ROW_BLOCK * kc];
         double[] edge = new double[MR * nr];
