@@ -42,6 +42,11 @@ public final class GemmBench {
         }
     }
 
+    /** GFLOP/s of the best call (flops per nanosecond), or "-" for the implementation not run. */
+    private static String rate(boolean ran, double flops, long nanos) {
+        return ran ? String.format(Locale.ROOT, "%.1f", flops / nanos) : "-";
+    }
+
     private static void run(int rows, int in, int out) {
         SplittableRandom random = new SplittableRandom(1);
         float[] x = new float[rows * in];
@@ -77,8 +82,9 @@ public final class GemmBench {
         for (int i = 0; i < y1.length; i++) {
             diff = Math.max(diff, Math.abs(y1[i] - y2[i]));
         }
-        System.out.printf(Locale.ROOT, "| float32 | %d x %d x %d | %.1f | %.1f | %.2g |%n", rows, in, out,
-                flops / best1, flops / best2, diff);
+        System.out.printf(Locale.ROOT, "| float32 | %d x %d x %d | %s | %s | %s |%n", rows, in, out,
+                rate(NETLIB, flops, best1), rate(OURS, flops, best2),
+                NETLIB && OURS ? String.format(Locale.ROOT, "%.2g", diff) : "-");
         double[] xd = new double[x.length];
         double[] wd = new double[w.length];
         for (int i = 0; i < x.length; i++) {
@@ -110,7 +116,8 @@ public final class GemmBench {
         for (int i = 0; i < z1.length; i++) {
             diff = Math.max(diff, Math.abs(z1[i] - z2[i]));
         }
-        System.out.printf(Locale.ROOT, "| float64 | %d x %d x %d | %.1f | %.1f | %.2g |%n", rows, in, out,
-                flops / best1, flops / best2, diff);
+        System.out.printf(Locale.ROOT, "| float64 | %d x %d x %d | %s | %s | %s |%n", rows, in, out,
+                rate(NETLIB, flops, best1), rate(OURS, flops, best2),
+                NETLIB && OURS ? String.format(Locale.ROOT, "%.2g", diff) : "-");
     }
 }
