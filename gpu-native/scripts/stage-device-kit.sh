@@ -10,7 +10,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 kit="$(mkdir -p "${1:-$root/.device}" && cd "${1:-$root/.device}" && pwd)"
 m2="${MAVEN_REPO:-$HOME/.m2/repository}"
 rm -rf "$kit"/jre "$kit"/lib "$kit"/junit "$kit"/scripts "$kit"/gpu-native && mkdir -p "$kit/lib"
-jlink --add-modules java.base,java.logging,java.management,jdk.unsupported,java.xml,java.naming,jdk.crypto.ec,jdk.zipfs \
+jlink --add-modules java.base,java.logging,java.management,jdk.unsupported,java.xml,java.naming,jdk.crypto.ec,jdk.zipfs,jdk.incubator.vector \
   --strip-debug --no-header-files --no-man-pages --compress=2 --output "$kit/jre"
 v=0.1.0-SNAPSHOT
 cp "$root/attention-udf/target/attention-udf-$v.jar" "$root/attention-udf/target/attention-udf-$v-tests.jar" \

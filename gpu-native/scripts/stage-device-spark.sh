@@ -49,7 +49,7 @@ tr ':' '\n' < spark-jobs/target/spark-classpath.txt | grep . | grep -vE "$UNUSED
 presets=$(grep -rhoE 'org\.bytedeco\.cuda\.global\.[a-zA-Z0-9_]+' gpu-native/src/main/java | sed 's/.*\.//' | sort -u | paste -sd, -)
 jcuda=$(grep -rhoE '\bjcuda\.(driver|runtime|nvrtc|nvptxcompiler)\b' gpu-native/src/main/java | sed 's/jcuda\.//' | sort -u | paste -sd, -)
 
-jlink --add-modules java.base,java.sql,java.management,jdk.management,java.naming,java.security.jgss,jdk.security.auth,java.xml,jdk.unsupported,java.logging,java.desktop,java.scripting,jdk.crypto.ec,java.net.http,jdk.zipfs \
+jlink --add-modules java.base,java.sql,java.management,jdk.management,java.naming,java.security.jgss,jdk.security.auth,java.xml,jdk.unsupported,java.logging,java.desktop,java.scripting,jdk.crypto.ec,java.net.http,jdk.zipfs,jdk.incubator.vector \
   --strip-debug --no-header-files --no-man-pages --compress=0 --output "$work/jre"
 (cd "$work" && tar -cf - jre | xz -9 -T2 > xz/jre.tar.xz) &
 jre_job=$!

@@ -26,9 +26,15 @@ public final class CpuAttentionKernel implements AttentionKernel {
         this.pool = new WorkPool(threads, "longnet-cpu-attention");
     }
 
+    /** "cpu", and what its tiles run on: {@code cpu (tiles: Vector API, 256-bit)} or the scalar fallback. */
     @Override
     public String name() {
-        return Backend.CPU.toString();
+        return Backend.CPU + " (tiles: " + tiles() + ")";
+    }
+
+    /** What the tiles run on in this JVM: "Vector API, 256-bit", or the scalar loops and why. */
+    public static String tiles() {
+        return SegmentTileAttention.describe();
     }
 
     public int threads() {
@@ -52,7 +58,7 @@ public final class CpuAttentionKernel implements AttentionKernel {
         fill(ls, n * heads, Float.NEGATIVE_INFINITY);
         boolean causal = config.causal();
         for (Branch branch : branches) {
-            QueryTiles.inPlace(pool, () -> new SegmentTileAttention(d), config, branch, n, TILE,
+            QueryTiles.inPlace(pool, () -> SegmentTileAttention.create(d), config, branch, n, TILE,
                     (tile, head, rows, count, i0, i1, shift) ->
                             tile.attend(qs, rows, ks, vs, rows, count, os, ls, i0, i1, shift, causal));
         }
@@ -77,7 +83,7 @@ public final class CpuAttentionKernel implements AttentionKernel {
         }
         Rows compact = new Rows(0, d);
         boolean causal = config.causal();
-        QueryTiles.gathered(pool, () -> new SegmentTileAttention(d), config, branch, sel, TILE,
+        QueryTiles.gathered(pool, () -> SegmentTileAttention.create(d), config, branch, sel, TILE,
                 (tile, head, rows, count, i0, i1, shift) -> tile.attend(qs, rows, ks[head], vs[head], compact,
                         ks[head].remaining() / d, os, ls, i0, i1, shift, causal));
     }

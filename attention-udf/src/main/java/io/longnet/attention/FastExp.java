@@ -19,12 +19,19 @@ package io.longnet.attention;
  */
 final class FastExp {
 
-    private static final float LOG2E = 1.44269504f;
-    private static final float LN2_HI = 0.693359375f;
-    private static final float LN2_LO = -2.12194440e-4f;
-    private static final float ROUNDER = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
-    private static final int ROUNDER_BITS = 0x4B400000;
-    private static final float FLOOR = -88.02969f;  // -127 ln2: 2^-127 has exponent bits 0, i.e. 0.0f
+    // The float constants are shared with the SIMD twin (VectorTileMath), which must compute the same.
+    static final float LOG2E = 1.44269504f;
+    static final float LN2_HI = 0.693359375f;
+    static final float LN2_LO = -2.12194440e-4f;
+    static final float ROUNDER = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
+    static final int ROUNDER_BITS = 0x4B400000;
+    static final float FLOOR = -88.02969f;  // -127 ln2: 2^-127 has exponent bits 0, i.e. 0.0f
+    /** exp(f) on |f| <= ln2/2: the polynomial's coefficients, highest degree first, then 1 and 1. */
+    static final float P6 = 1.3981999e-3f;
+    static final float P5 = 8.3334519e-3f;
+    static final float P4 = 4.1665795e-2f;
+    static final float P3 = 1.6666665e-1f;
+    static final float P2 = 5.0000001e-1f;
 
     static final double LOG2E_D = 1.4426950408889634;
     static final double LN2_HI_D = 0.6931471805599453;      // the double nearest ln 2
@@ -44,11 +51,11 @@ final class FastExp {
             float nf = t - ROUNDER;
             float f = Math.fma(nf, -LN2_HI, xc);
             f = Math.fma(nf, -LN2_LO, f);
-            float p = 1.3981999e-3f;
-            p = Math.fma(p, f, 8.3334519e-3f);
-            p = Math.fma(p, f, 4.1665795e-2f);
-            p = Math.fma(p, f, 1.6666665e-1f);
-            p = Math.fma(p, f, 5.0000001e-1f);
+            float p = P6;
+            p = Math.fma(p, f, P5);
+            p = Math.fma(p, f, P4);
+            p = Math.fma(p, f, P3);
+            p = Math.fma(p, f, P2);
             p = Math.fma(p, f, 1f);
             x[i] = Math.fma(p, f, 1f);
             rounded[i] = t;

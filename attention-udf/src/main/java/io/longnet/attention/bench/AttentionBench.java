@@ -78,9 +78,10 @@ public final class AttentionBench implements Callable<Integer> {
         FloatBuffer v = FloatBuffer.allocate(maxChunk * width);
         FloatBuffer o = FloatBuffer.allocate(maxChunk * width);
         FloatBuffer lse = FloatBuffer.allocate(maxChunk * base.heads());
-        System.out.printf(Locale.ROOT, "%12s %7s %11s %14s %10s %10s %11s %12s%n",
-                "N", "causal", "ms", "tokens/s", "ns/token", "GFLOP/s", "heap MiB", "max rel err");
         try (AttentionKernel kernel = new CpuAttentionKernel(threads)) {
+            System.out.println("tiles: " + CpuAttentionKernel.tiles());
+            System.out.printf(Locale.ROOT, "%12s %7s %11s %14s %10s %10s %11s %12s%n",
+                    "N", "causal", "ms", "tokens/s", "ns/token", "GFLOP/s", "heap MiB", "max rel err");
             for (int n : sizes) {
                 for (boolean masked : attention.causal()) {
                     DilatedAttentionConfig config = base.withCausal(masked);

@@ -3,6 +3,7 @@ package io.longnet.attention.bench;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.longnet.attention.VectorApi;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -60,8 +61,11 @@ class AttentionBenchArgsTest {
         }
         List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
         assertEquals(0, code, String.join("\n", lines));
-        assertEquals(4, lines.size(), String.join("\n", lines)); // header, column names, non-causal, causal
-        assertTrue(lines.get(2).trim().startsWith("256"), lines.get(2));
+        // header, what the tiles ran on, column names, non-causal, causal
+        assertEquals(5, lines.size(), String.join("\n", lines));
+        assertTrue(lines.get(1).startsWith("tiles: " + (VectorApi.available() ? "Vector API" : "scalar loops")),
+                lines.get(1));
+        assertTrue(lines.get(3).trim().startsWith("256"), lines.get(3));
     }
 
     @Test

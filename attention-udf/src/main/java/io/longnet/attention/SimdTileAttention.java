@@ -1,0 +1,284 @@
+package io.longnet.attention;
+
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The steps of {@link SegmentTileAttention} in explicit SIMD (the JDK's Vector API). Created only when
+ * {@link VectorApi#available()}.
+ *
+ * <p>Why it is faster than the scalar twin, whose axpys HotSpot also vectorises: those load and store a
+ * row of scores or of the accumulator for every multiply-add. Here a block of 4 keys (or 4 channels) by 2
+ * vectors of queries stays in 8 registers through the whole reduction, so each step is 8 fused
+ * multiply-adds for 2 vector loads and 4 broadcasts, and the exponential is vectorised with its exponent
+ * step. The tiles are flat arrays, queries innermost for q, the scores and the accumulator, so that every
+ * index in an inner loop is linear in its counter and HotSpot hoists the bounds checks.
+ *
+ * <p>Every lane performs the scalar twin's operations in the same order (the same fused multiply-adds over
+ * channels, then over keys; the same exponential), so results are bit for bit the same. Lanes past the
+ * block's last query compute on stale rows and are never read.
+ */
+final class SimdTileAttention extends SegmentTileAttention {
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Queries per register block: two vectors; {@link #TILE_Q} is a multiple of it. */
+    private static final int STEP = 2 * L;
+    private static final int Q = TILE_Q;
+    private static final int K = TILE_K;
+    /** 0, 1, ..., L - 1: a vector's lanes, for the causal mask. */
+    private static final float[] LANES = new float[L];
+
+    static {
+        for (int lane = 0; lane < L; lane++) {
+            LANES[lane] = lane;
+        }
+    }
+
+    private final float[] qT;      // [d][TILE_Q], pre-scaled by 1/sqrt(d)
+    private final float[][] kTile; // [TILE_K][d]
+    private final float[] values;  // [TILE_K][d]
+    private final float[] block;   // [TILE_K][STEP]: one query block's scores, then probabilities
+    private final float[] acc;     // [d][TILE_Q], unnormalised output
+
+    SimdTileAttention(int d) {
+        super(d);
+        this.qT = new float[d * Q];
+        this.kTile = new float[K][d];
+        this.values = new float[K * d];
+        this.block = new float[K * STEP];
+        this.acc = new float[d * Q];
+    }
+
+    /** The vectors' width, for the summaries: "256-bit". */
+    static String width() {
+        return S.vectorBitSize() + "-bit";
+    }
+
+    @Override
+    void putQuery(int i, float[] query) {
+        for (int c = 0; c < d; c++) {
+            qT[c * Q + i] = query[c];
+        }
+    }
+
+    @Override
+    void putKeyValue(int j, FloatBuffer k, FloatBuffer v, int at) {
+        k.get(at, kTile[j], 0, d);
+        v.get(at, values, j * d, d);
+    }
+
+    @Override
+    void clearAccumulator(int bq) {
+        for (int c = 0; c < d; c++) {
+            Arrays.fill(acc, c * Q, c * Q + bq, 0f);
+        }
+    }
+
+    @Override
+    void accumulated(int i, float[] out) {
+        for (int c = 0; c < d; c++) {
+            out[c] = acc[c * Q + i];
+        }
+    }
+
+    /**
+     * The key tile one block of {@link #STEP} queries at a time, all of its steps while the block's scores
+     * (a {@code TILE_K x STEP} slice) stay in the L1 cache: scores and their maximum by register blocks of
+     * 4 keys, then the exponentials and sums one vector at a time, then {@code V^T P} by register blocks of 4
+     * channels. Keys whose first query is past the block are masked for all of it and skipped.
+     */
+    @Override
+    void keyTile(int bq, int bk) {
+        int iEnd = roundUp(bq, STEP);
+        int keyEnd = 0;
+        for (int i = 0; i < iEnd; i += STEP) {
+            while (keyEnd < bk && firstQuery[keyEnd] < i + STEP) {
+                keyEnd++;
+            }
+            scores(i, keyEnd);
+            FloatVector alpha0 = softmax(i, 0, keyEnd);
+            FloatVector alpha1 = softmax(i, L, keyEnd);
+            accumulate(i, keyEnd, alpha0, alpha1);
+        }
+    }
+
+    /** {@code block[j][lane] = k_j . q_(i + lane)} for keys {@code j < keyEnd}, -inf where masked. */
+    private void scores(int i, int keyEnd) {
+        FloatVector query0 = FloatVector.fromArray(S, LANES, 0).add(i);
+        FloatVector query1 = query0.add(L);
+        int j = 0;
+        for (; j + 4 <= keyEnd; j += 4) {
+            float[] k0 = kTile[j];
+            float[] k1 = kTile[j + 1];
+            float[] k2 = kTile[j + 2];
+            float[] k3 = kTile[j + 3];
+            FloatVector a00 = FloatVector.zero(S);
+            FloatVector a01 = a00;
+            FloatVector a10 = a00;
+            FloatVector a11 = a00;
+            FloatVector a20 = a00;
+            FloatVector a21 = a00;
+            FloatVector a30 = a00;
+            FloatVector a31 = a00;
+            for (int c = 0; c < d; c++) {
+                FloatVector q0 = FloatVector.fromArray(S, qT, c * Q + i);
+                FloatVector q1 = FloatVector.fromArray(S, qT, c * Q + i + L);
+                FloatVector b = FloatVector.broadcast(S, k0[c]);
+                a00 = b.fma(q0, a00);
+                a01 = b.fma(q1, a01);
+                b = FloatVector.broadcast(S, k1[c]);
+                a10 = b.fma(q0, a10);
+                a11 = b.fma(q1, a11);
+                b = FloatVector.broadcast(S, k2[c]);
+                a20 = b.fma(q0, a20);
+                a21 = b.fma(q1, a21);
+                b = FloatVector.broadcast(S, k3[c]);
+                a30 = b.fma(q0, a30);
+                a31 = b.fma(q1, a31);
+            }
+            if (firstQuery[j + 3] > i) { // the causal diagonal crosses this block
+                a00 = masked(a00, query0, j);
+                a01 = masked(a01, query1, j);
+                a10 = masked(a10, query0, j + 1);
+                a11 = masked(a11, query1, j + 1);
+                a20 = masked(a20, query0, j + 2);
+                a21 = masked(a21, query1, j + 2);
+                a30 = masked(a30, query0, j + 3);
+                a31 = masked(a31, query1, j + 3);
+            }
+            store(block, j * STEP, STEP, a00, a01, a10, a11, a20, a21, a30, a31);
+        }
+        for (; j < keyEnd; j++) {
+            float[] kj = kTile[j];
+            FloatVector a0 = FloatVector.zero(S);
+            FloatVector a1 = a0;
+            for (int c = 0; c < d; c++) {
+                FloatVector b = FloatVector.broadcast(S, kj[c]);
+                a0 = b.fma(FloatVector.fromArray(S, qT, c * Q + i), a0);
+                a1 = b.fma(FloatVector.fromArray(S, qT, c * Q + i + L), a1);
+            }
+            masked(a0, query0, j).intoArray(block, j * STEP);
+            masked(a1, query1, j).intoArray(block, j * STEP + L);
+        }
+    }
+
+    /** The scores of key {@code j} with -inf for the queries before its first, {@code firstQuery[j]}. */
+    private FloatVector masked(FloatVector scores, FloatVector query, int j) {
+        return scores.blend(Float.NEGATIVE_INFINITY, query.lt(firstQuery[j]));
+    }
+
+    /**
+     * The online softmax of the vector of queries at {@code i + lane} over keys {@code j < keyEnd}: the
+     * running maximum and sum move on, the block's scores become probabilities; returns the factor
+     * {@code exp(old max - new max)} that rescales the queries' accumulators.
+     */
+    private FloatVector softmax(int i, int lane, int keyEnd) {
+        FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (int j = 0; j < keyEnd; j++) {
+            max = max.max(FloatVector.fromArray(S, block, j * STEP + lane));
+        }
+        FloatVector old = FloatVector.fromArray(S, rowMax, i + lane);
+        FloatVector newMax = old.max(max);
+        newMax.intoArray(rowMax, i + lane);
+        // A query whose keys are all in its future so far keeps max -inf; 0 keeps exp() finite.
+        FloatVector shift = newMax.blend(0f, newMax.eq(Float.NEGATIVE_INFINITY));
+        FloatVector alpha = exp(old.sub(shift));
+        FloatVector sum = FloatVector.fromArray(S, rowSum, i + lane).mul(alpha);
+        for (int j = 0; j < keyEnd; j++) {
+            int at = j * STEP + lane;
+            FloatVector p = exp(FloatVector.fromArray(S, block, at).sub(shift));
+            p.intoArray(block, at);
+            sum = sum.add(p);
+        }
+        sum.intoArray(rowSum, i + lane);
+        return alpha;
+    }
+
+    /** {@code acc = acc * alpha + V^T P} for the block's queries, over keys {@code j < keyEnd}. */
+    private void accumulate(int i, int keyEnd, FloatVector alpha0, FloatVector alpha1) {
+        int c = 0;
+        for (; c + 4 <= d; c += 4) {
+            int o = c * Q + i;
+            FloatVector a00 = FloatVector.fromArray(S, acc, o).mul(alpha0);
+            FloatVector a01 = FloatVector.fromArray(S, acc, o + L).mul(alpha1);
+            FloatVector a10 = FloatVector.fromArray(S, acc, o + Q).mul(alpha0);
+            FloatVector a11 = FloatVector.fromArray(S, acc, o + Q + L).mul(alpha1);
+            FloatVector a20 = FloatVector.fromArray(S, acc, o + 2 * Q).mul(alpha0);
+            FloatVector a21 = FloatVector.fromArray(S, acc, o + 2 * Q + L).mul(alpha1);
+            FloatVector a30 = FloatVector.fromArray(S, acc, o + 3 * Q).mul(alpha0);
+            FloatVector a31 = FloatVector.fromArray(S, acc, o + 3 * Q + L).mul(alpha1);
+            for (int j = 0; j < keyEnd; j++) {
+                int v = j * d + c;
+                FloatVector p0 = FloatVector.fromArray(S, block, j * STEP);
+                FloatVector p1 = FloatVector.fromArray(S, block, j * STEP + L);
+                FloatVector b = FloatVector.broadcast(S, values[v]);
+                a00 = b.fma(p0, a00);
+                a01 = b.fma(p1, a01);
+                b = FloatVector.broadcast(S, values[v + 1]);
+                a10 = b.fma(p0, a10);
+                a11 = b.fma(p1, a11);
+                b = FloatVector.broadcast(S, values[v + 2]);
+                a20 = b.fma(p0, a20);
+                a21 = b.fma(p1, a21);
+                b = FloatVector.broadcast(S, values[v + 3]);
+                a30 = b.fma(p0, a30);
+                a31 = b.fma(p1, a31);
+            }
+            store(acc, o, Q, a00, a01, a10, a11, a20, a21, a30, a31);
+        }
+        for (; c < d; c++) {
+            int o = c * Q + i;
+            FloatVector a0 = FloatVector.fromArray(S, acc, o).mul(alpha0);
+            FloatVector a1 = FloatVector.fromArray(S, acc, o + L).mul(alpha1);
+            for (int j = 0; j < keyEnd; j++) {
+                FloatVector b = FloatVector.broadcast(S, values[j * d + c]);
+                a0 = b.fma(FloatVector.fromArray(S, block, j * STEP), a0);
+                a1 = b.fma(FloatVector.fromArray(S, block, j * STEP + L), a1);
+            }
+            a0.intoArray(acc, o);
+            a1.intoArray(acc, o + L);
+        }
+    }
+
+    /** Stores a register block of 4 rows by 2 vectors, row {@code r} at {@code at + r * stride}. */
+    private static void store(float[] to, int at, int stride, FloatVector r00, FloatVector r01, FloatVector r10,
+                              FloatVector r11, FloatVector r20, FloatVector r21, FloatVector r30, FloatVector r31) {
+        r00.intoArray(to, at);
+        r01.intoArray(to, at + L);
+        r10.intoArray(to, at + stride);
+        r11.intoArray(to, at + stride + L);
+        r20.intoArray(to, at + 2 * stride);
+        r21.intoArray(to, at + 2 * stride + L);
+        r30.intoArray(to, at + 3 * stride);
+        r31.intoArray(to, at + 3 * stride + L);
+    }
+
+    /** {@link FastExp}'s float exponential, lane by lane, with the same operations in the same order. */
+    private static FloatVector exp(FloatVector x) {
+        // Below FLOOR the scalar twin clamps to FLOOR, whose result is exactly 0: the same, by a blend.
+        FloatVector xc = x;
+        FloatVector t = xc.mul(FastExp.LOG2E).add(FastExp.ROUNDER);
+        FloatVector nf = t.sub(FastExp.ROUNDER);
+        FloatVector f = nf.fma(FloatVector.broadcast(S, -FastExp.LN2_HI), xc);
+        f = nf.fma(FloatVector.broadcast(S, -FastExp.LN2_LO), f);
+        FloatVector p = FloatVector.broadcast(S, FastExp.P6);
+        p = p.fma(f, FloatVector.broadcast(S, FastExp.P5));
+        p = p.fma(f, FloatVector.broadcast(S, FastExp.P4));
+        p = p.fma(f, FloatVector.broadcast(S, FastExp.P3));
+        p = p.fma(f, FloatVector.broadcast(S, FastExp.P2));
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        p = p.fma(f, one);
+        p = p.fma(f, one);
+        IntVector n = ((IntVector) t.reinterpretAsInts()).sub(FastExp.ROUNDER_BITS - 127);
+        return p.mul(n.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats()).blend(0f, x.lt(FastExp.FLOOR));
+    }
+
+    private static int roundUp(int n, int step) {
+        return (n + step - 1) / step * step;
+    }
+}
