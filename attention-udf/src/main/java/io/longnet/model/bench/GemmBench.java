@@ -57,34 +57,16 @@ public final class GemmBench {
         for (int i = 0; i < w.length; i++) {
             w[i] = (float) (random.nextDouble() - 0.5);
         }
-        double flops = 2.0 * rows * in * out;
-        int reps = (int) Math.max(3, Math.min(40, 2e10 / flops));
+        int reps = (int) Math.max(3, Math.min(40, 1e10 / rows / in / out));
         float[] y1 = new float[rows * out];
         float[] y2 = new float[rows * out];
-        long best1 = Long.MAX_VALUE;
-        long best2 = Long.MAX_VALUE;
-        for (int r = 0; r < reps; r++) {
-            long t0 = CPU.getCurrentThreadCpuTime();
-            if (NETLIB) {
-                NetlibBlas.library().sgemm("T", "N", out, rows, in, 1f, w, 0, in, x, 0, in, 0f, y1, 0, out);
-            }
-            long t1 = CPU.getCurrentThreadCpuTime();
-            java.util.Arrays.fill(y2, 0f);
-            long t2 = CPU.getCurrentThreadCpuTime();
-            if (OURS) {
-                VectorGemm.mulAdd(x, 0, in, 1, rows, in, w, 0, 1, in, out, y2, 0, out);
-            }
-            long t3 = CPU.getCurrentThreadCpuTime();
-            best1 = Math.min(best1, t1 - t0);
-            best2 = Math.min(best2, t3 - t2);
-        }
-        double diff = 0;
-        for (int i = 0; i < y1.length; i++) {
-            diff = Math.max(diff, Math.abs(y1[i] - y2[i]));
-        }
-        System.out.printf(Locale.ROOT, "| float32 | %d x %d x %d | %s | %s | %s |%n", rows, in, out,
-                rate(NETLIB, flops, best1), rate(OURS, flops, best2),
-                NETLIB && OURS ? String.format(Locale.ROOT, "%.2g", diff) : "-");
+        report("float32", rows, in, out, reps,
+                () -> NetlibBlas.library().sgemm("T", "N", out, rows, in, 1f, w, 0, in, x, 0, in, 0f, y1, 0, out),
+                () -> {
+                    java.util.Arrays.fill(y2, 0f);
+                    VectorGemm.mulAdd(x, 0, in, 1, rows, in, w, 0, 1, in, out, y2, 0, out);
+                },
+                i -> Math.abs(y1[i] - y2[i]), y1.length);
         double[] xd = new double[x.length];
         double[] wd = new double[w.length];
         for (int i = 0; i < x.length; i++) {
@@ -95,29 +77,40 @@ public final class GemmBench {
         }
         double[] z1 = new double[rows * out];
         double[] z2 = new double[rows * out];
-        best1 = Long.MAX_VALUE;
-        best2 = Long.MAX_VALUE;
+        report("float64", rows, in, out, reps,
+                () -> NetlibBlas.library().dgemm("T", "N", out, rows, in, 1.0, wd, 0, in, xd, 0, in, 0.0, z1, 0, out),
+                () -> {
+                    java.util.Arrays.fill(z2, 0.0);
+                    VectorGemm.mulAdd(xd, 0, in, 1, rows, in, wd, 0, 1, in, out, z2, 0, out);
+                },
+                i -> Math.abs(z1[i] - z2[i]), z1.length);
+    }
+
+    /** Times the two products (those this JVM runs), the best of {@code reps} calls each, and prints a row. */
+    private static void report(String type, int rows, int in, int out, int reps, Runnable netlib, Runnable ours,
+                               java.util.function.IntToDoubleFunction difference, int size) {
+        long bestNetlib = Long.MAX_VALUE;
+        long bestOurs = Long.MAX_VALUE;
         for (int r = 0; r < reps; r++) {
             long t0 = CPU.getCurrentThreadCpuTime();
             if (NETLIB) {
-                NetlibBlas.library().dgemm("T", "N", out, rows, in, 1.0, wd, 0, in, xd, 0, in, 0.0, z1, 0, out);
+                netlib.run();
             }
             long t1 = CPU.getCurrentThreadCpuTime();
-            java.util.Arrays.fill(z2, 0.0);
-            long t2 = CPU.getCurrentThreadCpuTime();
             if (OURS) {
-                VectorGemm.mulAdd(xd, 0, in, 1, rows, in, wd, 0, 1, in, out, z2, 0, out);
+                ours.run();
             }
-            long t3 = CPU.getCurrentThreadCpuTime();
-            best1 = Math.min(best1, t1 - t0);
-            best2 = Math.min(best2, t3 - t2);
+            long t2 = CPU.getCurrentThreadCpuTime();
+            bestNetlib = Math.min(bestNetlib, t1 - t0);
+            bestOurs = Math.min(bestOurs, t2 - t1);
         }
-        diff = 0;
-        for (int i = 0; i < z1.length; i++) {
-            diff = Math.max(diff, Math.abs(z1[i] - z2[i]));
+        double diff = 0;
+        for (int i = 0; i < size; i++) {
+            diff = Math.max(diff, difference.applyAsDouble(i));
         }
-        System.out.printf(Locale.ROOT, "| float64 | %d x %d x %d | %s | %s | %s |%n", rows, in, out,
-                rate(NETLIB, flops, best1), rate(OURS, flops, best2),
+        double flops = 2.0 * rows * in * out;
+        System.out.printf(Locale.ROOT, "| %s | %d x %d x %d | %s | %s | %s |%n", type, rows, in, out,
+                rate(NETLIB, flops, bestNetlib), rate(OURS, flops, bestOurs),
                 NETLIB && OURS ? String.format(Locale.ROOT, "%.2g", diff) : "-");
     }
 }
