@@ -45,31 +45,92 @@ public final class VectorGemm {
             return;
         }
         int nr = 2 * FL;
-        int panels = (m + nr - 1) / nr;
         int kc = Math.min(DEPTH_BLOCK, depth);
+        int panels = (m + nr - 1) / nr;
         float[] packed = new float[panels * kc * nr];
         float[] packedA = new float[ROW_BLOCK * kc];
         float[] edge = new float[MR * nr];
-        for (int k0 = 0; k0 < depth; k0 += kc) {
-            int kb = Math.min(kc, depth - k0);
-            packFloats(b, bOff + k0 * bK, bK, bJ, kb, m, nr, panels, packed);
-            for (int i0 = 0; i0 < rows; i0 += ROW_BLOCK) {
-                int i1 = Math.min(rows, i0 + ROW_BLOCK);
-                packRows(a, aOff + i0 * aRow + k0 * aCol, aRow, aCol, i1 - i0, kb, packedA);
-                for (int p = 0; p < panels; p++) {
-                    int j = p * nr;
-                    int width = Math.min(nr, m - j);
-                    int panel = p * kb * nr;
-                    for (int i = i0; i < i1; i += MR) {
-                        int pa = (i - i0) * kb;
-                        int count = Math.min(MR, i1 - i);
-                        if (width == nr && count == MR) {
-                            floatKernel(packedA, pa, packed, panel, kb, c, cOff + i * cRow + j, cRow);
-                        } else {
-                            java.util.Arrays.fill(edge, 0f);
-                            copyFloats(c, cOff + i * cRow + j, cRow, edge, count, width, nr, true);
-                            floatKernel(packedA, pa, packed, panel, kb, edge, 0, nr);
-                            copyFloats(c, cOff + i * cRow + j, cRow, edge, count, width, nr, false);
+        new Blocking(rows, depth, m, nr, cOff, cRow) {
+            @Override
+            void packB(int k0, int kb) {
+                packFloats(b, bOff + k0 * bK, bK, bJ, kb, m, nr, panels, packed);
+            }
+
+            @Override
+            void packA(int i0, int count, int k0, int kb) {
+                packRows(a, aOff + i0 * aRow + k0 * aCol, aRow, aCol, count, kb, packedA);
+            }
+
+            @Override
+            void kernel(int pa, int panel, int kb, int cAt) {
+                floatKernel(packedA, pa, packed, panel, kb, c, cAt, cRow);
+            }
+
+            @Override
+            void edgeKernel(int pa, int panel, int kb, int cAt, int count, int width) {
+                java.util.Arrays.fill(edge, 0f);
+                copyFloats(c, cAt, cRow, edge, count, width, nr, true);
+                floatKernel(packedA, pa, packed, panel, kb, edge, 0, nr);
+                copyFloats(c, cAt, cRow, edge, count, width, nr, false);
+            }
+        }.run();
+    }
+
+    /**
+     * The loops over depth blocks, row blocks, panels and blocks of six rows that both precisions share; the
+     * subclass packs and multiplies in its own element type. One object per product.
+     */
+    private abstract static class Blocking {
+        private final int rows;
+        private final int depth;
+        private final int m;
+        private final int nr;
+        private final int cOff;
+        private final int cRow;
+
+        Blocking(int rows, int depth, int m, int nr, int cOff, int cRow) {
+            this.rows = rows;
+            this.depth = depth;
+            this.m = m;
+            this.nr = nr;
+            this.cOff = cOff;
+            this.cRow = cRow;
+        }
+
+        /** Packs B's depth rows {@code [k0, k0 + kb)} into the panels. */
+        abstract void packB(int k0, int kb);
+
+        /** Packs A's rows {@code [i0, i0 + count)}, depth {@code [k0, k0 + kb)}. */
+        abstract void packA(int i0, int count, int k0, int kb);
+
+        /** Six whole rows by one whole panel into C at {@code cAt}. */
+        abstract void kernel(int pa, int panel, int kb, int cAt);
+
+        /** {@code count <= 6} rows by {@code width} columns of a panel, through the edge scratch. */
+        abstract void edgeKernel(int pa, int panel, int kb, int cAt, int count, int width);
+
+        final void run() {
+            int panels = (m + nr - 1) / nr;
+            int kc = Math.min(DEPTH_BLOCK, depth);
+            for (int k0 = 0; k0 < depth; k0 += kc) {
+                int kb = Math.min(kc, depth - k0);
+                packB(k0, kb);
+                for (int i0 = 0; i0 < rows; i0 += ROW_BLOCK) {
+                    int i1 = Math.min(rows, i0 + ROW_BLOCK);
+                    packA(i0, i1 - i0, k0, kb);
+                    for (int p = 0; p < panels; p++) {
+                        int j = p * nr;
+                        int width = Math.min(nr, m - j);
+                        int panel = p * kb * nr;
+                        for (int i = i0; i < i1; i += MR) {
+                            int pa = (i - i0) * kb;
+                            int count = Math.min(MR, i1 - i);
+                            int cAt = cOff + i * cRow + j;
+                            if (width == nr && count == MR) {
+                                kernel(pa, panel, kb, cAt);
+                            } else {
+                                edgeKernel(pa, panel, kb, cAt, count, width);
+                            }
                         }
                     }
                 }
@@ -198,38 +259,37 @@ public final class VectorGemm {
         if (rows <= 0 || depth <= 0 || m <= 0) {
             return;
         }
-        int nr = 2 * DL;
-        int panels = (m + nr - 1) / nr;
         // Doubles are twice the size, and a panel half as wide: the same depth keeps it the same number of bytes.
+        int nr = 2 * DL;
         int kc = Math.min(DEPTH_BLOCK, depth);
+        int panels = (m + nr - 1) / nr;
         double[] packed = new double[panels * kc * nr];
         double[] packedA = new double[ROW_BLOCK * kc];
         double[] edge = new double[MR * nr];
-        for (int k0 = 0; k0 < depth; k0 += kc) {
-            int kb = Math.min(kc, depth - k0);
-            packDoubles(b, bOff + k0 * bK, bK, bJ, kb, m, nr, panels, packed);
-            for (int i0 = 0; i0 < rows; i0 += ROW_BLOCK) {
-                int i1 = Math.min(rows, i0 + ROW_BLOCK);
-                packRows(a, aOff + i0 * aRow + k0 * aCol, aRow, aCol, i1 - i0, kb, packedA);
-                for (int p = 0; p < panels; p++) {
-                    int j = p * nr;
-                    int width = Math.min(nr, m - j);
-                    int panel = p * kb * nr;
-                    for (int i = i0; i < i1; i += MR) {
-                        int pa = (i - i0) * kb;
-                        int count = Math.min(MR, i1 - i);
-                        if (width == nr && count == MR) {
-                            doubleKernel(packedA, pa, packed, panel, kb, c, cOff + i * cRow + j, cRow);
-                        } else {
-                            java.util.Arrays.fill(edge, 0.0);
-                            copyDoubles(c, cOff + i * cRow + j, cRow, edge, count, width, nr, true);
-                            doubleKernel(packedA, pa, packed, panel, kb, edge, 0, nr);
-                            copyDoubles(c, cOff + i * cRow + j, cRow, edge, count, width, nr, false);
-                        }
-                    }
-                }
+        new Blocking(rows, depth, m, nr, cOff, cRow) {
+            @Override
+            void packB(int k0, int kb) {
+                packDoubles(b, bOff + k0 * bK, bK, bJ, kb, m, nr, panels, packed);
             }
-        }
+
+            @Override
+            void packA(int i0, int count, int k0, int kb) {
+                packRows(a, aOff + i0 * aRow + k0 * aCol, aRow, aCol, count, kb, packedA);
+            }
+
+            @Override
+            void kernel(int pa, int panel, int kb, int cAt) {
+                doubleKernel(packedA, pa, packed, panel, kb, c, cAt, cRow);
+            }
+
+            @Override
+            void edgeKernel(int pa, int panel, int kb, int cAt, int count, int width) {
+                java.util.Arrays.fill(edge, 0.0);
+                copyDoubles(c, cAt, cRow, edge, count, width, nr, true);
+                doubleKernel(packedA, pa, packed, panel, kb, edge, 0, nr);
+                copyDoubles(c, cAt, cRow, edge, count, width, nr, false);
+            }
+        }.run();
     }
 
     /** The float64 {@link #packRows(float[], int, int, int, int, int, float[])}. */
