@@ -33,12 +33,12 @@ final class FastExp {
     static final float P3 = 1.6666665e-1f;
     static final float P2 = 5.0000001e-1f;
 
-    private static final double LOG2E_D = 1.4426950408889634;
-    private static final double LN2_HI_D = 0.6931471805599453;      // the double nearest ln 2
-    private static final double LN2_LO_D = 2.3190468138462996e-17;  // ln 2 - LN2_HI_D
-    private static final double ROUNDER_D = 6755399441055744.0;     // 1.5 * 2^52: adding it rounds to an integer
-    private static final long ROUNDER_D_BITS = Double.doubleToRawLongBits(ROUNDER_D);
-    private static final double FLOOR_D = -1023 * LN2_HI_D;         // 2^-1023 has exponent bits 0, i.e. 0.0
+    static final double LOG2E_D = 1.4426950408889634;
+    static final double LN2_HI_D = 0.6931471805599453;      // the double nearest ln 2
+    static final double LN2_LO_D = 2.3190468138462996e-17;  // ln 2 - LN2_HI_D
+    static final double ROUNDER_D = 6755399441055744.0;     // 1.5 * 2^52: adding it rounds to an integer
+    static final long ROUNDER_D_BITS = Double.doubleToRawLongBits(ROUNDER_D);
+    static final double FLOOR_D = -1023 * LN2_HI_D;         // 2^-1023 has exponent bits 0, i.e. 0.0
 
     private FastExp() {
     }
@@ -68,9 +68,18 @@ final class FastExp {
 
     /**
      * {@code x[i] = exp(x[i] - shift[i])} for {@code i} in {@code [from, to)}, in double; {@code rounded} is
-     * scratch.
+     * scratch. Through {@link DoubleVectorExp} (the same results) where {@link VectorApi} allows.
      */
     static void expInPlace(double[] x, double[] shift, int from, int to, double[] rounded) {
+        if (VectorApi.available()) {
+            DoubleVectorExp.expInPlace(x, shift, from, to, rounded);
+        } else {
+            expInPlaceLoops(x, shift, from, to, rounded);
+        }
+    }
+
+    /** The double {@link #expInPlace} as scalar loops: the twin of {@link DoubleVectorExp#expInPlace}. */
+    static void expInPlaceLoops(double[] x, double[] shift, int from, int to, double[] rounded) {
         for (int i = from; i < to; i++) {
             double xc = Math.max(x[i] - shift[i], FLOOR_D);
             double t = xc * LOG2E_D + ROUNDER_D;

@@ -2,16 +2,19 @@ package io.longnet.model;
 
 import dev.ludovic.netlib.blas.BLAS;
 import dev.ludovic.netlib.blas.NativeBLAS;
+import io.longnet.attention.VectorApi;
 
 /**
  * The BLAS the model's and the trainer's matrix products may run on: netlib's choice, made once per JVM
  * (docs/ARCHITECTURE.md §6): its JNI binding to the native {@code libblas.so.3} when one is installed (OpenBLAS
  * on Debian: {@code libopenblas0}), else its Vector API implementation when {@code jdk.incubator.vector} is
- * loaded, else plain Java. The products use it only where it beats the project's own loops (measured on 2
- * cores, docs/BENCHMARKS.md): float32 on native (6-15x) or Vector API (about 4-5x); float64 on native only
- * (about 2.5x; netlib's Java dgemm is no faster than {@code DoubleRowOps}'s). It logs nothing itself (the
- * benchmark mains run without a logging binding); {@link #describe()} goes into the jobs' and benchmarks'
- * summaries.
+ * loaded, else plain Java. The products use it only where it beats the project's own code (measured on 2
+ * cores, docs/BENCHMARKS.md): a native library first, float32 and float64; without one, the project's own
+ * {@link VectorGemm} where {@link VectorApi} allows it (netlib's Vector API code is no faster, and its vector
+ * shapes, sharing the JDK's type profiles, slow the project's other vector code down); netlib's Vector API
+ * sgemm only where the module is loaded yet {@code -Dlongnet.vector=false} switched the project's off; the
+ * loops otherwise. It logs nothing itself (the benchmark mains run without a logging binding);
+ * {@link #describe()} goes into the jobs' and benchmarks' summaries.
  */
 public final class NetlibBlas {
 
@@ -30,7 +33,7 @@ public final class NetlibBlas {
 
     /** Whether float32 products should go through {@link #library()}. */
     public static boolean forFloat() {
-        return NATIVE || VECTOR;
+        return NATIVE || (VECTOR && !VectorApi.available());
     }
 
     /** Whether float64 products should go through {@link #library()}. */
@@ -38,10 +41,20 @@ public final class NetlibBlas {
         return NATIVE;
     }
 
+    /** Whether products netlib does not take run on {@link VectorGemm} (else on the Java loops). */
+    public static boolean vectorGemm() {
+        return !NATIVE && VectorApi.available();
+    }
+
     /** What the products run on, for logs and job summaries. */
     public static String describe() {
         String name = LIBRARY.getClass().getSimpleName();
-        return forFloat() ? "BLAS " + name + (NATIVE ? " (native)" : "") + (forDouble() ? "" : ", float64 on Java loops")
-                : "Java loops (netlib offers only " + name + ")";
+        if (NATIVE) {
+            return "BLAS " + name + " (native)";
+        }
+        if (vectorGemm()) {
+            return "Vector API GEMM (no native BLAS)";
+        }
+        return forFloat() ? "BLAS " + name + ", float64 on Java loops" : "Java loops (netlib offers only " + name + ")";
     }
 }

@@ -1,11 +1,15 @@
 package io.longnet.model;
 
+import io.longnet.attention.VectorApi;
+
 /**
  * Row-wise operations on {@code [rows][width]} float arrays for the model's forward pass: linear layers
  * ({@code torch.nn.Linear} weight layout {@code [out, in]}), LayerNorm, GELU, log-softmax. The model owns no
  * threads (the attention kernel and Spark do the parallel work). The linear layers are matrix products
  * through netlib's BLAS when {@link NetlibBlas} says it is the faster (a native BLAS may run threads of its
- * own: docs/ARCHITECTURE.md §6), else this class's loops.
+ * own: docs/ARCHITECTURE.md §6), else the project's {@link VectorGemm}, else this class's loops. LayerNorm, GELU
+ * and the head's log-sum-exp run on {@link VectorRowOps} where {@link VectorApi} allows, else on the scalar
+ * twins here.
  */
 final class RowOps {
 
@@ -23,27 +27,44 @@ final class RowOps {
     /** {@link #linear(float[], int, int, float[], float[], int, float[], boolean)} on the rows of {@code x} from row {@code row0}. */
     static void linear(float[] x, int row0, int rows, int in, float[] w, float[] b, int out, float[] y,
                        boolean accumulate) {
-        if (!NetlibBlas.forFloat()) {
-            linearLoops(x, row0, rows, in, w, b, out, y, accumulate);
-            return;
-        }
         if (rows == 0) {
             return;
         }
-        // The bias goes into y first, so that one product with beta = 1 adds to it (or to the residual).
-        if (b != null) {
-            for (int r = 0; r < rows; r++) {
-                int at = r * out;
-                for (int o = 0; o < out; o++) {
-                    y[at + o] = accumulate ? y[at + o] + b[o] : b[o];
+        if (NetlibBlas.forFloat()) {
+            // The bias goes into y first, so that one product with beta = 1 adds to it (or to the residual).
+            if (b != null) {
+                startOutput(rows, b, out, y, accumulate);
+            }
+            float beta = b != null || accumulate ? 1f : 0f;
+            // Row-major y[rows][out] = x[rows][in] w[out][in]^T is, read column-major, y^T = (w^T)^T x^T with
+            // w^T (in x out, leading dimension in) and x^T (in x rows): sgemm "T", "N". One product over all
+            // rows keeps it large (the BLAS blocks it for the caches).
+            NetlibBlas.library().sgemm("T", "N", out, rows, in, 1f, w, 0, in, x, row0 * in, in, beta, y, 0, out);
+        } else if (NetlibBlas.vectorGemm()) {
+            startOutput(rows, b, out, y, accumulate);
+            // B(k, o) = w[o][k]: the weights read transposed, packed by the GEMM itself.
+            VectorGemm.mulAdd(x, row0 * in, in, 1, rows, in, w, 0, 1, in, out, y, 0, out);
+        } else {
+            linearLoops(x, row0, rows, in, w, b, out, y, accumulate);
+        }
+    }
+
+    /** {@code y} set to the bias (zeros when {@code b} is null), or the bias added to it, for a product to add to. */
+    private static void startOutput(int rows, float[] b, int out, float[] y, boolean accumulate) {
+        for (int r = 0; r < rows; r++) {
+            int at = r * out;
+            if (b == null) {
+                if (!accumulate) {
+                    java.util.Arrays.fill(y, at, at + out, 0f);
                 }
+            } else if (accumulate) {
+                for (int o = 0; o < out; o++) {
+                    y[at + o] += b[o];
+                }
+            } else {
+                System.arraycopy(b, 0, y, at, out);
             }
         }
-        float beta = b != null || accumulate ? 1f : 0f;
-        // Row-major y[rows][out] = x[rows][in] w[out][in]^T is, read column-major, y^T = (w^T)^T x^T with
-        // w^T (in x out, leading dimension in) and x^T (in x rows): sgemm "T", "N". One product over all
-        // rows keeps it large (the BLAS blocks it for the caches).
-        NetlibBlas.library().sgemm("T", "N", out, rows, in, 1f, w, 0, in, x, row0 * in, in, beta, y, 0, out);
     }
 
     /** {@link #linear} as plain loops: the path when netlib has neither a native library nor the Vector API. */
@@ -97,9 +118,18 @@ final class RowOps {
 
     /**
      * LayerNorm over each row: {@code (x - mean) / sqrt(var + eps) * g + b} with the biased variance, as
-     * {@code torch.nn.LayerNorm}; statistics in double. {@code y} may be {@code x}.
+     * {@code torch.nn.LayerNorm}; statistics in double (the loops) or float vectors. {@code y} may be {@code x}.
      */
     static void layerNorm(float[] x, int rows, int width, float[] g, float[] b, double eps, float[] y) {
+        if (VectorApi.available()) {
+            VectorRowOps.layerNorm(x, rows, width, g, b, eps, y);
+        } else {
+            layerNormLoops(x, rows, width, g, b, eps, y);
+        }
+    }
+
+    /** {@link #layerNorm} as scalar loops: the twin of {@link VectorRowOps#layerNorm}. */
+    static void layerNormLoops(float[] x, int rows, int width, float[] g, float[] b, double eps, float[] y) {
         for (int r = 0; r < rows; r++) {
             int off = r * width;
             double sum = 0;
@@ -121,13 +151,30 @@ final class RowOps {
 
     /** Exact GELU in place on the first {@code count} elements. */
     static void gelu(float[] x, int count) {
+        if (VectorApi.available()) {
+            VectorRowOps.gelu(x, count);
+        } else {
+            geluLoops(x, count);
+        }
+    }
+
+    /** {@link #gelu} as a scalar loop over {@link Gelu}: the twin of {@link VectorRowOps#gelu}. */
+    static void geluLoops(float[] x, int count) {
         for (int i = 0; i < count; i++) {
             x[i] = (float) Gelu.gelu(x[i]);
         }
     }
 
-    /** {@code log sum_k exp(x[off + k])} over {@code width} values, in double. */
+    /** {@code log sum_k exp(x[off + k])} over {@code width} values, the result in double. */
     static double logSumExp(float[] x, int off, int width) {
+        if (VectorApi.available()) {
+            return VectorRowOps.logSumExp(x, off, width);
+        }
+        return logSumExpLoops(x, off, width);
+    }
+
+    /** {@link #logSumExp} as scalar loops: the twin of {@link VectorRowOps#logSumExp}. */
+    static double logSumExpLoops(float[] x, int off, int width) {
         double max = Double.NEGATIVE_INFINITY;
         for (int k = 0; k < width; k++) {
             max = Math.max(max, x[off + k]);

@@ -1,6 +1,7 @@
 package io.longnet.training;
 
 import io.longnet.model.NetlibBlas;
+import io.longnet.model.VectorGemm;
 import java.util.Arrays;
 
 /**
@@ -13,8 +14,10 @@ import java.util.Arrays;
  * (same offsets). Single-threaded.
  *
  * <p>The three products of a linear layer (forward, input gradient, weight gradient) run through netlib's
- * dgemm where {@link NetlibBlas} has a native library, else through {@link #mulAdd}'s own register-blocked
- * GEMM, whose inner loop is shaped for HotSpot's C2 auto-vectoriser.
+ * dgemm where {@link NetlibBlas} has a native library, else through the project's Vector API GEMM
+ * ({@link VectorGemm}) where the Vector API is available, else through {@link #mulAddLoops}' own
+ * register-blocked GEMM, whose inner loop is shaped for HotSpot's C2 auto-vectoriser. The last two give the
+ * same results bit for bit (each element sums by fused multiply-adds in increasing {@code k}).
  */
 final class DoubleRowOps {
 
@@ -39,6 +42,11 @@ final class DoubleRowOps {
             if (rows > 0) {
                 NetlibBlas.library().dgemm("T", "N", out, rows, in, 1.0, p, w, in, x, 0, in, 1.0, y, 0, out);
             }
+            return;
+        }
+        if (NetlibBlas.vectorGemm()) {
+            fillBias(p, b, rows, out, y);
+            VectorGemm.mulAdd(x, 0, in, 1, rows, in, p, w, 1, in, out, y, 0, out);
             return;
         }
         // W^T once (in * out values against the GEMM's rows * in * out operations), so that the inner loop
@@ -119,6 +127,10 @@ final class DoubleRowOps {
                 NetlibBlas.library().dgemm("N", "T", m, rows, depth, 1.0, b, bOff, bRow, a, aOff, aCol, 1.0, c, cOff, cRow);
                 return;
             }
+        }
+        if (NetlibBlas.vectorGemm()) {
+            VectorGemm.mulAdd(a, aOff, aRow, aCol, rows, depth, b, bOff, bRow, 1, m, c, cOff, cRow);
+            return;
         }
         mulAddLoops(a, aOff, aRow, aCol, rows, depth, b, bOff, bRow, m, c, cOff, cRow);
     }

@@ -80,6 +80,30 @@ class FastExpTest {
     }
 
     @Test
+    void doubleVectorCodeEqualsTheLoopsBitForBit() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(VectorApi.available(), VectorApi.describe());
+        long seed = 5;
+        System.out.println("FastExp double vector twin, seed " + seed);
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        int n = 1003;
+        double[] x = new double[n];
+        double[] shift = new double[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = i % 7 == 0 ? Double.NEGATIVE_INFINITY : -750 * r.nextDouble() * r.nextDouble();
+            shift[i] = r.nextDouble() - 0.5;
+        }
+        x[1] = 0;
+        shift[1] = 0;
+        double[] loops = x.clone();
+        FastExp.expInPlaceLoops(loops, shift, 1, n, new double[n]);
+        double[] vector = x.clone();
+        DoubleVectorExp.expInPlace(vector, shift, 1, n, new double[n]);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(loops, vector);
+        org.junit.jupiter.api.Assertions.assertEquals(1.0, vector[1]);
+        org.junit.jupiter.api.Assertions.assertEquals(x[0], vector[0]); // before from: untouched
+    }
+
+    @Test
     void doubleKnownValues() {
         assertEquals(1.0, exp(2.5, 2.5), "exp(0) is exactly 1");
         assertEquals(Math.E, exp(1.0, 0.0), Math.ulp(Math.E));

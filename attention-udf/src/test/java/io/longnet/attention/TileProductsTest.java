@@ -1,11 +1,15 @@
 package io.longnet.attention;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
-/** The tile GEMM of the float64 attention against plain triple loops, with and without its bounds. */
+/**
+ * The tile GEMM of the float64 attention against plain triple loops, with and without its bounds; the path
+ * this JVM takes (the Vector API code where it runs) against the scalar twin, bit for bit.
+ */
 class TileProductsTest {
 
     private static double[][] random(SplittableRandom r, int rows, int cols) {
@@ -23,7 +27,7 @@ class TileProductsTest {
         long seed = 81;
         System.out.println("TileProducts, seed " + seed);
         SplittableRandom r = new SplittableRandom(seed);
-        int[][] shapes = {{1, 1, 1}, {4, 4, 4}, {5, 7, 9}, {64, 32, 64}, {13, 64, 32}, {7, 3, 66}};
+        int[][] shapes = {{1, 1, 1}, {4, 4, 4}, {4, 5, 8}, {5, 7, 9}, {8, 9, 13}, {64, 32, 64}, {13, 64, 32}, {7, 3, 66}};
         for (int[] shape : shapes) {
             int rows = shape[0];
             int depth = shape[1];
@@ -61,8 +65,17 @@ class TileProductsTest {
                             }
                         }
                     }
+                    double[][] loops = new double[rows][];
+                    for (int i = 0; i < rows; i++) {
+                        loops[i] = c[i].clone();
+                    }
+                    TileProducts.mulAddLoops(a, transposed, b, loops, rows, depth, m, colFrom, depthFrom);
                     TileProducts.mulAdd(a, transposed, b, c, rows, depth, m, colFrom, depthFrom);
                     String what = rows + "x" + depth + "x" + m + (transposed ? " transposed" : "") + " bounds " + bounds;
+                    for (int i = 0; i < rows; i++) {
+                        // The Vector API code (where it runs) computes the scalar twin's bits.
+                        assertArrayEquals(loops[i], c[i], what + ", " + VectorApi.describe() + ", row " + i);
+                    }
                     for (int i = 0; i < rows; i++) {
                         for (int j = colFrom == null ? 0 : colFrom[i]; j < m; j++) {
                             assertEquals(expected[i][j], c[i][j], 1e-13 * Math.max(1, Math.abs(expected[i][j])),

@@ -125,6 +125,10 @@ public final class TrainingBench {
         }
     }
 
+    /** The JVM's CPU time, for a measure that other work on the machine disturbs less than the wall clock. */
+    private static final com.sun.management.OperatingSystemMXBean PROCESS =
+            (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+
     static void run(Options opt) throws IOException {
         LongNetConfig config = LongNetConfig.read(opt.config);
         int n = opt.n;
@@ -151,22 +155,25 @@ public final class TrainingBench {
             Arrays.fill(grad, 0);
             loss = model.lossAndGradient(tokens, attention, grad);
         }
-        System.out.printf(Locale.ROOT, "%6s %10s %11s %9s %9s %9s %9s%n", "iter", "ms", "tokens/s", "GFLOP/s",
-                "attn fwd", "attn bwd", "rest");
+        System.out.printf(Locale.ROOT, "%6s %10s %11s %9s %9s %9s %9s %9s%n", "iter", "ms", "tokens/s", "GFLOP/s",
+                "attn fwd", "attn bwd", "rest", "cpu ms");
         long gcBefore = gcMillis();
         long[] totals = new long[opt.iters];
         long[] fwd = new long[opt.iters];
         long[] bwd = new long[opt.iters];
+        long[] cpu = new long[opt.iters];
         for (int i = 0; i < opt.iters; i++) {
             Arrays.fill(grad, 0);
             attention.forwardNanos = 0;
             attention.backwardNanos = 0;
+            long c = PROCESS.getProcessCpuTime();
             long t = System.nanoTime();
             loss = model.lossAndGradient(tokens, attention, grad);
             totals[i] = System.nanoTime() - t;
+            cpu[i] = PROCESS.getProcessCpuTime() - c;
             fwd[i] = attention.forwardNanos;
             bwd[i] = attention.backwardNanos;
-            printRow(String.valueOf(i + 1), totals[i], fwd[i], bwd[i], n, paramCount);
+            printRow(String.valueOf(i + 1), totals[i], fwd[i], bwd[i], cpu[i], n, paramCount);
         }
         int best = 0;
         for (int i = 1; i < totals.length; i++) {
@@ -175,9 +182,13 @@ public final class TrainingBench {
             }
         }
         long gc = gcMillis() - gcBefore;
-        printRow("best", totals[best], fwd[best], bwd[best], n, paramCount);
+        printRow("best", totals[best], fwd[best], bwd[best], cpu[best], n, paramCount);
         long[] sorted = totals.clone();
         Arrays.sort(sorted);
+        long[] cpuSorted = cpu.clone();
+        Arrays.sort(cpuSorted);
+        System.out.printf(Locale.ROOT, "median CPU time %.1f ms (all of the JVM's threads: steadier than the wall clock"
+                + " on a machine shared with other work)%n", cpuSorted[cpuSorted.length / 2] / 1e6);
         System.out.printf(Locale.ROOT, "median %.1f ms = %,.0f tokens/s; loss %.17g (%.6f per token), gradient"
                 + " sum %.17g, |gradient|^2 %.17g; GC %.1f ms per iteration%n", sorted[sorted.length / 2] / 1e6,
                 n / (sorted[sorted.length / 2] / 1e9), loss, loss / (n - 1), sum(grad), sumSquares(grad),
@@ -285,10 +296,11 @@ public final class TrainingBench {
         return now;
     }
 
-    private static void printRow(String label, long total, long fwd, long bwd, int n, long params) {
+    private static void printRow(String label, long total, long fwd, long bwd, long cpu, int n, long params) {
         double seconds = total / 1e9;
-        System.out.printf(Locale.ROOT, "%6s %10.1f %11.0f %9.2f %9.1f %9.1f %9.1f%n", label, total / 1e6, n / seconds,
-                6.0 * params * n / seconds / 1e9, fwd / 1e6, bwd / 1e6, (total - fwd - bwd) / 1e6);
+        System.out.printf(Locale.ROOT, "%6s %10.1f %11.0f %9.2f %9.1f %9.1f %9.1f %9.1f%n", label, total / 1e6,
+                n / seconds, 6.0 * params * n / seconds / 1e9, fwd / 1e6, bwd / 1e6, (total - fwd - bwd) / 1e6,
+                cpu / 1e6);
     }
 
     private static String describe(LongNetConfig c) {
