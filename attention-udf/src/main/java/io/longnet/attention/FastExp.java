@@ -68,17 +68,17 @@ final class FastExp {
 
     /**
      * {@code x[i] = exp(x[i] - shift[i])} for {@code i} in {@code [from, to)}, in double; {@code rounded} is
-     * scratch. Through {@link DoubleVectorExp} (the same results) where {@link VectorApi} allows.
+     * scratch. Through {@link VectorExp} (the same results) where {@link VectorApi} allows.
      */
     static void expInPlace(double[] x, double[] shift, int from, int to, double[] rounded) {
         if (VectorApi.available()) {
-            DoubleVectorExp.expInPlace(x, shift, from, to, rounded);
+            VectorExp.expInPlace(x, shift, from, to, rounded);
         } else {
             expInPlaceLoops(x, shift, from, to, rounded);
         }
     }
 
-    /** The double {@link #expInPlace} as scalar loops: the twin of {@link DoubleVectorExp#expInPlace}. */
+    /** The double {@link #expInPlace} as scalar loops: the twin of {@link VectorExp#expInPlace}. */
     static void expInPlaceLoops(double[] x, double[] shift, int from, int to, double[] rounded) {
         for (int i = from; i < to; i++) {
             double xc = Math.max(x[i] - shift[i], FLOOR_D);

@@ -187,11 +187,11 @@ final class SimdTileAttention extends SegmentTileAttention {
         newMax.intoArray(rowMax, i + lane);
         // A query whose keys are all in its future so far keeps max -inf; 0 keeps exp() finite.
         FloatVector shift = newMax.blend(0f, newMax.eq(Float.NEGATIVE_INFINITY));
-        FloatVector alpha = exp(old.sub(shift));
+        FloatVector alpha = VectorExp.exp(old.sub(shift));
         FloatVector sum = FloatVector.fromArray(S, rowSum, i + lane).mul(alpha);
         for (int j = 0; j < keyEnd; j++) {
             int at = j * STEP + lane;
-            FloatVector p = exp(FloatVector.fromArray(S, block, at).sub(shift));
+            FloatVector p = VectorExp.exp(FloatVector.fromArray(S, block, at).sub(shift));
             p.intoArray(block, at);
             sum = sum.add(p);
         }
@@ -256,26 +256,6 @@ final class SimdTileAttention extends SegmentTileAttention {
         r21.intoArray(to, at + 2 * stride + L);
         r30.intoArray(to, at + 3 * stride);
         r31.intoArray(to, at + 3 * stride + L);
-    }
-
-    /** {@link FastExp}'s float exponential, lane by lane, with the same operations in the same order. */
-    private static FloatVector exp(FloatVector x) {
-        // Below FLOOR the scalar twin clamps to FLOOR, whose result is exactly 0: the same, by a blend.
-        FloatVector xc = x;
-        FloatVector t = xc.mul(FastExp.LOG2E).add(FastExp.ROUNDER);
-        FloatVector nf = t.sub(FastExp.ROUNDER);
-        FloatVector f = nf.fma(FloatVector.broadcast(S, -FastExp.LN2_HI), xc);
-        f = nf.fma(FloatVector.broadcast(S, -FastExp.LN2_LO), f);
-        FloatVector p = FloatVector.broadcast(S, FastExp.P6);
-        p = p.fma(f, FloatVector.broadcast(S, FastExp.P5));
-        p = p.fma(f, FloatVector.broadcast(S, FastExp.P4));
-        p = p.fma(f, FloatVector.broadcast(S, FastExp.P3));
-        p = p.fma(f, FloatVector.broadcast(S, FastExp.P2));
-        FloatVector one = FloatVector.broadcast(S, 1f);
-        p = p.fma(f, one);
-        p = p.fma(f, one);
-        IntVector n = ((IntVector) t.reinterpretAsInts()).sub(FastExp.ROUNDER_BITS - 127);
-        return p.mul(n.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats()).blend(0f, x.lt(FastExp.FLOOR));
     }
 
     private static int roundUp(int n, int step) {

@@ -1,5 +1,6 @@
 package io.longnet.model;
 
+import io.longnet.attention.VectorExp;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -29,13 +30,6 @@ final class VectorRowOps {
     private static final float[] ERFCC = {-1.26551223f, 1.00002368f, 0.37409196f, 0.09678418f, -0.18628806f,
             0.27886807f, -1.13520398f, 1.48851587f, -0.82215223f, 0.17087277f};
 
-    private static final float LOG2E = 1.44269504f;
-    private static final float LN2_HI = 0.693359375f;
-    private static final float LN2_LO = -2.12194440e-4f;
-    private static final float ROUNDER = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
-    private static final int ROUNDER_BITS = 0x4B400000;
-    private static final float FLOOR = -88.02969f;  // -127 ln2: 2^-127 has exponent bits 0, i.e. 0.0f
-
     private VectorRowOps() {
     }
 
@@ -60,32 +54,9 @@ final class VectorRowOps {
         for (int n = 8; n >= 0; n--) {
             p = p.fma(t, FloatVector.broadcast(FLOATS, ERFCC[n]));
         }
-        FloatVector e = t.mul(exp(p.sub(a.mul(a))));
+        FloatVector e = t.mul(VectorExp.exp(p.sub(a.mul(a))));
         FloatVector erfc = e.blend(e.neg().add(2f), z.compare(VectorOperators.LT, 0f));
         return x.mul(0.5f).mul(erfc);
-    }
-
-    /**
-     * {@code exp(x)} for {@code x <= 0} (larger arguments are not needed here): the same reduction and
-     * polynomial as the attention's float exponential ({@code FastExp}), the power of two made from the
-     * rounded exponent's bits; arguments below {@code -88} give 0.
-     */
-    static FloatVector exp(FloatVector x) {
-        FloatVector xc = x.max(FLOOR);
-        FloatVector t = xc.fma(LOG2E, ROUNDER); // fma(float, float) broadcasts both
-        FloatVector n = t.sub(ROUNDER);
-        FloatVector f = n.fma(FloatVector.broadcast(FLOATS, -LN2_HI), xc);
-        f = n.fma(FloatVector.broadcast(FLOATS, -LN2_LO), f);
-        FloatVector p = FloatVector.broadcast(FLOATS, 1.3981999e-3f);
-        p = p.fma(f, FloatVector.broadcast(FLOATS, 8.3334519e-3f));
-        p = p.fma(f, FloatVector.broadcast(FLOATS, 4.1665795e-2f));
-        p = p.fma(f, FloatVector.broadcast(FLOATS, 1.6666665e-1f));
-        p = p.fma(f, FloatVector.broadcast(FLOATS, 5.0000001e-1f));
-        p = p.fma(f, FloatVector.broadcast(FLOATS, 1f));
-        p = p.fma(f, FloatVector.broadcast(FLOATS, 1f));
-        IntVector bits = (IntVector) t.reinterpretAsInts();
-        FloatVector scale = bits.sub(ROUNDER_BITS - 127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        return p.mul(scale);
     }
 
     /**
@@ -139,7 +110,7 @@ final class VectorRowOps {
         }
         FloatVector acc = FloatVector.zero(FLOATS);
         for (int k = 0; k < end; k += L) {
-            acc = acc.add(exp(FloatVector.fromArray(FLOATS, x, off + k).sub(max)));
+            acc = acc.add(VectorExp.exp(FloatVector.fromArray(FLOATS, x, off + k).sub(max)));
         }
         double sum = acc.reduceLanes(VectorOperators.ADD);
         for (int k = end; k < width; k++) {

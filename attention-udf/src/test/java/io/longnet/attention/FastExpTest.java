@@ -97,7 +97,7 @@ class FastExpTest {
         double[] loops = x.clone();
         FastExp.expInPlaceLoops(loops, shift, 1, n, new double[n]);
         double[] vector = x.clone();
-        DoubleVectorExp.expInPlace(vector, shift, 1, n, new double[n]);
+        VectorExp.expInPlace(vector, shift, 1, n, new double[n]);
         org.junit.jupiter.api.Assertions.assertArrayEquals(loops, vector);
         org.junit.jupiter.api.Assertions.assertEquals(1.0, vector[1]);
         org.junit.jupiter.api.Assertions.assertEquals(x[0], vector[0]); // before from: untouched

@@ -1,17 +1,19 @@
 package io.longnet.attention;
 
 import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * {@link FastExp}'s float64 exponential written with the JDK's Vector API, four doubles at a time: the same
- * operations in the same order (the rounding step a multiply then an add, as the scalar code has it, not
- * fused), so the results are {@link FastExp}'s bit for bit. Load only after {@link VectorApi#available()}
- * said yes.
+ * {@link FastExp}'s exponentials written with the JDK's Vector API, float and float64: the same operations
+ * in the same order (the rounding step a multiply then an add, as the scalar code has it, not fused), so the
+ * results are {@link FastExp}'s bit for bit. The one home of the vectorised exponential, for the attention
+ * tiles and the model's rows. Load only after {@link VectorApi#available()} said yes.
  */
-final class DoubleVectorExp {
+public final class VectorExp {
 
     private static final VectorSpecies<Double> DOUBLES = DoubleVector.SPECIES_256;
     private static final int L = DOUBLES.length();
@@ -20,7 +22,28 @@ final class DoubleVectorExp {
             1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0,
             1.0 / 6.0, 0.5};
 
-    private DoubleVectorExp() {
+    private VectorExp() {
+    }
+
+    /**
+     * {@code exp(x)} lane by lane for {@code x <= 0}, as {@link FastExp}'s float exponential: relative error
+     * below 3e-7; below {@code -88} (where the scalar code clamps, to a result of exactly 0), and -inf, 0.
+     */
+    public static FloatVector exp(FloatVector x) {
+        FloatVector t = x.mul(FastExp.LOG2E).add(FastExp.ROUNDER);
+        FloatVector nf = t.sub(FastExp.ROUNDER);
+        FloatVector f = nf.fma(x.broadcast(-FastExp.LN2_HI), x);
+        f = nf.fma(x.broadcast(-FastExp.LN2_LO), f);
+        FloatVector p = x.broadcast(FastExp.P6);
+        p = p.fma(f, x.broadcast(FastExp.P5));
+        p = p.fma(f, x.broadcast(FastExp.P4));
+        p = p.fma(f, x.broadcast(FastExp.P3));
+        p = p.fma(f, x.broadcast(FastExp.P2));
+        FloatVector one = x.broadcast(1f);
+        p = p.fma(f, one);
+        p = p.fma(f, one);
+        IntVector n = ((IntVector) t.reinterpretAsInts()).sub(FastExp.ROUNDER_BITS - 127);
+        return p.mul(n.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats()).blend(0f, x.lt(FastExp.FLOOR));
     }
 
     /**
