@@ -1,6 +1,7 @@
 package io.longnet.model;
 
 import io.longnet.attention.Backend;
+import io.longnet.attention.CpuAttentionKernel;
 import io.longnet.attention.AttentionKernel;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -32,12 +33,13 @@ public final class ModelDecoders {
         return new CpuDecoder(model, Backend.CPU.open(threads, -1));
     }
 
-    /** The CPU model with the CPU attention engine; its name says what the matrix products ran on. */
+    /** The CPU model with the CPU attention engine; its name says what its tiles and matrix products ran on. */
     private record CpuDecoder(LongNetModel model, AttentionKernel kernel) implements ModelDecoder {
 
         @Override
         public String name() {
-            return kernel.name() + " (model products: " + NetlibBlas.describe() + ")";
+            return Backend.CPU + " (tiles: " + CpuAttentionKernel.tiles() + "; model products: " + NetlibBlas.describe()
+                    + ")";
         }
 
         @Override
