@@ -88,8 +88,8 @@ final class SimdTileAttention extends SegmentTileAttention {
 
     /**
      * The key tile one block of {@link #STEP} queries at a time, all of its steps while the block's scores
-     * (a {@code TILE_K x STEP} slice) stay in the L1 cache: scores and their maximum by register blocks of
-     * 4 keys, then the exponentials and sums one vector at a time, then {@code V^T P} by register blocks of 4
+     * (a {@code TILE_K x STEP} slice) stay in the L1 cache: scores by register blocks of 4 keys, then the
+     * maximum, exponentials and sums one vector at a time, then {@code V^T P} by register blocks of 4
      * channels. Keys whose first query is past the block are masked for all of it and skipped.
      */
     @Override

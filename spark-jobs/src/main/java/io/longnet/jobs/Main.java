@@ -241,14 +241,15 @@ public final class Main implements Callable<Integer> {
      */
     static SparkSession session(String appName, String master) throws Exception {
         SparkSession.Builder builder = SparkSession.builder().appName(appName);
+        SparkConf given = new SparkConf(); // spark-submit's settings and spark.* system properties
         if (master != null) {
             builder.master(master);
-        } else if (!new SparkConf().contains("spark.master")) {
+        } else if (!given.contains("spark.master")) {
             builder.master("local[*]");
         }
         // Executors resolve the Vector API for the engine's SIMD code (docs/ARCHITECTURE.md §6); a user's
         // own options are kept.
-        String executorOptions = new SparkConf().get(EXECUTOR_JAVA_OPTIONS, "");
+        String executorOptions = given.get(EXECUTOR_JAVA_OPTIONS, "");
         if (!executorOptions.contains(VectorApi.MODULE)) {
             builder.config(EXECUTOR_JAVA_OPTIONS, (executorOptions + " " + VectorApi.JVM_OPTION).trim());
         }
