@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Rebuilds the checked-in kernel artifacts from src/main/cuda with nvcc: sm_90 machine code plus PTX (for
-# newer chips, compiled by the driver), one fatbin per launch file (dilated attention; the model's row
+# Rebuilds the checked-in kernel artifacts from src/main/cuda with nvcc: sm_90a machine code (Hopper, with
+# wgmma) plus compute_90 PTX (mma.sync; other chips compile it in the driver), one fatbin per launch file (dilated attention; the model's row
 # kernels), loaded through cuModuleLoadData. Records the hash of the sources they were built from; KernelArtifactTest fails when the sources change without a rebuild.
 # The Maven build itself needs no nvcc.
 set -euo pipefail
@@ -9,7 +9,7 @@ src=src/main/cuda
 out=src/main/resources/io/longnet/gpu
 for pair in dilated_attention:dilated_fwd_launch model_kernels:model_launch; do
   nvcc -fatbin -O3 -std=c++17 \
-    -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
+    -gencode arch=compute_90a,code=sm_90a -gencode arch=compute_90,code=compute_90 \
     -o "$out/${pair%%:*}.fatbin" "$src/${pair#*:}.cu"
 done
 # Hash: for each source file in name order, "<name>\n<content>", over all of them.

@@ -8,6 +8,7 @@
 #include "kernel_traits.h"
 #include "lse_merge.h"
 #include "mma.h"
+#include "wgmma.h"
 #include "segment_rows.h"
 
 // Merges one row part (value pairs owned by this lane) into o/lse. All lanes of the warp call it (it
@@ -24,16 +25,114 @@ __device__ __forceinline__ void merge_row_part(const DilatedParams& p, bool vali
 }
 
 // ---------------------------------------------------------------------------------------------------
-// bf16 inputs, tensor cores (mma.sync m16n8k16 fed by ldmatrix), fp32 softmax and accumulation; K/V
-// tiles stream through two shared stages with cp.async while the previous tile is multiplied.
+// bf16 inputs on tensor cores, fp32 softmax and accumulation; K/V tiles stream through two shared stages
+// with cp.async while the previous tile is multiplied. The two products of a key tile come from an MMA
+// policy: WarpMma (mma.sync, each warp its own 16 query rows; any sm_80+ chip) or WarpgroupMma (wgmma,
+// each warpgroup 64 rows; sm_90a). Both leave the scores and the output in mma.sync's C-fragment layout,
+// so the online softmax and the epilogue below are one code.
+
+// S = Q K^T for this warp's 16 rows: ldmatrix gives the B fragments of two key groups per call.
 template <int D>
+struct WarpMma {
+    using T = MmaTraits<D>;
+    static constexpr int GROUP_ROWS = 16;  // query rows that multiply together (one warp)
+    static constexpr int KV_STRIDE = T::STRIDE;
+    static constexpr int KV_HALVES = T::BLOCK_N * KV_STRIDE;
+    // Element (row, c) of a K or V tile: row-major, rows padded so that ldmatrix's 8 rows hit distinct banks.
+    static __device__ __forceinline__ int kv_at(int row, int c) { return row * KV_STRIDE + c; }
+    static __device__ __forceinline__ int q_at(int row, int c) { return row * KV_STRIDE + c; }
+
+    // This warp's 16 query rows as A fragments, held in registers for the whole loop.
+    struct QOperand { uint32_t f[D / 16][4]; };
+    static __device__ __forceinline__ QOperand load_q(const __nv_bfloat16* q_smem, int warp, int lane) {
+        QOperand q;
+#pragma unroll
+        for (int kc = 0; kc < D / 16; kc++)
+            ldmatrix_x4(q.f[kc], &q_smem[(warp * 16 + (lane / 8 % 2) * 8 + lane % 8) * KV_STRIDE + kc * 16 + (lane / 16) * 8]);
+        return q;
+    }
+
+    static __device__ __forceinline__ void scores(float s[T::BLOCK_N / 8][4], const QOperand& q,
+                                                  const __nv_bfloat16* ks, int lane) {
+#pragma unroll
+        for (int kc = 0; kc < D / 16; kc++)
+#pragma unroll
+            for (int nt = 0; nt < T::BLOCK_N / 8; nt += 2) {
+                uint32_t b[4];  // (nt, k 0-7), (nt, k 8-15), (nt+1, k 0-7), (nt+1, k 8-15)
+                ldmatrix_x4(b, &ks[(nt * 8 + (lane / 16) * 8 + lane % 8) * KV_STRIDE + kc * 16 + (lane / 8 % 2) * 8]);
+                mma_16816(s[nt], q.f[kc], b);
+                mma_16816(s[nt + 1], q.f[kc], b + 2);
+            }
+    }
+
+    // O += P V: ldmatrix.trans reads V (key-major) as the B fragments of two dim groups per call.
+    static __device__ __forceinline__ void accumulate(float acc[D / 8][4], const uint32_t pf[T::BLOCK_N / 16][4],
+                                                      const __nv_bfloat16* vs, int lane) {
+#pragma unroll
+        for (int kk = 0; kk < T::BLOCK_N / 16; kk++)
+#pragma unroll
+            for (int nt = 0; nt < D / 8; nt += 2) {
+                uint32_t b[4];  // (keys 0-7, dims nt), (keys 8-15, dims nt), (keys 0-7, nt+1), (keys 8-15, nt+1)
+                ldmatrix_x4_trans(b, &vs[(kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * KV_STRIDE + nt * 8 + (lane / 16) * 8]);
+                mma_16816(acc[nt], pf[kk], b);
+                mma_16816(acc[nt + 1], pf[kk], b + 2);
+            }
+    }
+};
+
+// The same products with wgmma: operands straight from shared memory through descriptors, Q, K and V tiles
+// stored as wgmma's core matrices (8 rows x 8 halves, 128 contiguous bytes): element (row, c) at
+// [row / 8][c / 8][row % 8][c % 8]. S = Q K^T reads both from shared memory (K-major: head dims
+// contiguous); O += P V takes P from registers (mma.sync's A-fragment layout) and V "MN-major" (a
+// transposed read).
+template <int D>
+struct WarpgroupMma {
+    using T = MmaTraits<D>;
+    static constexpr int GROUP_ROWS = 64;  // a warpgroup of 4 warps
+    static constexpr int KV_HALVES = T::BLOCK_N * D;
+    static constexpr uint32_t CORE_BYTES = 128;          // one core matrix
+    static constexpr uint32_t ROW_GROUP_BYTES = 16 * D;  // 8 rows of all D channels
+    static __device__ __forceinline__ int kv_at(int row, int c) {
+        return (row / 8) * (8 * D) + (c / 8) * 64 + (row % 8) * 8 + c % 8;
+    }
+    static __device__ __forceinline__ int q_at(int row, int c) { return kv_at(row, c); }
+
+    // This warpgroup's 64 query rows, in shared memory for the whole loop.
+    struct QOperand { const __nv_bfloat16* rows; };
+    static __device__ __forceinline__ QOperand load_q(const __nv_bfloat16* q_smem, int warp, int) {
+        return {q_smem + (warp / 4) * GROUP_ROWS * D};
+    }
+
+    static __device__ __forceinline__ void scores(float s[T::BLOCK_N / 8][4], const QOperand& q,
+                                                  const __nv_bfloat16* ks, int) {
+        wgmma_fence();
+#pragma unroll
+        for (int kc = 0; kc < D / 16; kc++)  // head dims 16kc..16kc+15: core matrices 2kc, 2kc+1 along K
+            Wgmma<T::BLOCK_N>::mma_ss(&s[0][0], wgmma_desc(q.rows + kc * 128, CORE_BYTES, ROW_GROUP_BYTES),
+                                      wgmma_desc(ks + kc * 128, CORE_BYTES, ROW_GROUP_BYTES));
+        wgmma_commit();
+        wgmma_wait<0>();
+    }
+
+    static __device__ __forceinline__ void accumulate(float acc[D / 8][4], const uint32_t pf[T::BLOCK_N / 16][4],
+                                                      const __nv_bfloat16* vs, int) {
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < T::BLOCK_N / 16; kk++)  // keys 16kk..16kk+15: row groups 2kk, 2kk+1 along K
+            Wgmma<D>::template mma<1>(&acc[0][0], pf[kk], wgmma_desc(vs + kk * 16 * D, ROW_GROUP_BYTES, CORE_BYTES));
+        wgmma_commit();
+        wgmma_wait<0>();
+    }
+};
+
+template <int D, typename Mma>
 __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
     using T = MmaTraits<D>;
-    constexpr int BM = T::BLOCK_M, BN = T::BLOCK_N, S = T::STRIDE;
-    extern __shared__ __align__(16) unsigned char smem_raw[];
+    constexpr int BM = T::BLOCK_M, BN = T::BLOCK_N;
+    extern __shared__ __align__(128) unsigned char smem_raw[];
     __nv_bfloat16* q_smem = reinterpret_cast<__nv_bfloat16*>(smem_raw);
-    __nv_bfloat16* k_smem = q_smem + T::Q_HALVES;          // 2 stages
-    __nv_bfloat16* v_smem = k_smem + 2 * T::KV_HALVES;     // 2 stages
+    __nv_bfloat16* k_smem = q_smem + T::Q_HALVES;                // T::STAGES stages
+    __nv_bfloat16* v_smem = k_smem + T::STAGES * Mma::KV_HALVES;
 
     // Causal: the last query blocks of a segment see the most keys; z is the slowest grid dimension, so
     // counting it backwards starts the heaviest blocks first and leaves the light ones for the tail.
@@ -50,37 +149,45 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
     constexpr int ROW_VECS = D / VEC;
     const int key_end = p.causal ? min(sr.key_rows, sr.shift + i0 + BM) : sr.key_rows;
     const int tiles = (key_end + BN - 1) / BN;
+    // This thread's MMA group (a warp or a warpgroup) and its query rows [group_first, group_last].
+    const int group_first = i0 + (warp * 16 / Mma::GROUP_ROWS) * Mma::GROUP_ROWS;
+    const int group_last = group_first + Mma::GROUP_ROWS - 1;
 
-    // Queues the copy of key tile `tile` into stage `stage` (absent rows as zeros).
+    // Queues the copy of key tile `tile` into stage `stage` (absent rows as zeros). Consecutive threads
+    // take consecutive rows of one 16-byte column, so that their shared-memory writes are contiguous in
+    // either layout's 8-row groups.
     auto load_tile = [&](int tile, int stage) {
-        __nv_bfloat16* ks = k_smem + stage * T::KV_HALVES;
-        __nv_bfloat16* vs = v_smem + stage * T::KV_HALVES;
+        __nv_bfloat16* ks = k_smem + stage * Mma::KV_HALVES;
+        __nv_bfloat16* vs = v_smem + stage * Mma::KV_HALVES;
         for (int idx = tid; idx < BN * ROW_VECS; idx += T::THREADS) {
-            const int row = idx / ROW_VECS, c = (idx % ROW_VECS) * VEC;
+            const int row = (idx / (8 * ROW_VECS)) * 8 + idx % 8, c = (idx / 8 % ROW_VECS) * VEC;
             const int key = tile * BN + row;
             const bool in = key < sr.key_rows;
             const int64_t at = in ? sr.k_first + (int64_t)key * sr.k_stride + c : 0;
-            cp_async_16(&ks[row * S + c], k + at, in);
-            cp_async_16(&vs[row * S + c], v + at, in);
+            cp_async_16(&ks[Mma::kv_at(row, c)], k + at, in);
+            cp_async_16(&vs[Mma::kv_at(row, c)], v + at, in);
         }
     };
 
     for (int idx = tid; idx < BM * ROW_VECS; idx += T::THREADS) {
-        const int row = idx / ROW_VECS, c = (idx % ROW_VECS) * VEC;
+        const int row = (idx / (8 * ROW_VECS)) * 8 + idx % 8, c = (idx / 8 % ROW_VECS) * VEC;
         const bool in = i0 + row < sr.query_rows;
-        cp_async_16(&q_smem[row * S + c], q + (in ? sr.q_first + (int64_t)(i0 + row) * sr.q_stride + c : 0), in);
+        cp_async_16(&q_smem[Mma::q_at(row, c)], q + (in ? sr.q_first + (int64_t)(i0 + row) * sr.q_stride + c : 0), in);
     }
-    if (tiles > 0) load_tile(0, 0);
+    // Q and the first STAGES - 1 key tiles in flight; one commit group per tile (empty past the end), so
+    // that "tile it has landed" is always "at most STAGES - 2 groups pending".
     cp_async_commit();
-    cp_async_wait<0>();
-    __syncthreads();
-
-    // This warp's 16 query rows as A fragments, for the whole loop.
-    uint32_t qf[D / 16][4];
-    const int r0 = warp * 16 + g;
 #pragma unroll
-    for (int kc = 0; kc < D / 16; kc++)
-        ldmatrix_x4(qf[kc], &q_smem[(warp * 16 + (lane / 8 % 2) * 8 + lane % 8) * S + kc * 16 + (lane / 16) * 8]);
+    for (int st = 0; st < T::STAGES - 1; st++) {
+        if (st < tiles) load_tile(st, st);
+        cp_async_commit();
+    }
+
+    cp_async_wait<T::STAGES - 1>();  // Q has landed (the key tiles may still be in flight)
+    fence_proxy_async();
+    __syncthreads();
+    const typename Mma::QOperand qop = Mma::load_q(q_smem, warp, lane);
+    const int r0 = warp * 16 + g;
 
     float acc[D / 8][4];
 #pragma unroll
@@ -90,32 +197,23 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
     const int q_row[2] = {i0 + r0, i0 + r0 + 8};
 
     for (int it = 0; it < tiles; it++) {
-        const int stage = it & 1;
-        if (it + 1 < tiles) {
-            load_tile(it + 1, stage ^ 1);  // in flight while this tile is multiplied
-            cp_async_commit();
-            cp_async_wait<1>();
-        } else {
-            cp_async_wait<0>();
-        }
-        __syncthreads();
-        const __nv_bfloat16* ks = k_smem + stage * T::KV_HALVES;
-        const __nv_bfloat16* vs = v_smem + stage * T::KV_HALVES;
+        const int stage = it % T::STAGES;
+        cp_async_wait<T::STAGES - 2>();
+        fence_proxy_async();
+        __syncthreads();  // tile it visible to all; every warp is done with tile it - 1's stage
+        const int ahead = it + T::STAGES - 1;  // refills the stage tile it - 1 used
+        if (ahead < tiles) load_tile(ahead, ahead % T::STAGES);
+        cp_async_commit();
         const int j0 = it * BN;
+        // A group whose rows all precede this tile (causal) or lie past the segment's end has nothing to add.
+        if (group_first >= sr.query_rows || (p.causal && j0 > sr.shift + group_last)) continue;
+        const __nv_bfloat16* ks = k_smem + stage * Mma::KV_HALVES;
+        const __nv_bfloat16* vs = v_smem + stage * Mma::KV_HALVES;
 
-        // S = Q K^T: ldmatrix gives the B fragments of two key groups (n-tiles) per call.
         float s[BN / 8][4];
 #pragma unroll
         for (int nt = 0; nt < BN / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-#pragma unroll
-        for (int kc = 0; kc < D / 16; kc++)
-#pragma unroll
-            for (int nt = 0; nt < BN / 8; nt += 2) {
-                uint32_t b[4];  // (nt, k 0-7), (nt, k 8-15), (nt+1, k 0-7), (nt+1, k 8-15)
-                ldmatrix_x4(b, &ks[(nt * 8 + (lane / 16) * 8 + lane % 8) * S + kc * 16 + (lane / 8 % 2) * 8]);
-                mma_16816(s[nt], qf[kc], b);
-                mma_16816(s[nt + 1], qf[kc], b + 2);
-            }
+        Mma::scores(s, qop, ks, lane);
         // Mask absent keys and, when causal, keys after the query (only tiles at an edge need it). Scores
         // stay unscaled: the scale goes into the exp2 argument below, one FMA per element.
         const bool edge = j0 + BN > sr.key_rows || (p.causal && j0 + BN - 1 > sr.shift + i0 + warp * 16);
@@ -154,22 +252,16 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
                 row_sum[h] += s[nt][2 * h] + s[nt][2 * h + 1];
             }
         }
-        // O += P V: the S accumulators of two adjacent key groups are exactly an A fragment; ldmatrix.trans
-        // reads V (key-major) as the B fragments of two dim groups per call.
+        // The S accumulators of two adjacent key groups are exactly an A fragment of P.
+        uint32_t pf[BN / 16][4];
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) {
-            const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                                   pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                                   pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-#pragma unroll
-            for (int nt = 0; nt < D / 8; nt += 2) {
-                uint32_t b[4];  // (keys 0-7, dims nt), (keys 8-15, dims nt), (keys 0-7, nt+1), (keys 8-15, nt+1)
-                ldmatrix_x4_trans(b, &vs[(kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * S + nt * 8 + (lane / 16) * 8]);
-                mma_16816(acc[nt], a, b);
-                mma_16816(acc[nt + 1], a, b + 2);
-            }
+            pf[kk][0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
+            pf[kk][1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
+            pf[kk][2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+            pf[kk][3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
         }
-        __syncthreads();  // every warp is done with this stage before it is refilled
+        Mma::accumulate(acc, pf, vs, lane);
     }
 
     // Epilogue: normalise, then merge with earlier branches by lse.

@@ -7,11 +7,19 @@
 #include <cuda_fp16.h>
 
 
+// wgmma where the code is built for sm_90a (Hopper's machine code in the fatbin); mma.sync in the PTX that
+// other chips compile. Both give the same bits (the same products in the same order).
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+template <int D> using TensorCoreMma = WarpgroupMma<D>;
+#else
+template <int D> using TensorCoreMma = WarpMma<D>;
+#endif
+
 extern "C" {
 
-__global__ void __launch_bounds__(256, 2) dilated_fwd_bf16_d32(const DilatedParams p) { dilated_fwd_bf16<32>(p); }
-__global__ void __launch_bounds__(256, 2) dilated_fwd_bf16_d64(const DilatedParams p) { dilated_fwd_bf16<64>(p); }
-__global__ void __launch_bounds__(256) dilated_fwd_bf16_d128(const DilatedParams p) { dilated_fwd_bf16<128>(p); }
+__global__ void __launch_bounds__(256, 2) dilated_fwd_bf16_d32(const DilatedParams p) { dilated_fwd_bf16<32, TensorCoreMma<32>>(p); }
+__global__ void __launch_bounds__(256, 2) dilated_fwd_bf16_d64(const DilatedParams p) { dilated_fwd_bf16<64, TensorCoreMma<64>>(p); }
+__global__ void __launch_bounds__(256) dilated_fwd_bf16_d128(const DilatedParams p) { dilated_fwd_bf16<128, TensorCoreMma<128>>(p); }
 __global__ void __launch_bounds__(128) dilated_fwd_f32_d32(const DilatedParams p) { dilated_fwd_f32<32>(p); }
 __global__ void __launch_bounds__(128) dilated_fwd_f32_d64(const DilatedParams p) { dilated_fwd_f32<64>(p); }
 __global__ void __launch_bounds__(128) dilated_fwd_f32_d128(const DilatedParams p) { dilated_fwd_f32<128>(p); }

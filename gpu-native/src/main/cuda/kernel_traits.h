@@ -1,7 +1,8 @@
-// Tile configurations. Tensor-core kernel: 8 warps, each 16 query rows (BLOCK_M = 128), key tiles of
-// BLOCK_N = 64 in two shared-memory stages (cp.async double buffering); every tile row-major with rows
-// padded by 8 halves, so that the 8 row addresses of an ldmatrix fall in distinct banks. Dynamic shared
-// memory: the launcher (io.longnet.gpu.LaunchGeometry) computes the same SMEM_BYTES.
+// Tile configurations. Tensor-core kernel: 8 warps (BLOCK_M = 128 query rows), key tiles of BLOCK_N = 64
+// in a ring of STAGES shared-memory stages filled by cp.async, STAGES - 1 tiles ahead of the one being
+// multiplied. Shared memory is sized for the mma.sync layout (rows padded by 8 halves, so that the 8 row
+// addresses of an ldmatrix fall in distinct banks); the wgmma layout needs less. Dynamic shared memory:
+// the launcher (io.longnet.gpu.Precision) computes the same SMEM_BYTES.
 #pragma once
 
 template <int HEAD_DIM>
@@ -11,10 +12,11 @@ struct MmaTraits {
     static constexpr int THREADS = WARPS * 32;
     static constexpr int BLOCK_M = WARPS * 16;
     static constexpr int BLOCK_N = 64;
+    static constexpr int STAGES = 3;
     static constexpr int STRIDE = D + 8;          // halves per shared row (Q, K and V tiles)
     static constexpr int Q_HALVES = BLOCK_M * STRIDE;
     static constexpr int KV_HALVES = BLOCK_N * STRIDE;  // one K or one V tile
-    static constexpr int SMEM_BYTES = (Q_HALVES + 4 * KV_HALVES) * 2;  // Q, 2 stages of K and V
+    static constexpr int SMEM_BYTES = (Q_HALVES + 2 * STAGES * KV_HALVES) * 2;  // Q, the stages of K and V
     static_assert(D % 16 == 0, "head width must be a multiple of 16");
 };
 

@@ -1,5 +1,5 @@
-// The one tensor-core instruction the bf16 kernel uses: mma.sync m16n8k16, bf16 in, fp32 accumulate
-// (plain sm_80+ PTX; sm_90 runs it). Fragment layout, with g = lane / 4 and t = lane % 4:
+// mma.sync m16n8k16, bf16 in, fp32 accumulate: the bf16 kernel's tensor-core instruction on chips other
+// than sm_90a (plain sm_80+ PTX), and the fragment layout both of its MMA policies share. Fragment layout, with g = lane / 4 and t = lane % 4:
 //   A (16x16, row-major): a0 (g, 2t..2t+1), a1 (g+8, 2t..), a2 (g, 2t+8..), a3 (g+8, 2t+8..)
 //   B (16x8, col-major):  b0 (k 2t..2t+1, n g), b1 (k 2t+8.., n g)
 //   C (16x8 fp32):        c0 (g, 2t), c1 (g, 2t+1), c2 (g+8, 2t), c3 (g+8, 2t+1)

@@ -32,12 +32,18 @@ public enum Precision {
         return threads;
     }
 
+    /** Key tiles in flight in the bf16 kernel's shared-memory ring (MmaTraits' STAGES). */
+    static final int KEY_TILE_STAGES = 3;
+    /** Keys per tile in the bf16 kernel (MmaTraits' BLOCK_N). */
+    static final int KEY_TILE_ROWS = 64;
+
     /**
-     * Dynamic shared memory of a CTA for head width {@code d}: MmaTraits' Q tile and two stages of K and
-     * V tiles, rows of {@code d + 8} halves; the fp32 kernel's tiles are static.
+     * Dynamic shared memory of a CTA for head width {@code d}: MmaTraits' Q tile and the stages of K and V
+     * tiles, rows of {@code d + 8} halves (the mma.sync layout; the wgmma layout fits in it); the fp32
+     * kernel's tiles are static.
      */
     public int sharedBytes(int d) {
-        return this == BF16 ? (tileRows + 4 * 64) * (d + 8) * 2 : 0;
+        return this == BF16 ? (tileRows + 2 * KEY_TILE_STAGES * KEY_TILE_ROWS) * (d + 8) * 2 : 0;
     }
 
     /** The kernel entry for head width {@code d}, as instantiated in dilated_fwd_launch.cu. */

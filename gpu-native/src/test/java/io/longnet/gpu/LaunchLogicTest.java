@@ -14,14 +14,14 @@ class LaunchLogicTest {
     @Test
     void geometryCoversEverySegmentHeadAndQueryBlock() {
         // Paper branch 16384:6 at N = 1M: 64 segments; 2731 rows per segment at offset 0 -> 22 blocks of 128;
-        // 256 threads; shared: Q tile and two stages of K and V, (128 + 4 * 64) rows of 72 halves.
+        // 256 threads; shared: Q tile and three stages of K and V, (128 + 6 * 64) rows of 72 halves.
         LaunchGeometry g = LaunchGeometry.local(new Branch(16384, 6), 1 << 20, 12, 64, Precision.BF16);
-        assertEquals(new LaunchGeometry(64, 12, 22, 256, 384 * 72 * 2), g);
+        assertEquals(new LaunchGeometry(64, 12, 22, 256, 512 * 72 * 2), g);
         // A ragged sequence: 1000 positions of 256:1 -> 4 segments, the last short; fp32 blocks of 32 rows.
         assertEquals(new LaunchGeometry(4, 4, 8, 128, 0),
                 LaunchGeometry.local(new Branch(256, 1), 1000, 4, 32, Precision.FP32));
         // w > N: one segment of N rows.
-        assertEquals(new LaunchGeometry(1, 2, 1, 256, 384 * 40 * 2),
+        assertEquals(new LaunchGeometry(1, 2, 1, 256, 512 * 40 * 2),
                 LaunchGeometry.local(new Branch(4096, 1), 100, 2, 32, Precision.BF16));
         assertEquals("dilated_fwd_bf16_d64", Precision.BF16.kernelName(64));
         assertEquals("dilated_fwd_f32_d128", Precision.FP32.kernelName(128));
