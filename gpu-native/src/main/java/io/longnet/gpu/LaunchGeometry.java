@@ -15,12 +15,12 @@ public record LaunchGeometry(int gridX, int gridY, int gridZ, int threads, int s
 
     /** Launch for {@code rows} selected query rows per segment over {@code segments} segments. */
     public static LaunchGeometry of(long segments, int heads, int rows, int d, Precision precision) {
-        long blocks = Math.max(1, (rows + precision.tileRows() - 1) / precision.tileRows());
+        long blocks = Math.max(1, (rows + precision.tileRows(d) - 1) / precision.tileRows(d));
         if (segments > Integer.MAX_VALUE || heads > MAX_GRID_YZ || blocks > MAX_GRID_YZ) {
             throw new IllegalArgumentException("launch too large: " + segments + " segments x " + heads
                     + " heads x " + blocks + " query blocks");
         }
-        return new LaunchGeometry((int) Math.max(1, segments), heads, (int) blocks, precision.threads(),
+        return new LaunchGeometry((int) Math.max(1, segments), heads, (int) blocks, precision.threads(d),
                 precision.sharedBytes(d));
     }
 

@@ -5,31 +5,29 @@ import java.util.Locale;
 /** What the GPU kernels compute in; chosen by the system property {@value #PROPERTY}. */
 public enum Precision {
     /** bf16 q, k, v on tensor cores, fp32 softmax and accumulation: relative error about 1e-3..1e-2. */
-    BF16("bf16", 128, 256),
+    BF16("bf16", 2),
     /** fp32 throughout on CUDA cores: the CPU engine's precision (relative error below 1e-5). */
-    FP32("f32", 32, 128);
+    FP32("f32", 4);
 
     /** The system property that chooses the precision ({@code bf16}, the default, or {@code fp32}). */
     public static final String PROPERTY = "longnet.gpu.precision";
 
     private final String kernelSuffix;
-    private final int tileRows;
-    private final int threads;
+    private final int threadsPerRow;
 
-    Precision(String kernelSuffix, int tileRows, int threads) {
+    Precision(String kernelSuffix, int threadsPerRow) {
         this.kernelSuffix = kernelSuffix;
-        this.tileRows = tileRows;
-        this.threads = threads;
+        this.threadsPerRow = threadsPerRow;
     }
 
-    /** Query rows per CTA, as in kernel_traits.h. */
-    public int tileRows() {
-        return tileRows;
+    /** Threads per CTA for head width {@code d}, as in kernel_traits.h: the bf16 kernel runs 16 warps at d = 64. */
+    public int threads(int d) {
+        return this == FP32 ? 128 : d == 64 ? 512 : 256;
     }
 
-    /** Threads per CTA, as in kernel_traits.h. */
-    public int threads() {
-        return threads;
+    /** Query rows per CTA for head width {@code d}: 16 per warp (bf16) or 4 lanes per row (fp32). */
+    public int tileRows(int d) {
+        return threads(d) / threadsPerRow;
     }
 
     /** Key tiles in flight in the bf16 kernel's shared-memory ring (MmaTraits' STAGES). */
@@ -43,7 +41,7 @@ public enum Precision {
      * kernel's tiles are static.
      */
     public int sharedBytes(int d) {
-        return this == BF16 ? (tileRows + 2 * KEY_TILE_STAGES * KEY_TILE_ROWS) * (d + 8) * 2 : 0;
+        return this == BF16 ? (tileRows(d) + 2 * KEY_TILE_STAGES * KEY_TILE_ROWS) * (d + 8) * 2 : 0;
     }
 
     /** The kernel entry for head width {@code d}, as instantiated in dilated_fwd_launch.cu. */

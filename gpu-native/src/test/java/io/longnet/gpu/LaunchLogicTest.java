@@ -13,10 +13,10 @@ class LaunchLogicTest {
 
     @Test
     void geometryCoversEverySegmentHeadAndQueryBlock() {
-        // Paper branch 16384:6 at N = 1M: 64 segments; 2731 rows per segment at offset 0 -> 22 blocks of 128;
-        // 256 threads; shared: Q tile and three stages of K and V, (128 + 6 * 64) rows of 72 halves.
+        // Paper branch 16384:6 at N = 1M: 64 segments; 2731 rows per segment at offset 0 -> 11 blocks of 256
+        // (d = 64); 512 threads; shared: Q tile and three stages of K and V, (256 + 6 * 64) rows of 72 halves.
         LaunchGeometry g = LaunchGeometry.local(new Branch(16384, 6), 1 << 20, 12, 64, Precision.BF16);
-        assertEquals(new LaunchGeometry(64, 12, 22, 256, 512 * 72 * 2), g);
+        assertEquals(new LaunchGeometry(64, 12, 11, 512, 640 * 72 * 2), g);
         // A ragged sequence: 1000 positions of 256:1 -> 4 segments, the last short; fp32 blocks of 32 rows.
         assertEquals(new LaunchGeometry(4, 4, 8, 128, 0),
                 LaunchGeometry.local(new Branch(256, 1), 1000, 4, 32, Precision.FP32));
