@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # On a CUDA machine, with the kit of stage-device-kit.sh in $LONGNET_KIT (default .device, from the
-# repository root): the GPU test suite (JUnit console launcher), the attention benchmark, and the model
+# repository root): the GPU test suite (JUnit console launcher), the attention benchmark with the chip's
+# dense-attention ceiling (torch-dense-attention.py), and the model
 # benchmark (cuBLAS products against torch.matmul in the same call, the device-resident decoder). Logs go
 # to $OUT (or /tmp/longnet-device).
 #   gpu-native/scripts/device-run.sh [tests|bench|model|all] [bench args...]
@@ -23,6 +24,9 @@ if [[ "$what" == all || "$what" == tests ]]; then
 fi
 if [[ "$what" == all || "$what" == bench ]]; then
   "$java" -Xmx8g -cp "$cp" io.longnet.gpu.GpuAttentionBench "$@" 2>&1 | tee "$out/bench.log"
+  status=$(( status | PIPESTATUS[0] ))
+  # The chip's dense ceiling in the same call, and each row above as a fraction of it.
+  PYTHONUNBUFFERED=1 python3 "$(dirname "$0")/torch-dense-attention.py" "$out/bench.log" 2>&1 | tee "$out/dense.log"
   status=$(( status | PIPESTATUS[0] ))
 fi
 if [[ "$what" == all || "$what" == model ]]; then

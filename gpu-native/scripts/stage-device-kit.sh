@@ -27,6 +27,7 @@ cp "$m2/org/jcuda/jcuda/12.6.0/jcuda-12.6.0.jar" \
    "$m2/com/fasterxml/jackson/core/jackson-annotations/2.20/jackson-annotations-2.20.jar" "$kit/lib/"
 mkdir -p "$kit/junit" "$kit/scripts" "$kit/gpu-native/src/main"
 cp "$m2/org/junit/platform/junit-platform-console-standalone/1.14.1/junit-platform-console-standalone-1.14.1.jar" "$kit/junit/"
-cp "$root/gpu-native/scripts/device-run.sh" "$root/gpu-native/scripts/torch-gemm-bench.py" "$kit/scripts/"
+cp "$root/gpu-native/scripts/device-run.sh" "$root/gpu-native/scripts/torch-gemm-bench.py" \
+   "$root/gpu-native/scripts/torch-dense-attention.py" "$kit/scripts/"
 cp -r "$root/gpu-native/src/main/cuda" "$kit/gpu-native/src/main/"
 du -sh "$kit"
