@@ -1,7 +1,7 @@
 // Entry points the Java launcher (io.longnet.gpu) loads by name: one instantiation per dtype and head
 // width, plus the conversions of inputs. Grid: (segments, heads, query blocks); block: the traits'
 // THREADS; the bf16 kernels take MmaTraits<D>::SMEM_BYTES of dynamic shared memory. The launcher
-// computes all three from the same constants (io.longnet.gpu.LaunchGeometry).
+// computes all three from the same constants (io.longnet.gpu.Precision, LaunchGeometry).
 #include "dilated_fwd_kernel.h"
 #include "counter_qkv.h"
 #include <cuda_fp16.h>
@@ -14,6 +14,24 @@ template <int D> using TensorCoreMma = WarpgroupMma<D>;
 #else
 template <int D> using TensorCoreMma = WarpMma<D>;
 #endif
+
+// Widening of stored 16-bit inputs (the kernels half_to_bf16 and half_to_f32 below).
+__device__ __forceinline__ float half_bits_to_float(unsigned short bits, int is_f16) {
+    return is_f16 ? __half2float(__ushort_as_half(bits)) : __bfloat162float(__ushort_as_bfloat16(bits));
+}
+__device__ __forceinline__ void store_as(__nv_bfloat16* out, float f) { *out = __float2bfloat16_rn(f); }
+__device__ __forceinline__ void store_as(float* out, float f) { *out = f; }
+
+template <typename Out>
+__device__ __forceinline__ void widen_half(const unsigned short* in, Out* out, long long n, int is_f16,
+                                           unsigned long long* first_bad) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        float f = half_bits_to_float(in[i], is_f16);
+        if (!isfinite(f)) atomicMin(first_bad, (unsigned long long)i);
+        store_as(out + i, f);
+    }
+}
 
 extern "C" {
 
@@ -37,28 +55,14 @@ __global__ void fill_uniform_bf16(__nv_bfloat16* out, long long n, unsigned long
 // 16-bit inputs as stored (binary16 when is_f16, else bfloat16) to what the attention kernels read, bf16
 // (out may be in itself) or fp32, through float: the same rounding as widening on the host and f32_to_bf16.
 // The smallest index of an infinite or NaN input goes to *first_bad, which the caller sets to n before.
-__device__ __forceinline__ float half_bits_to_float(unsigned short bits, int is_f16) {
-    return is_f16 ? __half2float(__ushort_as_half(bits)) : __bfloat162float(__ushort_as_bfloat16(bits));
-}
-
 __global__ void half_to_bf16(const unsigned short* in, __nv_bfloat16* out, long long n, int is_f16,
                              unsigned long long* first_bad) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-         i += (long long)gridDim.x * blockDim.x) {
-        float f = half_bits_to_float(in[i], is_f16);
-        if (!isfinite(f)) atomicMin(first_bad, (unsigned long long)i);
-        out[i] = __float2bfloat16_rn(f);
-    }
+    widen_half(in, out, n, is_f16, first_bad);
 }
 
 __global__ void half_to_f32(const unsigned short* in, float* out, long long n, int is_f16,
                             unsigned long long* first_bad) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-         i += (long long)gridDim.x * blockDim.x) {
-        float f = half_bits_to_float(in[i], is_f16);
-        if (!isfinite(f)) atomicMin(first_bad, (unsigned long long)i);
-        out[i] = f;
-    }
+    widen_half(in, out, n, is_f16, first_bad);
 }
 
 // The smallest index of a result float32 could not hold into *first (set to all ones before): infinity or
