@@ -9,7 +9,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Test-only: the CLI in a JVM of its own, as {@code bin/longnet} runs it (this JVM's module flags, the test
+ * Test-only: the CLI in a JVM of its own, as {@code bin/longnet} runs it (this JVM's module flags, the Vector
+ * API among them, the test
  * classpath, bin/longnet's log configuration), its stdout and stderr into files; for faults that end a JVM.
  */
 final class ChildCli {
@@ -29,7 +30,8 @@ final class ChildCli {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         for (String flag : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (flag.startsWith("--add-opens") || flag.startsWith("-XX:+IgnoreUnrecognizedVMOptions")
+            if (flag.startsWith("--add-opens") || flag.startsWith("--add-modules")
+                    || flag.startsWith("-XX:+IgnoreUnrecognizedVMOptions")
                     || flag.startsWith("-Djdk.reflect") || flag.startsWith("-Dio.netty")) {
                 command.add(flag);
             }
@@ -57,8 +59,11 @@ final class ChildCli {
         return process.exitValue();
     }
 
+    /** Stderr's lines less the JVM's incubator-module announcement, which bin/longnet drops too. */
     List<String> err() throws IOException {
-        return Files.readAllLines(stderr, StandardCharsets.UTF_8);
+        List<String> lines = new ArrayList<>(Files.readAllLines(stderr, StandardCharsets.UTF_8));
+        lines.removeIf(line -> line.startsWith("WARNING: Using incubator modules"));
+        return lines;
     }
 
     /** Stderr as one string, for a failure's message (or why it could not be read). */
