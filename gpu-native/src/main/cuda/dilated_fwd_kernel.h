@@ -11,6 +11,15 @@
 #include "wgmma.h"
 #include "segment_rows.h"
 
+// 2^x on the special-function unit, subnormal results flushed to zero: the softmax's weights below 2^-126
+// vanish (they could not survive the bf16 rounding of P anyway), and the fix-up instructions of exp2f for
+// subnormals are saved (3% of config A on an H200).
+__device__ __forceinline__ float exp2_ftz(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
 // Merges one row part (value pairs owned by this lane) into o/lse. All lanes of the warp call it (it
 // synchronises the warp between reading the old lse and writing the new one).
 __device__ __forceinline__ void merge_row_part(const DilatedParams& p, bool valid, int64_t lse_at,
@@ -237,7 +246,7 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
             // Maxima are kept in the scaled exp2 domain (scale_log2 > 0 preserves the order).
             const float new_max = fmaxf(row_max[h], mx * p.scale_log2);
             const float ref = new_max == -INFINITY ? 0.f : new_max;  // rows with no visible key yet
-            const float alpha = exp2f(row_max[h] - ref);
+            const float alpha = exp2_ftz(row_max[h] - ref);
             row_max[h] = new_max;
             row_sum[h] *= alpha;
 #pragma unroll
@@ -247,8 +256,8 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
             }
 #pragma unroll
             for (int nt = 0; nt < BN / 8; nt++) {
-                s[nt][2 * h] = exp2f(fmaf(s[nt][2 * h], p.scale_log2, -ref));
-                s[nt][2 * h + 1] = exp2f(fmaf(s[nt][2 * h + 1], p.scale_log2, -ref));
+                s[nt][2 * h] = exp2_ftz(fmaf(s[nt][2 * h], p.scale_log2, -ref));
+                s[nt][2 * h + 1] = exp2_ftz(fmaf(s[nt][2 * h + 1], p.scale_log2, -ref));
                 row_sum[h] += s[nt][2 * h] + s[nt][2 * h + 1];
             }
         }
