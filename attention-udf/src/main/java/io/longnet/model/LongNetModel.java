@@ -249,9 +249,10 @@ public final class LongNetModel {
     /** The first {@code count} layers over {@code n} rows, in place; each output kept in {@code keep} when given. */
     private void runLayers(float[] x, int n, Xpos.Table positions, AttentionKernel kernel, int count,
                            List<float[]> keep) {
+        Scratch scratch = new Scratch(n);
         for (int l = 0; l < count; l++) {
-            attentionBlock(l, x, n, positions, kernel);
-            feedForward(l, x, n);
+            attentionBlock(l, x, n, positions, kernel, scratch);
+            feedForward(l, x, n, scratch.rows, scratch.ffn);
             if (keep != null) {
                 keep.add(x.clone());
             }
@@ -292,12 +293,13 @@ public final class LongNetModel {
     public float[] nextTokenLogProbs(float[] features, int count, int[] targets) {
         int vocab = config.vocabSize();
         int d = config.dModel();
-        int block = Math.max(1, Math.min(64, (1 << 22) / vocab));
+        // Blocks of rows as large as the products like, as long as a block's logits stay a few MiB.
+        int block = Math.max(1, Math.min(ROWS, (1 << 22) / vocab));
         float[] rows = new float[block * vocab];
         float[] lp = new float[count];
         for (int p0 = 0; p0 < count; p0 += block) {
             int rowsNow = Math.min(block, count - p0);
-            RowOps.linear(features, p0, rowsNow, d, embed, null, vocab, rows, false);
+            RowOps.linear(features, p0, rowsNow, d, embed, null, vocab, rows, 0, false);
             for (int i = 0; i < rowsNow; i++) {
                 int target = targets[p0 + i];
                 if (target < 0 || target >= vocab) {
@@ -331,16 +333,15 @@ public final class LongNetModel {
      * residual.
      */
     public void attentionBlock(int layer, float[] x, int n, Xpos.Table positions, AttentionKernel kernel) {
-        int width = config.dModel();
-        float[] q = new float[n * width];
-        float[] k = new float[n * width];
-        float[] v = new float[n * width];
-        attentionInputs(layer, x, n, positions, q, k, v);
-        float[] o = new float[n * width];
-        float[] lse = new float[n * config.heads()];
-        kernel.forward(attention, FloatBuffer.wrap(q), FloatBuffer.wrap(k), FloatBuffer.wrap(v), n,
-                FloatBuffer.wrap(o), FloatBuffer.wrap(lse));
-        attentionOutput(layer, o, n, x);
+        attentionBlock(layer, x, n, positions, kernel, new Scratch(n));
+    }
+
+    private void attentionBlock(int layer, float[] x, int n, Xpos.Table positions, AttentionKernel kernel,
+                                Scratch s) {
+        attentionInputs(layer, x, n, positions, s.q, s.k, s.v, s.rows);
+        kernel.forward(attention, FloatBuffer.wrap(s.q), FloatBuffer.wrap(s.k), FloatBuffer.wrap(s.v), n,
+                FloatBuffer.wrap(s.o), FloatBuffer.wrap(s.lse));
+        attentionOutput(layer, s.o, n, x);
     }
 
     /**
@@ -350,16 +351,25 @@ public final class LongNetModel {
      * {@code positions} must cover the same {@code n} rows.
      */
     public void attentionInputs(int layer, float[] x, int n, Xpos.Table positions, float[] q, float[] k, float[] v) {
+        attentionInputs(layer, x, n, positions, q, k, v, new float[Math.min(n, ROWS) * config.dModel()]);
+    }
+
+    /** {@link #attentionInputs}, {@code LN(x)} a block of {@link #ROWS} rows at a time in {@code h}. */
+    private void attentionInputs(int layer, float[] x, int n, Xpos.Table positions, float[] q, float[] k, float[] v,
+                                 float[] h) {
         if (positions.count() != n) {
             throw new IllegalArgumentException("xPos table covers " + positions.count() + " positions, the block has " + n);
         }
         Layer w = layers[layer];
         int width = config.dModel();
-        float[] h = new float[n * width];
-        RowOps.layerNorm(x, n, width, w.attnLnW(), w.attnLnB(), config.layerNormEps(), h);
-        RowOps.linear(h, n, width, w.qW(), w.qB(), width, q, false);
-        RowOps.linear(h, n, width, w.kW(), w.kB(), width, k, false);
-        RowOps.linear(h, n, width, w.vW(), w.vB(), width, v, false);
+        for (int r0 = 0; r0 < n; r0 += ROWS) {
+            int rows = Math.min(ROWS, n - r0);
+            int at = r0 * width;
+            RowOps.layerNorm(x, at, rows, width, w.attnLnW(), w.attnLnB(), config.layerNormEps(), h, 0);
+            RowOps.linear(h, 0, rows, width, w.qW(), w.qB(), width, q, at, false);
+            RowOps.linear(h, 0, rows, width, w.kW(), w.kB(), width, k, at, false);
+            RowOps.linear(h, 0, rows, width, w.vW(), w.vB(), width, v, at, false);
+        }
         positions.apply(q, config.heads(), false);
         positions.apply(k, config.heads(), true);
     }
@@ -380,18 +390,62 @@ public final class LongNetModel {
 
     /** The feed-forward sublayer of layer {@code layer}, in place: {@code x += fc2(subLN(gelu(fc1(LN(x)))))}. */
     public void feedForward(int layer, float[] x, int n) {
+        int rows = Math.min(n, ROWS);
+        feedForward(layer, x, n, new float[rows * config.dModel()], new float[rows * config.ffnDim()]);
+    }
+
+    /**
+     * {@link #feedForward} a block of {@link #ROWS} rows at a time: the block's {@code [ROWS][ffn]} activations
+     * stay in the caches from {@code fc1} through GELU to {@code fc2} instead of going to memory and back,
+     * which two tasks on one socket share (docs/ARCHITECTURE.md §6).
+     */
+    private void feedForward(int layer, float[] x, int n, float[] h, float[] f) {
         Layer w = layers[layer];
         int width = config.dModel();
         int ffn = config.ffnDim();
-        float[] h = new float[n * width];
-        RowOps.layerNorm(x, n, width, w.ffnLnW(), w.ffnLnB(), config.layerNormEps(), h);
-        float[] f = new float[n * ffn];
-        RowOps.linear(h, n, width, w.fc1W(), w.fc1B(), ffn, f, false);
-        RowOps.gelu(f, n * ffn);
-        if (config.subLn()) {
-            RowOps.layerNorm(f, n, ffn, w.ffnInnerLnW(), w.ffnInnerLnB(), config.layerNormEps(), f);
+        for (int r0 = 0; r0 < n; r0 += ROWS) {
+            int rows = Math.min(ROWS, n - r0);
+            int at = r0 * width;
+            RowOps.layerNorm(x, at, rows, width, w.ffnLnW(), w.ffnLnB(), config.layerNormEps(), h, 0);
+            RowOps.linear(h, 0, rows, width, w.fc1W(), w.fc1B(), ffn, f, 0, false);
+            RowOps.gelu(f, rows * ffn);
+            if (config.subLn()) {
+                RowOps.layerNorm(f, 0, rows, ffn, w.ffnInnerLnW(), w.ffnInnerLnB(), config.layerNormEps(), f, 0);
+            }
+            RowOps.linear(f, 0, rows, ffn, w.fc2W(), w.fc2B(), width, x, at, true);
         }
-        RowOps.linear(f, n, ffn, w.fc2W(), w.fc2B(), width, x, true);
+    }
+
+    /**
+     * Rows per block of the row-wise sublayers: large enough that every product stays large (a few hundred
+     * rows already fill the GEMM's blocks) and the weights' packing is paid rarely; small enough that a
+     * block's feed-forward activations ({@code ROWS x ffn} floats, 4 MiB at ffn 1024) stay in the last-level
+     * cache.
+     */
+    static final int ROWS = 1024;
+
+    /** A forward pass's arrays, allocated once for all its layers. */
+    private final class Scratch {
+        final float[] q;
+        final float[] k;
+        final float[] v;
+        final float[] o;
+        final float[] lse;
+        /** A block of {@link #ROWS} rows of width d_model (LayerNorm's output). */
+        final float[] rows;
+        /** A block of {@link #ROWS} rows of width ffn. */
+        final float[] ffn;
+
+        Scratch(int n) {
+            int width = config.dModel();
+            q = new float[n * width];
+            k = new float[n * width];
+            v = new float[n * width];
+            o = new float[n * width];
+            lse = new float[n * config.heads()];
+            rows = new float[Math.min(n, ROWS) * width];
+            ffn = new float[Math.min(n, ROWS) * config.ffnDim()];
+        }
     }
 
     /** The final LayerNorm of {@code n} rows, in place. */

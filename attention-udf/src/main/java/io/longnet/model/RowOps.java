@@ -21,11 +21,14 @@ final class RowOps {
      * with {@code accumulate} the result is added to {@code y} (a residual connection), else stored.
      */
     static void linear(float[] x, int rows, int in, float[] w, float[] b, int out, float[] y, boolean accumulate) {
-        linear(x, 0, rows, in, w, b, out, y, accumulate);
+        linear(x, 0, rows, in, w, b, out, y, 0, accumulate);
     }
 
-    /** {@link #linear(float[], int, int, float[], float[], int, float[], boolean)} on the rows of {@code x} from row {@code row0}. */
-    static void linear(float[] x, int row0, int rows, int in, float[] w, float[] b, int out, float[] y,
+    /**
+     * {@link #linear(float[], int, int, float[], float[], int, float[], boolean)} on the rows of {@code x} from row
+     * {@code row0}, into the rows of {@code y} from element {@code yOff}.
+     */
+    static void linear(float[] x, int row0, int rows, int in, float[] w, float[] b, int out, float[] y, int yOff,
                        boolean accumulate) {
         if (rows == 0) {
             return;
@@ -33,26 +36,26 @@ final class RowOps {
         if (NetlibBlas.forFloat()) {
             // The bias goes into y first, so that one product with beta = 1 adds to it (or to the residual).
             if (b != null) {
-                startOutput(rows, b, out, y, accumulate);
+                startOutput(rows, b, out, y, yOff, accumulate);
             }
             float beta = b != null || accumulate ? 1f : 0f;
             // Row-major y[rows][out] = x[rows][in] w[out][in]^T is, read column-major, y^T = (w^T)^T x^T with
             // w^T (in x out, leading dimension in) and x^T (in x rows): sgemm "T", "N". One product over all
             // rows keeps it large (the BLAS blocks it for the caches).
-            NetlibBlas.library().sgemm("T", "N", out, rows, in, 1f, w, 0, in, x, row0 * in, in, beta, y, 0, out);
+            NetlibBlas.library().sgemm("T", "N", out, rows, in, 1f, w, 0, in, x, row0 * in, in, beta, y, yOff, out);
         } else if (NetlibBlas.vectorGemm()) {
-            startOutput(rows, b, out, y, accumulate);
+            startOutput(rows, b, out, y, yOff, accumulate);
             // B(k, o) = w[o][k]: the weights read transposed, packed by the GEMM itself.
-            VectorGemm.mulAdd(x, row0 * in, in, 1, rows, in, w, 0, 1, in, out, y, 0, out);
+            VectorGemm.mulAdd(x, row0 * in, in, 1, rows, in, w, 0, 1, in, out, y, yOff, out);
         } else {
-            linearLoops(x, row0, rows, in, w, b, out, y, accumulate);
+            linearLoops(x, row0, rows, in, w, b, out, y, yOff, accumulate);
         }
     }
 
     /** {@code y} set to the bias (zeros when {@code b} is null), or the bias added to it, for a product to add to. */
-    private static void startOutput(int rows, float[] b, int out, float[] y, boolean accumulate) {
+    private static void startOutput(int rows, float[] b, int out, float[] y, int yOff, boolean accumulate) {
         for (int r = 0; r < rows; r++) {
-            int at = r * out;
+            int at = yOff + r * out;
             if (b == null) {
                 if (!accumulate) {
                     java.util.Arrays.fill(y, at, at + out, 0f);
@@ -68,7 +71,7 @@ final class RowOps {
     }
 
     /** {@link #linear} as plain loops: the path when netlib has neither a native library nor the Vector API. */
-    static void linearLoops(float[] x, int row0, int rows, int in, float[] w, float[] b, int out, float[] y,
+    static void linearLoops(float[] x, int row0, int rows, int in, float[] w, float[] b, int out, float[] y, int yOff,
                             boolean accumulate) {
         int r = 0;
         // Four rows at a time: each weight row is loaded once for four dot products (a quarter of the
@@ -78,7 +81,7 @@ final class RowOps {
             int x1 = x0 + in;
             int x2 = x1 + in;
             int x3 = x2 + in;
-            int y0 = r * out;
+            int y0 = yOff + r * out;
             for (int o = 0; o < out; o++) {
                 int wo = o * in;
                 float s0 = 0;
@@ -107,7 +110,7 @@ final class RowOps {
                 for (int k = 0; k < in; k++) {
                     s += x[x0 + k] * w[wo + k];
                 }
-                store(y, r * out + o, s + (b == null ? 0f : b[o]), accumulate);
+                store(y, yOff + r * out + o, s + (b == null ? 0f : b[o]), accumulate);
             }
         }
     }
@@ -121,17 +124,27 @@ final class RowOps {
      * {@code torch.nn.LayerNorm}; statistics in double (the loops) or float vectors. {@code y} may be {@code x}.
      */
     static void layerNorm(float[] x, int rows, int width, float[] g, float[] b, double eps, float[] y) {
+        layerNorm(x, 0, rows, width, g, b, eps, y, 0);
+    }
+
+    /** {@link #layerNorm(float[], int, int, float[], float[], double, float[])} from element {@code xOff} of x into y from {@code yOff}. */
+    static void layerNorm(float[] x, int xOff, int rows, int width, float[] g, float[] b, double eps, float[] y,
+                          int yOff) {
         if (VectorApi.available()) {
-            VectorRowOps.layerNorm(x, rows, width, g, b, eps, y);
+            for (int r = 0; r < rows; r++) {
+                VectorRowOps.layerNorm(x, xOff + r * width, width, g, b, eps, y, yOff + r * width);
+            }
         } else {
-            layerNormLoops(x, rows, width, g, b, eps, y);
+            layerNormLoops(x, xOff, rows, width, g, b, eps, y, yOff);
         }
     }
 
     /** {@link #layerNorm} as scalar loops: the twin of {@link VectorRowOps#layerNorm}. */
-    static void layerNormLoops(float[] x, int rows, int width, float[] g, float[] b, double eps, float[] y) {
+    static void layerNormLoops(float[] x, int xOff, int rows, int width, float[] g, float[] b, double eps, float[] y,
+                               int yOff) {
         for (int r = 0; r < rows; r++) {
-            int off = r * width;
+            int off = xOff + r * width;
+            int out = yOff + r * width;
             double sum = 0;
             for (int k = 0; k < width; k++) {
                 sum += x[off + k];
@@ -144,7 +157,7 @@ final class RowOps {
             }
             double inv = 1 / Math.sqrt(sq / width + eps);
             for (int k = 0; k < width; k++) {
-                y[off + k] = (float) ((x[off + k] - mean) * inv * g[k] + b[k]);
+                y[out + k] = (float) ((x[off + k] - mean) * inv * g[k] + b[k]);
             }
         }
     }

@@ -16,10 +16,11 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Why it is shaped this way (the layout of a BLAS, Goto's): B is packed, {@link #DEPTH_BLOCK} steps of
  * {@code k} at a time, into panels of two vectors' width, each {@code k} step's two vectors contiguous, so
- * that a panel streams from L1 while a block of rows of A, packed likewise six rows at a time, stays in
- * L2. The micro-kernel keeps a block of six rows by two vectors of C in twelve registers (of AVX2's
- * sixteen) through a whole depth block: per step two loads of B and six broadcasts of A, read in a row,
- * feed twelve multiply-adds. C2 keeps these locals in registers. Every {@code C[i][j]} sums over {@code k} in increasing order, depth block by depth block, so
+ * that a panel streams from L1 while a block of rows of A, copied row by row into a contiguous block, stays
+ * in L2. The micro-kernel keeps a block of six rows by two vectors of C in twelve registers (of AVX2's
+ * sixteen) through a whole depth block: per step two loads of B and six broadcasts of A (one from each
+ * row) feed twelve multiply-adds. C2 keeps these locals in registers (an unrolled step or indices written
+ * as functions of {@code k} made it spill accumulators, measured). Every {@code C[i][j]} sums over {@code k} in increasing order, depth block by depth block, so
  * a result does not depend on the row block or thread that computed it.
  */
 public final class VectorGemm {
@@ -139,26 +140,25 @@ public final class VectorGemm {
     }
 
     /**
-     * {@code packedA[g][k][r] = A(6g + r, k)} for the {@code count} rows of a block (from {@code at}), zero for
-     * the rows that fill its last group of six: the micro-kernel then reads its six values per step in a row.
+     * {@code packedA[i][k] = A(i, k)} for the {@code count} rows of a block (from {@code at}), each row's
+     * {@code kb} values contiguous, and zeros for the rows that fill its last group of six. Row-major rather than
+     * interleaved by six: where A's rows are contiguous (a linear layer's activations) each row is one
+     * {@link System#arraycopy}, several times cheaper than a transposing loop, which mattered for products of
+     * large depth and small width; and the six rows the micro-kernel reads, {@code kb} floats apart, fall in
+     * different L1 sets, where A's own rows, a power of two apart, would not.
      */
     private static void packRows(float[] a, int at, int aRow, int aCol, int count, int kb, float[] packedA) {
-        for (int g = 0; g * MR < count; g++) {
-            int base = g * MR * kb;
-            for (int r = 0; r < MR; r++) {
-                int i = g * MR + r;
-                if (i >= count) {
-                    for (int k = 0; k < kb; k++) {
-                        packedA[base + k * MR + r] = 0f;
-                    }
-                    continue;
-                }
-                int from = at + i * aRow;
-                for (int k = 0; k < kb; k++) {
-                    packedA[base + k * MR + r] = a[from + k * aCol];
+        for (int i = 0; i < count; i++) {
+            int from = at + i * aRow;
+            if (aCol == 1) {
+                System.arraycopy(a, from, packedA, i * kb, kb);
+            } else {
+                for (int k = 0, t = i * kb; k < kb; k++) {
+                    packedA[t + k] = a[from + k * aCol];
                 }
             }
         }
+        java.util.Arrays.fill(packedA, count * kb, (count + MR - 1) / MR * MR * kb, 0f);
     }
 
     /** {@code packed[p][k][jj] = B(k, p nr + jj)}, zero beyond column {@code m}. */
@@ -222,22 +222,22 @@ public final class VectorGemm {
             FloatVector x = FloatVector.broadcast(FLOATS, a[a0]);
             s00 = b0.fma(x, s00);
             s01 = b1.fma(x, s01);
-            x = FloatVector.broadcast(FLOATS, a[a0 + 1]);
+            x = FloatVector.broadcast(FLOATS, a[a0 + kb]);
             s10 = b0.fma(x, s10);
             s11 = b1.fma(x, s11);
-            x = FloatVector.broadcast(FLOATS, a[a0 + 2]);
+            x = FloatVector.broadcast(FLOATS, a[a0 + 2 * kb]);
             s20 = b0.fma(x, s20);
             s21 = b1.fma(x, s21);
-            x = FloatVector.broadcast(FLOATS, a[a0 + 3]);
+            x = FloatVector.broadcast(FLOATS, a[a0 + 3 * kb]);
             s30 = b0.fma(x, s30);
             s31 = b1.fma(x, s31);
-            x = FloatVector.broadcast(FLOATS, a[a0 + 4]);
+            x = FloatVector.broadcast(FLOATS, a[a0 + 4 * kb]);
             s40 = b0.fma(x, s40);
             s41 = b1.fma(x, s41);
-            x = FloatVector.broadcast(FLOATS, a[a0 + 5]);
+            x = FloatVector.broadcast(FLOATS, a[a0 + 5 * kb]);
             s50 = b0.fma(x, s50);
             s51 = b1.fma(x, s51);
-            a0 += MR;
+            a0++;
         }
         s00.intoArray(c, cAt);
         s01.intoArray(c, cAt + FL);
@@ -294,22 +294,17 @@ public final class VectorGemm {
 
     /** The float64 {@link #packRows(float[], int, int, int, int, int, float[])}. */
     private static void packRows(double[] a, int at, int aRow, int aCol, int count, int kb, double[] packedA) {
-        for (int g = 0; g * MR < count; g++) {
-            int base = g * MR * kb;
-            for (int r = 0; r < MR; r++) {
-                int i = g * MR + r;
-                if (i >= count) {
-                    for (int k = 0; k < kb; k++) {
-                        packedA[base + k * MR + r] = 0.0;
-                    }
-                    continue;
-                }
-                int from = at + i * aRow;
-                for (int k = 0; k < kb; k++) {
-                    packedA[base + k * MR + r] = a[from + k * aCol];
+        for (int i = 0; i < count; i++) {
+            int from = at + i * aRow;
+            if (aCol == 1) {
+                System.arraycopy(a, from, packedA, i * kb, kb);
+            } else {
+                for (int k = 0, t = i * kb; k < kb; k++) {
+                    packedA[t + k] = a[from + k * aCol];
                 }
             }
         }
+        java.util.Arrays.fill(packedA, count * kb, (count + MR - 1) / MR * MR * kb, 0.0);
     }
 
     private static void packDoubles(double[] b, int bOff, int bK, int bJ, int kb, int m, int nr, int panels,
@@ -371,22 +366,22 @@ public final class VectorGemm {
             DoubleVector x = DoubleVector.broadcast(DOUBLES, a[a0]);
             s00 = b0.fma(x, s00);
             s01 = b1.fma(x, s01);
-            x = DoubleVector.broadcast(DOUBLES, a[a0 + 1]);
+            x = DoubleVector.broadcast(DOUBLES, a[a0 + kb]);
             s10 = b0.fma(x, s10);
             s11 = b1.fma(x, s11);
-            x = DoubleVector.broadcast(DOUBLES, a[a0 + 2]);
+            x = DoubleVector.broadcast(DOUBLES, a[a0 + 2 * kb]);
             s20 = b0.fma(x, s20);
             s21 = b1.fma(x, s21);
-            x = DoubleVector.broadcast(DOUBLES, a[a0 + 3]);
+            x = DoubleVector.broadcast(DOUBLES, a[a0 + 3 * kb]);
             s30 = b0.fma(x, s30);
             s31 = b1.fma(x, s31);
-            x = DoubleVector.broadcast(DOUBLES, a[a0 + 4]);
+            x = DoubleVector.broadcast(DOUBLES, a[a0 + 4 * kb]);
             s40 = b0.fma(x, s40);
             s41 = b1.fma(x, s41);
-            x = DoubleVector.broadcast(DOUBLES, a[a0 + 5]);
+            x = DoubleVector.broadcast(DOUBLES, a[a0 + 5 * kb]);
             s50 = b0.fma(x, s50);
             s51 = b1.fma(x, s51);
-            a0 += MR;
+            a0++;
         }
         s00.intoArray(c, cAt);
         s01.intoArray(c, cAt + DL);

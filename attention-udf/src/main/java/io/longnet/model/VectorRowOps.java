@@ -60,40 +60,40 @@ final class VectorRowOps {
     }
 
     /**
-     * LayerNorm over each row, as {@link RowOps#layerNorm}, statistics in float vectors (two passes: the mean,
-     * then the squares about it, so that an offset common to a row costs no digits). {@code y} may be {@code x}.
+     * LayerNorm of one row, {@code width} values from {@code off} into {@code y} from {@code out}, as
+     * {@link RowOps#layerNorm}, statistics in float vectors (two passes: the mean, then the squares about it, so
+     * that an offset common to a row costs no digits). {@code y} may be {@code x} (with {@code out == off}).
+     * One row per call: a method called once per row is compiled whole, with its vector operations
+     * intrinsified, where one long loop over all rows ran for a while in a less optimised compilation.
      */
-    static void layerNorm(float[] x, int rows, int width, float[] g, float[] b, double eps, float[] y) {
+    static void layerNorm(float[] x, int off, int width, float[] g, float[] b, double eps, float[] y, int out) {
         int end = FLOATS.loopBound(width);
-        for (int r = 0; r < rows; r++) {
-            int off = r * width;
-            FloatVector acc = FloatVector.zero(FLOATS);
-            for (int k = 0; k < end; k += L) {
-                acc = acc.add(FloatVector.fromArray(FLOATS, x, off + k));
-            }
-            double sum = acc.reduceLanes(VectorOperators.ADD);
-            for (int k = end; k < width; k++) {
-                sum += x[off + k];
-            }
-            float mean = (float) (sum / width);
-            acc = FloatVector.zero(FLOATS);
-            for (int k = 0; k < end; k += L) {
-                FloatVector c = FloatVector.fromArray(FLOATS, x, off + k).sub(mean);
-                acc = c.fma(c, acc);
-            }
-            double sq = acc.reduceLanes(VectorOperators.ADD);
-            for (int k = end; k < width; k++) {
-                double c = x[off + k] - mean;
-                sq += c * c;
-            }
-            float inv = (float) (1 / Math.sqrt(sq / width + eps));
-            for (int k = 0; k < end; k += L) {
-                FloatVector c = FloatVector.fromArray(FLOATS, x, off + k).sub(mean).mul(inv);
-                c.fma(FloatVector.fromArray(FLOATS, g, k), FloatVector.fromArray(FLOATS, b, k)).intoArray(y, off + k);
-            }
-            for (int k = end; k < width; k++) {
-                y[off + k] = (x[off + k] - mean) * inv * g[k] + b[k];
-            }
+        FloatVector acc = FloatVector.zero(FLOATS);
+        for (int k = 0; k < end; k += L) {
+            acc = acc.add(FloatVector.fromArray(FLOATS, x, off + k));
+        }
+        double sum = acc.reduceLanes(VectorOperators.ADD);
+        for (int k = end; k < width; k++) {
+            sum += x[off + k];
+        }
+        float mean = (float) (sum / width);
+        acc = FloatVector.zero(FLOATS);
+        for (int k = 0; k < end; k += L) {
+            FloatVector c = FloatVector.fromArray(FLOATS, x, off + k).sub(mean);
+            acc = c.fma(c, acc);
+        }
+        double sq = acc.reduceLanes(VectorOperators.ADD);
+        for (int k = end; k < width; k++) {
+            double c = x[off + k] - mean;
+            sq += c * c;
+        }
+        float inv = (float) (1 / Math.sqrt(sq / width + eps));
+        for (int k = 0; k < end; k += L) {
+            FloatVector c = FloatVector.fromArray(FLOATS, x, off + k).sub(mean).mul(inv);
+            c.fma(FloatVector.fromArray(FLOATS, g, k), FloatVector.fromArray(FLOATS, b, k)).intoArray(y, out + k);
+        }
+        for (int k = end; k < width; k++) {
+            y[out + k] = (x[off + k] - mean) * inv * g[k] + b[k];
         }
     }
 

@@ -90,6 +90,42 @@ class LongNetModelTest {
         assertTrue(fromDense > 1e-2, "dilated logits should differ from dense ones, relative difference " + fromDense);
     }
 
+    /**
+     * A sequence longer than the blocks of rows that the row-wise sublayers and the head work in: the model still
+     * equals the float64 dilated decoder on both sides of every block boundary, hidden states, logits and
+     * next-token log-probabilities.
+     */
+    @Test
+    void sequencesLongerThanABlockOfRowsEqualTheReference() {
+        // One layer and a narrow FFN: the reference's exact GELU (an integral per value) is the test's cost.
+        LongNetConfig config = LongNetConfig.of(50, 16, 2, 1, 8, "8:1,16:2,32:4");
+        ModelWeights weights = TestWeights.random(config, 41);
+        int n = LongNetModel.ROWS + 29;
+        int[] tokens = TestWeights.tokens(n, config.vocabSize(), 42);
+        LongNetModel model = new LongNetModel(config, weights);
+        LongNetModel.Output out = model.forward(tokens, kernel, true);
+        ReferenceDecoder.Result ref = new ReferenceDecoder(config, weights).run(tokens, ReferenceDecoder.Attention.DILATED);
+        for (int l = 0; l <= config.layers(); l++) {
+            assertClose("hidden state " + l, out.hiddenStates().get(l), ref.hidden().get(l), TOLERANCE);
+        }
+        assertClose("logits", model.logits(out), ref.logits(), TOLERANCE);
+        float[] lp = model.nextTokenLogProbs(tokens, kernel);
+        double[] expected = new double[n - 1];
+        int vocab = config.vocabSize();
+        for (int p = 0; p < n - 1; p++) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (int t = 0; t < vocab; t++) {
+                max = Math.max(max, ref.logits()[p * vocab + t]);
+            }
+            double sum = 0;
+            for (int t = 0; t < vocab; t++) {
+                sum += Math.exp(ref.logits()[p * vocab + t] - max);
+            }
+            expected[p] = ref.logits()[p * vocab + tokens[p + 1]] - max - Math.log(sum);
+        }
+        assertClose("log-probabilities", lp, expected, TOLERANCE);
+    }
+
     @Test
     void forwardIsDeterministicAcrossThreadCounts() {
         LongNetConfig config = tiny("8:1,16:2,32:4");

@@ -1,5 +1,6 @@
 package io.longnet.model;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
@@ -37,11 +38,20 @@ class RowOpsTest {
             }
         }
         float[] y = residual.clone();
-        RowOps.linear(x, row0, rows, in, w, b, out, y, accumulate);
+        RowOps.linear(x, row0, rows, in, w, b, out, y, 0, accumulate);
         assertClose("linear (" + NetlibBlas.describe() + ")", y, expected);
         float[] loops = residual.clone();
-        RowOps.linearLoops(x, row0, rows, in, w, b, out, loops, accumulate);
+        RowOps.linearLoops(x, row0, rows, in, w, b, out, loops, 0, accumulate);
         assertClose("loops", loops, expected);
+        // Into y at an offset: the elements before it stay as they were.
+        int yOff = 3;
+        float[] shifted = new float[yOff + residual.length];
+        float[] before = {11f, -7f, 5f};
+        System.arraycopy(before, 0, shifted, 0, yOff);
+        System.arraycopy(residual, 0, shifted, yOff, residual.length);
+        RowOps.linear(x, row0, rows, in, w, b, out, shifted, yOff, accumulate);
+        assertArrayEquals(before, java.util.Arrays.copyOf(shifted, yOff), "before the offset");
+        assertClose("linear at an offset", java.util.Arrays.copyOfRange(shifted, yOff, shifted.length), expected);
         if (row0 == 0) {
             float[] whole = residual.clone();
             RowOps.linear(x, rows, in, w, b, out, whole, accumulate);

@@ -66,9 +66,11 @@ class VectorRowOpsTest {
                 b[k] = (float) (0.1 * random.nextGaussian());
             }
             float[] vector = new float[x.length];
-            VectorRowOps.layerNorm(x, rows, width, g, b, 1e-5, vector);
+            for (int r = 0; r < rows; r++) {
+                VectorRowOps.layerNorm(x, r * width, width, g, b, 1e-5, vector, r * width);
+            }
             float[] loops = new float[x.length];
-            RowOps.layerNormLoops(x, rows, width, g, b, 1e-5, loops);
+            RowOps.layerNormLoops(x, 0, rows, width, g, b, 1e-5, loops, 0);
             for (int r = 0; r < rows; r++) {
                 double mean = 0;
                 for (int k = 0; k < width; k++) {
