@@ -588,8 +588,13 @@ class TrainableModelTest {
                 "loss " + lossOne + " on one thread, " + lossMany + " on " + threads);
         for (int i = 0; i < one.length; i++) {
             if (Double.doubleToLongBits(one[i]) != Double.doubleToLongBits(many[i])) {
-                throw new AssertionError("gradient[" + i + "] (" + config.attentionPattern() + ") is " + one[i]
-                        + " on one thread, " + many[i] + " on " + threads);
+                ParameterLayout layout = ParameterLayout.of(config);
+                int at = i;
+                String tensor = layout.names().stream()
+                        .filter(name -> at >= layout.offset(name) && at < layout.offset(name) + layout.length(name))
+                        .findFirst().orElse("?");
+                throw new AssertionError("gradient[" + i + "] (" + tensor + ") is " + one[i] + " on one thread, "
+                        + many[i] + " on " + threads);
             }
         }
         assertTrue(Arrays.stream(one).filter(g -> g != 0).count() > one.length / 2, "a gradient mostly non-zero");
