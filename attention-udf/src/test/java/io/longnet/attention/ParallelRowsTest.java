@@ -9,6 +9,9 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -61,5 +64,25 @@ class ParallelRowsTest {
         }
         IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> new ParallelRows(0));
         assertTrue(bad.getMessage().contains("threads must be >= 1 (got 0)"), bad.getMessage());
+    }
+
+    /** The chunks run at the same time: each waits for the other, which a pool running them in turn never ends. */
+    @Test
+    void chunksRunAtTheSameTime() {
+        CountDownLatch bothStarted = new CountDownLatch(2);
+        AtomicInteger met = new AtomicInteger();
+        try (ParallelRows pool = new ParallelRows(2)) {
+            pool.split(2, 1, (from, to) -> {
+                bothStarted.countDown();
+                try {
+                    if (bothStarted.await(20, TimeUnit.SECONDS)) {
+                        met.incrementAndGet();
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+        }
+        assertEquals(2, met.get(), "chunks that saw the other one running");
     }
 }
