@@ -25,6 +25,8 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
 
     private final DilatedAttentionConfig config;
     private final WorkPool pool;
+    /** Whether {@link #close} stops the pool: not when it is borrowed from a {@link ParallelRows}. */
+    private final boolean ownsPool;
 
     /** Single-threaded; owns no threads. */
     public DilatedAttentionGradients(DilatedAttentionConfig config) {
@@ -40,6 +42,20 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
         }
         this.config = config;
         this.pool = new WorkPool(threads, "longnet-attention-gradients");
+        this.ownsPool = true;
+    }
+
+    /**
+     * Runs its work items on the threads of {@code threads}, which it borrows: the training step's model pieces
+     * and its attention then share one pool, and {@link #close} leaves it running (its owner closes it).
+     */
+    public DilatedAttentionGradients(DilatedAttentionConfig config, ParallelRows threads) {
+        if (config == null) {
+            throw new IllegalArgumentException("config is missing");
+        }
+        this.config = config;
+        this.pool = threads.pool();
+        this.ownsPool = false;
     }
 
     public DilatedAttentionConfig config() {
@@ -175,10 +191,12 @@ public final class DilatedAttentionGradients implements TrainingAttention, AutoC
         });
     }
 
-    /** Releases the worker threads. */
+    /** Releases the worker threads, unless they are borrowed. */
     @Override
     public void close() {
-        pool.close();
+        if (ownsPool) {
+            pool.close();
+        }
     }
 
     private static void checkLike(String name, double[][] grads, String likeName, double[][] like) {

@@ -55,7 +55,12 @@ public final class Gelu {
      * two methods give them, for the price of about one: both read the same table entry.
      */
     public static void withDerivative(double[] x, double[] gelu, double[] slope, int n) {
-        for (int k = 0; k < n; k++) {
+        withDerivative(x, gelu, slope, 0, n);
+    }
+
+    /** {@link #withDerivative(double[], double[], double[], int)} for {@code i} in {@code [from, to)}: a thread's share. */
+    public static void withDerivative(double[] x, double[] gelu, double[] slope, int from, int to) {
+        for (int k = from; k < to; k++) {
             slope[k] = derivative(x[k], gelu, k);
         }
     }

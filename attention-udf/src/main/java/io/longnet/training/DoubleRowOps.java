@@ -1,5 +1,6 @@
 package io.longnet.training;
 
+import io.longnet.attention.ParallelRows;
 import io.longnet.model.NetlibBlas;
 import io.longnet.model.VectorGemm;
 import java.util.Arrays;
@@ -11,7 +12,10 @@ import java.util.Arrays;
  * <p>The float64 row operations of {@link TrainableModel} and their backward passes: linear layers whose
  * weights ({@code torch.nn.Linear} layout {@code [out][in]}) and biases live in the flat parameter vector,
  * and LayerNorm. Gradients with respect to parameters are added into a gradient vector of the same layout
- * (same offsets). Single-threaded.
+ * (same offsets). Each operation splits its rows, or for a gradient summed over rows its parameter rows or
+ * columns, over a {@link ParallelRows}: every output is computed by one thread in the same order whatever
+ * their number, so the results do not depend on it (on a native BLAS only as far as its dgemm's own
+ * summation order does not depend on the rows of a call).
  *
  * <p>The three products of a linear layer (forward, input gradient, weight gradient) run through netlib's
  * dgemm where {@link NetlibBlas} has a native library, else through the project's Vector API GEMM
@@ -31,22 +35,32 @@ final class DoubleRowOps {
     private DoubleRowOps() {
     }
 
+    /** Rows of a chunk of {@link ParallelRows#split}: fewer would make a product's packing of B count. */
+    static final int MIN_ROWS = 32;
+    /** Columns (parameter rows) of a chunk of a reduction over rows: a weight gradient's rows, LayerNorm's columns. */
+    static final int MIN_COLUMNS = 16;
+
     /**
      * {@code y[r][o] = b[o] + sum_k x[r][k] W[o][k]} for {@code rows} rows, {@code W = p[w ..]} as
-     * {@code [out][in]}, {@code b = p[b ..]} (none when {@code b < 0}); {@code y} is overwritten.
+     * {@code [out][in]}, {@code b = p[b ..]} (none when {@code b < 0}); {@code y} is overwritten. The rows are
+     * split over {@code threads}.
      */
-    static void linear(double[] x, int rows, int in, double[] p, int w, int b, int out, double[] y) {
+    static void linear(ParallelRows threads, double[] x, int rows, int in, double[] p, int w, int b, int out,
+                       double[] y) {
         if (NetlibBlas.forDouble()) {
-            fillBias(p, b, rows, out, y);
-            // As RowOps.linear: row-major y = x W^T is, column-major, y^T = W x^T, dgemm "T", "N"; no copy of W.
-            if (rows > 0) {
-                NetlibBlas.library().dgemm("T", "N", out, rows, in, 1.0, p, w, in, x, 0, in, 1.0, y, 0, out);
-            }
+            threads.split(rows, MIN_ROWS, (r0, r1) -> {
+                fillBias(p, b, r0, r1, out, y);
+                // As RowOps.linear: row-major y = x W^T is, column-major, y^T = W x^T, dgemm "T", "N"; no copy of W.
+                NetlibBlas.library().dgemm("T", "N", out, r1 - r0, in, 1.0, p, w, in, x, r0 * in, in, 1.0, y,
+                        r0 * out, out);
+            });
             return;
         }
         if (NetlibBlas.vectorGemm()) {
-            fillBias(p, b, rows, out, y);
-            VectorGemm.mulAdd(x, 0, in, 1, rows, in, p, w, 1, in, out, y, 0, out);
+            threads.split(rows, MIN_ROWS, (r0, r1) -> {
+                fillBias(p, b, r0, r1, out, y);
+                VectorGemm.mulAdd(x, r0 * in, in, 1, r1 - r0, in, p, w, 1, in, out, y, r0 * out, out);
+            });
             return;
         }
         // W^T once (in * out values against the GEMM's rows * in * out operations), so that the inner loop
@@ -58,13 +72,15 @@ final class DoubleRowOps {
                 wt[k * out + o] = p[wo + k];
             }
         }
-        fillBias(p, b, rows, out, y);
-        mulAdd(x, 0, in, 1, rows, in, wt, 0, out, out, y, 0, out);
+        threads.split(rows, MIN_ROWS, (r0, r1) -> {
+            fillBias(p, b, r0, r1, out, y);
+            mulAddLoops(x, r0 * in, in, 1, r1 - r0, in, wt, 0, out, out, y, r0 * out, out);
+        });
     }
 
-    /** Each of {@code rows} rows of {@code y} set to the bias {@code p[b ..]}, or to zeros when {@code b < 0}. */
-    private static void fillBias(double[] p, int b, int rows, int out, double[] y) {
-        for (int r = 0; r < rows; r++) {
+    /** Rows {@code [r0, r1)} of {@code y} set to the bias {@code p[b ..]}, or to zeros when {@code b < 0}. */
+    private static void fillBias(double[] p, int b, int r0, int r1, int out, double[] y) {
+        for (int r = r0; r < r1; r++) {
             int yr = r * out;
             if (b < 0) {
                 Arrays.fill(y, yr, yr + out, 0.0);
@@ -76,25 +92,38 @@ final class DoubleRowOps {
 
     /**
      * The backward pass of {@link #linear} for an upstream gradient {@code dy}: adds {@code dy W} into
-     * {@code dx} (skipped when null), {@code dy^T x} into {@code grad[w ..]} and the column sums of
-     * {@code dy} into {@code grad[b ..]} (when {@code b >= 0}).
+     * {@code dx} (skipped when null; rows split over {@code threads}), {@code dy^T x} into {@code grad[w ..]}
+     * and the column sums of {@code dy} into {@code grad[b ..]} (when {@code b >= 0}; both split over the
+     * weight's rows, each summing over all rows of {@code dy} in order).
      */
-    static void linearBackward(double[] x, int rows, int in, double[] p, int w, int b, int out, double[] dy,
-                               double[] dx, double[] grad) {
-        if (b >= 0) {
-            for (int r = 0; r < rows; r++) {
-                int yr = r * out;
-                for (int o = 0; o < out; o++) {
-                    grad[b + o] += dy[yr + o];
-                }
-            }
-        }
+    static void linearBackward(ParallelRows threads, double[] x, int rows, int in, double[] p, int w, int b, int out,
+                               double[] dy, double[] dx, double[] grad) {
         if (dx != null) {
             // dx[r] += sum_o dy[r][o] W[o]: weight rows are already contiguous along the input.
-            mulAdd(dy, 0, out, 1, rows, out, p, w, in, in, dx, 0, in);
+            threads.split(rows, MIN_ROWS, (r0, r1) ->
+                    mulAdd(dy, r0 * out, out, 1, r1 - r0, out, p, w, in, in, dx, r0 * in, in));
         }
-        // dW[o] += sum_r dy[r][o] x[r]: the rows of x are the B operand, dy read down its columns.
-        mulAdd(dy, 0, 1, out, out, rows, x, 0, in, in, grad, w, in);
+        threads.split(out, MIN_COLUMNS, (o0, o1) -> {
+            if (b >= 0) {
+                for (int r = 0; r < rows; r++) {
+                    int yr = r * out;
+                    for (int o = o0; o < o1; o++) {
+                        grad[b + o] += dy[yr + o];
+                    }
+                }
+            }
+            // dW[o] += sum_r dy[r][o] x[r]: the rows of x are the B operand, dy read down its columns.
+            mulAdd(dy, o0, 1, out, o1 - o0, rows, x, 0, in, in, grad, w + o0 * in, in);
+        });
+    }
+
+    /** {@code dst[i] += src[i]} for all {@code i}, split over {@code threads} in rows of {@code width}. */
+    static void addInto(ParallelRows threads, double[] dst, double[] src, int width) {
+        threads.split(dst.length / width, MIN_ROWS, (r0, r1) -> {
+            for (int i = r0 * width, end = r1 * width; i < end; i++) {
+                dst[i] += src[i];
+            }
+        });
     }
 
     /**
@@ -190,38 +219,46 @@ final class DoubleRowOps {
      * LayerNorm of each row, as {@code torch.nn.LayerNorm} (biased variance, {@code eps} inside the root):
      * {@code y = xhat g + b} with {@code xhat = (x - mean) rstd}, {@code rstd = 1 / sqrt(var + eps)};
      * {@code g = p[g ..]}, {@code b = p[b ..]}. Writes {@code xhat} and {@code rstd} (per row) for the
-     * backward pass; {@code y} may be null (not wanted).
+     * backward pass; {@code y} may be null (not wanted). Rows split over {@code threads}.
      */
-    static void layerNorm(double[] x, int rows, int width, double[] p, int g, int b, double eps, double[] y,
-                          double[] xhat, double[] rstd) {
-        for (int r = 0; r < rows; r++) {
-            int off = r * width;
-            double sum = 0;
-            for (int k = 0; k < width; k++) {
-                sum += x[off + k];
+    static void layerNorm(ParallelRows threads, double[] x, int rows, int width, double[] p, int g, int b, double eps,
+                          double[] y, double[] xhat, double[] rstd) {
+        threads.split(rows, MIN_ROWS, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int off = r * width;
+                double sum = 0;
+                for (int k = 0; k < width; k++) {
+                    sum += x[off + k];
+                }
+                double mean = sum / width;
+                double sq = 0;
+                for (int k = 0; k < width; k++) {
+                    double c = x[off + k] - mean;
+                    sq += c * c;
+                }
+                double inv = 1 / Math.sqrt(sq / width + eps);
+                rstd[r] = inv;
+                for (int k = 0; k < width; k++) {
+                    xhat[off + k] = (x[off + k] - mean) * inv;
+                }
+                if (y != null) {
+                    affine(xhat, off, width, p, g, b, y);
+                }
             }
-            double mean = sum / width;
-            double sq = 0;
-            for (int k = 0; k < width; k++) {
-                double c = x[off + k] - mean;
-                sq += c * c;
-            }
-            double inv = 1 / Math.sqrt(sq / width + eps);
-            rstd[r] = inv;
-            for (int k = 0; k < width; k++) {
-                xhat[off + k] = (x[off + k] - mean) * inv;
-            }
-            if (y != null) {
-                affine(xhat, off, width, p, g, b, y);
-            }
-        }
+        });
     }
 
-    /** {@code y[r] = xhat[r] g + b} for rows {@code [0, rows)}: a LayerNorm's output again from its saved state. */
-    static void layerNormOutput(double[] xhat, int rows, int width, double[] p, int g, int b, double[] y) {
-        for (int r = 0; r < rows; r++) {
-            affine(xhat, r * width, width, p, g, b, y);
-        }
+    /**
+     * {@code y[r] = xhat[r] g + b} for rows {@code [0, rows)}: a LayerNorm's output again from its saved state.
+     * Rows split over {@code threads}.
+     */
+    static void layerNormOutput(ParallelRows threads, double[] xhat, int rows, int width, double[] p, int g, int b,
+                                double[] y) {
+        threads.split(rows, MIN_ROWS, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                affine(xhat, r * width, width, p, g, b, y);
+            }
+        });
     }
 
     private static void affine(double[] xhat, int off, int width, double[] p, int g, int b, double[] y) {
@@ -231,31 +268,40 @@ final class DoubleRowOps {
     }
 
     /**
-     * The backward pass of {@link #layerNorm} for {@code rows} rows: writes {@code dx}, adds the gradients
-     * of {@code g} and {@code b} into {@code grad}. With {@code dxhat = dy g}:
+     * The backward pass of {@link #layerNorm} for {@code rows} rows: writes {@code dx} (rows split over
+     * {@code threads}), adds the gradients of {@code g} and {@code b} into {@code grad} (columns split over
+     * {@code threads}, each summing over the rows in order). With {@code dxhat = dy g}:
      * {@code dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat))}.
      */
-    static void layerNormBackward(double[] dy, int rows, int width, double[] p, int g, int b, double[] xhat,
-                                  double[] rstd, double[] dx, double[] grad) {
-        for (int r = 0; r < rows; r++) {
-            int off = r * width;
-            double sumD = 0;
-            double sumDx = 0;
-            for (int k = 0; k < width; k++) {
-                double dyk = dy[off + k];
-                double xh = xhat[off + k];
-                grad[g + k] += dyk * xh;
-                grad[b + k] += dyk;
-                double d = dyk * p[g + k];
-                sumD += d;
-                sumDx += d * xh;
+    static void layerNormBackward(ParallelRows threads, double[] dy, int rows, int width, double[] p, int g, int b,
+                                  double[] xhat, double[] rstd, double[] dx, double[] grad) {
+        threads.split(width, MIN_COLUMNS, (k0, k1) -> {
+            for (int r = 0; r < rows; r++) {
+                int off = r * width;
+                for (int k = k0; k < k1; k++) {
+                    double dyk = dy[off + k];
+                    grad[g + k] += dyk * xhat[off + k];
+                    grad[b + k] += dyk;
+                }
             }
-            double meanD = sumD / width;
-            double meanDx = sumDx / width;
-            double inv = rstd[r];
-            for (int k = 0; k < width; k++) {
-                dx[off + k] = inv * (dy[off + k] * p[g + k] - meanD - xhat[off + k] * meanDx);
+        });
+        threads.split(rows, MIN_ROWS, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int off = r * width;
+                double sumD = 0;
+                double sumDx = 0;
+                for (int k = 0; k < width; k++) {
+                    double d = dy[off + k] * p[g + k];
+                    sumD += d;
+                    sumDx += d * xhat[off + k];
+                }
+                double meanD = sumD / width;
+                double meanDx = sumDx / width;
+                double inv = rstd[r];
+                for (int k = 0; k < width; k++) {
+                    dx[off + k] = inv * (dy[off + k] * p[g + k] - meanD - xhat[off + k] * meanDx);
+                }
             }
-        }
+        });
     }
 }

@@ -1,6 +1,7 @@
 package io.longnet.training;
 
 import io.longnet.attention.AttentionShape;
+import io.longnet.attention.ParallelRows;
 import io.longnet.attention.TrainingAttention;
 import io.longnet.model.Gelu;
 import io.longnet.model.LongNetConfig;
@@ -107,14 +108,24 @@ public final class TrainableModel {
     private final int finalLnW;
     private final int finalLnB;
     private final LayerOffsets[] layers;
+    private final ParallelRows threads;
 
     /**
      * A model of shape {@code config} on {@code params} (held, not copied), laid out by
-     * {@link ParameterLayout#of(LongNetConfig)}.
+     * {@link ParameterLayout#of(LongNetConfig)}, on the caller's thread.
      *
      * @throws IllegalArgumentException when {@code params} has another length
      */
     public TrainableModel(LongNetConfig config, double[] params) {
+        this(config, params, new ParallelRows(1));
+    }
+
+    /**
+     * A model as above whose pieces split their rows over {@code threads} (borrowed: its owner closes it). The
+     * results are the same bits for any number of threads (docs/ARCHITECTURE.md §7).
+     */
+    public TrainableModel(LongNetConfig config, double[] params, ParallelRows threads) {
+        this.threads = Objects.requireNonNull(threads, "threads");
         this.config = Objects.requireNonNull(config, "config");
         this.layout = ParameterLayout.of(config);
         layout.checkLength("parameters", params);
@@ -146,6 +157,11 @@ public final class TrainableModel {
 
     public ParameterLayout layout() {
         return layout;
+    }
+
+    /** The threads the pieces split their rows over. */
+    public ParallelRows threads() {
+        return threads;
     }
 
     /** The parameter vector (held, not a copy). */
@@ -214,9 +230,7 @@ public final class TrainableModel {
             double[] dv = new double[n * width];
             attention.backward(in.q(), in.k(), in.v(), n, outputs[l], lses[l], dO, dq, dk, dv);
             dx = attentionInputsBackward(in, dq, dk, dv, grad);
-            for (int i = 0; i < dx.length; i++) {
-                dx[i] += dMid[i]; // the residual around attention
-            }
+            DoubleRowOps.addInto(threads, dx, dMid, width); // the residual around attention
         }
         embedBackward(tokens, dx, grad);
         return head.loss();
@@ -280,13 +294,13 @@ public final class TrainableModel {
         double[] xhat = new double[n * width];
         double[] rstd = new double[n];
         double[] h = new double[n * width];
-        DoubleRowOps.layerNorm(x, n, width, params, w.attnLnW(), w.attnLnB(), config.layerNormEps(), h, xhat, rstd);
+        DoubleRowOps.layerNorm(threads, x, n, width, params, w.attnLnW(), w.attnLnB(), config.layerNormEps(), h, xhat, rstd);
         double[] q = new double[n * width];
         double[] k = new double[n * width];
         double[] v = new double[n * width];
-        DoubleRowOps.linear(h, n, width, params, w.qW(), w.qB(), width, q);
-        DoubleRowOps.linear(h, n, width, params, w.kW(), w.kB(), width, k);
-        DoubleRowOps.linear(h, n, width, params, w.vW(), w.vB(), width, v);
+        DoubleRowOps.linear(threads, h, n, width, params, w.qW(), w.qB(), width, q);
+        DoubleRowOps.linear(threads, h, n, width, params, w.kW(), w.kB(), width, k);
+        DoubleRowOps.linear(threads, h, n, width, params, w.vW(), w.vB(), width, v);
         positions.apply(q, config.heads(), false);
         positions.apply(k, config.heads(), true);
         return new AttentionInputs(layer, n, start, seqLen, q, k, v, xhat, rstd, positions);
@@ -312,13 +326,13 @@ public final class TrainableModel {
         saved.positions().applyTransposed(gq, config.heads(), false);
         saved.positions().applyTransposed(gk, config.heads(), true);
         double[] h = new double[n * width];
-        DoubleRowOps.layerNormOutput(saved.xhat(), n, width, params, w.attnLnW(), w.attnLnB(), h);
+        DoubleRowOps.layerNormOutput(threads, saved.xhat(), n, width, params, w.attnLnW(), w.attnLnB(), h);
         double[] dh = new double[n * width];
-        DoubleRowOps.linearBackward(h, n, width, params, w.qW(), w.qB(), width, gq, dh, grad);
-        DoubleRowOps.linearBackward(h, n, width, params, w.kW(), w.kB(), width, gk, dh, grad);
-        DoubleRowOps.linearBackward(h, n, width, params, w.vW(), w.vB(), width, dv, dh, grad);
+        DoubleRowOps.linearBackward(threads, h, n, width, params, w.qW(), w.qB(), width, gq, dh, grad);
+        DoubleRowOps.linearBackward(threads, h, n, width, params, w.kW(), w.kB(), width, gk, dh, grad);
+        DoubleRowOps.linearBackward(threads, h, n, width, params, w.vW(), w.vB(), width, dv, dh, grad);
         double[] dx = new double[n * width];
-        DoubleRowOps.layerNormBackward(dh, n, width, params, w.attnLnW(), w.attnLnB(), saved.xhat(), saved.rstd(), dx, grad);
+        DoubleRowOps.layerNormBackward(threads, dh, n, width, params, w.attnLnW(), w.attnLnB(), saved.xhat(), saved.rstd(), dx, grad);
         return dx;
     }
 
@@ -338,15 +352,13 @@ public final class TrainableModel {
         if (config.subLn()) {
             xhat = new double[n * width];
             rstd = new double[n];
-            DoubleRowOps.layerNorm(o, n, width, params, w.innerLnW(), w.innerLnB(), config.layerNormEps(), u, xhat, rstd);
+            DoubleRowOps.layerNorm(threads, o, n, width, params, w.innerLnW(), w.innerLnB(), config.layerNormEps(), u, xhat, rstd);
         } else {
             System.arraycopy(o, 0, u, 0, u.length);
         }
         double[] y = new double[n * width];
-        DoubleRowOps.linear(u, n, width, params, w.outW(), w.outB(), width, y);
-        for (int i = 0; i < y.length; i++) {
-            y[i] += x[i];
-        }
+        DoubleRowOps.linear(threads, u, n, width, params, w.outW(), w.outB(), width, y);
+        DoubleRowOps.addInto(threads, y, x, width); // the residual
         return new AttentionOutput(layer, n, y, config.subLn() ? null : u, xhat, rstd);
     }
 
@@ -364,17 +376,17 @@ public final class TrainableModel {
         double[] u;
         if (config.subLn()) {
             u = new double[n * width];
-            DoubleRowOps.layerNormOutput(saved.xhat(), n, width, params, w.innerLnW(), w.innerLnB(), u);
+            DoubleRowOps.layerNormOutput(threads, saved.xhat(), n, width, params, w.innerLnW(), w.innerLnB(), u);
         } else {
             u = saved.u();
         }
         double[] du = new double[n * width];
-        DoubleRowOps.linearBackward(u, n, width, params, w.outW(), w.outB(), width, dy, du, grad);
+        DoubleRowOps.linearBackward(threads, u, n, width, params, w.outW(), w.outB(), width, dy, du, grad);
         if (!config.subLn()) {
             return du;
         }
         double[] dO = new double[n * width];
-        DoubleRowOps.layerNormBackward(du, n, width, params, w.innerLnW(), w.innerLnB(), saved.xhat(), saved.rstd(),
+        DoubleRowOps.layerNormBackward(threads, du, n, width, params, w.innerLnW(), w.innerLnB(), saved.xhat(), saved.rstd(),
                 dO, grad);
         return dO;
     }
@@ -390,25 +402,23 @@ public final class TrainableModel {
         double[] xhat1 = new double[n * width];
         double[] rstd1 = new double[n];
         double[] h = new double[n * width];
-        DoubleRowOps.layerNorm(x, n, width, params, w.ffnLnW(), w.ffnLnB(), config.layerNormEps(), h, xhat1, rstd1);
+        DoubleRowOps.layerNorm(threads, x, n, width, params, w.ffnLnW(), w.ffnLnB(), config.layerNormEps(), h, xhat1, rstd1);
         double[] a = new double[n * ffn];
-        DoubleRowOps.linear(h, n, width, params, w.fc1W(), w.fc1B(), ffn, a);
+        DoubleRowOps.linear(threads, h, n, width, params, w.fc1W(), w.fc1B(), ffn, a);
         double[] u = new double[n * ffn];
         double[] slope = new double[n * ffn];
-        Gelu.withDerivative(a, u, slope, u.length);
+        threads.split(n, DoubleRowOps.MIN_ROWS, (r0, r1) -> Gelu.withDerivative(a, u, slope, r0 * ffn, r1 * ffn));
         double[] xhat2 = u;
         double[] rstd2 = null;
         if (config.subLn()) {
             xhat2 = new double[n * ffn];
             rstd2 = new double[n];
-            DoubleRowOps.layerNorm(u, n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), config.layerNormEps(), u,
+            DoubleRowOps.layerNorm(threads, u, n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), config.layerNormEps(), u,
                     xhat2, rstd2);
         }
         double[] y = new double[n * width];
-        DoubleRowOps.linear(u, n, ffn, params, w.fc2W(), w.fc2B(), width, y);
-        for (int i = 0; i < y.length; i++) {
-            y[i] += x[i];
-        }
+        DoubleRowOps.linear(threads, u, n, ffn, params, w.fc2W(), w.fc2B(), width, y);
+        DoubleRowOps.addInto(threads, y, x, width); // the residual
         return new FeedForward(layer, n, y, xhat1, rstd1, slope, xhat2, rstd2);
     }
 
@@ -427,28 +437,30 @@ public final class TrainableModel {
         double[] u = saved.xhat2();
         if (config.subLn()) {
             u = new double[n * ffn];
-            DoubleRowOps.layerNormOutput(saved.xhat2(), n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), u);
+            DoubleRowOps.layerNormOutput(threads, saved.xhat2(), n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), u);
         }
         double[] du = new double[n * ffn];
-        DoubleRowOps.linearBackward(u, n, ffn, params, w.fc2W(), w.fc2B(), width, dy, du, grad);
+        DoubleRowOps.linearBackward(threads, u, n, ffn, params, w.fc2W(), w.fc2B(), width, dy, du, grad);
         double[] da = du;
         if (config.subLn()) {
             da = u; // reused: u is no longer needed
-            DoubleRowOps.layerNormBackward(du, n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), saved.xhat2(),
+            DoubleRowOps.layerNormBackward(threads, du, n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), saved.xhat2(),
                     saved.rstd2(), da, grad);
         }
-        for (int i = 0; i < da.length; i++) {
-            da[i] *= saved.slope()[i];
-        }
+        double[] slope = saved.slope();
+        double[] gelu = da;
+        threads.split(n, DoubleRowOps.MIN_ROWS, (r0, r1) -> {
+            for (int i = r0 * ffn, end = r1 * ffn; i < end; i++) {
+                gelu[i] *= slope[i];
+            }
+        });
         double[] h = new double[n * width];
-        DoubleRowOps.layerNormOutput(saved.xhat1(), n, width, params, w.ffnLnW(), w.ffnLnB(), h);
+        DoubleRowOps.layerNormOutput(threads, saved.xhat1(), n, width, params, w.ffnLnW(), w.ffnLnB(), h);
         double[] dh = new double[n * width];
-        DoubleRowOps.linearBackward(h, n, width, params, w.fc1W(), w.fc1B(), ffn, da, dh, grad);
+        DoubleRowOps.linearBackward(threads, h, n, width, params, w.fc1W(), w.fc1B(), ffn, da, dh, grad);
         double[] dx = new double[n * width];
-        DoubleRowOps.layerNormBackward(dh, n, width, params, w.ffnLnW(), w.ffnLnB(), saved.xhat1(), saved.rstd1(), dx, grad);
-        for (int i = 0; i < dx.length; i++) {
-            dx[i] += dy[i]; // the residual
-        }
+        DoubleRowOps.layerNormBackward(threads, dh, n, width, params, w.ffnLnW(), w.ffnLnB(), saved.xhat1(), saved.rstd1(), dx, grad);
+        DoubleRowOps.addInto(threads, dx, dy, width); // the residual
         return dx;
     }
 
@@ -482,28 +494,35 @@ public final class TrainableModel {
         double[] xhat = new double[n * width];
         double[] rstd = new double[n];
         double[] f = new double[n * width];
-        DoubleRowOps.layerNorm(x, n, width, params, finalLnW, finalLnB, config.layerNormEps(), f, xhat, rstd);
+        DoubleRowOps.layerNorm(threads, x, n, width, params, finalLnW, finalLnB, config.layerNormEps(), f, xhat, rstd);
         double[] embeddingT = embeddingTransposed();
         int block = logitRows();
-        double[] logits = new double[vocab * block];
         double[] lse = new double[count];
-        double loss = 0;
-        for (int r0 = 0; r0 < count; r0 += block) {
-            int rows = Math.min(block, count - r0);
-            logits(f, r0, rows, embeddingT, logits);
-            for (int i = 0; i < rows; i++) {
-                int lo = i * vocab;
-                double max = Double.NEGATIVE_INFINITY;
-                for (int t = 0; t < vocab; t++) {
-                    max = Math.max(max, logits[lo + t]);
+        double[] nll = new double[count];
+        // Rows split over the threads, each making its logits a block at a time; the loss is summed in row order.
+        threads.split(count, DoubleRowOps.MIN_ROWS, (c0, c1) -> {
+            double[] logits = new double[vocab * Math.min(block, c1 - c0)];
+            for (int r0 = c0; r0 < c1; r0 += block) {
+                int rows = Math.min(block, c1 - r0);
+                logits(f, r0, rows, embeddingT, logits, 0);
+                for (int i = 0; i < rows; i++) {
+                    int lo = i * vocab;
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int t = 0; t < vocab; t++) {
+                        max = Math.max(max, logits[lo + t]);
+                    }
+                    double sum = 0;
+                    for (int t = 0; t < vocab; t++) {
+                        sum += Math.exp(logits[lo + t] - max);
+                    }
+                    lse[r0 + i] = max + Math.log(sum);
+                    nll[r0 + i] = lse[r0 + i] - logits[lo + targets[r0 + i]];
                 }
-                double sum = 0;
-                for (int t = 0; t < vocab; t++) {
-                    sum += Math.exp(logits[lo + t] - max);
-                }
-                lse[r0 + i] = max + Math.log(sum);
-                loss += lse[r0 + i] - logits[lo + targets[r0 + i]];
             }
+        });
+        double loss = 0;
+        for (int i = 0; i < count; i++) {
+            loss += nll[i];
         }
         return new Head(n, count, Arrays.copyOf(targets, count), loss, xhat, rstd, lse);
     }
@@ -519,35 +538,49 @@ public final class TrainableModel {
         int vocab = config.vocabSize();
         int count = saved.count();
         double[] f = new double[count * width];
-        DoubleRowOps.layerNormOutput(saved.xhat(), count, width, params, finalLnW, finalLnB, f);
+        DoubleRowOps.layerNormOutput(threads, saved.xhat(), count, width, params, finalLnW, finalLnB, f);
         double[] df = new double[count * width];
         double[] embeddingT = embeddingTransposed();
         int block = logitRows();
-        double[] dl = new double[vocab * block];
-        for (int r0 = 0; r0 < count; r0 += block) {
-            int rows = Math.min(block, count - r0);
-            logits(f, r0, rows, embeddingT, dl);
-            // d loss / d logit = softmax - one-hot(target)
-            for (int i = 0; i < rows; i++) {
-                int lo = i * vocab;
-                double l = saved.lse()[r0 + i];
-                for (int t = 0; t < vocab; t++) {
-                    dl[lo + t] = Math.exp(dl[lo + t] - l);
+        // A block of rows per thread at a time: the logits' gradient dl of a thread's rows and their features'
+        // gradient dl E, then the embedding's dl^T f with the embedding's rows split over the threads, each
+        // summing over all rows of the blocks in order.
+        int span = block * threads.threads();
+        double[] dl = new double[vocab * Math.min(span, count)];
+        double[] lse = saved.lse();
+        int[] targets = saved.targets();
+        for (int s0 = 0; s0 < count; s0 += span) {
+            int first = s0;
+            int rows = Math.min(span, count - s0);
+            threads.split(rows, DoubleRowOps.MIN_ROWS, (c0, c1) -> {
+                for (int b0 = c0; b0 < c1; b0 += block) {
+                    int b1 = Math.min(c1, b0 + block);
+                    logits(f, first + b0, b1 - b0, embeddingT, dl, b0 * vocab);
+                    // d loss / d logit = softmax - one-hot(target)
+                    for (int i = b0; i < b1; i++) {
+                        int lo = i * vocab;
+                        double l = lse[first + i];
+                        for (int t = 0; t < vocab; t++) {
+                            dl[lo + t] = Math.exp(dl[lo + t] - l);
+                        }
+                        dl[lo + targets[first + i]] -= 1;
+                    }
+                    DoubleRowOps.mulAdd(dl, b0 * vocab, vocab, 1, b1 - b0, vocab, params, embedOff, width, width, df,
+                            (first + b0) * width, width);
                 }
-                dl[lo + saved.targets()[r0 + i]] -= 1;
-            }
-            // The features' gradient dl E, and the embedding's dl^T f.
-            DoubleRowOps.mulAdd(dl, 0, vocab, 1, rows, vocab, params, embedOff, width, width, df, r0 * width, width);
-            DoubleRowOps.mulAdd(dl, 0, 1, vocab, vocab, rows, f, r0 * width, width, width, grad, embedOff, width);
+            });
+            threads.split(vocab, DoubleRowOps.MIN_COLUMNS, (v0, v1) -> DoubleRowOps.mulAdd(dl, v0, 1, vocab, v1 - v0,
+                    rows, f, first * width, width, width, grad, embedOff + v0 * width, width));
         }
         double[] dx = new double[saved.rows() * width];
-        DoubleRowOps.layerNormBackward(df, count, width, params, finalLnW, finalLnB, saved.xhat(), saved.rstd(), dx, grad);
+        DoubleRowOps.layerNormBackward(threads, df, count, width, params, finalLnW, finalLnB, saved.xhat(), saved.rstd(), dx, grad);
         return dx;
     }
 
     /**
-     * Rows of logits made at once: at most 256, and at most about 8 MB of them. The embedding's gradient
-     * passes over all of its rows once per block, so blocks are not made smaller than they need be.
+     * Rows of logits a thread makes at once: at most 256, and at most about 8 MB of them. The embedding's
+     * gradient passes over all of its rows once per block of all threads, so blocks are not made smaller than
+     * they need be.
      */
     private int logitRows() {
         return Math.max(1, Math.min(256, (1 << 20) / config.vocabSize()));
@@ -567,12 +600,12 @@ public final class TrainableModel {
         return t;
     }
 
-    /** {@code logits[i][t] = f[r0 + i] . E[t]} for {@code rows} rows, {@code [rows][vocab]}. */
-    private void logits(double[] f, int r0, int rows, double[] embeddingT, double[] logits) {
+    /** {@code logits[at + i vocab + t] = f[r0 + i] . E[t]} for {@code rows} rows, {@code [rows][vocab]}. */
+    private void logits(double[] f, int r0, int rows, double[] embeddingT, double[] logits, int at) {
         int width = config.dModel();
         int vocab = config.vocabSize();
-        Arrays.fill(logits, 0, rows * vocab, 0.0);
-        DoubleRowOps.mulAdd(f, r0 * width, width, 1, rows, width, embeddingT, 0, vocab, vocab, logits, 0, vocab);
+        Arrays.fill(logits, at, at + rows * vocab, 0.0);
+        DoubleRowOps.mulAdd(f, r0 * width, width, 1, rows, width, embeddingT, 0, vocab, vocab, logits, at, vocab);
     }
 
     // ---- checks ------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 package io.longnet.training;
 
 import io.longnet.attention.DilatedAttentionGradients;
+import io.longnet.attention.ParallelRows;
 import io.longnet.attention.TrainingAttention;
 import io.longnet.model.AttentionPattern;
 import io.longnet.model.LongNetConfig;
@@ -11,14 +12,20 @@ public final class TrainingAttentions {
     private TrainingAttentions() {
     }
 
-    /**
-     * The attention of {@code config}, on the caller's thread: Spark parallelises training over tasks, so
-     * an engine inside a task owns no pool that would need closing.
-     */
+    /** The attention of {@code config}, on the caller's thread; it owns no pool that would need closing. */
     public static TrainingAttention of(LongNetConfig config) {
+        return of(config, new ParallelRows(1));
+    }
+
+    /**
+     * The attention of {@code config}, its dilated branches' work items on {@code threads} (borrowed: the
+     * training step's model pieces share them, and their owner closes them); the strided baseline runs on
+     * the caller's thread.
+     */
+    public static TrainingAttention of(LongNetConfig config, ParallelRows threads) {
         if (config.attentionPattern() == AttentionPattern.STRIDED) {
             return config.stridedAttention();
         }
-        return new DilatedAttentionGradients(config.attentionConfig());
+        return new DilatedAttentionGradients(config.attentionConfig(), threads);
     }
 }

@@ -2,16 +2,23 @@ package io.longnet.training;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.longnet.attention.ParallelRows;
 import io.longnet.model.NetlibBlas;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The blocked GEMMs of {@link DoubleRowOps} against plain triple loops, on shapes that hit every edge of the blocking. */
 class DoubleRowOpsTest {
 
-    /** rows, in, out: multiples of the 4 x 4 tile and not, single rows and columns. */
+    /**
+     * rows, in, out: multiples of the 4 x 4 tile and not, single rows and columns; on three threads the last
+     * rows split into two and three chunks of rows, and into several chunks of the weight's rows.
+     */
     private static final int[][] SHAPES = {
         {1, 1, 1}, {3, 5, 2}, {4, 4, 4}, {7, 9, 6}, {13, 16, 11}, {33, 12, 70}, {64, 128, 32}, {9, 70, 1},
+        {101, 20, 50},
     };
 
     private static double[] random(SplittableRandom r, int n) {
@@ -29,11 +36,18 @@ class DoubleRowOpsTest {
         }
     }
 
-    @Test
-    void linearAndItsBackwardPassMatchPlainLoops() {
+    @ParameterizedTest(name = "{0} thread(s)")
+    @ValueSource(ints = {1, 3})
+    void linearAndItsBackwardPassMatchPlainLoops(int threads) {
         long seed = 71;
-        System.out.println("DoubleRowOps linear, seed " + seed);
+        System.out.println("DoubleRowOps linear, seed " + seed + ", " + threads + " thread(s)");
         SplittableRandom r = new SplittableRandom(seed);
+        try (ParallelRows pool = new ParallelRows(threads)) {
+            linearMatchesPlainLoops(pool, r);
+        }
+    }
+
+    private static void linearMatchesPlainLoops(ParallelRows pool, SplittableRandom r) {
         for (int[] shape : SHAPES) {
             int rows = shape[0];
             int in = shape[1];
@@ -47,7 +61,7 @@ class DoubleRowOpsTest {
             double[] dy = random(r, rows * out);
 
             double[] y = random(r, rows * out); // overwritten
-            DoubleRowOps.linear(x, rows, in, p, w, b, out, y);
+            DoubleRowOps.linear(pool, x, rows, in, p, w, b, out, y);
             double[] yRef = new double[rows * out];
             for (int i = 0; i < rows; i++) {
                 for (int o = 0; o < out; o++) {
@@ -64,7 +78,7 @@ class DoubleRowOpsTest {
             double[] grad = random(r, p.length);
             double[] dxRef = dx.clone();
             double[] gradRef = grad.clone();
-            DoubleRowOps.linearBackward(x, rows, in, p, w, b, out, dy, dx, grad);
+            DoubleRowOps.linearBackward(pool, x, rows, in, p, w, b, out, dy, dx, grad);
             for (int i = 0; i < rows; i++) {
                 for (int o = 0; o < out; o++) {
                     double g = dy[i * out + o];

@@ -561,4 +561,42 @@ class TrainableModelTest {
         assertThrows(IllegalArgumentException.class, () -> model.loss(new int[0], DenseTrainingAttention.of(config)));
         assertEquals(0.0, model.loss(new int[] {4}, DenseTrainingAttention.of(config)), "one token predicts nothing");
     }
+    /**
+     * A step's loss and gradient are the same bits on 1, 2 and 3 threads (docs/ARCHITECTURE.md §7): every row,
+     * weight-gradient row and LayerNorm column is one thread's, summed in the same order. N = 300 makes
+     * several chunks of rows, and two blocks of the head's logits on one thread against one on three; the
+     * widths (64, 128, vocabulary 50) several chunks of columns.
+     */
+    @ParameterizedTest(name = "{0} threads")
+    @ValueSource(ints = {2, 3})
+    void lossAndGradientAreTheSameBitsOnSeveralThreads(int threads) {
+        long seed = 91;
+        System.out.println("threads against one, seed " + seed);
+        LongNetConfig config = new LongNetConfig(50, 64, 2, 2, 128, Branch.parseList("32:1,64:2,128:4"), true, true,
+                512, 1e-5, HeadOffset.PAPER);
+        double[] params = randomParams(config, seed);
+        int[] tokens = TestWeights.tokens(300, config.vocabSize(), seed + 1);
+        double[] one = new double[params.length];
+        double lossOne = new TrainableModel(config, params).lossAndGradient(tokens, TrainingAttentions.of(config), one);
+        double[] many = new double[params.length];
+        double lossMany;
+        try (io.longnet.attention.ParallelRows pool = new io.longnet.attention.ParallelRows(threads)) {
+            lossMany = new TrainableModel(config, params, pool).lossAndGradient(tokens,
+                    TrainingAttentions.of(config, pool), many);
+        }
+        assertEquals(Double.doubleToLongBits(lossOne), Double.doubleToLongBits(lossMany),
+                "loss " + lossOne + " on one thread, " + lossMany + " on " + threads);
+        for (int i = 0; i < one.length; i++) {
+            if (Double.doubleToLongBits(one[i]) != Double.doubleToLongBits(many[i])) {
+                ParameterLayout layout = ParameterLayout.of(config);
+                int at = i;
+                String tensor = layout.names().stream()
+                        .filter(name -> at >= layout.offset(name) && at < layout.offset(name) + layout.length(name))
+                        .findFirst().orElse("?");
+                throw new AssertionError("gradient[" + i + "] (" + tensor + ") is " + one[i] + " on one thread, "
+                        + many[i] + " on " + threads);
+            }
+        }
+        assertTrue(Arrays.stream(one).filter(g -> g != 0).count() > one.length / 2, "a gradient mostly non-zero");
+    }
 }

@@ -1,5 +1,6 @@
 package io.longnet.spark.training;
 
+import io.longnet.attention.ParallelRows;
 import io.longnet.attention.TrainingAttention;
 import io.longnet.model.LongNetConfig;
 import io.longnet.spark.PartitionIdPartitioner;
@@ -20,8 +21,8 @@ import scala.Tuple2;
 
 /**
  * Loss and parameter gradients of a batch of training windows, on Spark (docs/ARCHITECTURE.md §4, §7). A window
- * that fits one partition runs whole inside a task, and the batch's windows are spread over tasks
- * (data-parallel). A longer window is cut into the partitions of a {@link PartitionPlan} and goes through
+ * that fits one partition runs whole inside a task, on the task's cores ({@code spark.task.cpus}), and the
+ * batch's windows are spread over tasks (data-parallel). A longer window is cut into the partitions of a {@link PartitionPlan} and goes through
  * {@link SequenceParallelTraining} (sequence-parallel, one window after another). Either way the
  * contributions are summed by {@link PairwiseTreeSum}, so a step's gradient does not depend on task
  * timing.
@@ -115,16 +116,20 @@ public final class DistributedGradients implements Serializable {
                     List<Tuple2<Integer, TrainingWindow>> mine = new ArrayList<>();
                     it.forEachRemaining(t -> mine.add(t._2()));
                     mine.sort(Comparator.comparingInt(Tuple2::_1));
-                    TrainableModel model = new TrainableModel(c, params.value());
-                    TrainingAttention attention = TrainingAttentions.of(c);
-                    double[] gradient = withGradient ? new double[model.layout().size()] : null;
+                    double[] gradient = null;
                     double loss = 0;
                     long predictions = 0;
-                    for (Tuple2<Integer, TrainingWindow> t : mine) {
-                        int[] tokens = t._2().tokens();
-                        loss += withGradient ? model.lossAndGradient(tokens, attention, gradient)
-                                : model.loss(tokens, attention);
-                        predictions += tokens.length - 1;
+                    // The window's rows and attention over the task's cores (spark.task.cpus).
+                    try (ParallelRows threads = new ParallelRows(TaskCpus.threads())) {
+                        TrainableModel model = new TrainableModel(c, params.value(), threads);
+                        TrainingAttention attention = TrainingAttentions.of(c, threads);
+                        gradient = withGradient ? new double[model.layout().size()] : null;
+                        for (Tuple2<Integer, TrainingWindow> t : mine) {
+                            int[] tokens = t._2().tokens();
+                            loss += withGradient ? model.lossAndGradient(tokens, attention, gradient)
+                                    : model.loss(tokens, attention);
+                            predictions += tokens.length - 1;
+                        }
                     }
                     int task = TaskContext.getPartitionId();
                     return List.of(new Tuple2<>(task, new GradientSum(loss, predictions, gradient))).iterator();

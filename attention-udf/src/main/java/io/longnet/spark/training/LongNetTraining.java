@@ -181,7 +181,9 @@ public final class LongNetTraining {
         trained = true;
         TrainingSettings t = settings.training();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(blocks.sparkSession().sparkContext());
-        int tasks = Math.max(1, jsc.defaultParallelism());
+        // Each task computes on spark.task.cpus cores (TaskCpus): as many tasks as run at once.
+        int taskCpus = Math.max(1, jsc.getConf().getInt("spark.task.cpus", 1));
+        int tasks = Math.max(1, jsc.defaultParallelism() / taskCpus);
         DistributedGradients gradients = new DistributedGradients(config, t.seqLen(), settings.partitionLength(), tasks);
         jsc.setJobDescription("longnet train " + settings.source());
         try (TrainingWindows windows = new TrainingWindows(jsc, blocks, blockSize, config.vocabSize(), t.seqLen(),
@@ -190,8 +192,9 @@ public final class LongNetTraining {
             out.printf(Locale.ROOT, "train: %,d parameters; %,d tokens -> %,d training and %,d validation windows of %d;"
                             + " batch %d, %d steps (%.1f epochs); %s%n", layout.size(), windows.split().tokens(),
                     windows.split().trainCount(), windows.split().validation(), t.seqLen(), t.batch(), t.steps(),
-                    (double) t.steps() / order.batchesPerEpoch(), gradients.sequenceParallel()
-                            ? "each window over " + gradients.plan().describe() : "data-parallel over " + tasks + " tasks");
+                    (double) t.steps() / order.batchesPerEpoch(), (gradients.sequenceParallel()
+                            ? "each window over " + gradients.plan().describe() : "data-parallel over " + tasks + " tasks")
+                            + ", each task on " + taskCpus + " thread(s) (spark.task.cpus)");
             if (!settings.resume()) {
                 AtomicOutput.deleteRecursively(dir);
                 Files.createDirectories(dir);

@@ -12,7 +12,6 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -151,7 +150,7 @@ public final class SequenceParallelGradients {
         int n = block.length();
         double[] o = new double[n * c.rowWidth()];
         double[] lse = new double[n * c.heads()];
-        try (DilatedAttentionGradients engine = new DilatedAttentionGradients(c, taskThreads())) {
+        try (DilatedAttentionGradients engine = new DilatedAttentionGradients(c, TaskCpus.threads())) {
             engine.forward(plan.local(), block.q(), block.k(), block.v(), n, o, lse);
             for (int branch = 0; branch < plan.spanning().size(); branch++) {
                 Branch b = plan.spanning().get(branch);
@@ -176,7 +175,7 @@ public final class SequenceParallelGradients {
         int n = block.length();
         int p = block.partition();
         List<Tuple2<Integer, GradientPart>> out = new ArrayList<>();
-        try (DilatedAttentionGradients engine = new DilatedAttentionGradients(c, taskThreads())) {
+        try (DilatedAttentionGradients engine = new DilatedAttentionGradients(c, TaskCpus.threads())) {
             for (int branch = 0; branch < plan.spanning().size(); branch++) {
                 Branch b = plan.spanning().get(branch);
                 List<TrainingExchangePart> mine = plan.received(branch, p, parts, TrainingExchangePart::branch,
@@ -224,7 +223,7 @@ public final class SequenceParallelGradients {
         double[] dq = new double[n * c.rowWidth()];
         double[] dk = new double[n * c.rowWidth()];
         double[] dv = new double[n * c.rowWidth()];
-        try (DilatedAttentionGradients engine = new DilatedAttentionGradients(c, taskThreads())) {
+        try (DilatedAttentionGradients engine = new DilatedAttentionGradients(c, TaskCpus.threads())) {
             engine.backward(plan.local(), block.q(), block.k(), block.v(), n, in.out().o(), in.out().lse(),
                     in.dO().values(), dq, dk, dv);
         }
@@ -364,11 +363,6 @@ public final class SequenceParallelGradients {
         List<V> out = new ArrayList<>();
         pairs.forEachRemaining(t -> out.add(t._2()));
         return out;
-    }
-
-    private static int taskThreads() {
-        TaskContext task = TaskContext.get();
-        return task == null ? Runtime.getRuntime().availableProcessors() : task.cpus();
     }
 
     private static String joined(List<Branch> branches) {

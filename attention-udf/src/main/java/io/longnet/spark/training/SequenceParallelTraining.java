@@ -1,8 +1,10 @@
 package io.longnet.spark.training;
 
+import io.longnet.attention.ParallelRows;
 import io.longnet.model.LongNetConfig;
 import io.longnet.spark.PartitionPlan;
 import io.longnet.spark.SequenceParallelModel.TokenPartition;
+import io.longnet.training.ParameterLayout;
 import io.longnet.training.TrainableModel;
 import io.longnet.training.TrainableModel.AttentionInputs;
 import io.longnet.training.TrainableModel.AttentionOutput;
@@ -11,6 +13,7 @@ import io.longnet.training.TrainableModel.Head;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -51,8 +54,11 @@ final class SequenceParallelTraining implements Serializable {
         this.params = params;
     }
 
-    private TrainableModel model() {
-        return new TrainableModel(config, params.value());
+    /** Runs {@code piece} on the model inside a task, its rows split over the task's cores ({@link TaskCpus}). */
+    private <T> T onModel(Function<TrainableModel, T> piece) {
+        try (ParallelRows threads = new ParallelRows(TaskCpus.threads())) {
+            return piece.apply(new TrainableModel(config, params.value(), threads));
+        }
     }
 
     /** Loss (and gradient) of the sequence whose partitions {@code tokens} holds, partition p in partition p. */
@@ -63,21 +69,21 @@ final class SequenceParallelTraining implements Serializable {
         long n = plan.n();
         int layers = config.layers();
         jsc.setCallSite("embed");
-        JavaRDD<double[]> x = keep(tokens.map(t -> model().embed(t.tokens())), kept);
+        JavaRDD<double[]> x = keep(tokens.map(t -> onModel(m -> m.embed(t.tokens()))), kept);
         List<LayerState> states = new ArrayList<>();
         for (int l = 0; l < layers; l++) {
             int layer = l;
             jsc.setCallSite("layer " + l + " qkv");
-            JavaRDD<AttentionInputs> inputs = keep(tokens.zip(x).map(t -> model().attentionInputs(layer, t._2(),
-                    t._1().tokens().length, t._1().start(), n)), kept);
+            JavaRDD<AttentionInputs> inputs = keep(tokens.zip(x).map(t -> onModel(m -> m.attentionInputs(layer,
+                    t._2(), t._1().tokens().length, t._1().start(), n))), kept);
             JavaRDD<TrainingQkv> qkv = keep(tokens.zip(inputs).map(t -> new TrainingQkv(t._1().partition(),
                     t._1().start(), t._1().tokens().length, t._2().q(), t._2().k(), t._2().v())), kept);
             JavaRDD<TrainingOutput> attention = keep(SequenceParallelGradients.forward(qkv, plan), kept);
             jsc.setCallSite("layer " + l + " ffn");
-            JavaRDD<AttentionOutput> attentionOut = keep(x.zip(attention).map(t -> model().attentionOutput(layer, t._1(),
-                    t._2().o(), t._2().length())), kept);
-            JavaRDD<FeedForward> feedForward = keep(attentionOut.map(s -> model().feedForward(layer, s.y(),
-                    s.y().length / config.dModel())), kept);
+            JavaRDD<AttentionOutput> attentionOut = keep(x.zip(attention).map(t -> onModel(m -> m.attentionOutput(layer,
+                    t._1(), t._2().o(), t._2().length()))), kept);
+            JavaRDD<FeedForward> feedForward = keep(attentionOut.map(s -> onModel(m -> m.feedForward(layer, s.y(),
+                    s.y().length / config.dModel()))), kept);
             states.add(new LayerState(inputs, qkv, attention, attentionOut, feedForward));
             x = feedForward.map(FeedForward::y);
         }
@@ -89,9 +95,9 @@ final class SequenceParallelTraining implements Serializable {
             int[] targets = new int[length];
             System.arraycopy(b.tokens(), 1, targets, 0, length - 1);
             targets[length - 1] = Math.max(b.nextToken(), 0);
-            return model().head(t._2(), length, targets, count);
+            return onModel(m -> m.head(t._2(), length, targets, count));
         }), kept);
-        int parameters = model().layout().size();
+        int parameters = ParameterLayout.of(config).size();
         JavaPairRDD<Integer, GradientSum> parts;
         if (!withGradient) {
             parts = tokens.zip(heads).mapToPair(t -> new Tuple2<>(t._1().partition(),
@@ -113,7 +119,7 @@ final class SequenceParallelTraining implements Serializable {
         jsc.setCallSite("head backward");
         JavaRDD<Back> back = keep(tokens.zip(heads).map(t -> {
             double[] grad = new double[parameters];
-            double[] dx = model().headBackward(t._2(), grad);
+            double[] dx = onModel(m -> m.headBackward(t._2(), grad));
             return new Back(t._1().partition(), t._1().start(), t._1().tokens().length, dx, grad, t._2().loss(),
                     t._2().count());
         }), kept);
@@ -124,8 +130,12 @@ final class SequenceParallelTraining implements Serializable {
             JavaRDD<Tuple2<Back, double[]>> withDo = keep(back.zip(s.feedForward()).zip(s.attentionOut()).map(t -> {
                 Back b = t._1()._1();
                 double[] grad = b.grad().clone();
-                double[] dmid = model().feedForwardBackward(t._1()._2(), b.dx(), grad);
-                double[] dO = model().attentionOutputBackward(t._2(), dmid, grad);
+                double[][] both = onModel(m -> {
+                    double[] mid = m.feedForwardBackward(t._1()._2(), b.dx(), grad);
+                    return new double[][] {mid, m.attentionOutputBackward(t._2(), mid, grad)};
+                });
+                double[] dmid = both[0];
+                double[] dO = both[1];
                 return new Tuple2<>(new Back(b.partition(), b.start(), b.length(), dmid, grad, b.loss(),
                         b.predictions()), dO);
             }), kept);
@@ -137,7 +147,7 @@ final class SequenceParallelTraining implements Serializable {
                 Back b = t._1()._1()._1();
                 QkvGradient g = t._2();
                 double[] grad = b.grad().clone();
-                double[] dx = model().attentionInputsBackward(t._1()._2(), g.dq(), g.dk(), g.dv(), grad);
+                double[] dx = onModel(m -> m.attentionInputsBackward(t._1()._2(), g.dq(), g.dk(), g.dv(), grad));
                 double[] residual = b.dx();
                 for (int i = 0; i < dx.length; i++) {
                     dx[i] += residual[i];
@@ -149,7 +159,10 @@ final class SequenceParallelTraining implements Serializable {
         return back.zip(tokens).mapToPair(t -> {
             Back b = t._1();
             double[] grad = b.grad().clone();
-            model().embedBackward(t._2().tokens(), b.dx(), grad);
+            onModel(m -> {
+                m.embedBackward(t._2().tokens(), b.dx(), grad);
+                return null;
+            });
             return new Tuple2<>(b.partition(), new GradientSum(b.loss(), b.predictions(), grad));
         });
     }

@@ -1,7 +1,7 @@
 package io.longnet.training.bench;
 
 import io.longnet.attention.AttentionShape;
-import io.longnet.attention.DilatedAttentionGradients;
+import io.longnet.attention.ParallelRows;
 import io.longnet.attention.TrainingAttention;
 import io.longnet.attention.bench.BenchCommandLine;
 import io.longnet.model.AttentionPattern;
@@ -25,7 +25,8 @@ import picocli.CommandLine.Option;
 /**
  * Float64 training throughput on the CPU: times {@link TrainableModel#lossAndGradient} (what
  * {@code longnet train} runs once per window in a Spark task) for a model config and a window of
- * {@code N} seeded random tokens, on one thread, and splits the time between attention (forward and
+ * {@code N} seeded random tokens, on {@code --threads} threads (default one; a Spark task runs it on
+ * {@code spark.task.cpus}), and splits the time between attention (forward and
  * backward, timed by wrapping the {@link TrainingAttention}) and the rest. A second pass composes the
  * model's public row-local pieces exactly as {@code lossAndGradient} does, with a clock around each, to
  * show where the rest goes. Prints tokens/s, and GFLOP/s counting {@code 6} flops per parameter and token
@@ -69,7 +70,8 @@ public final class TrainingBench {
         long seed;
 
         @Option(names = "--threads", converter = BenchCommandLine.Positive.class, defaultValue = "1", paramLabel = "T",
-                description = "threads of the dilated attention (default: ${DEFAULT-VALUE})")
+                description = "threads of the step: the model's pieces and the dilated attention, as a task with"
+                        + " spark.task.cpus=T runs it (default: ${DEFAULT-VALUE})")
         int threads;
 
         @Override
@@ -131,17 +133,21 @@ public final class TrainingBench {
 
     static void run(Options opt) throws IOException {
         LongNetConfig config = LongNetConfig.read(opt.config);
-        int n = opt.n;
         double[] params = ParameterLayout.of(config).flatten(WeightInit.initialize(config, opt.seed));
-        TrainableModel model = new TrainableModel(config, params);
+        try (ParallelRows threads = new ParallelRows(opt.threads)) {
+            run(opt, config, params, new TrainableModel(config, params, threads),
+                    TrainingAttentions.of(config, threads));
+        }
+    }
+
+    private static void run(Options opt, LongNetConfig config, double[] params, TrainableModel model,
+                            TrainingAttention base) {
+        int n = opt.n;
         int[] tokens = new int[n];
         SplittableRandom random = new SplittableRandom(opt.seed);
         for (int i = 0; i < n; i++) {
             tokens[i] = random.nextInt(config.vocabSize());
         }
-        TrainingAttention base = opt.threads == 1 || config.attentionPattern() == AttentionPattern.STRIDED
-                ? TrainingAttentions.of(config)
-                : new DilatedAttentionGradients(config.attentionConfig(), opt.threads);
         TimedAttention attention = new TimedAttention(base);
         long paramCount = params.length;
         System.out.printf(Locale.ROOT, "float64 training, %s: %s, %,d parameters, N=%d, attention %s, %d thread(s),"
@@ -213,13 +219,6 @@ public final class TrainingBench {
             System.out.printf(Locale.ROOT, "  %-28s %9.1f ms %5.1f%%%n", p.label, ms, 100.0 * pieces[p.ordinal()] / all);
         }
         System.out.printf(Locale.ROOT, "  %-28s %9.1f ms%n", "total", all / 1e6 / opt.iters);
-        if (base instanceof AutoCloseable c) {
-            try {
-                c.close();
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        }
     }
 
     /** {@code lossAndGradient}, composed of the model's public pieces, with the time of each added to {@code nanos}. */
