@@ -39,11 +39,14 @@ final class SimdTileAttention extends SegmentTileAttention {
         }
     }
 
-    private final float[] qT;      // [d][TILE_Q], pre-scaled by 1/sqrt(d)
+    private final float[] qT;      // [d][TILE_Q], pre-scaled by log2(e)/sqrt(d)
     private final float[][] kTile; // [TILE_K][d]
     private final float[] values;  // [TILE_K][d]
     private final float[] block;   // [TILE_K][STEP]: one query block's scores, then probabilities
     private final float[] acc;     // [d][TILE_Q], unnormalised output
+    private final float[] shift = new float[STEP];   // one query block's tile maximum, then the exponent's shift
+    private final float[] alpha = new float[STEP];   // its rescaling factors
+    private final float[] rounded = new float[STEP]; // FastExp's scratch
 
     SimdTileAttention(int d) {
         super(d);
@@ -88,8 +91,8 @@ final class SimdTileAttention extends SegmentTileAttention {
 
     /**
      * The key tile one block of {@link #STEP} queries at a time, all of its steps while the block's scores
-     * (a {@code TILE_K x STEP} slice) stay in the L1 cache: scores by register blocks of 4 keys, then the
-     * maximum, exponentials and sums one vector at a time, then {@code V^T P} by register blocks of 4
+     * (a {@code TILE_K x STEP} slice) stay in the L1 cache: scores by register blocks of 4 keys, then their
+     * maximum, the exponentials and sums, then {@code V^T P} by register blocks of 4
      * channels. Keys whose first query is past the block are masked for all of it and skipped.
      */
     @Override
@@ -101,9 +104,8 @@ final class SimdTileAttention extends SegmentTileAttention {
                 keyEnd++;
             }
             scores(i, keyEnd);
-            FloatVector alpha0 = softmax(i, 0, keyEnd);
-            FloatVector alpha1 = softmax(i, L, keyEnd);
-            accumulate(i, keyEnd, alpha0, alpha1);
+            softmax(i, keyEnd);
+            accumulate(i, keyEnd);
         }
     }
 
@@ -173,34 +175,56 @@ final class SimdTileAttention extends SegmentTileAttention {
     }
 
     /**
-     * The online softmax of the vector of queries at {@code i + lane} over keys {@code j < keyEnd}: the
-     * running maximum and sum move on, the block's scores become probabilities; returns the factor
-     * {@code exp(old max - new max)} that rescales the queries' accumulators.
+     * The online softmax of the block's queries over keys {@code j < keyEnd}: each query's running maximum
+     * moves to the tile's (taken as {@code s > max ? s : max} in key order, the scalar twin's rule: a
+     * compare and a blend, where {@code max()} costs C2 four steps), its sum is rescaled by
+     * {@code 2^(old - new)} ({@link #alpha}, kept for the accumulators) and moves on, the block's scores
+     * become probabilities. Both vectors of queries in one loop: two independent chains of exponentials.
+     * The 16 factors go through the scalar exponential (the same bits): C2 stops inlining a compilation's
+     * calls past a count of nodes, and a third vector exponential here left the loop's two not inlined,
+     * their vectors boxed.
      */
-    private FloatVector softmax(int i, int lane, int keyEnd) {
-        FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+    private void softmax(int i, int keyEnd) {
+        FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        FloatVector m1 = m0;
         for (int j = 0; j < keyEnd; j++) {
-            max = max.max(FloatVector.fromArray(S, block, j * STEP + lane));
+            FloatVector s0 = FloatVector.fromArray(S, block, j * STEP);
+            FloatVector s1 = FloatVector.fromArray(S, block, j * STEP + L);
+            m0 = m0.blend(s0, m0.lt(s0));
+            m1 = m1.blend(s1, m1.lt(s1));
         }
-        FloatVector old = FloatVector.fromArray(S, rowMax, i + lane);
-        FloatVector newMax = old.max(max);
-        newMax.intoArray(rowMax, i + lane);
-        // A query whose keys are all in its future so far keeps max -inf; 0 keeps exp() finite.
-        FloatVector shift = newMax.blend(0f, newMax.eq(Float.NEGATIVE_INFINITY));
-        FloatVector alpha = VectorExp.exp(old.sub(shift));
-        FloatVector sum = FloatVector.fromArray(S, rowSum, i + lane).mul(alpha);
+        m0.intoArray(shift, 0);
+        m1.intoArray(shift, L);
+        for (int lane = 0; lane < STEP; lane++) {
+            float old = rowMax[i + lane];
+            float newMax = Math.max(old, shift[lane]);
+            rowMax[i + lane] = newMax;
+            alpha[lane] = old;
+            // A query whose keys are all in its future so far keeps max -inf; 0 keeps exp2() finite.
+            shift[lane] = newMax == Float.NEGATIVE_INFINITY ? 0f : newMax;
+        }
+        FastExp.exp2InPlace(alpha, shift, 0, STEP, rounded);
+        FloatVector shift0 = FloatVector.fromArray(S, shift, 0);
+        FloatVector shift1 = FloatVector.fromArray(S, shift, L);
+        FloatVector sum0 = FloatVector.fromArray(S, rowSum, i).mul(FloatVector.fromArray(S, alpha, 0));
+        FloatVector sum1 = FloatVector.fromArray(S, rowSum, i + L).mul(FloatVector.fromArray(S, alpha, L));
         for (int j = 0; j < keyEnd; j++) {
-            int at = j * STEP + lane;
-            FloatVector p = VectorExp.exp(FloatVector.fromArray(S, block, at).sub(shift));
-            p.intoArray(block, at);
-            sum = sum.add(p);
+            int at = j * STEP;
+            FloatVector p0 = VectorExp.exp2(FloatVector.fromArray(S, block, at).sub(shift0));
+            FloatVector p1 = VectorExp.exp2(FloatVector.fromArray(S, block, at + L).sub(shift1));
+            p0.intoArray(block, at);
+            p1.intoArray(block, at + L);
+            sum0 = sum0.add(p0);
+            sum1 = sum1.add(p1);
         }
-        sum.intoArray(rowSum, i + lane);
-        return alpha;
+        sum0.intoArray(rowSum, i);
+        sum1.intoArray(rowSum, i + L);
     }
 
     /** {@code acc = acc * alpha + V^T P} for the block's queries, over keys {@code j < keyEnd}. */
-    private void accumulate(int i, int keyEnd, FloatVector alpha0, FloatVector alpha1) {
+    private void accumulate(int i, int keyEnd) {
+        FloatVector alpha0 = FloatVector.fromArray(S, alpha, 0);
+        FloatVector alpha1 = FloatVector.fromArray(S, alpha, L);
         int c = 0;
         for (; c + 4 <= d; c += 4) {
             int o = c * Q + i;
