@@ -44,9 +44,7 @@ final class SimdTileAttention extends SegmentTileAttention {
     private final float[] values;  // [TILE_K][d]
     private final float[] block;   // [TILE_K][STEP]: one query block's scores, then probabilities
     private final float[] acc;     // [d][TILE_Q], unnormalised output
-    private final float[] shift = new float[STEP];   // one query block's tile maximum, then the exponent's shift
-    private final float[] alpha = new float[STEP];   // its rescaling factors
-    private final float[] rounded = new float[STEP]; // FastExp's scratch
+    private final float[] alpha = new float[STEP];   // one query block's rescaling factors
 
     SimdTileAttention(int d) {
         super(d);
@@ -179,10 +177,9 @@ final class SimdTileAttention extends SegmentTileAttention {
      * moves to the tile's (taken as {@code s > max ? s : max} in key order, the scalar twin's rule: a
      * compare and a blend, where {@code max()} costs C2 four steps), its sum is rescaled by
      * {@code 2^(old - new)} ({@link #alpha}, kept for the accumulators) and moves on, the block's scores
-     * become probabilities. Both vectors of queries in one loop: two independent chains of exponentials.
-     * The 16 factors go through the scalar exponential (the same bits): C2 stops inlining a compilation's
-     * calls past a count of nodes, and a third vector exponential here left the loop's two not inlined,
-     * their vectors boxed.
+     * become probabilities. Two call sites of the vector exponential, in loops: C2 stops inlining a
+     * compilation's calls past a count of nodes, and a third one here left the others not inlined, their
+     * vectors boxed.
      */
     private void softmax(int i, int keyEnd) {
         FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
@@ -193,32 +190,25 @@ final class SimdTileAttention extends SegmentTileAttention {
             m0 = m0.blend(s0, m0.lt(s0));
             m1 = m1.blend(s1, m1.lt(s1));
         }
-        m0.intoArray(shift, 0);
-        m1.intoArray(shift, L);
-        for (int lane = 0; lane < STEP; lane++) {
-            float old = rowMax[i + lane];
-            float newMax = Math.max(old, shift[lane]);
-            rowMax[i + lane] = newMax;
-            alpha[lane] = old;
+        m0.intoArray(alpha, 0); // the tile's maximum, until the factor replaces it
+        m1.intoArray(alpha, L);
+        for (int lane = 0; lane < STEP; lane += L) {
+            FloatVector old = FloatVector.fromArray(S, rowMax, i + lane);
+            FloatVector newMax = old.max(FloatVector.fromArray(S, alpha, lane));
+            newMax.intoArray(rowMax, i + lane);
             // A query whose keys are all in its future so far keeps max -inf; 0 keeps exp2() finite.
-            shift[lane] = newMax == Float.NEGATIVE_INFINITY ? 0f : newMax;
+            FloatVector shift = newMax.blend(0f, newMax.eq(Float.NEGATIVE_INFINITY));
+            FloatVector factor = VectorExp.exp2(old.sub(shift));
+            factor.intoArray(alpha, lane);
+            FloatVector sum = FloatVector.fromArray(S, rowSum, i + lane).mul(factor);
+            for (int j = 0; j < keyEnd; j++) {
+                int at = j * STEP + lane;
+                FloatVector p = VectorExp.exp2(FloatVector.fromArray(S, block, at).sub(shift));
+                p.intoArray(block, at);
+                sum = sum.add(p);
+            }
+            sum.intoArray(rowSum, i + lane);
         }
-        FastExp.exp2InPlace(alpha, shift, 0, STEP, rounded);
-        FloatVector shift0 = FloatVector.fromArray(S, shift, 0);
-        FloatVector shift1 = FloatVector.fromArray(S, shift, L);
-        FloatVector sum0 = FloatVector.fromArray(S, rowSum, i).mul(FloatVector.fromArray(S, alpha, 0));
-        FloatVector sum1 = FloatVector.fromArray(S, rowSum, i + L).mul(FloatVector.fromArray(S, alpha, L));
-        for (int j = 0; j < keyEnd; j++) {
-            int at = j * STEP;
-            FloatVector p0 = VectorExp.exp2(FloatVector.fromArray(S, block, at).sub(shift0));
-            FloatVector p1 = VectorExp.exp2(FloatVector.fromArray(S, block, at + L).sub(shift1));
-            p0.intoArray(block, at);
-            p1.intoArray(block, at + L);
-            sum0 = sum0.add(p0);
-            sum1 = sum1.add(p1);
-        }
-        sum0.intoArray(rowSum, i);
-        sum1.intoArray(rowSum, i + L);
     }
 
     /** {@code acc = acc * alpha + V^T P} for the block's queries, over keys {@code j < keyEnd}. */
