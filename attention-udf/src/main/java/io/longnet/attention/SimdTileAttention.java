@@ -91,7 +91,8 @@ final class SimdTileAttention extends SegmentTileAttention {
      * The key tile one block of {@link #STEP} queries at a time, all of its steps while the block's scores
      * (a {@code TILE_K x STEP} slice) stay in the L1 cache: scores by register blocks of 4 keys, then their
      * maximum, the exponentials and sums, then {@code V^T P} by register blocks of 4
-     * channels. Keys whose first query is past the block are masked for all of it and skipped.
+     * channels. Keys whose first query is past the block are masked for all of it and skipped, and a block
+     * with no key left is skipped whole (the steps would rescale it by exactly 1, or 0 times 0).
      */
     @Override
     void keyTile(int bq, int bk) {
@@ -100,6 +101,9 @@ final class SimdTileAttention extends SegmentTileAttention {
         for (int i = 0; i < iEnd; i += STEP) {
             while (keyEnd < bk && firstQuery[keyEnd] < i + STEP) {
                 keyEnd++;
+            }
+            if (keyEnd == 0) { // every key is in the block's future: its maxima, sums and accumulators stay
+                continue;
             }
             scores(i, keyEnd);
             softmax(i, keyEnd);
