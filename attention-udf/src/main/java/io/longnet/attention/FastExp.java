@@ -33,6 +33,15 @@ final class FastExp {
     static final float P3 = 1.6666665e-1f;
     static final float P2 = 5.0000001e-1f;
 
+    /** {@code 2^g} on {@code |g| <= 1/2}: the polynomial above in {@code f = g ln2}, coefficient k times {@code ln2^k}. */
+    static final float C6 = 1.5506794e-4f;
+    static final float C5 = 1.3333748e-3f;
+    static final float C4 = 9.617928e-3f;
+    static final float C3 = 5.5504106e-2f;
+    static final float C2 = 2.402265e-1f;
+    static final float C1 = 6.931472e-1f;
+    static final float FLOOR2 = -127f;      // 2^-127 has exponent bits 0, i.e. 0.0f
+
     static final double LOG2E_D = 1.4426950408889634;
     static final double LN2_HI_D = 0.6931471805599453;      // the double nearest ln 2
     static final double LN2_LO_D = 2.3190468138462996e-17;  // ln 2 - LN2_HI_D
@@ -58,6 +67,33 @@ final class FastExp {
             p = Math.fma(p, f, P2);
             p = Math.fma(p, f, 1f);
             x[i] = Math.fma(p, f, 1f);
+            rounded[i] = t;
+        }
+        for (int i = from; i < to; i++) {
+            int n = Float.floatToRawIntBits(rounded[i]) - ROUNDER_BITS;
+            x[i] *= Float.intBitsToFloat((n + 127) << 23);
+        }
+    }
+
+    /**
+     * {@code x[i] = 2^(x[i] - shift[i])} for {@code i} in {@code [from, to)}, arguments {@code <= 0}; below
+     * {@code -127}, and -inf, exactly 0; {@code rounded} is scratch. The attention tiles' exponential: with
+     * {@code log2(e)} folded into the queries once, the range reduction is one add and one subtraction
+     * ({@code g = x - round(x)} is exact) instead of a multiply and two fused steps. Relative error below
+     * 3e-7 on {@code [-126, 0]}.
+     */
+    static void exp2InPlace(float[] x, float[] shift, int from, int to, float[] rounded) {
+        for (int i = from; i < to; i++) {
+            float xc = Math.max(x[i] - shift[i], FLOOR2);
+            float t = xc + ROUNDER;
+            float g = xc - (t - ROUNDER);
+            float p = C6;
+            p = Math.fma(p, g, C5);
+            p = Math.fma(p, g, C4);
+            p = Math.fma(p, g, C3);
+            p = Math.fma(p, g, C2);
+            p = Math.fma(p, g, C1);
+            x[i] = Math.fma(p, g, 1f);
             rounded[i] = t;
         }
         for (int i = from; i < to; i++) {

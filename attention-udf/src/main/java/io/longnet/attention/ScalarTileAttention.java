@@ -14,7 +14,7 @@ import java.util.Arrays;
  */
 final class ScalarTileAttention extends SegmentTileAttention {
 
-    private final float[][] qT;       // [d][TILE_Q], pre-scaled by 1/sqrt(d)
+    private final float[][] qT;       // [d][TILE_Q], pre-scaled by log2(e)/sqrt(d)
     private final float[][] kTile;    // [TILE_K][d]
     private final float[][] vTile;    // [TILE_K][d]
     private final float[][] scoresT;  // [TILE_K][TILE_Q], overwritten by probabilities
@@ -86,7 +86,7 @@ final class ScalarTileAttention extends SegmentTileAttention {
         for (int j = 0; j < bk; j++) {
             float[] s = scoresT[j];
             for (int i = 0; i < bq; i++) {
-                shift[i] = Math.max(shift[i], s[i]);
+                shift[i] = s[i] > shift[i] ? s[i] : shift[i];
             }
         }
         for (int i = 0; i < bq; i++) {
@@ -96,7 +96,7 @@ final class ScalarTileAttention extends SegmentTileAttention {
             rowMax[i] = newMax;
             shift[i] = newMax == Float.NEGATIVE_INFINITY ? 0f : newMax;
         }
-        FastExp.expInPlace(alpha, shift, 0, bq, expScratch); // alpha = exp(oldMax - newMax)
+        FastExp.exp2InPlace(alpha, shift, 0, bq, expScratch); // alpha = 2^(oldMax - newMax)
         for (int i = 0; i < bq; i++) {
             rowSum[i] *= alpha[i];
         }
@@ -109,7 +109,7 @@ final class ScalarTileAttention extends SegmentTileAttention {
         for (int j = 0; j < bk; j++) {
             float[] s = scoresT[j];
             int lo = firstQuery[j];
-            FastExp.expInPlace(s, shift, lo, bq, expScratch);
+            FastExp.exp2InPlace(s, shift, lo, bq, expScratch);
             for (int i = lo; i < bq; i++) {
                 rowSum[i] += s[i];
             }

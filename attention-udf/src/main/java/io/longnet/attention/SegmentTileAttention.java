@@ -19,7 +19,7 @@ import java.util.Arrays;
  */
 abstract class SegmentTileAttention {
 
-    static final int TILE_Q = 128;
+    static final int TILE_Q = 256;
     static final int TILE_K = 64;
 
     /** Where row {@code t} of a sparsified segment starts: element {@code base + t * stride}. */
@@ -29,8 +29,11 @@ abstract class SegmentTileAttention {
         }
     }
 
+    private static final double LOG2_E = 1.4426950408889634;
+    private static final double LN_2 = 0.6931471805599453;
+
     final int d;
-    private final float scale;
+    private final float scale;        // log2(e) / sqrt(d): scores in base 2, for exp2 (FastExp#exp2InPlace)
     final float[] rowMax = new float[TILE_Q];
     final float[] rowSum = new float[TILE_Q];
     final int[] firstQuery = new int[TILE_K]; // first query of the block that may see key j
@@ -39,7 +42,7 @@ abstract class SegmentTileAttention {
 
     SegmentTileAttention(int d) {
         this.d = d;
-        this.scale = (float) (1.0 / Math.sqrt(d));
+        this.scale = (float) (LOG2_E / Math.sqrt(d));
         this.row = new float[d];
         this.outRow = new float[d];
     }
@@ -96,7 +99,7 @@ abstract class SegmentTileAttention {
         writeMerged(o, lse, queries, i0, bq);
     }
 
-    /** Stores query row {@code i} of the block (already scaled by 1/sqrt(d)). */
+    /** Stores query row {@code i} of the block (already scaled by log2(e)/sqrt(d)). */
     abstract void putQuery(int i, float[] query);
 
     /** Stores key and value row {@code j} of the key tile, read from element {@code at} of k and v. */
@@ -106,9 +109,10 @@ abstract class SegmentTileAttention {
     abstract void clearAccumulator(int bq);
 
     /**
-     * One key tile of flash attention for the block's queries {@code [0, bq)}: scores {@code k_j . q_i},
-     * -inf before {@code firstQuery[j]} (the causal mask); each query's running maximum {@link #rowMax}
-     * moves to the tile's, its sum {@link #rowSum} and accumulator are rescaled by {@code exp(old - new)};
+     * One key tile of flash attention for the block's queries {@code [0, bq)}: scores {@code k_j . q_i} (in
+     * base 2: q carries log2(e)), -inf before {@code firstQuery[j]} (the causal mask); each query's running
+     * maximum {@link #rowMax} moves to the tile's (taken as {@code s > max ? s : max} in key order, by
+     * both twins), its sum {@link #rowSum} and accumulator are rescaled by {@code 2^(old - new)};
      * the scores become probabilities, added to the sum; {@code acc += V^T P}.
      */
     abstract void keyTile(int bq, int bk);
@@ -125,7 +129,7 @@ abstract class SegmentTileAttention {
             for (int c = 0; c < d; c++) {
                 row[c] *= inv;
             }
-            float partLse = rowMax[i] + (float) Math.log(rowSum[i]);
+            float partLse = (float) (rowMax[i] * LN_2 + Math.log(rowSum[i])); // rowMax is in base 2
             o.get(at, outRow, 0, d);
             float merged = LseMerge.mergeRow(outRow, 0, lse.get(lseAt), row, 0, partLse, d);
             o.put(at, outRow, 0, d);

@@ -39,11 +39,12 @@ final class SimdTileAttention extends SegmentTileAttention {
         }
     }
 
-    private final float[] qT;      // [d][TILE_Q], pre-scaled by 1/sqrt(d)
+    private final float[] qT;      // [d][TILE_Q], pre-scaled by log2(e)/sqrt(d)
     private final float[][] kTile; // [TILE_K][d]
     private final float[] values;  // [TILE_K][d]
     private final float[] block;   // [TILE_K][STEP]: one query block's scores, then probabilities
     private final float[] acc;     // [d][TILE_Q], unnormalised output
+    private final float[] alpha = new float[STEP];   // one query block's rescaling factors
 
     SimdTileAttention(int d) {
         super(d);
@@ -88,9 +89,10 @@ final class SimdTileAttention extends SegmentTileAttention {
 
     /**
      * The key tile one block of {@link #STEP} queries at a time, all of its steps while the block's scores
-     * (a {@code TILE_K x STEP} slice) stay in the L1 cache: scores by register blocks of 4 keys, then the
-     * maximum, exponentials and sums one vector at a time, then {@code V^T P} by register blocks of 4
-     * channels. Keys whose first query is past the block are masked for all of it and skipped.
+     * (a {@code TILE_K x STEP} slice) stay in the L1 cache: scores by register blocks of 4 keys, then their
+     * maximum, the exponentials and sums, then {@code V^T P} by register blocks of 4
+     * channels. Keys whose first query is past the block are masked for all of it and skipped, and a block
+     * with no key left is skipped whole (the steps would rescale it by exactly 1, or 0 times 0).
      */
     @Override
     void keyTile(int bq, int bk) {
@@ -100,10 +102,12 @@ final class SimdTileAttention extends SegmentTileAttention {
             while (keyEnd < bk && firstQuery[keyEnd] < i + STEP) {
                 keyEnd++;
             }
+            if (keyEnd == 0) { // every key is in the block's future: its maxima, sums and accumulators stay
+                continue;
+            }
             scores(i, keyEnd);
-            FloatVector alpha0 = softmax(i, 0, keyEnd);
-            FloatVector alpha1 = softmax(i, L, keyEnd);
-            accumulate(i, keyEnd, alpha0, alpha1);
+            softmax(i, keyEnd);
+            accumulate(i, keyEnd);
         }
     }
 
@@ -173,34 +177,48 @@ final class SimdTileAttention extends SegmentTileAttention {
     }
 
     /**
-     * The online softmax of the vector of queries at {@code i + lane} over keys {@code j < keyEnd}: the
-     * running maximum and sum move on, the block's scores become probabilities; returns the factor
-     * {@code exp(old max - new max)} that rescales the queries' accumulators.
+     * The online softmax of the block's queries over keys {@code j < keyEnd}: each query's running maximum
+     * moves to the tile's (taken as {@code s > max ? s : max} in key order, the scalar twin's rule: a
+     * compare and a blend, where {@code max()} costs C2 four steps), its sum is rescaled by
+     * {@code 2^(old - new)} ({@link #alpha}, kept for the accumulators) and moves on, the block's scores
+     * become probabilities. Two call sites of the vector exponential, in loops: C2 stops inlining a
+     * compilation's calls past a count of nodes, and a third one here left the others not inlined, their
+     * vectors boxed.
      */
-    private FloatVector softmax(int i, int lane, int keyEnd) {
-        FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+    private void softmax(int i, int keyEnd) {
+        FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        FloatVector m1 = m0;
         for (int j = 0; j < keyEnd; j++) {
-            max = max.max(FloatVector.fromArray(S, block, j * STEP + lane));
+            FloatVector s0 = FloatVector.fromArray(S, block, j * STEP);
+            FloatVector s1 = FloatVector.fromArray(S, block, j * STEP + L);
+            m0 = m0.blend(s0, m0.lt(s0));
+            m1 = m1.blend(s1, m1.lt(s1));
         }
-        FloatVector old = FloatVector.fromArray(S, rowMax, i + lane);
-        FloatVector newMax = old.max(max);
-        newMax.intoArray(rowMax, i + lane);
-        // A query whose keys are all in its future so far keeps max -inf; 0 keeps exp() finite.
-        FloatVector shift = newMax.blend(0f, newMax.eq(Float.NEGATIVE_INFINITY));
-        FloatVector alpha = VectorExp.exp(old.sub(shift));
-        FloatVector sum = FloatVector.fromArray(S, rowSum, i + lane).mul(alpha);
-        for (int j = 0; j < keyEnd; j++) {
-            int at = j * STEP + lane;
-            FloatVector p = VectorExp.exp(FloatVector.fromArray(S, block, at).sub(shift));
-            p.intoArray(block, at);
-            sum = sum.add(p);
+        m0.intoArray(alpha, 0); // the tile's maximum, until the factor replaces it
+        m1.intoArray(alpha, L);
+        for (int lane = 0; lane < STEP; lane += L) {
+            FloatVector old = FloatVector.fromArray(S, rowMax, i + lane);
+            FloatVector newMax = old.max(FloatVector.fromArray(S, alpha, lane));
+            newMax.intoArray(rowMax, i + lane);
+            // A query whose keys are all in its future so far keeps max -inf; 0 keeps exp2() finite.
+            FloatVector shift = newMax.blend(0f, newMax.eq(Float.NEGATIVE_INFINITY));
+            FloatVector factor = VectorExp.exp2(old.sub(shift));
+            factor.intoArray(alpha, lane);
+            FloatVector sum = FloatVector.fromArray(S, rowSum, i + lane).mul(factor);
+            for (int j = 0; j < keyEnd; j++) {
+                int at = j * STEP + lane;
+                FloatVector p = VectorExp.exp2(FloatVector.fromArray(S, block, at).sub(shift));
+                p.intoArray(block, at);
+                sum = sum.add(p);
+            }
+            sum.intoArray(rowSum, i + lane);
         }
-        sum.intoArray(rowSum, i + lane);
-        return alpha;
     }
 
     /** {@code acc = acc * alpha + V^T P} for the block's queries, over keys {@code j < keyEnd}. */
-    private void accumulate(int i, int keyEnd, FloatVector alpha0, FloatVector alpha1) {
+    private void accumulate(int i, int keyEnd) {
+        FloatVector alpha0 = FloatVector.fromArray(S, alpha, 0);
+        FloatVector alpha1 = FloatVector.fromArray(S, alpha, L);
         int c = 0;
         for (; c + 4 <= d; c += 4) {
             int o = c * Q + i;

@@ -47,6 +47,24 @@ public final class VectorExp {
     }
 
     /**
+     * {@code 2^x} lane by lane for {@code x <= 0}, as {@link FastExp#exp2InPlace}, bit for bit: below
+     * {@code -127}, and -inf, 0.
+     */
+    static FloatVector exp2(FloatVector x) {
+        FloatVector t = x.add(FastExp.ROUNDER);
+        FloatVector g = x.sub(t.sub(FastExp.ROUNDER));
+        FloatVector p = x.broadcast(FastExp.C6);
+        p = p.fma(g, x.broadcast(FastExp.C5));
+        p = p.fma(g, x.broadcast(FastExp.C4));
+        p = p.fma(g, x.broadcast(FastExp.C3));
+        p = p.fma(g, x.broadcast(FastExp.C2));
+        p = p.fma(g, x.broadcast(FastExp.C1));
+        p = p.fma(g, x.broadcast(1f));
+        IntVector n = ((IntVector) t.reinterpretAsInts()).sub(FastExp.ROUNDER_BITS - 127);
+        return p.mul(n.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats()).blend(0f, x.lt(FastExp.FLOOR2));
+    }
+
+    /**
      * {@code x[i] = exp(x[i] - shift[i])} for {@code i} in {@code [from, to)}: whole vectors here, the rest by
      * the scalar code ({@code rounded} is its scratch).
      */

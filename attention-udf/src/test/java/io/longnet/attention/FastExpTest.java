@@ -43,6 +43,54 @@ class FastExpTest {
         assertEquals(0f, exp(-1000f, 0f));
     }
 
+    @Test
+    void exp2MatchesPowWithinThreeTenthsOfAMillionthOnTheUsefulRange() {
+        int n = 1_260_001;
+        float[] x = new float[n];
+        float[] shift = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = -126f * i / (n - 1);
+            shift[i] = (i % 3) * 0.5f;
+            x[i] += shift[i];
+        }
+        float[] got = x.clone();
+        FastExp.exp2InPlace(got, shift, 0, n, new float[n]);
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            double want = Math.pow(2, (double) x[i] - shift[i]);
+            worst = Math.max(worst, Math.abs(got[i] - want) / want);
+        }
+        assertTrue(worst < 3e-7, "worst relative error " + worst);
+        float[] edge = {0f, -0.5f, -1f, -126f, -127f, -127.5f, -1000f, Float.NEGATIVE_INFINITY};
+        float[] want = {1f, (float) Math.sqrt(0.5), 0.5f, 0x1p-126f, 0f, 0f, 0f, 0f};
+        float[] e = edge.clone();
+        FastExp.exp2InPlace(e, new float[edge.length], 0, edge.length, new float[edge.length]);
+        for (int i = 0; i < edge.length; i++) {
+            assertEquals(want[i], e[i], 2e-7f * want[i], "2^" + edge[i]);
+        }
+    }
+
+    @Test
+    void exp2VectorCodeEqualsTheLoopsBitForBit() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(VectorApi.available(), VectorApi.describe());
+        long seed = 17;
+        System.out.println("FastExp float exp2 vector twin, seed " + seed);
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        jdk.incubator.vector.VectorSpecies<Float> species = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        int n = 1024;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = i % 11 == 0 ? Float.NEGATIVE_INFINITY : (float) (-140 * r.nextDouble() * r.nextDouble());
+        }
+        float[] loops = x.clone();
+        FastExp.exp2InPlace(loops, new float[n], 0, n, new float[n]);
+        float[] vector = new float[n];
+        for (int i = 0; i < n; i += species.length()) {
+            VectorExp.exp2(jdk.incubator.vector.FloatVector.fromArray(species, x, i)).intoArray(vector, i);
+        }
+        org.junit.jupiter.api.Assertions.assertArrayEquals(loops, vector);
+    }
+
     private static double exp(double x, double shift) {
         double[] a = {7, x, 7};
         FastExp.expInPlace(a, new double[] {0, shift, 0}, 1, 2, new double[3]);
