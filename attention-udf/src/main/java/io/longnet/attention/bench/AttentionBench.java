@@ -8,6 +8,7 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -20,12 +21,13 @@ import picocli.CommandLine.Option;
  * The engine's self-check and benchmark on synthetic data: for each N and causal flag, dilated attention
  * over N random positions, processed in chunks of at most {@code --chunk} positions (a multiple of every
  * segment length, so chunking changes nothing in the result: every segment lies inside one chunk; memory
- * stays bounded however large N is). Prints ms, tokens/s and GFLOP/s of true work (per head and branch
+ * stays bounded however large N is). Prints ms (the median of {@code --repeats} passes over N, as the
+ * PyTorch peer reports its median), tokens/s and GFLOP/s of true work (per head and branch
  * {@code 4 N w d / r^2}, half when causal), then checks sampled rows against a float64 evaluation.
  *
  * <pre>java -Xmx3g -cp attention-udf/target/attention-udf-*.jar io.longnet.attention.bench.AttentionBench
  *     [--sizes 65536,1048576] [--branches 256:1,512:2,1024:4] [--heads 4] [--dim 32]
- *     [--causal both|true|false] [--threads T] [--chunk 1048576] [--warmup 1]</pre>
+ *     [--causal both|true|false] [--threads T] [--chunk 1048576] [--warmup 1] [--repeats 1]</pre>
  */
 @Command(name = "AttentionBench", mixinStandardHelpOptions = true,
         description = "Dilated attention of the CPU engine on random inputs, timed and checked against float64.")
@@ -48,6 +50,10 @@ public final class AttentionBench implements Callable<Integer> {
 
     @Option(names = "--warmup", defaultValue = "1", paramLabel = "K", description = "warm-up calls (default: 1)")
     int warmup;
+
+    @Option(names = "--repeats", defaultValue = "1", paramLabel = "R", converter = BenchCommandLine.Positive.class,
+            description = "timed passes over each N; the median is printed (default: 1)")
+    int repeats;
 
     public static void main(String[] args) {
         System.exit(BenchCommandLine.execute(new AttentionBench(), args, System.out, System.err));
@@ -91,19 +97,23 @@ public final class AttentionBench implements Callable<Integer> {
                         kernel.forward(config, q, k, v, first, o, lse);
                     }
                     resetPeakHeap();
-                    long nanos = 0;
+                    long[] passes = new long[repeats];
                     double error = 0;
-                    int chunkIndex = 0;
-                    for (long done = 0; done < n; done += chunk, chunkIndex++) {
-                        int len = (int) Math.min(chunk, n - done);
-                        fill(q, k, v, len * width, n * 31L + chunkIndex);
-                        long t0 = System.nanoTime();
-                        kernel.forward(config, q, k, v, len, o, lse);
-                        nanos += System.nanoTime() - t0;
-                        if (chunkIndex == 0) {
-                            error = selfCheck(config, q, k, v, len, o, lse);
+                    for (int pass = 0; pass < repeats; pass++) {
+                        int chunkIndex = 0;
+                        for (long done = 0; done < n; done += chunk, chunkIndex++) {
+                            int len = (int) Math.min(chunk, n - done);
+                            fill(q, k, v, len * width, n * 31L + chunkIndex);
+                            long t0 = System.nanoTime();
+                            kernel.forward(config, q, k, v, len, o, lse);
+                            passes[pass] += System.nanoTime() - t0;
+                            if (pass == 0 && chunkIndex == 0) {
+                                error = selfCheck(config, q, k, v, len, o, lse);
+                            }
                         }
                     }
+                    Arrays.sort(passes);
+                    long nanos = passes[repeats / 2];
                     double seconds = nanos / 1e9;
                     System.out.printf(Locale.ROOT, "%12d %7s %11.1f %14.0f %10.1f %10.1f %11d %12.2e%n",
                             n, masked, seconds * 1e3, n / seconds, nanos / (double) n,

@@ -27,6 +27,7 @@ class AttentionBenchArgsTest {
         assertEquals(Runtime.getRuntime().availableProcessors(), bench.threads);
         assertEquals(1 << 20, bench.chunk);
         assertEquals(1, bench.warmup);
+        assertEquals(1, bench.repeats);
         assertEquals(4, bench.attention.config().heads());
         assertEquals(32, bench.attention.config().headDim());
         assertEquals("[256:1, 512:2, 1024:4]", bench.attention.config().branches().toString());
@@ -36,7 +37,8 @@ class AttentionBenchArgsTest {
     @Test
     void flagsAsDocumented() {
         AttentionBench bench = parse("--sizes", "65536,1048576,16777216", "--branches", "64:1,128:2", "--heads", "2",
-                "--dim", "8", "--causal", "true", "--threads", "3", "--chunk", "4096", "--warmup", "3");
+                "--dim", "8", "--causal", "true", "--threads", "3", "--chunk", "4096", "--warmup", "3",
+                "--repeats", "5");
         assertEquals(List.of(65_536, 1_048_576, 16_777_216), bench.sizes);
         assertEquals(2, bench.attention.config().heads());
         assertEquals(8, bench.attention.config().headDim());
@@ -44,6 +46,7 @@ class AttentionBenchArgsTest {
         assertEquals(3, bench.threads);
         assertEquals(4096, bench.chunk);
         assertEquals(3, bench.warmup);
+        assertEquals(5, bench.repeats);
     }
 
     @Test
@@ -54,7 +57,8 @@ class AttentionBenchArgsTest {
         try {
             System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
             code = BenchCommandLine.execute(new AttentionBench(), new String[] {"--sizes", "256", "--branches",
-                    "16:1,32:2", "--heads", "2", "--dim", "8", "--threads", "1", "--chunk", "128", "--warmup", "0"},
+                    "16:1,32:2", "--heads", "2", "--dim", "8", "--threads", "1", "--chunk", "128", "--warmup", "0",
+                    "--repeats", "3"},
                     System.out, System.err);
         } finally {
             System.setOut(before);
