@@ -34,8 +34,8 @@ __device__ __forceinline__ void merge_row_part(const DilatedParams& p, bool vali
 }
 
 // ---------------------------------------------------------------------------------------------------
-// bf16 inputs on tensor cores, fp32 softmax and accumulation; K/V tiles stream through two shared stages
-// with cp.async while the previous tile is multiplied. The two products of a key tile come from an MMA
+// bf16 inputs on tensor cores, fp32 softmax and accumulation; K/V tiles stream through a ring of
+// MmaTraits::STAGES shared stages filled by cp.async ahead of the tile being multiplied. The two products of a key tile come from an MMA
 // policy: WarpMma (mma.sync, each warp its own 16 query rows; any sm_80+ chip) or WarpgroupMma (wgmma,
 // each warpgroup 64 rows; sm_90a). Both leave the scores and the output in mma.sync's C-fragment layout,
 // so the online softmax and the epilogue below are one code.
@@ -45,11 +45,11 @@ template <int D>
 struct WarpMma {
     using T = MmaTraits<D>;
     static constexpr int GROUP_ROWS = 16;  // query rows that multiply together (one warp)
-    static constexpr int KV_STRIDE = T::STRIDE;
-    static constexpr int KV_HALVES = T::BLOCK_N * KV_STRIDE;
-    // Element (row, c) of a K or V tile: row-major, rows padded so that ldmatrix's 8 rows hit distinct banks.
-    static __device__ __forceinline__ int kv_at(int row, int c) { return row * KV_STRIDE + c; }
-    static __device__ __forceinline__ int q_at(int row, int c) { return row * KV_STRIDE + c; }
+    static constexpr int KV_HALVES = T::KV_HALVES;
+    // Element (row, c) of a Q, K or V tile: row-major, rows padded (MmaTraits::STRIDE) so that ldmatrix's
+    // 8 rows hit distinct banks.
+    static __device__ __forceinline__ int kv_at(int row, int c) { return row * T::STRIDE + c; }
+    static __device__ __forceinline__ int q_at(int row, int c) { return kv_at(row, c); }
 
     // This warp's 16 query rows as A fragments, held in registers for the whole loop.
     struct QOperand { uint32_t f[D / 16][4]; };
@@ -57,7 +57,7 @@ struct WarpMma {
         QOperand q;
 #pragma unroll
         for (int kc = 0; kc < D / 16; kc++)
-            ldmatrix_x4(q.f[kc], &q_smem[(warp * 16 + (lane / 8 % 2) * 8 + lane % 8) * KV_STRIDE + kc * 16 + (lane / 16) * 8]);
+            ldmatrix_x4(q.f[kc], &q_smem[(warp * 16 + (lane / 8 % 2) * 8 + lane % 8) * T::STRIDE + kc * 16 + (lane / 16) * 8]);
         return q;
     }
 
@@ -68,7 +68,7 @@ struct WarpMma {
 #pragma unroll
             for (int nt = 0; nt < T::BLOCK_N / 8; nt += 2) {
                 uint32_t b[4];  // (nt, k 0-7), (nt, k 8-15), (nt+1, k 0-7), (nt+1, k 8-15)
-                ldmatrix_x4(b, &ks[(nt * 8 + (lane / 16) * 8 + lane % 8) * KV_STRIDE + kc * 16 + (lane / 8 % 2) * 8]);
+                ldmatrix_x4(b, &ks[(nt * 8 + (lane / 16) * 8 + lane % 8) * T::STRIDE + kc * 16 + (lane / 8 % 2) * 8]);
                 mma_16816(s[nt], q.f[kc], b);
                 mma_16816(s[nt + 1], q.f[kc], b + 2);
             }
@@ -82,7 +82,7 @@ struct WarpMma {
 #pragma unroll
             for (int nt = 0; nt < D / 8; nt += 2) {
                 uint32_t b[4];  // (keys 0-7, dims nt), (keys 8-15, dims nt), (keys 0-7, nt+1), (keys 8-15, nt+1)
-                ldmatrix_x4_trans(b, &vs[(kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * KV_STRIDE + nt * 8 + (lane / 16) * 8]);
+                ldmatrix_x4_trans(b, &vs[(kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * T::STRIDE + nt * 8 + (lane / 16) * 8]);
                 mma_16816(acc[nt], pf[kk], b);
                 mma_16816(acc[nt + 1], pf[kk], b + 2);
             }

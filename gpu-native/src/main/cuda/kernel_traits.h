@@ -1,7 +1,6 @@
 // Tile configurations. Tensor-core kernel: 16 warps (BLOCK_M = 256 query rows) for d = 64, 8 warps (128
-// rows) otherwise, key tiles of BLOCK_N = 64
-// in a ring of STAGES shared-memory stages filled by cp.async, STAGES - 1 tiles ahead of the one being
-// multiplied. Shared memory is sized for the mma.sync layout (rows padded by 8 halves, so that the 8 row
+// rows) otherwise; key tiles of BLOCK_N = 64 in a ring of STAGES shared-memory stages filled by cp.async,
+// STAGES - 1 tiles ahead of the one being multiplied. Shared memory is sized for the mma.sync layout (rows padded by 8 halves, so that the 8 row
 // addresses of an ldmatrix fall in distinct banks); the wgmma layout needs less. Dynamic shared memory:
 // the launcher (io.longnet.gpu.Precision) computes the same SMEM_BYTES.
 #pragma once
