@@ -10,6 +10,7 @@
 #include "mma.h"
 #include "wgmma.h"
 #include "segment_rows.h"
+#include "kv_pipeline.h"
 
 // 2^x on the special-function unit, subnormal results flushed to zero: the softmax's weights below 2^-126
 // vanish (they could not survive the bf16 rounding of P anyway), and the fix-up instructions of exp2f for
@@ -106,33 +107,102 @@ struct WarpgroupMma {
     }
     static __device__ __forceinline__ int q_at(int row, int c) { return kv_at(row, c); }
 
-    // This warpgroup's 64 query rows, in shared memory for the whole loop.
-    struct QOperand { const __nv_bfloat16* rows; };
+    // This warpgroup's 64 query rows, in shared memory for the whole loop: its descriptor.
+    struct QOperand { uint64_t desc; };
     static __device__ __forceinline__ QOperand load_q(const __nv_bfloat16* q_smem, int warp, int) {
-        return {q_smem + (warp / 4) * GROUP_ROWS * D};
+        return {wgmma_desc(q_smem + (warp / 4) * GROUP_ROWS * D, CORE_BYTES, ROW_GROUP_BYTES)};
     }
+
+    // A descriptor's low field is the address in 16-byte units, so a step through a tile is an addition
+    // (no carry: shared memory is below 256 KiB): one descriptor per tile, not one per instruction.
+    static __host__ __device__ constexpr uint64_t step(int halves) { return (uint64_t)(halves * 2 / 16); }
 
     static __device__ __forceinline__ void scores(float s[T::BLOCK_N / 8][4], const QOperand& q,
                                                   const __nv_bfloat16* ks, int) {
+        const uint64_t k_desc = wgmma_desc(ks, CORE_BYTES, ROW_GROUP_BYTES);
         wgmma_fence();
 #pragma unroll
         for (int kc = 0; kc < D / 16; kc++)  // head dims 16kc..16kc+15: core matrices 2kc, 2kc+1 along K
-            Wgmma<T::BLOCK_N>::mma_ss(&s[0][0], wgmma_desc(q.rows + kc * 128, CORE_BYTES, ROW_GROUP_BYTES),
-                                      wgmma_desc(ks + kc * 128, CORE_BYTES, ROW_GROUP_BYTES));
+            Wgmma<T::BLOCK_N>::mma_ss(&s[0][0], q.desc + step(kc * 128), k_desc + step(kc * 128));
         wgmma_commit();
         wgmma_wait<0>();
     }
 
     static __device__ __forceinline__ void accumulate(float acc[D / 8][4], const uint32_t pf[T::BLOCK_N / 16][4],
                                                       const __nv_bfloat16* vs, int) {
+        const uint64_t v_desc = wgmma_desc(vs, ROW_GROUP_BYTES, CORE_BYTES);
         wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < T::BLOCK_N / 16; kk++)  // keys 16kk..16kk+15: row groups 2kk, 2kk+1 along K
-            Wgmma<D>::template mma<1>(&acc[0][0], pf[kk], wgmma_desc(vs + kk * 16 * D, ROW_GROUP_BYTES, CORE_BYTES));
+            Wgmma<D>::template mma<1>(&acc[0][0], pf[kk], v_desc + step(kk * 16 * D));
         wgmma_commit();
         wgmma_wait<0>();
     }
 };
+
+// One key tile for this warp's 16 query rows (i0 + warp * 16 + g, + 8): S = Q K^T, the edge masks, the
+// online softmax, O += P V.
+template <int D, typename Mma>
+__device__ __forceinline__ void attend_tile(const DilatedParams& p, const SegmentRows& sr,
+                                            const typename Mma::QOperand& qop, const __nv_bfloat16* ks,
+                                            const __nv_bfloat16* vs, int j0, int i0, int warp, int lane,
+                                            const int q_row[2], float acc[D / 8][4], float row_max[2],
+                                            float row_sum[2]) {
+    constexpr int BN = MmaTraits<D>::BLOCK_N;
+    const int t = lane % 4;
+    float s[BN / 8][4];
+#pragma unroll
+    for (int nt = 0; nt < BN / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+    Mma::scores(s, qop, ks, lane);
+    // Mask absent keys and, when causal, keys after the query (only tiles at an edge need it). Scores
+    // stay unscaled: the scale goes into the exp2 argument below, one FMA per element.
+    const bool edge = j0 + BN > sr.key_rows || (p.causal && j0 + BN - 1 > sr.shift + i0 + warp * 16);
+    if (edge) {
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int key = j0 + nt * 8 + 2 * t + (e & 1);
+                if (key >= sr.key_rows || (p.causal && key > q_row[e >> 1] + sr.shift)) s[nt][e] = -INFINITY;
+            }
+    }
+    // Online softmax, per row: the quad of lanes holding a row agree on its maximum.
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++) mx = fmaxf(mx, fmaxf(s[nt][2 * h], s[nt][2 * h + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
+        // Maxima are kept in the scaled exp2 domain (scale_log2 > 0 preserves the order).
+        const float new_max = fmaxf(row_max[h], mx * p.scale_log2);
+        const float ref = new_max == -INFINITY ? 0.f : new_max;  // rows with no visible key yet
+        const float alpha = exp2_ftz(row_max[h] - ref);
+        row_max[h] = new_max;
+        row_sum[h] *= alpha;
+#pragma unroll
+        for (int nt = 0; nt < D / 8; nt++) {
+            acc[nt][2 * h] *= alpha;
+            acc[nt][2 * h + 1] *= alpha;
+        }
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++) {
+            s[nt][2 * h] = exp2_ftz(fmaf(s[nt][2 * h], p.scale_log2, -ref));
+            s[nt][2 * h + 1] = exp2_ftz(fmaf(s[nt][2 * h + 1], p.scale_log2, -ref));
+            row_sum[h] += s[nt][2 * h] + s[nt][2 * h + 1];
+        }
+    }
+    // The S accumulators of two adjacent key groups are exactly an A fragment of P.
+    uint32_t pf[BN / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; kk++) {
+        pf[kk][0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
+        pf[kk][1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
+        pf[kk][2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+        pf[kk][3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+    }
+    Mma::accumulate(acc, pf, vs, lane);
+}
 
 template <int D, typename Mma>
 __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
@@ -162,39 +232,58 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
     const int group_first = i0 + (warp * 16 / Mma::GROUP_ROWS) * Mma::GROUP_ROWS;
     const int group_last = group_first + Mma::GROUP_ROWS - 1;
 
-    // Queues the copy of key tile `tile` into stage `stage` (absent rows as zeros). Consecutive threads
-    // take consecutive rows of one 16-byte column, so that their shared-memory writes are contiguous in
-    // either layout's 8-row groups.
-    auto load_tile = [&](int tile, int stage) {
-        __nv_bfloat16* ks = k_smem + stage * Mma::KV_HALVES;
-        __nv_bfloat16* vs = v_smem + stage * Mma::KV_HALVES;
-        for (int idx = tid; idx < BN * ROW_VECS; idx += T::THREADS) {
-            const int row = (idx / (8 * ROW_VECS)) * 8 + idx % 8, c = (idx / 8 % ROW_VECS) * VEC;
-            const int key = tile * BN + row;
-            const bool in = key < sr.key_rows;
-            const int64_t at = in ? sr.k_first + (int64_t)key * sr.k_stride + c : 0;
-            cp_async_16(&ks[Mma::kv_at(row, c)], k + at, in);
-            cp_async_16(&vs[Mma::kv_at(row, c)], v + at, in);
+    __shared__ uint64_t full[T::STAGES], empty[T::STAGES];  // kv_pipeline.h
+    if (tid == 0) {
+        for (int st = 0; st < T::STAGES; st++) {
+            mbarrier_init(&full[st], 32);
+            mbarrier_init(&empty[st], T::WARPS);
         }
-    };
+    }
+    __syncthreads();  // the barriers initialised; the last block-wide barrier
 
-    for (int idx = tid; idx < BM * ROW_VECS; idx += T::THREADS) {
+    if (warp == T::WARPS) {
+        // The producer warp: tile `it` goes into stage it % STAGES once every MMA warp has released the
+        // tile that stage held. Each lane waits for its own copies, makes them visible to the tensor cores'
+        // proxy, then arrives on the stage's "full" barrier, one tile behind the copies it has in flight.
+        for (int it = 0; it < tiles; it++) {
+            const int stage = it % T::STAGES;
+            if (it >= T::STAGES) mbarrier_wait(&empty[stage], (it / T::STAGES + 1) & 1);
+            __nv_bfloat16* ks = k_smem + stage * Mma::KV_HALVES;
+            __nv_bfloat16* vs = v_smem + stage * Mma::KV_HALVES;
+            // Consecutive lanes take consecutive rows of one 16-byte column, so that their shared-memory
+            // writes are contiguous in either layout's 8-row groups.
+            for (int idx = lane; idx < BN * ROW_VECS; idx += 32) {
+                const int row = (idx / (8 * ROW_VECS)) * 8 + idx % 8, c = (idx / 8 % ROW_VECS) * VEC;
+                const int key = it * BN + row;
+                const bool in = key < sr.key_rows;  // absent rows as zeros
+                const int64_t at = in ? sr.k_first + (int64_t)key * sr.k_stride + c : 0;
+                cp_async_16(&ks[Mma::kv_at(row, c)], k + at, in);
+                cp_async_16(&vs[Mma::kv_at(row, c)], v + at, in);
+            }
+            cp_async_commit();
+            if (it > 0) {
+                cp_async_wait<1>();
+                fence_proxy_async();
+                mbarrier_arrive(&full[(it - 1) % T::STAGES]);
+            }
+        }
+        if (tiles > 0) {
+            cp_async_wait<0>();
+            fence_proxy_async();
+            mbarrier_arrive(&full[(tiles - 1) % T::STAGES]);
+        }
+        return;
+    }
+
+    for (int idx = tid; idx < BM * ROW_VECS; idx += T::MMA_THREADS) {
         const int row = (idx / (8 * ROW_VECS)) * 8 + idx % 8, c = (idx / 8 % ROW_VECS) * VEC;
         const bool in = i0 + row < sr.query_rows;
         cp_async_16(&q_smem[Mma::q_at(row, c)], q + (in ? sr.q_first + (int64_t)(i0 + row) * sr.q_stride + c : 0), in);
     }
-    // Q and the first STAGES - 1 key tiles in flight; one commit group per tile (empty past the end), so
-    // that "tile it has landed" is always "at most STAGES - 2 groups pending".
     cp_async_commit();
-#pragma unroll
-    for (int st = 0; st < T::STAGES - 1; st++) {
-        if (st < tiles) load_tile(st, st);
-        cp_async_commit();
-    }
-
-    cp_async_wait<T::STAGES - 1>();  // Q has landed (the key tiles may still be in flight)
+    cp_async_wait<0>();
     fence_proxy_async();
-    __syncthreads();
+    named_barrier_sync(1, T::MMA_THREADS);  // Q landed, for the MMA warps only
     const typename Mma::QOperand qop = Mma::load_q(q_smem, warp, lane);
     const int r0 = warp * 16 + g;
 
@@ -207,70 +296,18 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
 
     for (int it = 0; it < tiles; it++) {
         const int stage = it % T::STAGES;
-        cp_async_wait<T::STAGES - 2>();
-        fence_proxy_async();
-        __syncthreads();  // tile it visible to all; every warp is done with tile it - 1's stage
-        const int ahead = it + T::STAGES - 1;  // refills the stage tile it - 1 used
-        if (ahead < tiles) load_tile(ahead, ahead % T::STAGES);
-        cp_async_commit();
         const int j0 = it * BN;
-        // A group whose rows all precede this tile (causal) or lie past the segment's end has nothing to add.
-        if (group_first >= sr.query_rows || (p.causal && j0 > sr.shift + group_last)) continue;
-        const __nv_bfloat16* ks = k_smem + stage * Mma::KV_HALVES;
-        const __nv_bfloat16* vs = v_smem + stage * Mma::KV_HALVES;
-
-        float s[BN / 8][4];
-#pragma unroll
-        for (int nt = 0; nt < BN / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-        Mma::scores(s, qop, ks, lane);
-        // Mask absent keys and, when causal, keys after the query (only tiles at an edge need it). Scores
-        // stay unscaled: the scale goes into the exp2 argument below, one FMA per element.
-        const bool edge = j0 + BN > sr.key_rows || (p.causal && j0 + BN - 1 > sr.shift + i0 + warp * 16);
-        if (edge) {
-#pragma unroll
-            for (int nt = 0; nt < BN / 8; nt++)
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    const int key = j0 + nt * 8 + 2 * t + (e & 1);
-                    if (key >= sr.key_rows || (p.causal && key > q_row[e >> 1] + sr.shift)) s[nt][e] = -INFINITY;
-                }
+        // Every warp waits for every tile before it releases it: a release may not run ahead of the
+        // barrier's phase. A group whose rows all precede this tile (causal) or lie past the segment's end
+        // has nothing to add.
+        mbarrier_wait(&full[stage], (it / T::STAGES) & 1);
+        if (group_first < sr.query_rows && !(p.causal && j0 > sr.shift + group_last)) {
+            const __nv_bfloat16* ks = k_smem + stage * Mma::KV_HALVES;
+            const __nv_bfloat16* vs = v_smem + stage * Mma::KV_HALVES;
+            attend_tile<D, Mma>(p, sr, qop, ks, vs, j0, i0, warp, lane, q_row, acc, row_max, row_sum);
         }
-        // Online softmax, per row: the quad of lanes holding a row agree on its maximum.
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            float mx = -INFINITY;
-#pragma unroll
-            for (int nt = 0; nt < BN / 8; nt++) mx = fmaxf(mx, fmaxf(s[nt][2 * h], s[nt][2 * h + 1]));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
-            // Maxima are kept in the scaled exp2 domain (scale_log2 > 0 preserves the order).
-            const float new_max = fmaxf(row_max[h], mx * p.scale_log2);
-            const float ref = new_max == -INFINITY ? 0.f : new_max;  // rows with no visible key yet
-            const float alpha = exp2_ftz(row_max[h] - ref);
-            row_max[h] = new_max;
-            row_sum[h] *= alpha;
-#pragma unroll
-            for (int nt = 0; nt < D / 8; nt++) {
-                acc[nt][2 * h] *= alpha;
-                acc[nt][2 * h + 1] *= alpha;
-            }
-#pragma unroll
-            for (int nt = 0; nt < BN / 8; nt++) {
-                s[nt][2 * h] = exp2_ftz(fmaf(s[nt][2 * h], p.scale_log2, -ref));
-                s[nt][2 * h + 1] = exp2_ftz(fmaf(s[nt][2 * h + 1], p.scale_log2, -ref));
-                row_sum[h] += s[nt][2 * h] + s[nt][2 * h + 1];
-            }
-        }
-        // The S accumulators of two adjacent key groups are exactly an A fragment of P.
-        uint32_t pf[BN / 16][4];
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++) {
-            pf[kk][0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
-            pf[kk][1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
-            pf[kk][2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-            pf[kk][3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-        }
-        Mma::accumulate(acc, pf, vs, lane);
+        __syncwarp();
+        if (lane == 0) mbarrier_arrive(&empty[stage]);
     }
 
     // Epilogue: normalise, then merge with earlier branches by lse.

@@ -35,9 +35,9 @@ __device__ __forceinline__ void widen_half(const unsigned short* in, Out* out, l
 
 extern "C" {
 
-__global__ void __launch_bounds__(256, 2) dilated_fwd_bf16_d32(const DilatedParams p) { dilated_fwd_bf16<32, TensorCoreMma<32>>(p); }
-__global__ void __launch_bounds__(512, 1) dilated_fwd_bf16_d64(const DilatedParams p) { dilated_fwd_bf16<64, TensorCoreMma<64>>(p); }
-__global__ void __launch_bounds__(256) dilated_fwd_bf16_d128(const DilatedParams p) { dilated_fwd_bf16<128, TensorCoreMma<128>>(p); }
+__global__ void __launch_bounds__(MmaTraits<32>::THREADS, MmaTraits<32>::MIN_BLOCKS) dilated_fwd_bf16_d32(const DilatedParams p) { dilated_fwd_bf16<32, TensorCoreMma<32>>(p); }
+__global__ void __launch_bounds__(MmaTraits<64>::THREADS, MmaTraits<64>::MIN_BLOCKS) dilated_fwd_bf16_d64(const DilatedParams p) { dilated_fwd_bf16<64, TensorCoreMma<64>>(p); }
+__global__ void __launch_bounds__(MmaTraits<128>::THREADS, MmaTraits<128>::MIN_BLOCKS) dilated_fwd_bf16_d128(const DilatedParams p) { dilated_fwd_bf16<128, TensorCoreMma<128>>(p); }
 __global__ void __launch_bounds__(128) dilated_fwd_f32_d32(const DilatedParams p) { dilated_fwd_f32<32>(p); }
 __global__ void __launch_bounds__(128) dilated_fwd_f32_d64(const DilatedParams p) { dilated_fwd_f32<64>(p); }
 __global__ void __launch_bounds__(128) dilated_fwd_f32_d128(const DilatedParams p) { dilated_fwd_f32<128>(p); }

@@ -1,8 +1,9 @@
-// Tile configurations. Tensor-core kernel: 16 warps (BLOCK_M = 256 query rows) for d = 64, 8 warps (128
-// rows) otherwise; key tiles of BLOCK_N = 64 in a ring of STAGES shared-memory stages filled by cp.async,
-// STAGES - 1 tiles ahead of the one being multiplied. Shared memory is sized for the mma.sync layout (rows padded by 8 halves, so that the 8 row
-// addresses of an ldmatrix fall in distinct banks); the wgmma layout needs less. Dynamic shared memory:
-// the launcher (io.longnet.gpu.Precision) computes the same SMEM_BYTES.
+// Tile configurations. Tensor-core kernel: 16 MMA warps (BLOCK_M = 256 query rows) for d = 64, 8 (128
+// rows) otherwise, plus one producer warp that streams key tiles of BLOCK_N = 64 rows into a ring of
+// STAGES shared-memory stages with cp.async (kv_pipeline.h). Shared memory is sized for the mma.sync layout
+// (rows padded by 8 halves, so that the 8 row addresses of an ldmatrix fall in distinct banks); the wgmma
+// layout needs less. Dynamic shared memory: the launcher (io.longnet.gpu.Precision) computes the same
+// SMEM_BYTES and THREADS.
 #pragma once
 
 template <int HEAD_DIM>
@@ -10,9 +11,11 @@ struct MmaTraits {
     static constexpr int D = HEAD_DIM;
     // Every query block reads its segment's keys once, so taller blocks read less (d = 64: 256 rows took
     // config A from 60.6 to 51.8 ms on an H200); d = 32 segments are short in practice (config B was 10%
-    // slower at 256), and d = 128 at 256 rows would spill under the 128-register cap of 512 threads.
-    static constexpr int WARPS = D == 64 ? 16 : 8;
-    static constexpr int THREADS = WARPS * 32;
+    // slower at 256), and d = 128 at 256 rows would spill: 17 warps leave 96 registers a thread.
+    static constexpr int WARPS = D == 64 ? 16 : 8;  // the MMA warps
+    static constexpr int MMA_THREADS = WARPS * 32;
+    static constexpr int THREADS = MMA_THREADS + 32;  // and the producer warp
+    static constexpr int MIN_BLOCKS = D == 32 ? 2 : 1;  // CTAs per SM the registers are budgeted for
     static constexpr int BLOCK_M = WARPS * 16;
     static constexpr int BLOCK_N = 64;
     static constexpr int STAGES = 3;

@@ -20,14 +20,21 @@ public enum Precision {
         this.threadsPerRow = threadsPerRow;
     }
 
-    /** Threads per CTA for head width {@code d}, as in kernel_traits.h: the bf16 kernel runs 16 warps at d = 64. */
+    /**
+     * Threads per CTA for head width {@code d}, as in kernel_traits.h: the bf16 kernel runs 16 MMA warps at
+     * d = 64 (8 otherwise) and one producer warp that loads the key tiles.
+     */
     public int threads(int d) {
-        return this == FP32 ? 128 : d == 64 ? 512 : 256;
+        return this == FP32 ? 128 : mmaThreads(d) + 32;
     }
 
-    /** Query rows per CTA for head width {@code d}: 16 per warp (bf16) or 4 lanes per row (fp32). */
+    /** Query rows per CTA for head width {@code d}: 16 per MMA warp (bf16) or 4 lanes per row (fp32). */
     public int tileRows(int d) {
-        return threads(d) / threadsPerRow;
+        return (this == FP32 ? threads(d) : mmaThreads(d)) / threadsPerRow;
+    }
+
+    private static int mmaThreads(int d) {
+        return d == 64 ? 512 : 256;
     }
 
     /** Key tiles in flight in the bf16 kernel's shared-memory ring (MmaTraits' STAGES). */

@@ -14,14 +14,15 @@ class LaunchLogicTest {
     @Test
     void geometryCoversEverySegmentHeadAndQueryBlock() {
         // Paper branch 16384:6 at N = 1M: 64 segments; 2731 rows per segment at offset 0 -> 11 blocks of 256
-        // (d = 64); 512 threads; shared: Q tile and three stages of K and V, (256 + 6 * 64) rows of 72 halves.
+        // (d = 64); 16 MMA warps and the producer warp, 544 threads; shared: Q tile and three stages of K and V,
+        // (256 + 6 * 64) rows of 72 halves.
         LaunchGeometry g = LaunchGeometry.local(new Branch(16384, 6), 1 << 20, 12, 64, Precision.BF16);
-        assertEquals(new LaunchGeometry(64, 12, 11, 512, 640 * 72 * 2), g);
+        assertEquals(new LaunchGeometry(64, 12, 11, 544, 640 * 72 * 2), g);
         // A ragged sequence: 1000 positions of 256:1 -> 4 segments, the last short; fp32 blocks of 32 rows.
         assertEquals(new LaunchGeometry(4, 4, 8, 128, 0),
                 LaunchGeometry.local(new Branch(256, 1), 1000, 4, 32, Precision.FP32));
         // w > N: one segment of N rows.
-        assertEquals(new LaunchGeometry(1, 2, 1, 256, 512 * 40 * 2),
+        assertEquals(new LaunchGeometry(1, 2, 1, 288, 512 * 40 * 2),
                 LaunchGeometry.local(new Branch(4096, 1), 100, 2, 32, Precision.BF16));
         assertEquals("dilated_fwd_bf16_d64", Precision.BF16.kernelName(64));
         assertEquals("dilated_fwd_f32_d128", Precision.FP32.kernelName(128));

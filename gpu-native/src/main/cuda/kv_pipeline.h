@@ -1,0 +1,34 @@
+// The key/value stage ring's hand-offs: shared-memory mbarriers (sm_90 PTX) between the producer warp that
+// fills a stage and the MMA warps that read it (docs/ARCHITECTURE.md §5). A stage has two barriers: "full"
+// (the producer's 32 lanes arrive once their copies have landed) and "empty" (every MMA warp arrives once
+// it is done with the tile). Arrive releases and the wait acquires at CTA scope, so no block-wide barrier
+// orders the warps: the warpgroups drift apart by up to STAGES - 1 tiles, and one's softmax overlaps
+// another's products.
+#pragma once
+#include <stdint.h>
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ void mbarrier_init(uint64_t* bar, int arrivals) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" :: "r"(smem_addr(bar)), "r"(arrivals) : "memory");
+}
+
+__device__ __forceinline__ void mbarrier_arrive(uint64_t* bar) {
+    asm volatile("{\n.reg .b64 state;\nmbarrier.arrive.shared::cta.b64 state, [%0];\n}\n"
+                 :: "r"(smem_addr(bar)) : "memory");
+}
+
+// Returns once the barrier's phase of the given parity has completed.
+__device__ __forceinline__ void mbarrier_wait(uint64_t* bar, int parity) {
+    asm volatile("{\n.reg .pred done;\nWAIT:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+                 "@!done bra WAIT;\n}\n"
+                 :: "r"(smem_addr(bar)), "r"(parity) : "memory");
+}
+
+// A barrier among the first `threads` threads of the CTA only (the MMA warps; the producer warp is in none).
+__device__ __forceinline__ void named_barrier_sync(int id, int threads) {
+    asm volatile("bar.sync %0, %1;\n" :: "r"(id), "r"(threads) : "memory");
+}
