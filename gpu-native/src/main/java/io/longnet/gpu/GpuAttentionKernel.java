@@ -492,8 +492,12 @@ public final class GpuAttentionKernel implements AttentionKernel {
                         DeviceBuffer v, DeviceBuffer o, DeviceBuffer lse, CUstream stream) {
         int heads = config.heads();
         int d = config.headDim();
-        o.fill32(0, stream);
-        lse.fill32(NEG_INF_BITS, stream);
+        // The first launch writes its rows' o and lse without reading them; at dilation 1 those are all the
+        // rows, so clearing them first would be overwritten traffic (3.2 GB, 0.7 ms, for config A at 1M).
+        if (branches.isEmpty() || branches.get(0).dilation() != 1) {
+            o.fill32(0, stream);
+            lse.fill32(NEG_INF_BITS, stream);
+        }
         boolean first = true;
         for (Branch b : branches) {
             LaunchParams params = new LaunchParams()

@@ -66,6 +66,9 @@ class GpuAttentionKernelTest {
         "2048:1,512:3                | 3  | 128 | true  | 1500 | BF16",
         "2048:1,512:3                | 3  | 128 | false | 1500 | FP32",
         "7:1,5:2                     | 4  | 32  | true  | 1    | BF16",
+        // A first branch of dilation 7: the rows it does not select start from cleared o and lse.
+        "300:7,100:1                 | 5  | 32  | false | 777  | BF16",
+        "300:7,100:1                 | 5  | 64  | true  | 777  | FP32",
     })
     void matchesFloat64(String branches, int heads, int d, boolean causal, int n, Precision p) {
         for (HeadOffset mode : HeadOffset.values()) {
