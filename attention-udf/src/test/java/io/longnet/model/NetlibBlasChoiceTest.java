@@ -6,16 +6,19 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.File;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.bytedeco.javacpp.Loader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -59,6 +62,13 @@ class NetlibBlasChoiceTest {
         // system: netlib's own choice, the host's libblas.so.3 where there is one.
         String system = probe(List.of("-Dlongnet.blas=system"), Map.of());
         assertTrue(system.equals("BLAS JNIBLAS (native)") || system.equals(vectorGemm), system);
+        // Without the OpenBLAS jars (the GPU device kit copies only the jars it names): netlib's own choice.
+        String withoutBundle = Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
+                .filter(entry -> !Path.of(entry).getFileName().toString().startsWith("openblas-"))
+                .collect(Collectors.joining(File.pathSeparator));
+        assertNotEquals(System.getProperty("java.class.path"), withoutBundle, "the test classpath holds the bundle");
+        String absent = probe(withoutBundle, List.of(), Map.of());
+        assertTrue(absent.equals("BLAS JNIBLAS (native)") || absent.equals(vectorGemm), absent);
         if (BUNDLED_PLATFORM) {
             // OpenBLAS's own variable is the user's choice of threads: left as it is, and said.
             String threads = probe(List.of(), Map.of(BundledOpenBlas.THREADS_ENV, "2"));
@@ -77,8 +87,13 @@ class NetlibBlasChoiceTest {
                 + " host's libblas.so.3, as netlib finds it) or java (no native BLAS)", e.getMessage());
     }
 
-    /** {@link Probe}'s one line, in a JVM with this one's module flags, {@code props} and {@code env}. */
     private String probe(List<String> props, Map<String, String> env) throws IOException, InterruptedException {
+        return probe(System.getProperty("java.class.path"), props, env);
+    }
+
+    /** {@link Probe}'s one line, in a JVM with this one's module flags, {@code props} and {@code env}. */
+    private String probe(String classPath, List<String> props, Map<String, String> env)
+            throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         for (String flag : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
@@ -88,7 +103,7 @@ class NetlibBlasChoiceTest {
         }
         command.add("-Xmx256m");
         command.addAll(props);
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Probe.class.getName()));
+        command.addAll(List.of("-cp", classPath, Probe.class.getName()));
         Path out = Files.createTempFile(dir, "probe", ".out");
         ProcessBuilder builder = new ProcessBuilder(command).redirectOutput(out.toFile())
                 .redirectError(ProcessBuilder.Redirect.DISCARD);
