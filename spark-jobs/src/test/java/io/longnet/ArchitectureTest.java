@@ -21,7 +21,8 @@ import java.util.stream.Stream;
 class ArchitectureTest {
 
     private static final String[] SPARK_HADOOP_SCALA = {"org.apache.spark..", "org.apache.hadoop..", "scala.."};
-    private static final String[] CUDA = {"jcuda..", "org.bytedeco.."};
+    /** JCuda and JavaCPP's CUDA presets; JavaCPP itself also carries the bundled OpenBLAS (§6). */
+    private static final String[] CUDA = {"jcuda..", "org.bytedeco.cuda.."};
 
     @ArchTest
     static final ArchRule mathImportsNoSparkHadoopOrCuda = noClasses()
@@ -70,6 +71,14 @@ class ArchitectureTest {
             .that().resideOutsideOfPackage("io.longnet.gpu..")
             .should().dependOnClassesThat().resideInAnyPackage(concat(CUDA, "io.longnet.gpu.."))
             .because("jobs and stages find the GPU through ServiceLoader, so a CPU-only cluster needs no CUDA");
+
+    @ArchTest
+    static final ArchRule javaCppOnlyForCudaAndTheBundledBlas = noClasses()
+            .that().resideOutsideOfPackage("io.longnet.gpu..")
+            .and().doNotHaveFullyQualifiedName("io.longnet.model.BundledOpenBlas")
+            .should().dependOnClassesThat().resideInAnyPackage("org.bytedeco..")
+            .because("JavaCPP's presets are native code: the GPU backend's CUDA, and the bundled OpenBLAS that one"
+                    + " class hands to netlib (docs/ARCHITECTURE.md §6)");
 
     /** Guards against rules that pass because nothing was imported. */
     @ArchTest
