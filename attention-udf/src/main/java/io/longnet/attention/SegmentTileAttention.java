@@ -44,8 +44,8 @@ abstract class SegmentTileAttention {
     final float[] rowSum = new float[TILE_Q];
     final int[] firstQuery = new int[TILE_K]; // first query of the block that may see key j
     /** The merge's weights per query: of the row in o, then of this part's accumulator (LseMerge#excess2). */
-    final float[] keep = new float[TILE_Q];
-    final float[] take = new float[TILE_Q];
+    private final float[] keep = new float[TILE_Q];
+    private final float[] take = new float[TILE_Q];
     private final float[] excess = new float[TILE_Q];
     final float[] rows;               // [ROWS][d]: a block of query rows on the way in, of output rows out
 
@@ -135,12 +135,24 @@ abstract class SegmentTileAttention {
     /** {@code x[i] = 2^x[i]} for {@code i < n}, {@code x[i] <= 0}, as {@link FastExp#exp2InPlace}. */
     abstract void exp2InPlace(float[] x, int n);
 
+    /** Query {@code i}'s unnormalised output in channel {@code c}. */
+    abstract float accumulated(int c, int i);
+
     /**
      * Output rows {@code [i, i + n)} of the block, {@code n <= ROWS}, in {@link #rows} (row {@code r} at
      * {@code r * d}) become {@code fma(take, acc, keep * row)}, with query {@code i + r}'s weights and
      * unnormalised output.
      */
-    abstract void blend(int i, int n);
+    private void blend(int i, int n) {
+        for (int r = 0; r < n; r++) {
+            float t = take[i + r];
+            float k = keep[i + r];
+            int at = r * d;
+            for (int c = 0; c < d; c++) {
+                rows[at + c] = Math.fma(t, accumulated(c, i + r), k * rows[at + c]);
+            }
+        }
+    }
 
     /**
      * Merges the block's result into o and lse by {@link LseMerge#excess2}'s rule: the weights of a whole

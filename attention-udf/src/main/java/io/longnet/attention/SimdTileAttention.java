@@ -92,15 +92,8 @@ final class SimdTileAttention extends SegmentTileAttention {
     }
 
     @Override
-    void blend(int i, int n) {
-        for (int r = 0; r < n; r++) {
-            float t = take[i + r];
-            float k = keep[i + r];
-            int at = r * d;
-            for (int c = 0; c < d; c++) {
-                rows[at + c] = Math.fma(t, acc[c * Q + i + r], k * rows[at + c]);
-            }
-        }
+    float accumulated(int c, int i) {
+        return acc[c * Q + i];
     }
 
     /**
