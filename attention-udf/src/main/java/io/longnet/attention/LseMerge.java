@@ -5,12 +5,46 @@ import java.nio.FloatBuffer;
 /**
  * Merges partial attention results by their log-sum-exp. Attention of a query over a key set split in
  * parts equals the parts' outputs weighted by {@code exp(lse_part - lse_total)}; the same rule mixes
- * LongNet's branches (docs/ARCHITECTURE.md §1), so the engine and the distributed plan share this one
- * implementation.
+ * LongNet's branches (docs/ARCHITECTURE.md §1). Two forms of the one rule: a normalised part with its lse
+ * ({@link #mergeRow}, {@link #merge}), and the engine's tiles' unnormalised part with its base-2 maximum and
+ * sum ({@link #excess2}, {@link #mergedLse}), which spares the tiles a division per value and two of the
+ * three transcendentals per row.
  */
 public final class LseMerge {
 
+    /** {@code log2(e)} in two floats: the one nearest it, and the rest. */
+    static final float LOG2E_HI = FastExp.LOG2E;
+    static final float LOG2E_LO = (float) (FastExp.LOG2E_D - LOG2E_HI);
+    private static final double LN_2 = 0.6931471805599453;
+
     private LseMerge() {
+    }
+
+    /**
+     * The engine's merge of an unnormalised part, in base 2 (the tiles' scores carry {@code log2(e)}):
+     * {@code lse * log2(e) - max2}, how far a row's lse (natural) lies above the part's maximum score
+     * {@code max2}. With {@code log2(e)} in two parts and the first product fused with the subtraction, it
+     * is accurate to about an ulp of the difference, which is what the part's weight {@code 2^(-excess)}
+     * needs; the plain product would round {@code lse log2(e)} first. +inf for a part with no keys
+     * ({@code max2 = -inf}), -inf for a row with none yet.
+     *
+     * <p>With {@code e = excess2(lse, max2)}, a part of sum {@code s} (its scores' {@code 2^(x - max2)})
+     * and unnormalised row {@code a}: the row's weight is {@code 2^min(e, 0)}, the part's {@code 2^min(-e,
+     * 0)} (one of them is 1), {@code total = 2^min(e, 0) + s 2^min(-e, 0)}, the merged row
+     * {@code (2^min(e, 0) o + 2^min(-e, 0) a) / total} and the merged lse {@link #mergedLse}.
+     * {@link SegmentTileAttention} runs it for a block of rows at a time, the exponentials vectorised.
+     */
+    static float excess2(float lse, float max2) {
+        return Math.fma(lse, LOG2E_HI, -max2) + lse * LOG2E_LO;
+    }
+
+    /**
+     * The merged lse (natural) of a row: the larger of the row's lse and the part's maximum (whichever
+     * {@code excess} says weighs 1), plus {@code ln(total)}; see {@link #excess2}.
+     */
+    static float mergedLse(float lse, float max2, float excess, float total) {
+        double base = excess >= 0 ? lse : max2 * LN_2;
+        return (float) (base + Math.log(total));
     }
 
     /**

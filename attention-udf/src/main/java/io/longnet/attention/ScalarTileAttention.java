@@ -22,6 +22,7 @@ final class ScalarTileAttention extends SegmentTileAttention {
     private final float[] shift = new float[TILE_Q];  // the tile maximum, then the new row maximum
     private final float[] alpha = new float[TILE_Q];
     private final float[] expScratch = new float[TILE_Q];
+    private final float[] zeros = new float[TILE_Q];  // the shift of the merge's exponentials
 
     ScalarTileAttention(int d) {
         super(d);
@@ -33,9 +34,12 @@ final class ScalarTileAttention extends SegmentTileAttention {
     }
 
     @Override
-    void putQuery(int i, float[] query) {
-        for (int c = 0; c < d; c++) {
-            qT[c][i] = query[c];
+    void putQueries(int i, int n) {
+        for (int r = 0; r < n; r++) {
+            int from = r * d;
+            for (int c = 0; c < d; c++) {
+                qT[c][i + r] = rows[from + c];
+            }
         }
     }
 
@@ -125,9 +129,12 @@ final class ScalarTileAttention extends SegmentTileAttention {
     }
 
     @Override
-    void accumulated(int i, float[] out) {
-        for (int c = 0; c < d; c++) {
-            out[c] = accT[c][i];
-        }
+    void exp2InPlace(float[] x, int n) {
+        FastExp.exp2InPlace(x, zeros, 0, n, expScratch);
+    }
+
+    @Override
+    float accumulated(int c, int i) {
+        return accT[c][i];
     }
 }

@@ -21,6 +21,13 @@ abstract class SegmentTileAttention {
 
     static final int TILE_Q = 256;
     static final int TILE_K = 64;
+    /**
+     * Query rows gathered, and output rows merged and written back, together: a small row-major tile
+     * ({@link #rows}) between the buffers (channels innermost) and the tiles (queries innermost), filled and
+     * emptied by bulk copies, and transposed by the twins a row at a time (loops of {@code d}: loops of
+     * {@code ROWS} over the queries measured slower, C2 surrounding each with its pre- and post-loops).
+     */
+    static final int ROWS = 8;
 
     /** Where row {@code t} of a sparsified segment starts: element {@code base + t * stride}. */
     record Rows(int base, int stride) {
@@ -30,21 +37,22 @@ abstract class SegmentTileAttention {
     }
 
     private static final double LOG2_E = 1.4426950408889634;
-    private static final double LN_2 = 0.6931471805599453;
 
     final int d;
     private final float scale;        // log2(e) / sqrt(d): scores in base 2, for exp2 (FastExp#exp2InPlace)
     final float[] rowMax = new float[TILE_Q];
     final float[] rowSum = new float[TILE_Q];
     final int[] firstQuery = new int[TILE_K]; // first query of the block that may see key j
-    private final float[] row;        // one row of d: gathers and the merge
-    private final float[] outRow;
+    /** The merge's weights per query: of the row in o, then of this part's accumulator (LseMerge#excess2). */
+    private final float[] keep = new float[TILE_Q];
+    private final float[] take = new float[TILE_Q];
+    private final float[] excess = new float[TILE_Q];
+    final float[] rows;               // [ROWS][d]: a block of query rows on the way in, of output rows out
 
     SegmentTileAttention(int d) {
         this.d = d;
         this.scale = (float) (LOG2_E / Math.sqrt(d));
-        this.row = new float[d];
-        this.outRow = new float[d];
+        this.rows = new float[ROWS * d];
     }
 
     /** A tile for head width {@code d}: the SIMD steps when {@link VectorApi#available()}. */
@@ -72,12 +80,16 @@ abstract class SegmentTileAttention {
     final void attend(FloatBuffer q, Rows queries, FloatBuffer k, FloatBuffer v, Rows keys, int keyRows,
                       FloatBuffer o, FloatBuffer lse, int i0, int i1, int queryShift, boolean causal) {
         int bq = i1 - i0;
-        for (int i = 0; i < bq; i++) {
-            q.get(queries.at(i0 + i), row, 0, d);
-            for (int c = 0; c < d; c++) {
-                row[c] *= scale;
+        for (int i = 0; i < bq; i += ROWS) {
+            int n = Math.min(ROWS, bq - i);
+            for (int r = 0; r < n; r++) {
+                q.get(queries.at(i0 + i + r), rows, r * d, d);
             }
-            putQuery(i, row);
+            int size = n * d;
+            for (int e = 0; e < size; e++) {
+                rows[e] *= scale;
+            }
+            putQueries(i, n);
         }
         clearAccumulator(bq);
         Arrays.fill(rowMax, 0, bq, Float.NEGATIVE_INFINITY);
@@ -99,8 +111,11 @@ abstract class SegmentTileAttention {
         writeMerged(o, lse, queries, i0, bq);
     }
 
-    /** Stores query row {@code i} of the block (already scaled by log2(e)/sqrt(d)). */
-    abstract void putQuery(int i, float[] query);
+    /**
+     * Stores query rows {@code [i, i + n)} of the block, {@code n <= ROWS}, from {@link #rows} (row
+     * {@code r} at {@code r * d}, already scaled by log2(e)/sqrt(d)).
+     */
+    abstract void putQueries(int i, int n);
 
     /** Stores key and value row {@code j} of the key tile, read from element {@code at} of k and v. */
     abstract void putKeyValue(int j, FloatBuffer k, FloatBuffer v, int at);
@@ -117,23 +132,68 @@ abstract class SegmentTileAttention {
      */
     abstract void keyTile(int bq, int bk);
 
-    /** The unnormalised output of query {@code i}, into {@code out[0, d)}. */
-    abstract void accumulated(int i, float[] out);
+    /** {@code x[i] = 2^x[i]} for {@code i < n}, {@code x[i] <= 0}, as {@link FastExp#exp2InPlace}. */
+    abstract void exp2InPlace(float[] x, int n);
 
+    /** Query {@code i}'s unnormalised output in channel {@code c}. */
+    abstract float accumulated(int c, int i);
+
+    /**
+     * Output rows {@code [i, i + n)} of the block, {@code n <= ROWS}, in {@link #rows} (row {@code r} at
+     * {@code r * d}) become {@code fma(take, acc, keep * row)}, with query {@code i + r}'s weights and
+     * unnormalised output.
+     */
+    private void blend(int i, int n) {
+        for (int r = 0; r < n; r++) {
+            float t = take[i + r];
+            float k = keep[i + r];
+            int at = r * d;
+            for (int c = 0; c < d; c++) {
+                rows[at + c] = Math.fma(t, accumulated(c, i + r), k * rows[at + c]);
+            }
+        }
+    }
+
+    /**
+     * Merges the block's result into o and lse by {@link LseMerge#excess2}'s rule: the weights of a whole
+     * block at once (its exponentials vectorised in the SIMD twin; one log per row), then the rows
+     * {@link #ROWS} at a time. A row with no lse yet (-inf) is not read: its weight is 0 and whatever o holds
+     * there is not the row's. A query that saw no key (sum 0) leaves its row and lse as they were.
+     */
     private void writeMerged(FloatBuffer o, FloatBuffer lse, Rows queries, int i0, int bq) {
         for (int i = 0; i < bq; i++) {
-            int at = queries.at(i0 + i);
-            int lseAt = at / d;
-            float inv = 1f / rowSum[i];
-            accumulated(i, row);
-            for (int c = 0; c < d; c++) {
-                row[c] *= inv;
+            float x = LseMerge.excess2(lse.get(queries.at(i0 + i) / d), rowMax[i]);
+            excess[i] = x;
+            keep[i] = Math.min(x, 0f);
+            take[i] = Math.min(-x, 0f);
+        }
+        exp2InPlace(keep, bq);
+        exp2InPlace(take, bq);
+        for (int i = 0; i < bq; i++) {
+            if (rowSum[i] == 0f) {
+                continue;
             }
-            float partLse = (float) (rowMax[i] * LN_2 + Math.log(rowSum[i])); // rowMax is in base 2
-            o.get(at, outRow, 0, d);
-            float merged = LseMerge.mergeRow(outRow, 0, lse.get(lseAt), row, 0, partLse, d);
-            o.put(at, outRow, 0, d);
-            lse.put(lseAt, merged);
+            int lseAt = queries.at(i0 + i) / d;
+            float total = keep[i] + rowSum[i] * take[i];
+            lse.put(lseAt, LseMerge.mergedLse(lse.get(lseAt), rowMax[i], excess[i], total));
+            keep[i] /= total;
+            take[i] /= total;
+        }
+        for (int i = 0; i < bq; i += ROWS) {
+            int n = Math.min(ROWS, bq - i);
+            for (int r = 0; r < n; r++) {
+                if (keep[i + r] == 0f) { // no lse yet, or a weight below 2^-127: the row counts for nothing
+                    Arrays.fill(rows, r * d, (r + 1) * d, 0f);
+                } else {
+                    o.get(queries.at(i0 + i + r), rows, r * d, d);
+                }
+            }
+            blend(i, n);
+            for (int r = 0; r < n; r++) {
+                if (rowSum[i + r] != 0f) {
+                    o.put(queries.at(i0 + i + r), rows, r * d, d);
+                }
+            }
         }
     }
 }

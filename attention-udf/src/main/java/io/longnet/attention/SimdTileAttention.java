@@ -61,9 +61,12 @@ final class SimdTileAttention extends SegmentTileAttention {
     }
 
     @Override
-    void putQuery(int i, float[] query) {
-        for (int c = 0; c < d; c++) {
-            qT[c * Q + i] = query[c];
+    void putQueries(int i, int n) {
+        for (int r = 0; r < n; r++) {
+            int from = r * d;
+            for (int c = 0; c < d; c++) {
+                qT[c * Q + i + r] = rows[from + c];
+            }
         }
     }
 
@@ -80,11 +83,17 @@ final class SimdTileAttention extends SegmentTileAttention {
         }
     }
 
+    /** Whole vectors: the arrays hold {@link #TILE_Q} values, a multiple of {@code L}; lanes past n are unused. */
     @Override
-    void accumulated(int i, float[] out) {
-        for (int c = 0; c < d; c++) {
-            out[c] = acc[c * Q + i];
+    void exp2InPlace(float[] x, int n) {
+        for (int i = 0; i < n; i += L) {
+            VectorExp.exp2(FloatVector.fromArray(S, x, i)).intoArray(x, i);
         }
+    }
+
+    @Override
+    float accumulated(int c, int i) {
+        return acc[c * Q + i];
     }
 
     /**

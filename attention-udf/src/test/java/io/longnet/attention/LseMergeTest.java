@@ -1,6 +1,7 @@
 package io.longnet.attention;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
@@ -11,7 +12,7 @@ import org.junit.jupiter.api.Test;
 class LseMergeTest {
 
     /** Float64 attention of queries {@code q} ({@code m x d}) over the keys listed in {@code keys}. */
-    private static double[][] attention(float[] q, float[] k, float[] v, int m, int d, int[] keys) {
+    static double[][] attention(float[] q, float[] k, float[] v, int m, int d, int[] keys) {
         double[] o = new double[m * d];
         double[] lse = new double[m];
         for (int i = 0; i < m; i++) {
@@ -84,6 +85,29 @@ class LseMergeTest {
             double el = Tensors.relativeError(lse, whole[1]);
             assertTrue(eo < 1e-6 && el < 1e-6, "seed " + seed + ": o error " + eo + ", lse error " + el);
         }
+    }
+
+    /**
+     * The engine's excess {@code lse log2(e) - max2} is within 2 float ulps of the exact difference, also
+     * where the two terms nearly cancel (the plain float product {@code lse * 1.4426950f} is off by up to
+     * an ulp of {@code |lse| log2(e)}, thousands of the difference's ulps there).
+     */
+    @Test
+    void excessIsAccurateToTheDifferencesUlp() {
+        SplittableRandom rnd = new SplittableRandom(7);
+        for (int t = 0; t < 100_000; t++) {
+            float lse = (float) ((rnd.nextDouble() - 0.3) * 200);
+            float near = (float) (lse * 1.4426950408889634);
+            float max2 = rnd.nextBoolean() ? near + (float) (rnd.nextGaussian() * 1e-3)
+                    : near + (float) (rnd.nextGaussian() * 30);
+            double exact = lse * 1.4426950408889634 - max2;
+            float got = LseMerge.excess2(lse, max2);
+            double bound = 2 * Math.ulp((float) exact) + 1e-12;
+            assertTrue(Math.abs(got - exact) <= bound, "lse " + lse + ", max2 " + max2 + ": excess " + got
+                    + ", exact " + exact);
+        }
+        assertEquals(Float.POSITIVE_INFINITY, LseMerge.excess2(3f, Float.NEGATIVE_INFINITY), "a part with no keys");
+        assertEquals(Float.NEGATIVE_INFINITY, LseMerge.excess2(Float.NEGATIVE_INFINITY, 3f), "a row with none yet");
     }
 
     @Test
