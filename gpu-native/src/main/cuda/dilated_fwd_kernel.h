@@ -204,6 +204,14 @@ __device__ __forceinline__ void attend_tile(const DilatedParams& p, const Segmen
     Mma::accumulate(acc, pf, vs, lane);
 }
 
+// The 16-byte chunk `idx` of a tile of rows of D halves that its copies go through: consecutive indices
+// take consecutive rows of one 16-byte column, so that the shared-memory writes of consecutive lanes are
+// contiguous in either MMA policy's 8-row groups. chunk_row is the row, chunk_col its first half.
+template <int D>
+__device__ __forceinline__ int chunk_row(int idx) { return (idx / D) * 8 + idx % 8; }
+template <int D>
+__device__ __forceinline__ int chunk_col(int idx) { return (idx / 8 % (D / 8)) * 8; }
+
 template <int D, typename Mma>
 __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
     using T = MmaTraits<D>;
@@ -224,8 +232,7 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
     const __nv_bfloat16* q = static_cast<const __nv_bfloat16*>(p.q);
     const __nv_bfloat16* k = static_cast<const __nv_bfloat16*>(p.k);
     const __nv_bfloat16* v = static_cast<const __nv_bfloat16*>(p.v);
-    constexpr int VEC = 8;  // bf16 per 16-byte copy
-    constexpr int ROW_VECS = D / VEC;
+    constexpr int ROW_VECS = D / 8;  // 16-byte chunks (8 halves) per row
     const int key_end = p.causal ? min(sr.key_rows, sr.shift + i0 + BM) : sr.key_rows;
     const int tiles = (key_end + BN - 1) / BN;
     // This thread's MMA group (a warp or a warpgroup) and its query rows [group_first, group_last].
@@ -250,10 +257,8 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
             if (it >= T::STAGES) mbarrier_wait(&empty[stage], (it / T::STAGES + 1) & 1);
             __nv_bfloat16* ks = k_smem + stage * Mma::KV_HALVES;
             __nv_bfloat16* vs = v_smem + stage * Mma::KV_HALVES;
-            // Consecutive lanes take consecutive rows of one 16-byte column, so that their shared-memory
-            // writes are contiguous in either layout's 8-row groups.
             for (int idx = lane; idx < BN * ROW_VECS; idx += 32) {
-                const int row = (idx / (8 * ROW_VECS)) * 8 + idx % 8, c = (idx / 8 % ROW_VECS) * VEC;
+                const int row = chunk_row<D>(idx), c = chunk_col<D>(idx);
                 const int key = it * BN + row;
                 const bool in = key < sr.key_rows;  // absent rows as zeros
                 const int64_t at = in ? sr.k_first + (int64_t)key * sr.k_stride + c : 0;
@@ -261,22 +266,14 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
                 cp_async_16(&vs[Mma::kv_at(row, c)], v + at, in);
             }
             cp_async_commit();
-            if (it > 0) {
-                cp_async_wait<1>();
-                fence_proxy_async();
-                mbarrier_arrive(&full[(it - 1) % T::STAGES]);
-            }
+            if (it > 0) publish_copies<1>(&full[(it - 1) % T::STAGES]);
         }
-        if (tiles > 0) {
-            cp_async_wait<0>();
-            fence_proxy_async();
-            mbarrier_arrive(&full[(tiles - 1) % T::STAGES]);
-        }
+        if (tiles > 0) publish_copies<0>(&full[(tiles - 1) % T::STAGES]);
         return;
     }
 
     for (int idx = tid; idx < BM * ROW_VECS; idx += T::MMA_THREADS) {
-        const int row = (idx / (8 * ROW_VECS)) * 8 + idx % 8, c = (idx / 8 % ROW_VECS) * VEC;
+        const int row = chunk_row<D>(idx), c = chunk_col<D>(idx);
         const bool in = i0 + row < sr.query_rows;
         cp_async_16(&q_smem[Mma::q_at(row, c)], q + (in ? sr.q_first + (int64_t)(i0 + row) * sr.q_stride + c : 0), in);
     }

@@ -2,14 +2,11 @@
 // fills a stage and the MMA warps that read it (docs/ARCHITECTURE.md §5). A stage has two barriers: "full"
 // (the producer's 32 lanes arrive once their copies have landed) and "empty" (every MMA warp arrives once
 // it is done with the tile). Arrive releases and the wait acquires at CTA scope, so no block-wide barrier
-// orders the warps: the warpgroups drift apart by up to STAGES - 1 tiles, and one's softmax overlaps
-// another's products.
+// orders the warps: they may drift apart by up to STAGES - 1 tiles.
 #pragma once
 #include <stdint.h>
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
+#include "mma.h"
+#include "wgmma.h"
 
 __device__ __forceinline__ void mbarrier_init(uint64_t* bar, int arrivals) {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" :: "r"(smem_addr(bar)), "r"(arrivals) : "memory");
@@ -26,6 +23,16 @@ __device__ __forceinline__ void mbarrier_wait(uint64_t* bar, int parity) {
                  "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
                  "@!done bra WAIT;\n}\n"
                  :: "r"(smem_addr(bar)), "r"(parity) : "memory");
+}
+
+// A producer lane hands over its copies: once all but its newest PENDING cp.async groups have landed, they
+// are made visible to the tensor cores' proxy (wgmma reads shared memory through it) and the lane arrives
+// on `bar`.
+template <int PENDING>
+__device__ __forceinline__ void publish_copies(uint64_t* bar) {
+    cp_async_wait<PENDING>();
+    fence_proxy_async();
+    mbarrier_arrive(bar);
 }
 
 // A barrier among the first `threads` threads of the CTA only (the MMA warps; the producer warp is in none).

@@ -21,6 +21,11 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     return *reinterpret_cast<uint32_t*>(&v);
 }
 
+// A generic pointer into shared memory as the 32-bit shared-window address PTX's shared-memory operands take.
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
 __device__ __forceinline__ uint32_t lds32(const __nv_bfloat16* p) {
     return *reinterpret_cast<const uint32_t*>(p);
 }
@@ -28,20 +33,20 @@ __device__ __forceinline__ uint32_t lds32(const __nv_bfloat16* p) {
 // ldmatrix: four 8x8 b16 matrices from shared memory; lane l gives the address of row l % 8 of matrix
 // l / 8. Plain: lane gets (row g, cols 2t..2t+1) of each; .trans: (rows 2t..2t+1, col g).
 __device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const __nv_bfloat16* p) {
-    const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(p));
+    const uint32_t a = smem_addr(p);
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
 }
 
 __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const __nv_bfloat16* p) {
-    const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(p));
+    const uint32_t a = smem_addr(p);
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
 }
 
 // 16-byte asynchronous copy global -> shared; zero-fills when !valid (then nothing is read).
 __device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool valid) {
-    const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    const uint32_t a = smem_addr(smem);
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(a), "l"(gmem), "r"(valid ? 16 : 0));
 }
 

@@ -5,11 +5,12 @@
 // Generated operand lists (one instantiation per N the kernels use).
 #pragma once
 #include <stdint.h>
+#include "mma.h"
 
 // Shared-memory matrix descriptor, no swizzle: core matrices of 8 rows x 16 bytes stored contiguously;
 // lbo/sbo are the byte distances between core matrices adjacent along K and along M/N.
 __device__ __forceinline__ uint64_t wgmma_desc(const void* smem, uint32_t lbo, uint32_t sbo) {
-    const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+    const uint32_t a = smem_addr(smem);
     return (uint64_t)((a & 0x3FFFF) >> 4) | ((uint64_t)(lbo >> 4) << 16) | ((uint64_t)(sbo >> 4) << 32);
 }
 
