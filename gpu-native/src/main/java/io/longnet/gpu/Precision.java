@@ -25,16 +25,17 @@ public enum Precision {
      * d = 64 (8 otherwise) and one producer warp that loads the key tiles.
      */
     public int threads(int d) {
-        return this == FP32 ? 128 : mmaThreads(d) + 32;
+        return rowThreads(d) + (this == BF16 ? 32 : 0);
     }
 
     /** Query rows per CTA for head width {@code d}: 16 per MMA warp (bf16) or 4 lanes per row (fp32). */
     public int tileRows(int d) {
-        return (this == FP32 ? threads(d) : mmaThreads(d)) / threadsPerRow;
+        return rowThreads(d) / threadsPerRow;
     }
 
-    private static int mmaThreads(int d) {
-        return d == 64 ? 512 : 256;
+    /** The threads that hold query rows: all of the fp32 kernel's, the bf16 kernel's MMA warps. */
+    private int rowThreads(int d) {
+        return this == FP32 ? 128 : d == 64 ? 512 : 256;
     }
 
     /** Key tiles in flight in the bf16 kernel's shared-memory ring (MmaTraits' STAGES). */
