@@ -107,34 +107,34 @@ struct WarpgroupMma {
     }
     static __device__ __forceinline__ int q_at(int row, int c) { return kv_at(row, c); }
 
-    // This warpgroup's 64 query rows, in shared memory for the whole loop: its descriptor.
-    struct QOperand { uint64_t desc; };
+    // This warpgroup's 64 query rows, in shared memory for the whole loop: its descriptor's low word.
+    struct QOperand { uint32_t lo; };
     static __device__ __forceinline__ QOperand load_q(const __nv_bfloat16* q_smem, int warp, int) {
-        return {wgmma_desc(q_smem + (warp / 4) * GROUP_ROWS * D, CORE_BYTES, ROW_GROUP_BYTES)};
+        return {wgmma_desc_lo(q_smem + (warp / 4) * GROUP_ROWS * D, CORE_BYTES)};
     }
 
-    // A descriptor's low field is the address in 16-byte units, so a step through a tile is an addition
-    // (no carry: shared memory is below 256 KiB): one descriptor per tile, not one per instruction.
-    static __host__ __device__ constexpr uint64_t step(int halves) { return (uint64_t)(halves * 2 / 16); }
+    // A step through a tile, in the descriptor's 16-byte address units (wgmma_desc_lo).
+    static __host__ __device__ constexpr uint32_t step(int halves) { return (uint32_t)(halves * 2 / 16); }
 
     static __device__ __forceinline__ void scores(float s[T::BLOCK_N / 8][4], const QOperand& q,
                                                   const __nv_bfloat16* ks, int) {
-        const uint64_t k_desc = wgmma_desc(ks, CORE_BYTES, ROW_GROUP_BYTES);
+        const uint32_t k_lo = wgmma_desc_lo(ks, CORE_BYTES);
         wgmma_fence();
 #pragma unroll
         for (int kc = 0; kc < D / 16; kc++)  // head dims 16kc..16kc+15: core matrices 2kc, 2kc+1 along K
-            Wgmma<T::BLOCK_N>::mma_ss(&s[0][0], q.desc + step(kc * 128), k_desc + step(kc * 128));
+            Wgmma<T::BLOCK_N>::mma_ss(&s[0][0], wgmma_desc_of<ROW_GROUP_BYTES>(q.lo + step(kc * 128)),
+                                      wgmma_desc_of<ROW_GROUP_BYTES>(k_lo + step(kc * 128)));
         wgmma_commit();
         wgmma_wait<0>();
     }
 
     static __device__ __forceinline__ void accumulate(float acc[D / 8][4], const uint32_t pf[T::BLOCK_N / 16][4],
                                                       const __nv_bfloat16* vs, int) {
-        const uint64_t v_desc = wgmma_desc(vs, ROW_GROUP_BYTES, CORE_BYTES);
+        const uint32_t v_lo = wgmma_desc_lo(vs, ROW_GROUP_BYTES);
         wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < T::BLOCK_N / 16; kk++)  // keys 16kk..16kk+15: row groups 2kk, 2kk+1 along K
-            Wgmma<D>::template mma<1>(&acc[0][0], pf[kk], v_desc + step(kk * 16 * D));
+            Wgmma<D>::template mma<1>(&acc[0][0], pf[kk], wgmma_desc_of<CORE_BYTES>(v_lo + step(kk * 16 * D)));
         wgmma_commit();
         wgmma_wait<0>();
     }
@@ -169,9 +169,15 @@ __device__ __forceinline__ void attend_tile(const DilatedParams& p, const Segmen
     // Online softmax, per row: the quad of lanes holding a row agree on its maximum.
 #pragma unroll
     for (int h = 0; h < 2; h++) {
-        float mx = -INFINITY;
+        // A tree, not a chain: the same maximum (max is exact), four dependent steps instead of sixteen.
+        float m[BN / 8];
 #pragma unroll
-        for (int nt = 0; nt < BN / 8; nt++) mx = fmaxf(mx, fmaxf(s[nt][2 * h], s[nt][2 * h + 1]));
+        for (int nt = 0; nt < BN / 8; nt++) m[nt] = fmaxf(s[nt][2 * h], s[nt][2 * h + 1]);
+#pragma unroll
+        for (int width = BN / 16; width > 0; width /= 2)
+#pragma unroll
+            for (int nt = 0; nt < width; nt++) m[nt] = fmaxf(m[nt], m[nt + width]);
+        float mx = m[0];
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
         // Maxima are kept in the scaled exp2 domain (scale_log2 > 0 preserves the order).

@@ -8,11 +8,15 @@
 #include "mma.h"
 
 // Shared-memory matrix descriptor, no swizzle: core matrices of 8 rows x 16 bytes stored contiguously;
-// lbo/sbo are the byte distances between core matrices adjacent along K and along M/N.
-__device__ __forceinline__ uint64_t wgmma_desc(const void* smem, uint32_t lbo, uint32_t sbo) {
-    const uint32_t a = smem_addr(smem);
-    return (uint64_t)((a & 0x3FFFF) >> 4) | ((uint64_t)(lbo >> 4) << 16) | ((uint64_t)(sbo >> 4) << 32);
+// lbo/sbo are the byte distances between core matrices adjacent along K and along M/N. Built in two words:
+// the low one (the address in 16-byte units and lbo) varies, the high one (sbo) is a constant, so that a
+// step through a tile is a 32-bit addition to the low word (no carry: shared memory is below 256 KiB) and
+// no 64-bit arithmetic runs per tile.
+__device__ __forceinline__ uint32_t wgmma_desc_lo(const void* smem, uint32_t lbo) {
+    return ((smem_addr(smem) & 0x3FFFF) >> 4) | ((lbo >> 4) << 16);
 }
+template <uint32_t SBO>
+__device__ __forceinline__ uint64_t wgmma_desc_of(uint32_t lo) { return ((uint64_t)(SBO >> 4) << 32) | lo; }
 
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
