@@ -12,7 +12,9 @@ import java.util.Map;
  * the allocating thread alone while the step's other threads wait: about a tenth of a two-thread step.
  *
  * <p>Arrays are taken by length and given back only when nothing references them any more; {@link #zeros}
- * clears a reused one on the step's threads. Safe for concurrent steps: each takes arrays of its own.
+ * clears a reused one on the step's threads. The pool holds the arrays of one window length at a time
+ * ({@link #startStep}), so at most what one step needed. Safe for concurrent steps: each takes arrays of its
+ * own.
  */
 final class ArrayPool {
 
@@ -21,9 +23,22 @@ final class ArrayPool {
 
     private final ParallelRows threads;
     private final Map<Integer, ArrayDeque<double[]>> free = new HashMap<>();
+    /** Rows of the last step's window: the pool holds the arrays of windows of this length only. */
+    private int rows = -1;
 
     ArrayPool(ParallelRows threads) {
         this.threads = threads;
+    }
+
+    /**
+     * Starts a step over a window of {@code rows} rows: a window of another length (a sequence's last, shorter
+     * window) drops what the pool holds, so that it never holds more than one step's arrays.
+     */
+    synchronized void startStep(int rows) {
+        if (rows != this.rows) {
+            free.clear();
+            this.rows = rows;
+        }
     }
 
     /** An array of {@code length} doubles whose content is unspecified: for an output written in full. */

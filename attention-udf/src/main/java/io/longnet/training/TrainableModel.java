@@ -194,6 +194,7 @@ public final class TrainableModel {
     private double run(int[] tokens, TrainingAttention attention, double[] grad) {
         checkAttention(attention);
         int n = tokens.length;
+        arrays.startStep(n);
         int width = config.dModel();
         int count = config.layers();
         boolean backward = grad != null;

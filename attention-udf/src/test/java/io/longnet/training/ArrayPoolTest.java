@@ -31,6 +31,13 @@ class ArrayPoolTest {
             double[] copy = pool.copyOf(source);
             assertNotSame(source, copy);
             assertEquals(Arrays.toString(source), Arrays.toString(copy));
+
+            pool.startStep(10);
+            pool.give(copy);
+            pool.startStep(10);
+            assertEquals(1, pool.held(), "a window of the same length keeps the arrays");
+            pool.startStep(9);
+            assertEquals(0, pool.held(), "a window of another length drops them");
         }
     }
 }
