@@ -208,7 +208,7 @@ public final class Xpos {
 
         /** As {@link #apply(float[], int, boolean)}, in float64 (the training model). */
         public void apply(double[] x, int heads, boolean downscale) {
-            rotate(x, heads, downscale, 1);
+            rotate(x, heads, downscale, 1, 0, count);
         }
 
         /**
@@ -217,10 +217,22 @@ public final class Xpos {
          * same factor).
          */
         public void applyTransposed(double[] x, int heads, boolean downscale) {
-            rotate(x, heads, downscale, -1);
+            rotate(x, heads, downscale, -1, 0, count);
         }
 
-        private void rotate(double[] x, int heads, boolean downscale, int sign) {
+        /**
+         * {@link #apply(double[], int, boolean)} (with {@code transposed}, {@link #applyTransposed}) on rows
+         * {@code [from, to)} only: a thread's share of the rows, each rotated exactly as the whole-array call does.
+         */
+        public void apply(double[] x, int heads, boolean downscale, boolean transposed, int from, int to) {
+            if (from < 0 || from > to || to > count) {
+                throw new IllegalArgumentException("xPos: rows [" + from + ", " + to + ") are not inside [0, " + count
+                        + ")");
+            }
+            rotate(x, heads, downscale, transposed ? -1 : 1, from, to);
+        }
+
+        private void rotate(double[] x, int heads, boolean downscale, int sign, int from, int to) {
             int d = 2 * half;
             if (x.length < (long) count * heads * d) {
                 throw new IllegalArgumentException("xPos: " + x.length + " values, need " + count + " x " + heads
@@ -228,7 +240,7 @@ public final class Xpos {
             }
             double[] cos = downscale ? cosDown : cosUp;
             double[] sin = downscale ? sinDown : sinUp;
-            for (int r = 0; r < count; r++) {
+            for (int r = from; r < to; r++) {
                 int t = r * half;
                 for (int h = 0; h < heads; h++) {
                     int off = (r * heads + h) * d;

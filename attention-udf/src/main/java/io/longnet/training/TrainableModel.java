@@ -21,9 +21,11 @@ import java.util.Objects;
  * parameter vector laid out by {@link ParameterLayout}. Attention, and its backward pass, run through a
  * {@link TrainingAttention} the caller passes in.
  *
- * <p>The parameters are held, not copied: an optimiser updates them in place between steps. The model
- * itself holds no other mutable state; concurrent forward and backward calls are safe as long as each
- * has its own gradient vector and nobody updates the parameters meanwhile.
+ * <p>The parameters are held, not copied: an optimiser updates them in place between steps. The model's
+ * only other mutable state is a pool of the steps' arrays ({@link ArrayPool}): {@link #lossAndGradient} gives
+ * its step's arrays back for the next step, and each piece its own scratch; arrays a piece returns, or holds in
+ * the record it returns, are the caller's and never reused. Concurrent forward and backward calls are safe as
+ * long as each has its own gradient vector and nobody updates the parameters meanwhile.
  *
  * <p>{@link #loss} and {@link #lossAndGradient} compose the public row-local pieces
  * ({@link #embed}, {@link #attentionInputs}, {@link #attentionOutput}, {@link #feedForward}, {@link #head}
@@ -109,6 +111,14 @@ public final class TrainableModel {
     private final int finalLnB;
     private final LayerOffsets[] layers;
     private final ParallelRows threads;
+    /** The steps' arrays, reused from step to step (docs/ARCHITECTURE.md §7). */
+    private final ArrayPool arrays;
+    /** The last xPos table made: every layer and every step over the same rows reuses it (docs/ARCHITECTURE.md §7). */
+    private volatile PositionTable lastPositions;
+
+    /** An xPos table and the rows it was made for. */
+    private record PositionTable(long start, int rows, long sequenceLength, Xpos.Table table) {
+    }
 
     /**
      * A model of shape {@code config} on {@code params} (held, not copied), laid out by
@@ -126,6 +136,7 @@ public final class TrainableModel {
      */
     public TrainableModel(LongNetConfig config, double[] params, ParallelRows threads) {
         this.threads = Objects.requireNonNull(threads, "threads");
+        this.arrays = new ArrayPool(threads);
         this.config = Objects.requireNonNull(config, "config");
         this.layout = ParameterLayout.of(config);
         layout.checkLength("parameters", params);
@@ -189,6 +200,7 @@ public final class TrainableModel {
     private double run(int[] tokens, TrainingAttention attention, double[] grad) {
         checkAttention(attention);
         int n = tokens.length;
+        arrays.startStep(n);
         int width = config.dModel();
         int count = config.layers();
         boolean backward = grad != null;
@@ -198,11 +210,12 @@ public final class TrainableModel {
         AttentionOutput[] attended = new AttentionOutput[backward ? count : 0];
         FeedForward[] fed = new FeedForward[backward ? count : 0];
 
-        double[] x = embed(tokens);
+        double[] embedded = embed(tokens);
+        double[] x = embedded;
         for (int l = 0; l < count; l++) {
             AttentionInputs in = attentionInputs(l, x, n, 0, n);
-            double[] o = new double[n * width];
-            double[] lse = new double[n * config.heads()];
+            double[] o = arrays.take(n * width);
+            double[] lse = arrays.take(n * config.heads());
             attention.forward(in.q(), in.k(), in.v(), n, o, lse);
             AttentionOutput a = attentionOutput(l, x, o, n);
             FeedForward f = feedForward(l, a.y(), n);
@@ -225,14 +238,27 @@ public final class TrainableModel {
             double[] dMid = feedForwardBackward(fed[l], dx, grad);
             double[] dO = attentionOutputBackward(attended[l], dMid, grad);
             AttentionInputs in = inputs[l];
-            double[] dq = new double[n * width];
-            double[] dk = new double[n * width];
-            double[] dv = new double[n * width];
+            double[] dq = arrays.zeros(n * width);
+            double[] dk = arrays.zeros(n * width);
+            double[] dv = arrays.zeros(n * width);
             attention.backward(in.q(), in.k(), in.v(), n, outputs[l], lses[l], dO, dq, dk, dv);
+            arrays.give(dx, dO);
             dx = attentionInputsBackward(in, dq, dk, dv, grad);
             DoubleRowOps.addInto(threads, dx, dMid, width); // the residual around attention
+            arrays.give(dq, dk, dv, dMid);
         }
         embedBackward(tokens, dx, grad);
+        // Nothing of the step is referenced any more: all of it is the next step's.
+        arrays.give(embedded, dx);
+        arrays.give(head.xhat(), head.rstd(), head.lse());
+        for (int l = 0; l < count; l++) {
+            AttentionInputs in = inputs[l];
+            arrays.give(in.q(), in.k(), in.v(), in.xhat(), in.rstd(), outputs[l], lses[l]);
+            AttentionOutput a = attended[l];
+            arrays.give(a.y(), a.u(), a.xhat(), a.rstd());
+            FeedForward f = fed[l];
+            arrays.give(f.y(), f.xhat1(), f.rstd1(), f.slope(), f.xhat2(), f.rstd2());
+        }
         return head.loss();
     }
 
@@ -255,7 +281,7 @@ public final class TrainableModel {
     public double[] embed(int[] tokens) {
         config.checkTokens(tokens, Math.max(config.dModel(), config.ffnDim()));
         int d = config.dModel();
-        double[] x = new double[tokens.length * d];
+        double[] x = arrays.take(tokens.length * d);
         for (int p = 0; p < tokens.length; p++) {
             System.arraycopy(params, embedOff + tokens[p] * d, x, p * d, d);
         }
@@ -290,20 +316,42 @@ public final class TrainableModel {
         LayerOffsets w = layer(layer);
         int width = config.dModel();
         checkRows("x", x, n, width);
-        Xpos.Table positions = xpos.table(start, n, seqLen);
-        double[] xhat = new double[n * width];
-        double[] rstd = new double[n];
-        double[] h = new double[n * width];
+        Xpos.Table positions = positions(start, n, seqLen);
+        double[] xhat = arrays.take(n * width);
+        double[] rstd = arrays.take(n);
+        double[] h = arrays.take(n * width);
         DoubleRowOps.layerNorm(threads, x, n, width, params, w.attnLnW(), w.attnLnB(), config.layerNormEps(), h, xhat, rstd);
-        double[] q = new double[n * width];
-        double[] k = new double[n * width];
-        double[] v = new double[n * width];
+        double[] q = arrays.take(n * width);
+        double[] k = arrays.take(n * width);
+        double[] v = arrays.take(n * width);
         DoubleRowOps.linear(threads, h, n, width, params, w.qW(), w.qB(), width, q);
         DoubleRowOps.linear(threads, h, n, width, params, w.kW(), w.kB(), width, k);
         DoubleRowOps.linear(threads, h, n, width, params, w.vW(), w.vB(), width, v);
-        positions.apply(q, config.heads(), false);
-        positions.apply(k, config.heads(), true);
+        rotate(positions, q, n, false, false);
+        rotate(positions, k, n, true, false);
+        arrays.give(h);
         return new AttentionInputs(layer, n, start, seqLen, q, k, v, xhat, rstd, positions);
+    }
+
+    /**
+     * xPos's table of rows {@code [start, start + n)}: the last one made when it is of the same rows. Why: it
+     * takes a cosine, a sine and an exponential per row and pair, about 2 ms at 2,048 rows on the calling
+     * thread while the others wait, and every layer of every step over a window of the same place needs the same.
+     */
+    private Xpos.Table positions(long start, int n, long seqLen) {
+        PositionTable last = lastPositions;
+        if (last != null && last.start() == start && last.rows() == n && last.sequenceLength() == seqLen) {
+            return last.table();
+        }
+        Xpos.Table table = xpos.table(start, n, seqLen);
+        lastPositions = new PositionTable(start, n, seqLen, table);
+        return table;
+    }
+
+    /** xPos (or, {@code transposed}, its transpose) applied in place to {@code n} rows of {@code x}, split over the threads. */
+    private void rotate(Xpos.Table positions, double[] x, int n, boolean downscale, boolean transposed) {
+        threads.split(n, DoubleRowOps.MIN_ROWS,
+                (r0, r1) -> positions.apply(x, config.heads(), downscale, transposed, r0, r1));
     }
 
     /**
@@ -321,18 +369,19 @@ public final class TrainableModel {
         checkRows("dk", dk, n, width);
         checkRows("dv", dv, n, width);
         layout.checkLength("gradient", grad);
-        double[] gq = dq.clone();
-        double[] gk = dk.clone();
-        saved.positions().applyTransposed(gq, config.heads(), false);
-        saved.positions().applyTransposed(gk, config.heads(), true);
-        double[] h = new double[n * width];
+        double[] gq = arrays.copyOf(dq);
+        double[] gk = arrays.copyOf(dk);
+        rotate(saved.positions(), gq, n, false, true);
+        rotate(saved.positions(), gk, n, true, true);
+        double[] h = arrays.take(n * width);
         DoubleRowOps.layerNormOutput(threads, saved.xhat(), n, width, params, w.attnLnW(), w.attnLnB(), h);
-        double[] dh = new double[n * width];
+        double[] dh = arrays.zeros(n * width);
         DoubleRowOps.linearBackward(threads, h, n, width, params, w.qW(), w.qB(), width, gq, dh, grad);
         DoubleRowOps.linearBackward(threads, h, n, width, params, w.kW(), w.kB(), width, gk, dh, grad);
         DoubleRowOps.linearBackward(threads, h, n, width, params, w.vW(), w.vB(), width, dv, dh, grad);
-        double[] dx = new double[n * width];
+        double[] dx = arrays.take(n * width);
         DoubleRowOps.layerNormBackward(threads, dh, n, width, params, w.attnLnW(), w.attnLnB(), saved.xhat(), saved.rstd(), dx, grad);
+        arrays.give(gq, gk, h, dh);
         return dx;
     }
 
@@ -346,19 +395,22 @@ public final class TrainableModel {
         int width = config.dModel();
         checkRows("x", x, n, width);
         checkRows("o", o, n, width);
-        double[] u = new double[n * width];
+        double[] u = arrays.take(n * width);
         double[] xhat = null;
         double[] rstd = null;
         if (config.subLn()) {
-            xhat = new double[n * width];
-            rstd = new double[n];
+            xhat = arrays.take(n * width);
+            rstd = arrays.take(n);
             DoubleRowOps.layerNorm(threads, o, n, width, params, w.innerLnW(), w.innerLnB(), config.layerNormEps(), u, xhat, rstd);
         } else {
             System.arraycopy(o, 0, u, 0, u.length);
         }
-        double[] y = new double[n * width];
+        double[] y = arrays.take(n * width);
         DoubleRowOps.linear(threads, u, n, width, params, w.outW(), w.outB(), width, y);
         DoubleRowOps.addInto(threads, y, x, width); // the residual
+        if (config.subLn()) {
+            arrays.give(u); // made again from xhat in the backward pass
+        }
         return new AttentionOutput(layer, n, y, config.subLn() ? null : u, xhat, rstd);
     }
 
@@ -375,19 +427,20 @@ public final class TrainableModel {
         layout.checkLength("gradient", grad);
         double[] u;
         if (config.subLn()) {
-            u = new double[n * width];
+            u = arrays.take(n * width);
             DoubleRowOps.layerNormOutput(threads, saved.xhat(), n, width, params, w.innerLnW(), w.innerLnB(), u);
         } else {
             u = saved.u();
         }
-        double[] du = new double[n * width];
+        double[] du = arrays.zeros(n * width);
         DoubleRowOps.linearBackward(threads, u, n, width, params, w.outW(), w.outB(), width, dy, du, grad);
         if (!config.subLn()) {
             return du;
         }
-        double[] dO = new double[n * width];
+        double[] dO = arrays.take(n * width);
         DoubleRowOps.layerNormBackward(threads, du, n, width, params, w.innerLnW(), w.innerLnB(), saved.xhat(), saved.rstd(),
                 dO, grad);
+        arrays.give(u, du);
         return dO;
     }
 
@@ -399,26 +452,30 @@ public final class TrainableModel {
         int width = config.dModel();
         int ffn = config.ffnDim();
         checkRows("x", x, n, width);
-        double[] xhat1 = new double[n * width];
-        double[] rstd1 = new double[n];
-        double[] h = new double[n * width];
+        double[] xhat1 = arrays.take(n * width);
+        double[] rstd1 = arrays.take(n);
+        double[] h = arrays.take(n * width);
         DoubleRowOps.layerNorm(threads, x, n, width, params, w.ffnLnW(), w.ffnLnB(), config.layerNormEps(), h, xhat1, rstd1);
-        double[] a = new double[n * ffn];
+        double[] a = arrays.take(n * ffn);
         DoubleRowOps.linear(threads, h, n, width, params, w.fc1W(), w.fc1B(), ffn, a);
-        double[] u = new double[n * ffn];
-        double[] slope = new double[n * ffn];
+        double[] u = arrays.take(n * ffn);
+        double[] slope = arrays.take(n * ffn);
         threads.split(n, DoubleRowOps.MIN_ROWS, (r0, r1) -> Gelu.withDerivative(a, u, slope, r0 * ffn, r1 * ffn));
         double[] xhat2 = u;
         double[] rstd2 = null;
         if (config.subLn()) {
-            xhat2 = new double[n * ffn];
-            rstd2 = new double[n];
+            xhat2 = arrays.take(n * ffn);
+            rstd2 = arrays.take(n);
             DoubleRowOps.layerNorm(threads, u, n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), config.layerNormEps(), u,
                     xhat2, rstd2);
         }
-        double[] y = new double[n * width];
+        double[] y = arrays.take(n * width);
         DoubleRowOps.linear(threads, u, n, ffn, params, w.fc2W(), w.fc2B(), width, y);
         DoubleRowOps.addInto(threads, y, x, width); // the residual
+        arrays.give(h, a);
+        if (config.subLn()) {
+            arrays.give(u); // made again from xhat2 in the backward pass
+        }
         return new FeedForward(layer, n, y, xhat1, rstd1, slope, xhat2, rstd2);
     }
 
@@ -436,10 +493,10 @@ public final class TrainableModel {
         // fc2's input: the sub-LN's output again from its saved state, or GELU's saved output.
         double[] u = saved.xhat2();
         if (config.subLn()) {
-            u = new double[n * ffn];
+            u = arrays.take(n * ffn);
             DoubleRowOps.layerNormOutput(threads, saved.xhat2(), n, ffn, params, w.ffnInnerLnW(), w.ffnInnerLnB(), u);
         }
-        double[] du = new double[n * ffn];
+        double[] du = arrays.zeros(n * ffn);
         DoubleRowOps.linearBackward(threads, u, n, ffn, params, w.fc2W(), w.fc2B(), width, dy, du, grad);
         double[] da = du;
         if (config.subLn()) {
@@ -454,13 +511,17 @@ public final class TrainableModel {
                 gelu[i] *= slope[i];
             }
         });
-        double[] h = new double[n * width];
+        double[] h = arrays.take(n * width);
         DoubleRowOps.layerNormOutput(threads, saved.xhat1(), n, width, params, w.ffnLnW(), w.ffnLnB(), h);
-        double[] dh = new double[n * width];
+        double[] dh = arrays.zeros(n * width);
         DoubleRowOps.linearBackward(threads, h, n, width, params, w.fc1W(), w.fc1B(), ffn, da, dh, grad);
-        double[] dx = new double[n * width];
+        double[] dx = arrays.take(n * width);
         DoubleRowOps.layerNormBackward(threads, dh, n, width, params, w.ffnLnW(), w.ffnLnB(), saved.xhat1(), saved.rstd1(), dx, grad);
         DoubleRowOps.addInto(threads, dx, dy, width); // the residual
+        arrays.give(du, h, dh);
+        if (config.subLn()) {
+            arrays.give(u); // da
+        }
         return dx;
     }
 
@@ -491,14 +552,14 @@ public final class TrainableModel {
                         + " is outside the vocabulary [0, " + vocab + ")");
             }
         }
-        double[] xhat = new double[n * width];
-        double[] rstd = new double[n];
-        double[] f = new double[n * width];
+        double[] xhat = arrays.take(n * width);
+        double[] rstd = arrays.take(n);
+        double[] f = arrays.take(n * width);
         DoubleRowOps.layerNorm(threads, x, n, width, params, finalLnW, finalLnB, config.layerNormEps(), f, xhat, rstd);
         double[] embeddingT = embeddingTransposed();
         int block = logitRows();
-        double[] lse = new double[count];
-        double[] nll = new double[count];
+        double[] lse = arrays.take(count);
+        double[] nll = arrays.take(count);
         // Rows split over the threads, each making its logits a block at a time; the loss is summed in row order.
         threads.split(count, DoubleRowOps.MIN_ROWS, (c0, c1) -> {
             double[] logits = new double[vocab * Math.min(block, c1 - c0)];
@@ -524,6 +585,7 @@ public final class TrainableModel {
         for (int i = 0; i < count; i++) {
             loss += nll[i];
         }
+        arrays.give(f, nll);
         return new Head(n, count, Arrays.copyOf(targets, count), loss, xhat, rstd, lse);
     }
 
@@ -537,16 +599,16 @@ public final class TrainableModel {
         int width = config.dModel();
         int vocab = config.vocabSize();
         int count = saved.count();
-        double[] f = new double[count * width];
+        double[] f = arrays.take(count * width);
         DoubleRowOps.layerNormOutput(threads, saved.xhat(), count, width, params, finalLnW, finalLnB, f);
-        double[] df = new double[count * width];
+        double[] df = arrays.zeros(count * width);
         double[] embeddingT = embeddingTransposed();
         int block = logitRows();
         // A block of rows per thread at a time: the logits' gradient dl of a thread's rows and their features'
         // gradient dl E, then the embedding's dl^T f with the embedding's rows split over the threads, each
         // summing over all rows of the blocks in order.
         int span = block * threads.threads();
-        double[] dl = new double[vocab * Math.min(span, count)];
+        double[] dl = arrays.take(vocab * Math.min(span, count));
         double[] lse = saved.lse();
         int[] targets = saved.targets();
         for (int s0 = 0; s0 < count; s0 += span) {
@@ -572,8 +634,9 @@ public final class TrainableModel {
             threads.split(vocab, DoubleRowOps.MIN_COLUMNS, (v0, v1) -> DoubleRowOps.mulAdd(dl, v0, 1, vocab, v1 - v0,
                     rows, f, first * width, width, width, grad, embedOff + v0 * width, width));
         }
-        double[] dx = new double[saved.rows() * width];
+        double[] dx = arrays.zeros(saved.rows() * width); // rows past count are not scored: zero
         DoubleRowOps.layerNormBackward(threads, df, count, width, params, finalLnW, finalLnB, saved.xhat(), saved.rstd(), dx, grad);
+        arrays.give(f, df, dl);
         return dx;
     }
 

@@ -1,5 +1,6 @@
 package io.longnet.model;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -98,6 +99,40 @@ class XposTest {
             }
         }
         assertTrue(Math.abs(q[0] - q1[0]) > 1e-3, "the centring itself differs: the test compares something");
+    }
+
+    /** Rows rotated in ranges (a thread's share each) give the whole-array call's bits, forward and transposed. */
+    @Test
+    void rowRangesRotateExactlyAsTheWholeArray() {
+        long seed = 17;
+        System.out.println("xPos row ranges, seed " + seed);
+        Xpos xpos = new Xpos(8, 4);
+        int rows = 37;
+        int heads = 3;
+        Xpos.Table table = xpos.table(5, rows, 64);
+        SplittableRandom rnd = new SplittableRandom(seed);
+        double[] x = new double[rows * heads * 8];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = rnd.nextDouble(-2, 2);
+        }
+        for (boolean transposed : new boolean[] {false, true}) {
+            for (boolean down : new boolean[] {false, true}) {
+                double[] whole = x.clone();
+                if (transposed) {
+                    table.applyTransposed(whole, heads, down);
+                } else {
+                    table.apply(whole, heads, down);
+                }
+                double[] ranges = x.clone();
+                table.apply(ranges, heads, down, transposed, 0, 11);
+                table.apply(ranges, heads, down, transposed, 11, 11);
+                table.apply(ranges, heads, down, transposed, 11, rows);
+                assertArrayEquals(whole, ranges, "transposed " + transposed + ", downscale " + down);
+            }
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> table.apply(x, heads, false, false, 30, 38));
+        assertTrue(e.getMessage().contains("rows [30, 38) are not inside [0, 37)"), e.getMessage());
     }
 
     @Test

@@ -447,6 +447,44 @@ class TrainableModelTest {
         return loss;
     }
 
+    /**
+     * {@code lossAndGradient} keeps its step's arrays for the next step: later steps, with a window of another
+     * length between them, give the first step's loss and gradient bit for bit; the arrays of a record the caller
+     * holds are never reused; and with the pool's arrays dirty, the head's unscored rows still get zero gradient.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void stepsReusingTheirArraysGiveTheSameBits(boolean subLn) {
+        long seed = 91;
+        System.out.println("steps reusing arrays, sub-LN " + subLn + ", seed " + seed);
+        LongNetConfig config = tiny(subLn);
+        TrainableModel model = new TrainableModel(config, randomParams(config, seed));
+        TrainingAttention attention = DenseTrainingAttention.of(config);
+        int n = 20;
+        int[] tokens = TestWeights.tokens(n, config.vocabSize(), seed);
+        TrainableModel.FeedForward held = model.feedForward(0, model.embed(tokens), n);
+        double[] heldY = held.y().clone();
+        double[] heldSlope = held.slope().clone();
+        double[] first = new double[model.layout().size()];
+        double loss = model.lossAndGradient(tokens, attention, first);
+        for (int step = 2; step <= 4; step++) {
+            if (step == 3) { // a window of another length: the pool starts again
+                model.lossAndGradient(TestWeights.tokens(13, config.vocabSize(), seed + step), attention,
+                        new double[model.layout().size()]);
+            }
+            double[] again = new double[model.layout().size()];
+            assertEquals(loss, model.lossAndGradient(tokens, attention, again), "loss of step " + step);
+            assertArrayEquals(first, again, "gradient of step " + step);
+        }
+        assertArrayEquals(heldY, held.y(), "a held record's output");
+        assertArrayEquals(heldSlope, held.slope(), "a held record's GELU slope");
+        double[] x = random(new SplittableRandom(seed), n * config.dModel());
+        double[] dx = model.headBackward(model.head(x, n, tokens, n - 2), new double[model.layout().size()]);
+        for (int i = (n - 2) * config.dModel(); i < dx.length; i++) {
+            assertEquals(0.0, dx[i], "unscored row " + i / config.dModel());
+        }
+    }
+
     @Test
     void headScoresOnlyTheFirstCountRows() {
         LongNetConfig config = tiny(true);

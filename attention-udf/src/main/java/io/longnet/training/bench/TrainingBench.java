@@ -14,6 +14,7 @@ import io.longnet.training.TrainingAttentions;
 import java.io.IOException;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
@@ -130,6 +131,8 @@ public final class TrainingBench {
     /** The JVM's CPU time, for a measure that other work on the machine disturbs less than the wall clock. */
     private static final com.sun.management.OperatingSystemMXBean PROCESS =
             (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    /** The calling thread's CPU time: with several threads, the step's serial part (the pool's threads wait). */
+    private static final ThreadMXBean THREAD = ManagementFactory.getThreadMXBean();
 
     static void run(Options opt) throws IOException {
         LongNetConfig config = LongNetConfig.read(opt.config);
@@ -168,14 +171,17 @@ public final class TrainingBench {
         long[] fwd = new long[opt.iters];
         long[] bwd = new long[opt.iters];
         long[] cpu = new long[opt.iters];
+        long[] callerCpu = new long[opt.iters];
         for (int i = 0; i < opt.iters; i++) {
             Arrays.fill(grad, 0);
             attention.forwardNanos = 0;
             attention.backwardNanos = 0;
             long c = PROCESS.getProcessCpuTime();
+            long own = THREAD.getCurrentThreadCpuTime();
             long t = System.nanoTime();
             loss = model.lossAndGradient(tokens, attention, grad);
             totals[i] = System.nanoTime() - t;
+            callerCpu[i] = THREAD.getCurrentThreadCpuTime() - own;
             cpu[i] = PROCESS.getProcessCpuTime() - c;
             fwd[i] = attention.forwardNanos;
             bwd[i] = attention.backwardNanos;
@@ -195,6 +201,9 @@ public final class TrainingBench {
         Arrays.sort(cpuSorted);
         System.out.printf(Locale.ROOT, "median CPU time %.1f ms (all of the JVM's threads: steadier than the wall clock"
                 + " on a machine shared with other work)%n", cpuSorted[cpuSorted.length / 2] / 1e6);
+        Arrays.sort(callerCpu);
+        System.out.printf(Locale.ROOT, "median CPU time of the calling thread %.1f ms (with --threads > 1: the step's"
+                + " serial part, while the pool's threads wait)%n", callerCpu[callerCpu.length / 2] / 1e6);
         System.out.printf(Locale.ROOT, "median %.1f ms = %,.0f tokens/s; loss %.17g (%.6f per token), gradient"
                 + " sum %.17g, |gradient|^2 %.17g; GC %.1f ms per iteration%n", sorted[sorted.length / 2] / 1e6,
                 n / (sorted[sorted.length / 2] / 1e9), loss, loss / (n - 1), sum(grad), sumSquares(grad),
