@@ -39,11 +39,11 @@ final class SimdTileAttention extends SegmentTileAttention {
         }
     }
 
-    private final float[] qT;      // [d][TILE_Q], pre-scaled by log2(e)/sqrt(d)
+    private final float[] qT;      // [TILE_Q / STEP][d][STEP] (see at()), pre-scaled by log2(e)/sqrt(d)
     private final float[][] kTile; // [TILE_K][d]
     private final float[] values;  // [TILE_K][d]
     private final float[] block;   // [TILE_K][STEP]: one query block's scores, then probabilities
-    private final float[] acc;     // [d][TILE_Q], unnormalised output
+    private final float[] acc;     // [TILE_Q / STEP][d][STEP] (see at()), unnormalised output
     private final float[] alpha = new float[STEP];   // one query block's rescaling factors
 
     SimdTileAttention(int d) {
@@ -65,7 +65,7 @@ final class SimdTileAttention extends SegmentTileAttention {
         for (int r = 0; r < n; r++) {
             int from = r * d;
             for (int c = 0; c < d; c++) {
-                qT[c * Q + i + r] = rows[from + c];
+                qT[at(c, i + r)] = rows[from + c];
             }
         }
     }
@@ -78,9 +78,7 @@ final class SimdTileAttention extends SegmentTileAttention {
 
     @Override
     void clearAccumulator(int bq) {
-        for (int c = 0; c < d; c++) {
-            Arrays.fill(acc, c * Q, c * Q + bq, 0f);
-        }
+        Arrays.fill(acc, 0, roundUp(bq, STEP) * d, 0f);
     }
 
     /** Whole vectors: the arrays hold {@link #TILE_Q} values, a multiple of {@code L}; lanes past n are unused. */
@@ -93,7 +91,18 @@ final class SimdTileAttention extends SegmentTileAttention {
 
     @Override
     float accumulated(int c, int i) {
-        return acc[c * Q + i];
+        return acc[at(c, i)];
+    }
+
+    /**
+     * Where channel {@code c} of query {@code x} is in {@link #qT} and {@link #acc}: the tiles are blocks of
+     * {@link #STEP} queries, each block's channels one after another, so that a register block's loads walk
+     * {@code d * STEP} consecutive floats. Channel rows of a whole tile ({@code TILE_Q} floats, a power of
+     * two apart) put a block's {@code d} cache lines into the same few sets of the L1 cache, where they
+     * evicted each other and the key tile's lines.
+     */
+    private int at(int c, int x) {
+        return x / STEP * (d * STEP) + c * STEP + x % STEP;
     }
 
     /**
@@ -122,6 +131,7 @@ final class SimdTileAttention extends SegmentTileAttention {
 
     /** {@code block[j][lane] = k_j . q_(i + lane)} for keys {@code j < keyEnd}, -inf where masked. */
     private void scores(int i, int keyEnd) {
+        int base = i * d; // at(0, i), i a multiple of STEP
         FloatVector query0 = FloatVector.fromArray(S, LANES, 0).add(i);
         FloatVector query1 = query0.add(L);
         int j = 0;
@@ -139,8 +149,8 @@ final class SimdTileAttention extends SegmentTileAttention {
             FloatVector a30 = a00;
             FloatVector a31 = a00;
             for (int c = 0; c < d; c++) {
-                FloatVector q0 = FloatVector.fromArray(S, qT, c * Q + i);
-                FloatVector q1 = FloatVector.fromArray(S, qT, c * Q + i + L);
+                FloatVector q0 = FloatVector.fromArray(S, qT, base + c * STEP);
+                FloatVector q1 = FloatVector.fromArray(S, qT, base + c * STEP + L);
                 FloatVector b = FloatVector.broadcast(S, k0[c]);
                 a00 = b.fma(q0, a00);
                 a01 = b.fma(q1, a01);
@@ -172,8 +182,8 @@ final class SimdTileAttention extends SegmentTileAttention {
             FloatVector a1 = a0;
             for (int c = 0; c < d; c++) {
                 FloatVector b = FloatVector.broadcast(S, kj[c]);
-                a0 = b.fma(FloatVector.fromArray(S, qT, c * Q + i), a0);
-                a1 = b.fma(FloatVector.fromArray(S, qT, c * Q + i + L), a1);
+                a0 = b.fma(FloatVector.fromArray(S, qT, base + c * STEP), a0);
+                a1 = b.fma(FloatVector.fromArray(S, qT, base + c * STEP + L), a1);
             }
             masked(a0, query0, j).intoArray(block, j * STEP);
             masked(a1, query1, j).intoArray(block, j * STEP + L);
@@ -230,15 +240,15 @@ final class SimdTileAttention extends SegmentTileAttention {
         FloatVector alpha1 = FloatVector.fromArray(S, alpha, L);
         int c = 0;
         for (; c + 4 <= d; c += 4) {
-            int o = c * Q + i;
+            int o = i * d + c * STEP; // at(c, i), i a multiple of STEP
             FloatVector a00 = FloatVector.fromArray(S, acc, o).mul(alpha0);
             FloatVector a01 = FloatVector.fromArray(S, acc, o + L).mul(alpha1);
-            FloatVector a10 = FloatVector.fromArray(S, acc, o + Q).mul(alpha0);
-            FloatVector a11 = FloatVector.fromArray(S, acc, o + Q + L).mul(alpha1);
-            FloatVector a20 = FloatVector.fromArray(S, acc, o + 2 * Q).mul(alpha0);
-            FloatVector a21 = FloatVector.fromArray(S, acc, o + 2 * Q + L).mul(alpha1);
-            FloatVector a30 = FloatVector.fromArray(S, acc, o + 3 * Q).mul(alpha0);
-            FloatVector a31 = FloatVector.fromArray(S, acc, o + 3 * Q + L).mul(alpha1);
+            FloatVector a10 = FloatVector.fromArray(S, acc, o + STEP).mul(alpha0);
+            FloatVector a11 = FloatVector.fromArray(S, acc, o + STEP + L).mul(alpha1);
+            FloatVector a20 = FloatVector.fromArray(S, acc, o + 2 * STEP).mul(alpha0);
+            FloatVector a21 = FloatVector.fromArray(S, acc, o + 2 * STEP + L).mul(alpha1);
+            FloatVector a30 = FloatVector.fromArray(S, acc, o + 3 * STEP).mul(alpha0);
+            FloatVector a31 = FloatVector.fromArray(S, acc, o + 3 * STEP + L).mul(alpha1);
             for (int j = 0; j < keyEnd; j++) {
                 int v = j * d + c;
                 FloatVector p0 = FloatVector.fromArray(S, block, j * STEP);
@@ -256,10 +266,10 @@ final class SimdTileAttention extends SegmentTileAttention {
                 a30 = b.fma(p0, a30);
                 a31 = b.fma(p1, a31);
             }
-            store(acc, o, Q, a00, a01, a10, a11, a20, a21, a30, a31);
+            store(acc, o, STEP, a00, a01, a10, a11, a20, a21, a30, a31);
         }
         for (; c < d; c++) {
-            int o = c * Q + i;
+            int o = i * d + c * STEP;
             FloatVector a0 = FloatVector.fromArray(S, acc, o).mul(alpha0);
             FloatVector a1 = FloatVector.fromArray(S, acc, o + L).mul(alpha1);
             for (int j = 0; j < keyEnd; j++) {
