@@ -5,7 +5,7 @@
 //
 //   kernel-harness check   wgmma policy against the mma.sync policy, all branches merged: the same bits?
 //   kernel-harness host    single branches of both policies against a float64 reference: relative error
-//   kernel-harness time    config A (H=12, d=64) and B (H=4, d=32) at 1M, each causal and not: median ms
+//   kernel-harness time [N]  config A (H=12, d=64) and B (H=4, d=32) at N (default 1M), causal and not: median ms
 //   kernel-harness a1      config A's first branch alone, for a profiler (ncu -k regex:k_wg)
 #include "dilated_fwd_kernel.h"
 #include <algorithm>
@@ -217,9 +217,10 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (!std::strcmp(mode, "time")) {
+        const int n = argc > 2 ? std::atoi(argv[2]) : 1 << 20;
         for (int causal = 0; causal < 2; causal++) {
-            timing<64>("A", 1 << 20, 12, CONFIG_A, causal);
-            timing<32>("B", 1 << 20, 4, CONFIG_B, causal);
+            timing<64>("A", n, 12, CONFIG_A, causal);
+            timing<32>("B", n, 4, CONFIG_B, causal);
         }
         return 0;
     }
@@ -227,6 +228,6 @@ int main(int argc, char** argv) {
         timing<64>("A1", 1 << 20, 12, {CONFIG_A[0]}, false);
         return 0;
     }
-    std::fprintf(stderr, "usage: kernel-harness check|host|time|a1\n");
+    std::fprintf(stderr, "usage: kernel-harness check|host|time [N]|a1\n");
     return 2;
 }

@@ -227,10 +227,8 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
     __nv_bfloat16* k_smem = q_smem + T::Q_HALVES;                // T::STAGES stages
     __nv_bfloat16* v_smem = k_smem + T::STAGES * Mma::KV_HALVES;
 
-    // Causal: the last query blocks of a segment see the most keys; z is the slowest grid dimension, so
-    // counting it backwards starts the heaviest blocks first and leaves the light ones for the tail.
-    const int block = p.causal ? gridDim.z - 1 - blockIdx.z : blockIdx.z;
-    const int segment = blockIdx.x, head = blockIdx.y, i0 = block * BM;
+    const CtaWork work = cta_work(p.causal);
+    const int segment = work.segment, head = work.head, i0 = work.block * BM;
     const SegmentRows sr = segment_rows<D>(p, head, segment);
     if (i0 >= sr.query_rows) return;  // the whole CTA: ragged segments have fewer rows
 
@@ -348,7 +346,8 @@ __device__ __forceinline__ void dilated_fwd_f32(const DilatedParams& p) {
     __shared__ float ks[BN][D];
     __shared__ float vs[BN][D];
 
-    const int segment = blockIdx.x, head = blockIdx.y, i0 = blockIdx.z * BM;
+    const CtaWork work = cta_work(p.causal);
+    const int segment = work.segment, head = work.head, i0 = work.block * BM;
     const SegmentRows sr = segment_rows<D>(p, head, segment);
     if (i0 >= sr.query_rows) return;
 

@@ -1,7 +1,7 @@
 // Parameters of one dilated-attention branch launch: everything the kernels read, packed by the Java
 // launcher (io.longnet.gpu.LaunchParams) in exactly this order. One CTA attends BLOCK_M query rows of one
-// sparsified segment of one head; grid = (segments, heads, query blocks): blockIdx.x is the segment,
-// blockIdx.y the head and blockIdx.z the query block (io.longnet.gpu.LaunchGeometry).
+// sparsified segment of one head; grid = (segments, heads, query blocks) (io.longnet.gpu.LaunchGeometry);
+// which of them a CTA takes: cta_work.
 #pragma once
 #include <stdint.h>
 
@@ -30,4 +30,28 @@ __device__ __forceinline__ int head_offset(int h, int heads, int r, int mode) {
     if (mode == 0) return h % r;
     int group = (heads + r - 1) / r;
     return h / group;
+}
+
+// The CTA's segment, head and query block. CTAs start in the order of blockIdx.x, then y, then z.
+// Non-causal: taken from the CTA's place in that order, a segment's query blocks, then its heads, next to each
+// other, so that they read the segment's keys and values while the L2 cache still holds them (config A at 1M
+// 2-6% faster on an H200 than blockIdx.x as the segment, whose query blocks started a grid row apart and
+// fetched the same keys from memory again). Causal: the grid coordinates, the query blocks slowest and counted
+// backwards, so that the heaviest (a segment's last blocks see the most keys) start first and the light ones
+// make the grid's tail (the L2 order made causal config A at 32K 14% slower).
+struct CtaWork { int segment, head, block; };
+__device__ __forceinline__ CtaWork cta_work(bool causal) {
+    CtaWork w;
+    if (causal) {
+        w.segment = blockIdx.x;
+        w.head = blockIdx.y;
+        w.block = gridDim.z - 1 - blockIdx.z;
+        return w;
+    }
+    const long long linear = blockIdx.x + (long long)gridDim.x * (blockIdx.y + (long long)gridDim.y * blockIdx.z);
+    const long long rest = linear / gridDim.z;
+    w.block = (int)(linear - rest * gridDim.z);
+    w.head = (int)(rest % gridDim.y);
+    w.segment = (int)(rest / gridDim.y);
+    return w;
 }
