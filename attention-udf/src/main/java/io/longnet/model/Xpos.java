@@ -206,23 +206,11 @@ public final class Xpos {
             }
         }
 
-        /** As {@link #apply(float[], int, boolean)}, in float64 (the training model). */
-        public void apply(double[] x, int heads, boolean downscale) {
-            rotate(x, heads, downscale, 1, 0, count);
-        }
-
         /**
-         * The transpose of {@link #apply(double[], int, boolean)}, in place: the map from the gradient with
-         * respect to xPos's output to the gradient with respect to its input (rotation by the opposite angle,
-         * same factor).
-         */
-        public void applyTransposed(double[] x, int heads, boolean downscale) {
-            rotate(x, heads, downscale, -1, 0, count);
-        }
-
-        /**
-         * {@link #apply(double[], int, boolean)} (with {@code transposed}, {@link #applyTransposed}) on rows
-         * {@code [from, to)} only: a thread's share of the rows, each rotated exactly as the whole-array call does.
+         * As {@link #apply(float[], int, boolean)}, in float64 (the training model), on rows {@code [from, to)}
+         * only (a thread's share; each row is rotated as in a call over all of them). With {@code transposed}, the
+         * transpose instead: the map from the gradient with respect to xPos's output to the gradient with respect
+         * to its input (rotation by the opposite angle, same factor).
          */
         public void apply(double[] x, int heads, boolean downscale, boolean transposed, int from, int to) {
             if (from < 0 || from > to || to > count) {

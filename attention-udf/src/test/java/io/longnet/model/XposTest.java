@@ -101,9 +101,12 @@ class XposTest {
         assertTrue(Math.abs(q[0] - q1[0]) > 1e-3, "the centring itself differs: the test compares something");
     }
 
-    /** Rows rotated in ranges (a thread's share each) give the whole-array call's bits, forward and transposed. */
+    /**
+     * Rows rotated in ranges (a thread's share each) give the bits of one call over all rows, forward and
+     * transposed; and the transposed rotation is the adjoint of the forward one ({@code <Rx, y> = <x, R^T y>}).
+     */
     @Test
-    void rowRangesRotateExactlyAsTheWholeArray() {
+    void rowRangesRotateExactlyAsOneCallAndTheTransposeIsTheAdjoint() {
         long seed = 17;
         System.out.println("xPos row ranges, seed " + seed);
         Xpos xpos = new Xpos(8, 4);
@@ -112,23 +115,33 @@ class XposTest {
         Xpos.Table table = xpos.table(5, rows, 64);
         SplittableRandom rnd = new SplittableRandom(seed);
         double[] x = new double[rows * heads * 8];
+        double[] y = new double[x.length];
         for (int i = 0; i < x.length; i++) {
             x[i] = rnd.nextDouble(-2, 2);
+            y[i] = rnd.nextDouble(-2, 2);
         }
-        for (boolean transposed : new boolean[] {false, true}) {
-            for (boolean down : new boolean[] {false, true}) {
+        for (boolean down : new boolean[] {false, true}) {
+            for (boolean transposed : new boolean[] {false, true}) {
                 double[] whole = x.clone();
-                if (transposed) {
-                    table.applyTransposed(whole, heads, down);
-                } else {
-                    table.apply(whole, heads, down);
-                }
+                table.apply(whole, heads, down, transposed, 0, rows);
                 double[] ranges = x.clone();
                 table.apply(ranges, heads, down, transposed, 0, 11);
                 table.apply(ranges, heads, down, transposed, 11, 11);
                 table.apply(ranges, heads, down, transposed, 11, rows);
                 assertArrayEquals(whole, ranges, "transposed " + transposed + ", downscale " + down);
             }
+            double[] rx = x.clone();
+            table.apply(rx, heads, down, false, 0, rows);
+            double[] rty = y.clone();
+            table.apply(rty, heads, down, true, 0, rows);
+            double forward = 0;
+            double adjoint = 0;
+            for (int i = 0; i < x.length; i++) {
+                forward += rx[i] * y[i];
+                adjoint += x[i] * rty[i];
+            }
+            assertEquals(forward, adjoint, 1e-12 * x.length, "downscale " + down);
+            assertTrue(Math.abs(rx[8] - x[8]) > 1e-3, "x is rotated: the test compares something");
         }
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> table.apply(x, heads, false, false, 30, 38));
