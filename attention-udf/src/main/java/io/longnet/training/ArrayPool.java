@@ -42,25 +42,25 @@ final class ArrayPool {
     }
 
     /** An array of {@code length} doubles whose content is unspecified: for an output written in full. */
-    synchronized double[] take(int length) {
-        ArrayDeque<double[]> arrays = free.get(length);
-        double[] a = arrays == null ? null : arrays.poll();
+    double[] take(int length) {
+        double[] a = reused(length);
         return a == null ? new double[length] : a;
     }
 
     /** An array of {@code length} zeros: for an output that is added into. */
     double[] zeros(int length) {
-        double[] a;
-        synchronized (this) {
-            ArrayDeque<double[]> arrays = free.get(length);
-            a = arrays == null ? null : arrays.poll();
-        }
+        double[] a = reused(length);
         if (a == null) {
             return new double[length];
         }
-        double[] clear = a;
-        threads.split(length, MIN_CLEAR, (from, to) -> Arrays.fill(clear, from, to, 0.0));
+        threads.split(length, MIN_CLEAR, (from, to) -> Arrays.fill(a, from, to, 0.0));
         return a;
+    }
+
+    /** A held array of {@code length} doubles, taken out of the pool, or null (the clearing runs outside the lock). */
+    private synchronized double[] reused(int length) {
+        ArrayDeque<double[]> arrays = free.get(length);
+        return arrays == null ? null : arrays.poll();
     }
 
     /** {@code take(source.length)} holding a copy of {@code source}. */
