@@ -1,13 +1,14 @@
-// The bf16 kernel's development harness (docs/BENCHMARKS.md, the GPU kernel sections): its two MMA policies
-// on the same inputs, a float64 host reference, and timings of the paper's configs at 1M, with no Java and
-// no project launcher in between, so that a variant of the kernel's headers can be built and measured in
-// seconds. Built by gpu-native/scripts/kernel-harness.sh; not part of the Maven build or the shipped kernels.
+// The bf16 kernels' development harness (docs/BENCHMARKS.md, the GPU kernel sections): the kernel sm_90a runs
+// (the warp-specialised one at d = 64, dilated_fwd_bf16 with wgmma otherwise) against the mma.sync policy on the
+// same inputs, a float64 host reference, and timings of the paper's configs, with no Java and no project
+// launcher in between, so that a variant of the kernel's headers can be built and measured in seconds. Built
+// by gpu-native/scripts/kernel-harness.sh; not part of the Maven build or the shipped kernels.
 //
-//   kernel-harness check   wgmma policy against the mma.sync policy, all branches merged: the same bits?
-//   kernel-harness host    single branches of both policies against a float64 reference: relative error
+//   kernel-harness check   sm_90a's kernel against the mma.sync policy, all branches merged: the same bits?
+//   kernel-harness host    single branches of the mma.sync, wgmma and sm_90a kernels against float64
 //   kernel-harness time [N]  config A (H=12, d=64) and B (H=4, d=32) at N (default 1M), causal and not: median ms
-//   kernel-harness a1      config A's first branch alone, for a profiler (ncu -k regex:k_wg)
-#include "dilated_fwd_kernel.h"
+//   kernel-harness a1      config A's first branch alone, for a profiler (ncu -k regex:k_ws)
+#include "dilated_fwd_ws_kernel.h"
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -32,7 +33,24 @@ template <int D>
 __global__ void __launch_bounds__(MmaTraits<D>::THREADS, MmaTraits<D>::MIN_BLOCKS) k_wg(const DilatedParams p) {
     dilated_fwd_bf16<D, WarpgroupMma<D>>(p);
 }
-typedef void (*Kernel)(const DilatedParams);
+template <int D>
+__global__ void __launch_bounds__(WarpSpecialisedTraits<D>::THREADS, 1) k_ws(const DilatedParams p) {
+    dilated_fwd_ws<D>(p);
+}
+// A kernel with its launch shape.
+struct Kernel {
+    void (*fn)(const DilatedParams);
+    int threads, smem, block_m;
+};
+template <int D, typename T>
+Kernel with_shape(void (*fn)(const DilatedParams)) { return {fn, T::THREADS, T::SMEM_BYTES, T::BLOCK_M}; }
+template <int D> Kernel sync_kernel() { return with_shape<D, MmaTraits<D>>(k_sync<D>); }
+template <int D> Kernel wg_kernel() { return with_shape<D, MmaTraits<D>>(k_wg<D>); }
+// The kernel dilated_fwd_launch.cu runs on sm_90a.
+template <int D> Kernel shipped_kernel() {
+    if constexpr (D == 64) return with_shape<D, WarpSpecialisedTraits<D>>(k_ws<D>);
+    else return wg_kernel<D>();
+}
 
 // Deterministic inputs in [-1, 1): a hash of the element index and a seed.
 __global__ void fill(__nv_bfloat16* out, long long n, unsigned long long seed) {
@@ -72,8 +90,7 @@ struct Inputs {
 // first only where that branch has dilation > 1 and so leaves rows unwritten).
 template <int D>
 void run_branches(Kernel kernel, const Inputs<D>& in, const std::vector<Branch>& branches, bool causal) {
-    using T = MmaTraits<D>;
-    CHECK_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::SMEM_BYTES));
+    CHECK_CUDA(cudaFuncSetAttribute(kernel.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, kernel.smem));
     if (branches[0].r > 1) {
         fill_value<<<1024, 256>>>(in.o, in.elems, 0.f);
         fill_value<<<1024, 256>>>(in.lse, (long long)in.n * in.heads, -INFINITY);
@@ -86,8 +103,8 @@ void run_branches(Kernel kernel, const Inputs<D>& in, const std::vector<Branch>&
         p.scale_log2 = 1.4426950408889634f / std::sqrt((float)D);
         const int segments = (in.n + p.w - 1) / p.w;
         const int rows = (std::min(p.w, in.n) + p.r - 1) / p.r;
-        const dim3 grid(segments, in.heads, std::max(1, (rows + T::BLOCK_M - 1) / T::BLOCK_M));
-        kernel<<<grid, T::THREADS, T::SMEM_BYTES>>>(p);
+        const dim3 grid(segments, in.heads, std::max(1, (rows + kernel.block_m - 1) / kernel.block_m));
+        kernel.fn<<<grid, kernel.threads, kernel.smem>>>(p);
     }
     CHECK_CUDA(cudaGetLastError());
 }
@@ -99,13 +116,13 @@ std::vector<X> to_host(const X* device, long long count) {
     return host;
 }
 
-// The two policies' outputs over the same inputs: largest difference of o relative to its largest value.
+// The mma.sync policy's and the shipped sm_90a kernel's outputs over the same inputs: largest difference of o relative to its largest value.
 template <int D>
 double compare_policies(int n, int heads, const std::vector<Branch>& branches, bool causal) {
     Inputs<D> in(n, heads, 1);
-    run_branches<D>(k_sync<D>, in, branches, causal);
+    run_branches<D>(sync_kernel<D>(), in, branches, causal);
     const std::vector<float> o_sync = to_host(in.o, in.elems), lse_sync = to_host(in.lse, (long long)n * heads);
-    run_branches<D>(k_wg<D>, in, branches, causal);
+    run_branches<D>(shipped_kernel<D>(), in, branches, causal);
     const std::vector<float> o_wg = to_host(in.o, in.elems), lse_wg = to_host(in.lse, (long long)n * heads);
     double o_diff = 0, o_max = 0, lse_diff = 0;
     for (long long i = 0; i < in.elems; i++) {
@@ -126,7 +143,7 @@ static float bf16_value(unsigned short bits) {
     return f;
 }
 
-// One branch of both policies against dilated attention in float64 on the host (head h keeps rows h mod r).
+// One branch of the mma.sync, wgmma and shipped kernels against dilated attention in float64 on the host (head h keeps rows h mod r).
 template <int D>
 void against_float64(int n, int heads, Branch br, bool causal) {
     Inputs<D> in(n, heads, 11);
@@ -158,8 +175,9 @@ void against_float64(int n, int heads, Branch br, bool causal) {
                 }
             }
         }
-    const Kernel kernels[2] = {k_sync<D>, k_wg<D>};
-    for (int w = 0; w < 2; w++) {
+    const Kernel kernels[3] = {sync_kernel<D>(), wg_kernel<D>(), shipped_kernel<D>()};
+    const char* names[3] = {"mma.sync", "wgmma", "sm_90a"};
+    for (int w = 0; w < 3; w++) {
         CHECK_CUDA(cudaMemset(in.o, 0, in.elems * 4));
         run_branches<D>(kernels[w], in, {br}, causal);
         const std::vector<float> got = to_host(in.o, in.elems);
@@ -169,11 +187,11 @@ void against_float64(int n, int heads, Branch br, bool causal) {
             ref_max = std::fmax(ref_max, std::fabs(ref[i]));
         }
         std::printf("host D=%d n=%d H=%d w=%d r=%d causal=%d %s: relative error %.3e\n", D, n, heads, br.w, br.r, causal,
-                    w ? "wgmma" : "mma.sync", diff / ref_max);
+                    names[w], diff / ref_max);
     }
 }
 
-// Median of 10 timed runs of all branches (after 10 warm-ups: the clocks settle), CUDA events around the launches.
+// Median of 10 timed runs of all branches of the shipped sm_90a kernel (after 10 warm-ups: the clocks settle), CUDA events around the launches.
 template <int D>
 void timing(const char* name, int n, int heads, const std::vector<Branch>& branches, bool causal) {
     Inputs<D> in(n, heads, 1);
@@ -182,7 +200,7 @@ void timing(const char* name, int n, int heads, const std::vector<Branch>& branc
     std::vector<float> ms;
     for (int it = 0; it < 20; it++) {
         cudaEventRecord(start);
-        run_branches<D>(k_wg<D>, in, branches, causal);
+        run_branches<D>(shipped_kernel<D>(), in, branches, causal);
         cudaEventRecord(stop);
         CHECK_CUDA(cudaEventSynchronize(stop));
         float t;
@@ -190,7 +208,7 @@ void timing(const char* name, int n, int heads, const std::vector<Branch>& branc
         if (it >= 10) ms.push_back(t);
     }
     std::sort(ms.begin(), ms.end());
-    std::printf("time %s n=%d causal=%d wgmma: median %.3f ms (min %.3f)\n", name, n, causal, ms[ms.size() / 2], ms[0]);
+    std::printf("time %s n=%d causal=%d sm_90a: median %.3f ms (min %.3f)\n", name, n, causal, ms[ms.size() / 2], ms[0]);
 }
 
 int main(int argc, char** argv) {
@@ -203,7 +221,7 @@ int main(int argc, char** argv) {
             worst = std::fmax(worst, compare_policies<128>(4099, 3, RAGGED, causal));
             worst = std::fmax(worst, compare_policies<64>(1001, 5, RAGGED, causal));
         }
-        std::printf("worst relative o difference between the policies: %.3e\n", worst);
+        std::printf("worst relative o difference from the mma.sync policy: %.3e\n", worst);
         return worst == 0 ? 0 : 2;
     }
     if (!std::strcmp(mode, "host")) {

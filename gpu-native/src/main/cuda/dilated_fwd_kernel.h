@@ -116,29 +116,114 @@ struct WarpgroupMma {
     // A step through a tile, in the descriptor's 16-byte address units (wgmma_desc_lo).
     static __host__ __device__ constexpr uint32_t step(int halves) { return (uint32_t)(halves * 2 / 16); }
 
-    static __device__ __forceinline__ void scores(float s[T::BLOCK_N / 8][4], const QOperand& q,
-                                                  const __nv_bfloat16* ks, int) {
+    // S = Q K^T and O += P V issued and committed as one wgmma group each, not waited for: the warp-specialised
+    // kernel overlaps them with a softmax (dilated_fwd_ws_kernel.h). The first step of S ignores what s held.
+    static __device__ __forceinline__ void issue_scores(float s[T::BLOCK_N / 8][4], const QOperand& q,
+                                                        const __nv_bfloat16* ks) {
         const uint32_t k_lo = wgmma_desc_lo(ks, CORE_BYTES);
-        wgmma_fence();
 #pragma unroll
         for (int kc = 0; kc < D / 16; kc++)  // head dims 16kc..16kc+15: core matrices 2kc, 2kc+1 along K
             Wgmma<T::BLOCK_N>::mma_ss(&s[0][0], wgmma_desc_of<ROW_GROUP_BYTES>(q.lo + step(kc * 128)),
-                                      wgmma_desc_of<ROW_GROUP_BYTES>(k_lo + step(kc * 128)));
+                                      wgmma_desc_of<ROW_GROUP_BYTES>(k_lo + step(kc * 128)), kc > 0);
         wgmma_commit();
+    }
+
+    static __device__ __forceinline__ void issue_accumulate(float acc[D / 8][4], const uint32_t pf[T::BLOCK_N / 16][4],
+                                                            const __nv_bfloat16* vs) {
+        const uint32_t v_lo = wgmma_desc_lo(vs, ROW_GROUP_BYTES);
+#pragma unroll
+        for (int kk = 0; kk < T::BLOCK_N / 16; kk++)  // keys 16kk..16kk+15: row groups 2kk, 2kk+1 along K
+            Wgmma<D>::template mma<1>(&acc[0][0], pf[kk], wgmma_desc_of<CORE_BYTES>(v_lo + step(kk * 16 * D)));
+        wgmma_commit();
+    }
+
+    static __device__ __forceinline__ void scores(float s[T::BLOCK_N / 8][4], const QOperand& q,
+                                                  const __nv_bfloat16* ks, int) {
+        wgmma_fence();
+        issue_scores(s, q, ks);
         wgmma_wait<0>();
     }
 
     static __device__ __forceinline__ void accumulate(float acc[D / 8][4], const uint32_t pf[T::BLOCK_N / 16][4],
                                                       const __nv_bfloat16* vs, int) {
-        const uint32_t v_lo = wgmma_desc_lo(vs, ROW_GROUP_BYTES);
         wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < T::BLOCK_N / 16; kk++)  // keys 16kk..16kk+15: row groups 2kk, 2kk+1 along K
-            Wgmma<D>::template mma<1>(&acc[0][0], pf[kk], wgmma_desc_of<CORE_BYTES>(v_lo + step(kk * 16 * D)));
-        wgmma_commit();
+        issue_accumulate(acc, pf, vs);
         wgmma_wait<0>();
     }
 };
+
+// -inf for the scores of absent keys and, when causal, of keys after the query: what a tile at an edge needs.
+// This lane's rows are q_row[0] (s[][0..1]) and q_row[1] (s[][2..3]).
+template <int BN>
+__device__ __forceinline__ void mask_scores(float s[BN / 8][4], const DilatedParams& p, const SegmentRows& sr,
+                                            int j0, const int q_row[2], int t) {
+#pragma unroll
+    for (int nt = 0; nt < BN / 8; nt++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const int key = j0 + nt * 8 + 2 * t + (e & 1);
+            if (key >= sr.key_rows || (p.causal && key > q_row[e >> 1] + sr.shift)) s[nt][e] = -INFINITY;
+        }
+}
+
+// Online softmax of one tile's scores for this lane's two rows: each row's maximum moves to the tile's, its
+// sum is rescaled and the exponentials (in place of the scores) added to it. Scores stay unscaled until here:
+// the scale goes into the exp2 argument, one FMA per element. alpha[h] is what row h's accumulator must be
+// multiplied by (rescale), which the warp-specialised kernel does once its accumulator is off the tensor cores.
+template <int BN>
+__device__ __forceinline__ void online_softmax(float s[BN / 8][4], float row_max[2], float row_sum[2],
+                                               float scale_log2, float alpha[2]) {
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        // A tree, not a chain: the same maximum (max is exact), fewer dependent steps. Each level's trip count
+        // is a constant: a halving loop is left rolled, with m[] in local memory.
+        float m[BN / 8];
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++) m[nt] = fmaxf(s[nt][2 * h], s[nt][2 * h + 1]);
+#pragma unroll
+        for (int level = 1; level < BN / 8; level *= 2)
+#pragma unroll
+            for (int nt = 0; nt < BN / 16 / level; nt++) m[nt] = fmaxf(m[nt], m[nt + BN / 16 / level]);
+        float mx = m[0];
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
+        // Maxima are kept in the scaled exp2 domain (scale_log2 > 0 preserves the order).
+        const float new_max = fmaxf(row_max[h], mx * scale_log2);
+        const float ref = new_max == -INFINITY ? 0.f : new_max;  // rows with no visible key yet
+        alpha[h] = exp2_ftz(row_max[h] - ref);
+        row_max[h] = new_max;
+        row_sum[h] *= alpha[h];
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++) {
+            s[nt][2 * h] = exp2_ftz(fmaf(s[nt][2 * h], scale_log2, -ref));
+            s[nt][2 * h + 1] = exp2_ftz(fmaf(s[nt][2 * h + 1], scale_log2, -ref));
+            row_sum[h] += s[nt][2 * h] + s[nt][2 * h + 1];
+        }
+    }
+}
+
+template <int D>
+__device__ __forceinline__ void rescale(float acc[D / 8][4], const float alpha[2]) {
+#pragma unroll
+    for (int nt = 0; nt < D / 8; nt++) {
+        acc[nt][0] *= alpha[0];
+        acc[nt][1] *= alpha[0];
+        acc[nt][2] *= alpha[1];
+        acc[nt][3] *= alpha[1];
+    }
+}
+
+// The S accumulators of two adjacent key groups are exactly an A fragment of P.
+template <int BN>
+__device__ __forceinline__ void pack_p(const float s[BN / 8][4], uint32_t pf[BN / 16][4]) {
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; kk++) {
+        pf[kk][0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
+        pf[kk][1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
+        pf[kk][2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+        pf[kk][3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+    }
+}
 
 // One key tile for this warp's 16 query rows (i0 + warp * 16 + g, + 8): S = Q K^T, the edge masks, the
 // online softmax, O += P V.
@@ -149,64 +234,18 @@ __device__ __forceinline__ void attend_tile(const DilatedParams& p, const Segmen
                                             const int q_row[2], float acc[D / 8][4], float row_max[2],
                                             float row_sum[2]) {
     constexpr int BN = MmaTraits<D>::BLOCK_N;
-    const int t = lane % 4;
     float s[BN / 8][4];
 #pragma unroll
     for (int nt = 0; nt < BN / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
     Mma::scores(s, qop, ks, lane);
-    // Mask absent keys and, when causal, keys after the query (only tiles at an edge need it). Scores
-    // stay unscaled: the scale goes into the exp2 argument below, one FMA per element.
-    const bool edge = j0 + BN > sr.key_rows || (p.causal && j0 + BN - 1 > sr.shift + i0 + warp * 16);
-    if (edge) {
-#pragma unroll
-        for (int nt = 0; nt < BN / 8; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int key = j0 + nt * 8 + 2 * t + (e & 1);
-                if (key >= sr.key_rows || (p.causal && key > q_row[e >> 1] + sr.shift)) s[nt][e] = -INFINITY;
-            }
-    }
-    // Online softmax, per row: the quad of lanes holding a row agree on its maximum.
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-        // A tree, not a chain: the same maximum (max is exact), four dependent steps instead of sixteen.
-        float m[BN / 8];
-#pragma unroll
-        for (int nt = 0; nt < BN / 8; nt++) m[nt] = fmaxf(s[nt][2 * h], s[nt][2 * h + 1]);
-#pragma unroll
-        for (int width = BN / 16; width > 0; width /= 2)
-#pragma unroll
-            for (int nt = 0; nt < width; nt++) m[nt] = fmaxf(m[nt], m[nt + width]);
-        float mx = m[0];
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
-        // Maxima are kept in the scaled exp2 domain (scale_log2 > 0 preserves the order).
-        const float new_max = fmaxf(row_max[h], mx * p.scale_log2);
-        const float ref = new_max == -INFINITY ? 0.f : new_max;  // rows with no visible key yet
-        const float alpha = exp2_ftz(row_max[h] - ref);
-        row_max[h] = new_max;
-        row_sum[h] *= alpha;
-#pragma unroll
-        for (int nt = 0; nt < D / 8; nt++) {
-            acc[nt][2 * h] *= alpha;
-            acc[nt][2 * h + 1] *= alpha;
-        }
-#pragma unroll
-        for (int nt = 0; nt < BN / 8; nt++) {
-            s[nt][2 * h] = exp2_ftz(fmaf(s[nt][2 * h], p.scale_log2, -ref));
-            s[nt][2 * h + 1] = exp2_ftz(fmaf(s[nt][2 * h + 1], p.scale_log2, -ref));
-            row_sum[h] += s[nt][2 * h] + s[nt][2 * h + 1];
-        }
-    }
-    // The S accumulators of two adjacent key groups are exactly an A fragment of P.
+    // Only tiles at an edge need masks.
+    if (j0 + BN > sr.key_rows || (p.causal && j0 + BN - 1 > sr.shift + i0 + warp * 16))
+        mask_scores<BN>(s, p, sr, j0, q_row, lane % 4);
+    float alpha[2];
+    online_softmax<BN>(s, row_max, row_sum, p.scale_log2, alpha);
+    rescale<D>(acc, alpha);
     uint32_t pf[BN / 16][4];
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; kk++) {
-        pf[kk][0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
-        pf[kk][1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
-        pf[kk][2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-        pf[kk][3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-    }
+    pack_p<BN>(s, pf);
     Mma::accumulate(acc, pf, vs, lane);
 }
 
@@ -217,6 +256,79 @@ template <int D>
 __device__ __forceinline__ int chunk_row(int idx) { return (idx / D) * 8 + idx % 8; }
 template <int D>
 __device__ __forceinline__ int chunk_col(int idx) { return (idx / 8 % (D / 8)) * 8; }
+
+// The producer's side of the stage ring (kv_pipeline.h): key tile `it` goes into stage it % STAGES once every
+// MMA warp has released the tile that stage held. The copying lanes (index `lane` of `lanes`) split each tile's
+// 16-byte chunks; each waits for its own copies, makes them visible to the tensor cores' proxy, then arrives
+// on the stage's "full" barrier, one tile behind the copies it has in flight.
+template <int D, int BN, int STAGES, typename Layout>
+__device__ __forceinline__ void produce_key_tiles(const DilatedParams& p, const SegmentRows& sr, int tiles,
+                                                  __nv_bfloat16* k_smem, __nv_bfloat16* v_smem, uint64_t* full,
+                                                  uint64_t* empty, int lane, int lanes) {
+    const __nv_bfloat16* k = static_cast<const __nv_bfloat16*>(p.k);
+    const __nv_bfloat16* v = static_cast<const __nv_bfloat16*>(p.v);
+    for (int it = 0; it < tiles; it++) {
+        const int stage = it % STAGES;
+        if (it >= STAGES) mbarrier_wait(&empty[stage], (it / STAGES + 1) & 1);
+        __nv_bfloat16* ks = k_smem + stage * Layout::KV_HALVES;
+        __nv_bfloat16* vs = v_smem + stage * Layout::KV_HALVES;
+        for (int idx = lane; idx < BN * (D / 8); idx += lanes) {
+            const int row = chunk_row<D>(idx), c = chunk_col<D>(idx);
+            const int key = it * BN + row;
+            const bool in = key < sr.key_rows;  // absent rows as zeros
+            const int64_t at = in ? sr.k_first + (int64_t)key * sr.k_stride + c : 0;
+            cp_async_16(&ks[Layout::kv_at(row, c)], k + at, in);
+            cp_async_16(&vs[Layout::kv_at(row, c)], v + at, in);
+        }
+        cp_async_commit();
+        if (it > 0) publish_copies<1>(&full[(it - 1) % STAGES]);
+    }
+    if (tiles > 0) publish_copies<0>(&full[(tiles - 1) % STAGES]);
+}
+
+// The CTA's BM query rows from i0 into shared memory, by the `threads` MMA threads, visible to the tensor cores'
+// proxy and to all of those threads (named barrier 1) on return.
+template <int D, int BM, typename Layout>
+__device__ __forceinline__ void load_query_tile(const DilatedParams& p, const SegmentRows& sr, int i0,
+                                                __nv_bfloat16* q_smem, int tid, int threads) {
+    const __nv_bfloat16* q = static_cast<const __nv_bfloat16*>(p.q);
+    for (int idx = tid; idx < BM * (D / 8); idx += threads) {
+        const int row = chunk_row<D>(idx), c = chunk_col<D>(idx);
+        const bool in = i0 + row < sr.query_rows;
+        cp_async_16(&q_smem[Layout::q_at(row, c)], q + (in ? sr.q_first + (int64_t)(i0 + row) * sr.q_stride + c : 0), in);
+    }
+    cp_async_commit();
+    cp_async_wait<0>();
+    fence_proxy_async();
+    named_barrier_sync(1, threads);
+}
+
+// Epilogue of a lane's two rows: normalise, then merge with earlier branches by lse.
+template <int D>
+__device__ __forceinline__ void write_rows(const DilatedParams& p, const SegmentRows& sr, const int q_row[2], int t,
+                                          const float acc[D / 8][4], const float row_max[2], const float row_sum[2]) {
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        float l = row_sum[h];
+        l += __shfl_xor_sync(0xffffffff, l, 1);
+        l += __shfl_xor_sync(0xffffffff, l, 2);
+        const bool valid = q_row[h] < sr.query_rows;
+        const float part_lse = (row_max[h] + log2f(l)) * 0.69314718055994531f;
+        const int64_t lse_at = sr.lse_first + (int64_t)q_row[h] * sr.lse_stride;
+        float w_acc, w_part, new_lse;
+        merge_row_part(p, valid, lse_at, part_lse, t == 0, &w_acc, &w_part, &new_lse);
+        if (valid) {
+            const float inv = w_part / l;
+            float* o = p.o + sr.q_first + (int64_t)q_row[h] * sr.q_stride;
+#pragma unroll
+            for (int nt = 0; nt < D / 8; nt++) {
+                float2* at = reinterpret_cast<float2*>(o + nt * 8 + 2 * t);
+                float2 prev = p.first ? make_float2(0.f, 0.f) : *at;
+                *at = make_float2(w_acc * prev.x + inv * acc[nt][2 * h], w_acc * prev.y + inv * acc[nt][2 * h + 1]);
+            }
+        }
+    }
+}
 
 template <int D, typename Mma>
 __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
@@ -232,11 +344,7 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
     const SegmentRows sr = segment_rows<D>(p, head, segment);
     if (i0 >= sr.query_rows) return;  // the whole CTA: ragged segments have fewer rows
 
-    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
-    const __nv_bfloat16* q = static_cast<const __nv_bfloat16*>(p.q);
-    const __nv_bfloat16* k = static_cast<const __nv_bfloat16*>(p.k);
-    const __nv_bfloat16* v = static_cast<const __nv_bfloat16*>(p.v);
-    constexpr int ROW_VECS = D / 8;  // 16-byte chunks (8 halves) per row
+    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4;
     const int key_end = p.causal ? min(sr.key_rows, sr.shift + i0 + BM) : sr.key_rows;
     const int tiles = (key_end + BN - 1) / BN;
     // This thread's MMA group (a warp or a warpgroup) and its query rows [group_first, group_last].
@@ -252,39 +360,12 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
     }
     __syncthreads();  // the barriers initialised; the last block-wide barrier
 
-    if (warp == T::WARPS) {
-        // The producer warp: tile `it` goes into stage it % STAGES once every MMA warp has released the
-        // tile that stage held. Each lane waits for its own copies, makes them visible to the tensor cores'
-        // proxy, then arrives on the stage's "full" barrier, one tile behind the copies it has in flight.
-        for (int it = 0; it < tiles; it++) {
-            const int stage = it % T::STAGES;
-            if (it >= T::STAGES) mbarrier_wait(&empty[stage], (it / T::STAGES + 1) & 1);
-            __nv_bfloat16* ks = k_smem + stage * Mma::KV_HALVES;
-            __nv_bfloat16* vs = v_smem + stage * Mma::KV_HALVES;
-            for (int idx = lane; idx < BN * ROW_VECS; idx += 32) {
-                const int row = chunk_row<D>(idx), c = chunk_col<D>(idx);
-                const int key = it * BN + row;
-                const bool in = key < sr.key_rows;  // absent rows as zeros
-                const int64_t at = in ? sr.k_first + (int64_t)key * sr.k_stride + c : 0;
-                cp_async_16(&ks[Mma::kv_at(row, c)], k + at, in);
-                cp_async_16(&vs[Mma::kv_at(row, c)], v + at, in);
-            }
-            cp_async_commit();
-            if (it > 0) publish_copies<1>(&full[(it - 1) % T::STAGES]);
-        }
-        if (tiles > 0) publish_copies<0>(&full[(tiles - 1) % T::STAGES]);
+    if (warp == T::WARPS) {  // the producer warp
+        produce_key_tiles<D, BN, T::STAGES, Mma>(p, sr, tiles, k_smem, v_smem, full, empty, lane, 32);
         return;
     }
 
-    for (int idx = tid; idx < BM * ROW_VECS; idx += T::MMA_THREADS) {
-        const int row = chunk_row<D>(idx), c = chunk_col<D>(idx);
-        const bool in = i0 + row < sr.query_rows;
-        cp_async_16(&q_smem[Mma::q_at(row, c)], q + (in ? sr.q_first + (int64_t)(i0 + row) * sr.q_stride + c : 0), in);
-    }
-    cp_async_commit();
-    cp_async_wait<0>();
-    fence_proxy_async();
-    named_barrier_sync(1, T::MMA_THREADS);  // Q landed, for the MMA warps only
+    load_query_tile<D, BM, Mma>(p, sr, i0, q_smem, tid, T::MMA_THREADS);
     const typename Mma::QOperand qop = Mma::load_q(q_smem, warp, lane);
     const int r0 = warp * 16 + g;
 
@@ -310,29 +391,7 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
         __syncwarp();
         if (lane == 0) mbarrier_arrive(&empty[stage]);
     }
-
-    // Epilogue: normalise, then merge with earlier branches by lse.
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-        float l = row_sum[h];
-        l += __shfl_xor_sync(0xffffffff, l, 1);
-        l += __shfl_xor_sync(0xffffffff, l, 2);
-        const bool valid = q_row[h] < sr.query_rows;
-        const float part_lse = (row_max[h] + log2f(l)) * 0.69314718055994531f;
-        const int64_t lse_at = sr.lse_first + (int64_t)q_row[h] * sr.lse_stride;
-        float w_acc, w_part, new_lse;
-        merge_row_part(p, valid, lse_at, part_lse, t == 0, &w_acc, &w_part, &new_lse);
-        if (valid) {
-            const float inv = w_part / l;
-            float* o = p.o + sr.q_first + (int64_t)q_row[h] * sr.q_stride;
-#pragma unroll
-            for (int nt = 0; nt < D / 8; nt++) {
-                float2* at = reinterpret_cast<float2*>(o + nt * 8 + 2 * t);
-                float2 prev = p.first ? make_float2(0.f, 0.f) : *at;
-                *at = make_float2(w_acc * prev.x + inv * acc[nt][2 * h], w_acc * prev.y + inv * acc[nt][2 * h + 1]);
-            }
-        }
-    }
+    write_rows<D>(p, sr, q_row, lane % 4, acc, row_max, row_sum);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,18 +1,24 @@
 // Entry points the Java launcher (io.longnet.gpu) loads by name: one instantiation per dtype and head
-// width, plus the conversions of inputs. Grid: (segments, heads, query blocks); block: the traits'
-// THREADS; the bf16 kernels take MmaTraits<D>::SMEM_BYTES of dynamic shared memory. The launcher
-// computes all three from the same constants (io.longnet.gpu.Precision, LaunchGeometry).
-#include "dilated_fwd_kernel.h"
+// width, plus the conversions of inputs. Grid: (segments, heads, query blocks of BLOCK_M rows); block: the
+// traits' THREADS, with SMEM_BYTES of dynamic shared memory. Each attention entry NAME comes with NAME_shape,
+// {THREADS, BLOCK_M, SMEM_BYTES} of the code the driver loaded (sm_90a's machine code or the PTX), which the
+// launcher reads from the module (io.longnet.gpu.KernelShape).
+#include "dilated_fwd_ws_kernel.h"
 #include "counter_qkv.h"
 #include <cuda_fp16.h>
 
 
-// wgmma where the code is built for sm_90a (Hopper's machine code in the fatbin); mma.sync in the PTX that
-// other chips compile. Both give the same bits (the same products in the same order).
+// wgmma where the code is built for sm_90a (Hopper's machine code in the fatbin), with the warp-specialised
+// kernel at d = 64; mma.sync in the PTX that other chips compile. All give the same bits (the same products
+// in the same order).
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 template <int D> using TensorCoreMma = WarpgroupMma<D>;
+#define BF16_D64_TRAITS WarpSpecialisedTraits<64>
+#define BF16_D64_KERNEL dilated_fwd_ws<64>
 #else
 template <int D> using TensorCoreMma = WarpMma<D>;
+#define BF16_D64_TRAITS MmaTraits<64>
+#define BF16_D64_KERNEL dilated_fwd_bf16<64, TensorCoreMma<64>>
 #endif
 
 // Widening of stored 16-bit inputs (the kernels half_to_bf16 and half_to_f32 below).
@@ -35,12 +41,19 @@ __device__ __forceinline__ void widen_half(const unsigned short* in, Out* out, l
 
 extern "C" {
 
+#define SHAPE(name, Traits) __device__ int name##_shape[3] = {Traits::THREADS, Traits::BLOCK_M, Traits::SMEM_BYTES};
 __global__ void __launch_bounds__(MmaTraits<32>::THREADS, MmaTraits<32>::MIN_BLOCKS) dilated_fwd_bf16_d32(const DilatedParams p) { dilated_fwd_bf16<32, TensorCoreMma<32>>(p); }
-__global__ void __launch_bounds__(MmaTraits<64>::THREADS, MmaTraits<64>::MIN_BLOCKS) dilated_fwd_bf16_d64(const DilatedParams p) { dilated_fwd_bf16<64, TensorCoreMma<64>>(p); }
+__global__ void __launch_bounds__(BF16_D64_TRAITS::THREADS, 1) dilated_fwd_bf16_d64(const DilatedParams p) { BF16_D64_KERNEL(p); }
 __global__ void __launch_bounds__(MmaTraits<128>::THREADS, MmaTraits<128>::MIN_BLOCKS) dilated_fwd_bf16_d128(const DilatedParams p) { dilated_fwd_bf16<128, TensorCoreMma<128>>(p); }
 __global__ void __launch_bounds__(128) dilated_fwd_f32_d32(const DilatedParams p) { dilated_fwd_f32<32>(p); }
 __global__ void __launch_bounds__(128) dilated_fwd_f32_d64(const DilatedParams p) { dilated_fwd_f32<64>(p); }
 __global__ void __launch_bounds__(128) dilated_fwd_f32_d128(const DilatedParams p) { dilated_fwd_f32<128>(p); }
+SHAPE(dilated_fwd_bf16_d32, MmaTraits<32>)
+SHAPE(dilated_fwd_bf16_d64, BF16_D64_TRAITS)
+SHAPE(dilated_fwd_bf16_d128, MmaTraits<128>)
+SHAPE(dilated_fwd_f32_d32, F32Traits<32>)
+SHAPE(dilated_fwd_f32_d64, F32Traits<64>)
+SHAPE(dilated_fwd_f32_d128, F32Traits<128>)
 
 // Benchmark inputs made on the device: uniform in (-1, 1) from a counter hash, bf16.
 __global__ void fill_uniform_bf16(__nv_bfloat16* out, long long n, unsigned long long seed) {

@@ -6,8 +6,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.HashMap;
 import java.util.Map;
+import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
+import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.JCudaDriver;
@@ -29,6 +31,7 @@ public final class CudaDevice implements AutoCloseable {
     private final CUmodule module = new CUmodule();
     private final CUmodule modelModule = new CUmodule();
     private final Map<String, CUfunction> functions = new HashMap<>();
+    private final Map<String, KernelShape> shapes = new HashMap<>();
     private final String name;
     private final DeviceMemoryBudget memory;
 
@@ -81,6 +84,23 @@ public final class CudaDevice implements AutoCloseable {
     /** Binds this device's context to the calling thread. */
     public void makeCurrent() {
         check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+    }
+
+    /** Attention kernel {@code kernel}'s launch shape, read once from the module's {@code kernel_shape}. */
+    synchronized KernelShape shape(String kernel) {
+        return shapes.computeIfAbsent(kernel, k -> {
+            makeCurrent();
+            CUdeviceptr at = new CUdeviceptr();
+            long[] bytes = new long[1];
+            check(JCudaDriver.cuModuleGetGlobal(at, bytes, module, KernelShape.symbol(k)),
+                    "cuModuleGetGlobal(" + KernelShape.symbol(k) + ")");
+            int[] shape = new int[3];
+            if (bytes[0] != 4L * shape.length) {
+                throw new IllegalStateException(KernelShape.symbol(k) + " holds " + bytes[0] + " bytes, expected 12");
+            }
+            check(JCudaDriver.cuMemcpyDtoH(Pointer.to(shape), at, bytes[0]), "cuMemcpyDtoH(" + KernelShape.symbol(k) + ")");
+            return new KernelShape(shape[0], shape[1], shape[2]);
+        });
     }
 
     /** The kernel {@code kernel}, allowed {@code sharedBytes} of dynamic shared memory (above 48 KB: opt-in). */

@@ -413,7 +413,8 @@ public final class GpuAttentionKernel implements AttentionKernel {
                     .pointers(q.address(), dk.address(), dv.address(), o.address(), lse.address(), dRows.address())
                     .shape(n, heads, branch.segmentLength(), branch.dilation(), offsetMode(config), config.causal())
                     .gathered(true, g.offsetInSegment(), maxKeys * d).first(false).headDim(d);
-            launch(LaunchGeometry.of(1, heads, maxQueries, d, precision), precision.kernelName(d), params, null);
+            launch(LaunchGeometry.of(1, heads, maxQueries, device.shape(precision.kernelName(d))), precision.kernelName(d),
+                    params, null);
             check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (gathered attention kernel)");
         }
     }
@@ -504,7 +505,8 @@ public final class GpuAttentionKernel implements AttentionKernel {
                     .pointers(q.address(), k.address(), v.address(), o.address(), lse.address(), 0)
                     .shape(n, heads, b.segmentLength(), b.dilation(), offsetMode(config), config.causal())
                     .gathered(false, 0, 0).first(first).headDim(d);
-            launch(LaunchGeometry.local(b, n, heads, d, precision), precision.kernelName(d), params, stream);
+            String kernel = precision.kernelName(d);
+            launch(LaunchGeometry.local(b, n, heads, device.shape(kernel)), kernel, params, stream);
             first = false;
         }
     }

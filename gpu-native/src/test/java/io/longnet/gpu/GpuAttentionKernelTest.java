@@ -69,6 +69,10 @@ class GpuAttentionKernelTest {
         // A first branch of dilation 7: the rows it does not select start from cleared o and lse.
         "300:7,100:1                 | 5  | 32  | false | 777  | BF16",
         "300:7,100:1                 | 5  | 64  | true  | 777  | FP32",
+        // Segments long enough for sm_90a's warp-specialised d = 64 kernel to overlap tiles (its first
+        // loop), with a ragged last segment and a dilation that does not divide w.
+        "2048:1,4096:3               | 2  | 64  | false | 5000 | BF16",
+        "2048:1,4096:3               | 2  | 64  | true  | 5000 | BF16",
     })
     void matchesFloat64(String branches, int heads, int d, boolean causal, int n, Precision p) {
         for (HeadOffset mode : HeadOffset.values()) {
@@ -273,6 +277,22 @@ class GpuAttentionKernelTest {
             assertEquals(want.tensor(), got.tensor());
             assertEquals(want.element(), got.element());
             assertEquals(Float.floatToRawIntBits(got.value()), Float.floatToRawIntBits(o.get((int) got.element())));
+        }
+    }
+
+    @Test
+    void theModuleReportsTheShapeOfTheCodeItLoaded() {
+        CudaDevice device = CudaDevices.pool().device(0);
+        for (Precision p : Precision.values()) {
+            for (int d : LaunchGeometry.HEAD_WIDTHS) {
+                KernelShape shape = device.shape(p.kernelName(d));
+                assertEquals(0, shape.tileRows() % (p == Precision.BF16 ? 64 : 32), p + " d=" + d + ": " + shape);
+            }
+        }
+        // Hopper loads the sm_90a machine code: the warp-specialised kernel at d = 64 (WarpSpecialisedTraits).
+        if (device.name().matches(".*H(100|200).*")) {
+            assertEquals(new KernelShape(640, 256, (256 * 64 + 2 * 4 * 64 * 64) * 2),
+                    device.shape(Precision.BF16.kernelName(64)));
         }
     }
 

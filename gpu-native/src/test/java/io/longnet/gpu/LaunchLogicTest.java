@@ -14,18 +14,27 @@ class LaunchLogicTest {
     @Test
     void geometryCoversEverySegmentHeadAndQueryBlock() {
         // Paper branch 16384:6 at N = 1M: 64 segments; 2731 rows per segment at offset 0 -> 11 blocks of 256
-        // (d = 64); 16 MMA warps and the producer warp, 544 threads; shared: Q tile and three stages of K and V,
-        // (256 + 6 * 64) rows of 72 halves.
-        LaunchGeometry g = LaunchGeometry.local(new Branch(16384, 6), 1 << 20, 12, 64, Precision.BF16);
-        assertEquals(new LaunchGeometry(64, 12, 11, 544, 640 * 72 * 2), g);
+        // with the shape sm_90a's d = 64 kernel reports (four consumer warpgroups and a producer warpgroup).
+        KernelShape warpSpecialised = new KernelShape(640, 256, 98_304);
+        assertEquals(new LaunchGeometry(64, 12, 11, 640, 98_304),
+                LaunchGeometry.local(new Branch(16384, 6), 1 << 20, 12, warpSpecialised));
         // A ragged sequence: 1000 positions of 256:1 -> 4 segments, the last short; fp32 blocks of 32 rows.
-        assertEquals(new LaunchGeometry(4, 4, 8, 128, 0),
-                LaunchGeometry.local(new Branch(256, 1), 1000, 4, 32, Precision.FP32));
+        KernelShape fp32 = new KernelShape(128, 32, 0);
+        assertEquals(new LaunchGeometry(4, 4, 8, 128, 0), LaunchGeometry.local(new Branch(256, 1), 1000, 4, fp32));
         // w > N: one segment of N rows.
-        assertEquals(new LaunchGeometry(1, 2, 1, 288, 512 * 40 * 2),
-                LaunchGeometry.local(new Branch(4096, 1), 100, 2, 32, Precision.BF16));
+        assertEquals(new LaunchGeometry(1, 2, 1, 288, 57_600),
+                LaunchGeometry.local(new Branch(4096, 1), 100, 2, new KernelShape(288, 128, 57_600)));
         assertEquals("dilated_fwd_bf16_d64", Precision.BF16.kernelName(64));
         assertEquals("dilated_fwd_f32_d128", Precision.FP32.kernelName(128));
+        assertEquals("dilated_fwd_bf16_d64_shape", KernelShape.symbol(Precision.BF16.kernelName(64)));
+    }
+
+    @Test
+    void aShapeNoKernelCouldHaveIsRejected() {
+        assertEquals("kernel module reports an invalid launch shape: 100 threads, 32 rows, 0 bytes of shared memory",
+                assertThrows(IllegalStateException.class, () -> new KernelShape(100, 32, 0)).getMessage());
+        assertThrows(IllegalStateException.class, () -> new KernelShape(128, 0, 0));
+        assertThrows(IllegalStateException.class, () -> new KernelShape(128, 32, -1));
     }
 
     @Test
