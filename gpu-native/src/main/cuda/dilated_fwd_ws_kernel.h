@@ -1,11 +1,13 @@
 // The bf16 forward on sm_90a with warp specialisation (docs/ARCHITECTURE.md §5), as FlashAttention-3 arranges
 // it: a producer warpgroup streams key tiles into the stage ring and gives up registers (setmaxnreg) to four
-// consumer warpgroups. A consumer issues tile j's S = Q K^T and tile j-1's O += P V together, waits for the
-// first only, and runs tile j's softmax while the second is still on the tensor cores; then it rescales O and
-// packs tile j's P. The operations per element and their order are dilated_fwd_bf16's (O rescaled by tile
-// j's factor after tile j-1's P V is added, as there), so the results are the same bits. Tiles that need a
-// mask (a segment's last, causal diagonals) run synchronously after the overlapped ones, in a loop of their
-// own: a tile-level branch inside the overlapped loop makes ptxas serialise the wgmma groups.
+// consumer warpgroups of 64 query rows. A consumer issues tile j's S = Q K^T and tile j-1's O += P V together and
+// waits for the first only; ptxas then runs the row maxima under the second and waits for it before the
+// exponentials (it reuses P's fragment registers for their temporaries: keeping them live instead leaves the
+// wgmma groups serialised for want of registers, its note C7511). The operations per element and their order are
+// dilated_fwd_bf16's (O rescaled by tile j's factor after tile j-1's P V is added, as there), so the results are
+// the same bits. Tiles that need a mask (a segment's last, causal diagonals) run synchronously after the
+// overlapped ones, in a loop of their own: a tile-level branch inside the overlapped loop makes ptxas
+// serialise the wgmma groups (C7520).
 #pragma once
 #include "dilated_fwd_kernel.h"
 
@@ -97,7 +99,7 @@ __device__ __forceinline__ void dilated_fwd_ws(const DilatedParams& p) {
             wgmma_fence();
             Mma::issue_scores(s, qop, ks(it));
             Mma::issue_accumulate(acc, pf, vs(it - 1));
-            wgmma_wait<1>();  // S of tile it; tile it-1's P V still running
+            wgmma_wait<1>();  // S of tile it; tile it-1's P V may still be running
             online_softmax<BN>(s, row_max, row_sum, p.scale_log2, alpha);
             wgmma_wait<0>();
             release(it - 1);
