@@ -24,8 +24,9 @@ abstract class SegmentTileAttention {
     /**
      * Query rows gathered, and output rows merged and written back, together: a small row-major tile
      * ({@link #rows}) between the buffers (channels innermost) and the tiles (queries innermost), filled and
-     * emptied by bulk copies, and transposed by the twins a row at a time (loops of {@code d}: loops of
-     * {@code ROWS} over the queries measured slower, C2 surrounding each with its pre- and post-loops).
+     * emptied by bulk copies, and transposed by the twins: the scalar one a row at a time (loops of
+     * {@code d}: loops of {@code ROWS} over the queries measured slower, C2 surrounding each with its pre- and
+     * post-loops), the SIMD one by squares of 8 x 8 in registers (its transpose is written for 8).
      */
     static final int ROWS = 8;
 
