@@ -38,8 +38,14 @@ final class QueryTiles {
         });
     }
 
-    /** Whether every branch's segments nest in the longest one's, as {@link #byRegion} needs. */
+    /**
+     * Whether there are branches and every branch's segments nest in the longest one's, as
+     * {@link #byRegion} needs (a partition's forward may have no local branches at all).
+     */
     static boolean nested(List<Branch> branches) {
+        if (branches.isEmpty()) {
+            return false;
+        }
         int longest = longest(branches);
         for (Branch b : branches) {
             if (longest % b.segmentLength() != 0) {
