@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * Exact dilated attention on the CPU. Where the branches' segments nest in the longest one's (config B's
- * do), a work item is a region of that length and a head, attended by every branch in turn
+ * do) and the sequence has enough of them, a work item is a region of that length and a head, attended by every branch in turn
  * ({@link QueryTiles#byRegion}: the region's rows stay in the caches between branches); else branches run
  * one after another, each item a segment, a head and a tile of {@link SegmentTileAttention#TILE_Q} query
  * rows. Items run on a bounded pool. Each output row is written by exactly one item per branch and the
@@ -61,7 +61,7 @@ public final class CpuAttentionKernel implements AttentionKernel {
         boolean causal = config.causal();
         QueryTiles.Body<SegmentTileAttention> body = (tile, head, rows, count, i0, i1, shift) ->
                 tile.attend(qs, rows, ks, vs, rows, count, os, ls, i0, i1, shift, causal);
-        if (QueryTiles.nested(branches)) {
+        if (QueryTiles.byRegionFits(branches, n, heads, pool.threads())) {
             QueryTiles.byRegion(pool, () -> SegmentTileAttention.create(d), config, branches, n, TILE, body);
         } else {
             for (Branch branch : branches) {

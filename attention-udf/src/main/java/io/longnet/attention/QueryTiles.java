@@ -13,6 +13,9 @@ import java.util.function.Supplier;
  */
 final class QueryTiles {
 
+    /** The fewest of {@link #byRegion}'s items per worker for which it is chosen. */
+    static final int REGION_ITEMS_PER_THREAD = 4;
+
     private QueryTiles() {
     }
 
@@ -39,10 +42,13 @@ final class QueryTiles {
     }
 
     /**
-     * Whether there are branches and every branch's segments nest in the longest one's, as
-     * {@link #byRegion} needs (a partition's forward may have no local branches at all).
+     * Whether {@link #byRegion} suits these branches over {@code n} positions on {@code threads} workers:
+     * there are branches, every branch's segments nest in the longest one's, and there are at least
+     * {@link #REGION_ITEMS_PER_THREAD} regions and heads per worker (a region's item is a few of the
+     * branch-by-branch items long, and fewer items would leave workers idle). A partition's forward may have
+     * no local branch at all.
      */
-    static boolean nested(List<Branch> branches) {
+    static boolean byRegionFits(List<Branch> branches, int n, int heads, int threads) {
         if (branches.isEmpty()) {
             return false;
         }
@@ -52,12 +58,12 @@ final class QueryTiles {
                 return false;
             }
         }
-        return true;
+        return (long) (n + longest - 1) / longest * heads >= (long) REGION_ITEMS_PER_THREAD * threads;
     }
 
     /**
-     * {@link #inPlace} for all of {@code branches} at once, their segments {@link #nested} in the longest
-     * one's: an item is a region of the longest segment length and a head, whose rows it attends branch after
+     * {@link #inPlace} for all of {@code branches} at once, their segments nested in the longest one's
+     * ({@link #byRegionFits}): an item is a region of the longest segment length and a head, whose rows it attends branch after
      * branch in the list's order, so each row merges the branches in that order as branch-by-branch runs do
      * (the same bits), while the region's rows are still in the caches (run branch by branch, each branch
      * read q, k, v and o from memory again). Consecutive items are a region's heads, which share its rows'

@@ -154,9 +154,10 @@ class CpuAttentionKernelTest {
     void nestedBranchesByRegionGiveTheBranchByBranchBits(boolean causal) {
         SplittableRandom rnd = new SplittableRandom(13);
         DilatedAttentionConfig c = DilatedAttentionConfig.of(Branch.parseList("96:1,192:2,384:6"), 5, 32, causal);
-        assertTrue(QueryTiles.nested(c.branches()));
-        assertTrue(!QueryTiles.nested(Branch.parseList("96:1,128:2")), "128 is not a multiple of 96");
         int n = 1500;
+        assertTrue(QueryTiles.byRegionFits(c.branches(), n, c.heads(), kernel.threads()), "4 regions x 5 heads");
+        assertTrue(!QueryTiles.byRegionFits(Branch.parseList("96:1,128:2"), n, 5, 2), "128 is not a multiple of 96");
+        assertTrue(!QueryTiles.byRegionFits(c.branches(), 384, 1, 2), "one region and head: one worker busy");
         int d = c.headDim();
         float[] q = Tensors.random(rnd, n * c.rowWidth(), 2.0);
         float[] k = Tensors.random(rnd, n * c.rowWidth(), 2.0);
