@@ -6,10 +6,12 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Exact dilated attention on the CPU. Branches run one after another; inside a branch the work items
- * (segment, head, tile of {@link SegmentTileAttention#TILE_Q} query rows) are spread over a bounded
- * pool. Each output row is written by exactly one item per branch and the branches are merged in config
- * order, so the result does not depend on the number of threads.
+ * Exact dilated attention on the CPU. Where the branches' segments nest in the longest one's (config B's
+ * do) and the sequence has enough of them, a work item is a region of that length and a head, attended by every branch in turn
+ * ({@link QueryTiles#byRegion}: the region's rows stay in the caches between branches); else branches run
+ * one after another, each item a segment, a head and a tile of {@link SegmentTileAttention#TILE_Q} query
+ * rows. Items run on a bounded pool. Each output row is written by exactly one item per branch and the
+ * branches are merged in config order, so the result does not depend on the number of threads.
  */
 public final class CpuAttentionKernel implements AttentionKernel {
 
@@ -57,10 +59,14 @@ public final class CpuAttentionKernel implements AttentionKernel {
         fill(os, n * heads * d, 0f);
         fill(ls, n * heads, Float.NEGATIVE_INFINITY);
         boolean causal = config.causal();
-        for (Branch branch : branches) {
-            QueryTiles.inPlace(pool, () -> SegmentTileAttention.create(d), config, branch, n, TILE,
-                    (tile, head, rows, count, i0, i1, shift) ->
-                            tile.attend(qs, rows, ks, vs, rows, count, os, ls, i0, i1, shift, causal));
+        QueryTiles.Body<SegmentTileAttention> body = (tile, head, rows, count, i0, i1, shift) ->
+                tile.attend(qs, rows, ks, vs, rows, count, os, ls, i0, i1, shift, causal);
+        if (QueryTiles.byRegionFits(branches, n, heads, pool.threads())) {
+            QueryTiles.byRegion(pool, () -> SegmentTileAttention.create(d), config, branches, n, TILE, body);
+        } else {
+            for (Branch branch : branches) {
+                QueryTiles.inPlace(pool, () -> SegmentTileAttention.create(d), config, branch, n, TILE, body);
+            }
         }
     }
 

@@ -134,7 +134,14 @@ final class ScalarTileAttention extends SegmentTileAttention {
     }
 
     @Override
-    float accumulated(int c, int i) {
-        return accT[c][i];
+    void blend(int i, int n) {
+        for (int r = 0; r < n; r++) {
+            float t = take[i + r];
+            float k = keep[i + r];
+            int at = r * d;
+            for (int c = 0; c < d; c++) {
+                rows[at + c] = Math.fma(t, accT[c][i + r], k * rows[at + c]);
+            }
+        }
     }
 }

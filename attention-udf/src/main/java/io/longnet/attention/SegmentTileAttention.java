@@ -24,8 +24,9 @@ abstract class SegmentTileAttention {
     /**
      * Query rows gathered, and output rows merged and written back, together: a small row-major tile
      * ({@link #rows}) between the buffers (channels innermost) and the tiles (queries innermost), filled and
-     * emptied by bulk copies, and transposed by the twins a row at a time (loops of {@code d}: loops of
-     * {@code ROWS} over the queries measured slower, C2 surrounding each with its pre- and post-loops).
+     * emptied by bulk copies, and transposed by the twins: the scalar one a row at a time (loops of
+     * {@code d}: loops of {@code ROWS} over the queries measured slower, C2 surrounding each with its pre- and
+     * post-loops), the SIMD one by squares of 8 x 8 in registers (its transpose is written for 8).
      */
     static final int ROWS = 8;
 
@@ -44,9 +45,12 @@ abstract class SegmentTileAttention {
     final float[] rowSum = new float[TILE_Q];
     final int[] firstQuery = new int[TILE_K]; // first query of the block that may see key j
     /** The merge's weights per query: of the row in o, then of this part's accumulator (LseMerge#excess2). */
-    private final float[] keep = new float[TILE_Q];
-    private final float[] take = new float[TILE_Q];
+    final float[] keep = new float[TILE_Q];
+    final float[] take = new float[TILE_Q];
     private final float[] excess = new float[TILE_Q];
+    /** The block's rows' lse: where each is in the lse buffer (one division per row), and its value before the merge. */
+    private final int[] lseAt = new int[TILE_Q];
+    private final float[] lseOld = new float[TILE_Q];
     final float[] rows;               // [ROWS][d]: a block of query rows on the way in, of output rows out
 
     SegmentTileAttention(int d) {
@@ -135,24 +139,12 @@ abstract class SegmentTileAttention {
     /** {@code x[i] = 2^x[i]} for {@code i < n}, {@code x[i] <= 0}, as {@link FastExp#exp2InPlace}. */
     abstract void exp2InPlace(float[] x, int n);
 
-    /** Query {@code i}'s unnormalised output in channel {@code c}. */
-    abstract float accumulated(int c, int i);
-
     /**
      * Output rows {@code [i, i + n)} of the block, {@code n <= ROWS}, in {@link #rows} (row {@code r} at
-     * {@code r * d}) become {@code fma(take, acc, keep * row)}, with query {@code i + r}'s weights and
-     * unnormalised output.
+     * {@code r * d}) become {@code fma(take, acc, keep * row)}, with query {@code i + r}'s weights
+     * ({@link #take}, {@link #keep}) and unnormalised output {@code acc}.
      */
-    private void blend(int i, int n) {
-        for (int r = 0; r < n; r++) {
-            float t = take[i + r];
-            float k = keep[i + r];
-            int at = r * d;
-            for (int c = 0; c < d; c++) {
-                rows[at + c] = Math.fma(t, accumulated(c, i + r), k * rows[at + c]);
-            }
-        }
-    }
+    abstract void blend(int i, int n);
 
     /**
      * Merges the block's result into o and lse by {@link LseMerge#excess2}'s rule: the weights of a whole
@@ -162,7 +154,11 @@ abstract class SegmentTileAttention {
      */
     private void writeMerged(FloatBuffer o, FloatBuffer lse, Rows queries, int i0, int bq) {
         for (int i = 0; i < bq; i++) {
-            float x = LseMerge.excess2(lse.get(queries.at(i0 + i) / d), rowMax[i]);
+            int at = queries.at(i0 + i) / d;
+            float old = lse.get(at);
+            lseAt[i] = at;
+            lseOld[i] = old;
+            float x = LseMerge.excess2(old, rowMax[i]);
             excess[i] = x;
             keep[i] = Math.min(x, 0f);
             take[i] = Math.min(-x, 0f);
@@ -173,9 +169,8 @@ abstract class SegmentTileAttention {
             if (rowSum[i] == 0f) {
                 continue;
             }
-            int lseAt = queries.at(i0 + i) / d;
             float total = keep[i] + rowSum[i] * take[i];
-            lse.put(lseAt, LseMerge.mergedLse(lse.get(lseAt), rowMax[i], excess[i], total));
+            lse.put(lseAt[i], LseMerge.mergedLse(lseOld[i], rowMax[i], excess[i], total));
             keep[i] /= total;
             take[i] /= total;
         }

@@ -4,7 +4,10 @@ import java.nio.FloatBuffer;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -30,6 +33,19 @@ final class SimdTileAttention extends SegmentTileAttention {
     private static final int STEP = 2 * L;
     private static final int Q = TILE_Q;
     private static final int K = TILE_K;
+    /** {@link #ROWS} lanes, whatever {@code L} is: the squares {@link #transpose} turns. */
+    private static final VectorSpecies<Float> R = VectorSpecies.of(float.class,
+            VectorShape.forBitSize(ROWS * Float.SIZE));
+    /** The transpose's rounds: lanes swapped in pairs 1, 2 and 4 apart, and the lanes each round takes from the partner row. */
+    private static final VectorShuffle<Float> SWAP1 = VectorShuffle.fromValues(R, 1, 0, 3, 2, 5, 4, 7, 6);
+    private static final VectorShuffle<Float> SWAP2 = VectorShuffle.fromValues(R, 2, 3, 0, 1, 6, 7, 4, 5);
+    private static final VectorShuffle<Float> SWAP4 = VectorShuffle.fromValues(R, 4, 5, 6, 7, 0, 1, 2, 3);
+    private static final VectorMask<Float> ODD1 = VectorMask.fromValues(R, false, true, false, true, false, true, false, true);
+    private static final VectorMask<Float> ODD2 = VectorMask.fromValues(R, false, false, true, true, false, false, true, true);
+    private static final VectorMask<Float> ODD4 = VectorMask.fromValues(R, false, false, false, false, true, true, true, true);
+    private static final VectorMask<Float> EVEN1 = ODD1.not();
+    private static final VectorMask<Float> EVEN2 = ODD2.not();
+    private static final VectorMask<Float> EVEN4 = ODD4.not();
     /** 0, 1, ..., L - 1: a vector's lanes, for the causal mask. */
     private static final float[] LANES = new float[L];
 
@@ -45,6 +61,7 @@ final class SimdTileAttention extends SegmentTileAttention {
     private final float[] block;   // [TILE_K][STEP]: one query block's scores, then probabilities
     private final float[] acc;     // [TILE_Q / STEP][d][STEP] (see at()), unnormalised output
     private final float[] alpha = new float[STEP];   // one query block's rescaling factors
+    private final float[] square = new float[ROWS * ROWS]; // the accumulator's channels of ROWS queries, by query
 
     SimdTileAttention(int d) {
         super(d);
@@ -60,12 +77,25 @@ final class SimdTileAttention extends SegmentTileAttention {
         return S.vectorBitSize() + "-bit";
     }
 
+    /**
+     * A channel of the {@link #ROWS} rows at a time, gathered (stride {@code d}) into the block's lanes
+     * {@code i % STEP ..} of {@link #qT}; lanes of rows past {@code n} take stale values, never read.
+     */
+    /**
+     * {@link #ROWS} channels of the rows at a time, transposed in registers into the block's lanes
+     * {@code i % STEP ..} of {@link #qT} (the scalar copy, an index per value, took twice as long); lanes of
+     * rows past {@code n} take stale values, never read.
+     */
     @Override
     void putQueries(int i, int n) {
+        int to = at(0, i);
+        int c = 0;
+        for (; c + ROWS <= d; c += ROWS) {
+            transpose(rows, c, d, qT, to + c * STEP, STEP);
+        }
         for (int r = 0; r < n; r++) {
-            int from = r * d;
-            for (int c = 0; c < d; c++) {
-                qT[at(c, i + r)] = rows[from + c];
+            for (int x = c; x < d; x++) {
+                qT[to + x * STEP + r] = rows[r * d + x];
             }
         }
     }
@@ -89,9 +119,71 @@ final class SimdTileAttention extends SegmentTileAttention {
         }
     }
 
+    /**
+     * {@link #ROWS} channels at a time: the accumulator's {@code ROWS x ROWS} square of them (queries
+     * innermost) transposed in registers into {@link #square}, whose rows then line up with the output rows'
+     * (the scalar form, a call and an index per value, cost a causal forward about 7% of its time). Each
+     * value is the scalar twin's {@code fma(take, acc, keep * row)}.
+     */
     @Override
-    float accumulated(int c, int i) {
-        return acc[at(c, i)];
+    void blend(int i, int n) {
+        int from = at(0, i);
+        int c = 0;
+        for (; c + ROWS <= d; c += ROWS) {
+            transpose(acc, from + c * STEP, STEP, square, 0, ROWS);
+            for (int r = 0; r < n; r++) {
+                int at = r * d + c;
+                FloatVector row = FloatVector.broadcast(R, keep[i + r]).mul(FloatVector.fromArray(R, rows, at));
+                FloatVector.broadcast(R, take[i + r]).fma(FloatVector.fromArray(R, square, r * ROWS), row)
+                        .intoArray(rows, at);
+            }
+        }
+        for (int r = 0; r < n; r++) {
+            for (int x = c; x < d; x++) {
+                int at = r * d + x;
+                rows[at] = Math.fma(take[i + r], acc[from + x * STEP + r], keep[i + r] * rows[at]);
+            }
+        }
+    }
+
+    /**
+     * Transposes a {@link #ROWS} x {@link #ROWS} square: row {@code r} of it, {@code from[fromAt + r *
+     * fromStride ..]}, becomes column {@code r} of {@code to} (rows {@code toStride} apart). Three rounds of
+     * swaps between pairs of rows, 1, 2, then 4 lanes wide, each a lane permutation and a blend.
+     */
+    private static void transpose(float[] from, int fromAt, int fromStride, float[] to, int toAt, int toStride) {
+        FloatVector r0 = FloatVector.fromArray(R, from, fromAt);
+        FloatVector r1 = FloatVector.fromArray(R, from, fromAt + fromStride);
+        FloatVector r2 = FloatVector.fromArray(R, from, fromAt + 2 * fromStride);
+        FloatVector r3 = FloatVector.fromArray(R, from, fromAt + 3 * fromStride);
+        FloatVector r4 = FloatVector.fromArray(R, from, fromAt + 4 * fromStride);
+        FloatVector r5 = FloatVector.fromArray(R, from, fromAt + 5 * fromStride);
+        FloatVector r6 = FloatVector.fromArray(R, from, fromAt + 6 * fromStride);
+        FloatVector r7 = FloatVector.fromArray(R, from, fromAt + 7 * fromStride);
+        FloatVector a0 = r0.blend(r1.rearrange(SWAP1), ODD1);
+        FloatVector a1 = r1.blend(r0.rearrange(SWAP1), EVEN1);
+        FloatVector a2 = r2.blend(r3.rearrange(SWAP1), ODD1);
+        FloatVector a3 = r3.blend(r2.rearrange(SWAP1), EVEN1);
+        FloatVector a4 = r4.blend(r5.rearrange(SWAP1), ODD1);
+        FloatVector a5 = r5.blend(r4.rearrange(SWAP1), EVEN1);
+        FloatVector a6 = r6.blend(r7.rearrange(SWAP1), ODD1);
+        FloatVector a7 = r7.blend(r6.rearrange(SWAP1), EVEN1);
+        FloatVector b0 = a0.blend(a2.rearrange(SWAP2), ODD2);
+        FloatVector b2 = a2.blend(a0.rearrange(SWAP2), EVEN2);
+        FloatVector b1 = a1.blend(a3.rearrange(SWAP2), ODD2);
+        FloatVector b3 = a3.blend(a1.rearrange(SWAP2), EVEN2);
+        FloatVector b4 = a4.blend(a6.rearrange(SWAP2), ODD2);
+        FloatVector b6 = a6.blend(a4.rearrange(SWAP2), EVEN2);
+        FloatVector b5 = a5.blend(a7.rearrange(SWAP2), ODD2);
+        FloatVector b7 = a7.blend(a5.rearrange(SWAP2), EVEN2);
+        b0.blend(b4.rearrange(SWAP4), ODD4).intoArray(to, toAt);
+        b1.blend(b5.rearrange(SWAP4), ODD4).intoArray(to, toAt + toStride);
+        b2.blend(b6.rearrange(SWAP4), ODD4).intoArray(to, toAt + 2 * toStride);
+        b3.blend(b7.rearrange(SWAP4), ODD4).intoArray(to, toAt + 3 * toStride);
+        b4.blend(b0.rearrange(SWAP4), EVEN4).intoArray(to, toAt + 4 * toStride);
+        b5.blend(b1.rearrange(SWAP4), EVEN4).intoArray(to, toAt + 5 * toStride);
+        b6.blend(b2.rearrange(SWAP4), EVEN4).intoArray(to, toAt + 6 * toStride);
+        b7.blend(b3.rearrange(SWAP4), EVEN4).intoArray(to, toAt + 7 * toStride);
     }
 
     /**

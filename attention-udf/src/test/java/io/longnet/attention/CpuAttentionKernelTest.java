@@ -144,6 +144,42 @@ class CpuAttentionKernelTest {
         }
     }
 
+    /**
+     * Branches whose segments nest run a region of the longest segment per item, every branch in turn:
+     * the bits of running the branches one after another over the whole sequence (each row merges them in
+     * the same order), with a short last region (n not a multiple of 384) and head offsets.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void nestedBranchesByRegionGiveTheBranchByBranchBits(boolean causal) {
+        SplittableRandom rnd = new SplittableRandom(13);
+        DilatedAttentionConfig c = DilatedAttentionConfig.of(Branch.parseList("96:1,192:2,384:6"), 5, 32, causal);
+        int n = 1500;
+        assertTrue(QueryTiles.byRegionFits(c.branches(), n, c.heads(), kernel.threads()), "4 regions x 5 heads");
+        assertTrue(!QueryTiles.byRegionFits(Branch.parseList("96:1,128:2"), n, 5, 2), "128 is not a multiple of 96");
+        assertTrue(!QueryTiles.byRegionFits(c.branches(), 384, 1, 2), "one region and head: one worker busy");
+        int d = c.headDim();
+        float[] q = Tensors.random(rnd, n * c.rowWidth(), 2.0);
+        float[] k = Tensors.random(rnd, n * c.rowWidth(), 2.0);
+        float[] v = Tensors.random(rnd, n * c.rowWidth(), 1.0);
+        FloatBuffer o = FloatBuffer.allocate(n * c.rowWidth());
+        FloatBuffer lse = FloatBuffer.allocate(n * c.heads());
+        java.util.Arrays.fill(lse.array(), Float.NEGATIVE_INFINITY);
+        FloatBuffer qs = FloatBuffer.wrap(q);
+        FloatBuffer ks = FloatBuffer.wrap(k);
+        FloatBuffer vs = FloatBuffer.wrap(v);
+        try (WorkPool pool = new WorkPool(1, "branch-by-branch")) {
+            for (Branch branch : c.branches()) {
+                QueryTiles.inPlace(pool, () -> SegmentTileAttention.create(d), c, branch, n, SegmentTileAttention.TILE_Q,
+                        (tile, head, rows, count, i0, i1, shift) ->
+                                tile.attend(qs, rows, ks, vs, rows, count, o, lse, i0, i1, shift, causal));
+            }
+        }
+        AttentionResult got = kernel.forward(c, q, k, v);
+        assertArrayEquals(o.array(), got.oArray(), "o");
+        assertArrayEquals(lse.array(), got.lseArray(), "lse");
+    }
+
     @Test
     void directBuffersAtAnyPositionGiveTheSameResultAsArrays() {
         SplittableRandom rnd = new SplittableRandom(5);
