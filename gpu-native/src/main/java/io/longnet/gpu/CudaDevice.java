@@ -86,7 +86,7 @@ public final class CudaDevice implements AutoCloseable {
         check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
     }
 
-    /** Attention kernel {@code kernel}'s launch shape, read once from the module's {@code kernel_shape}. */
+    /** Attention kernel {@code kernel}'s launch shape, read once from the module ({@link KernelShape#symbol}). */
     synchronized KernelShape shape(String kernel) {
         return shapes.computeIfAbsent(kernel, k -> {
             makeCurrent();

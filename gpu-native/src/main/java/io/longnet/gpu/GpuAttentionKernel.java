@@ -413,8 +413,8 @@ public final class GpuAttentionKernel implements AttentionKernel {
                     .pointers(q.address(), dk.address(), dv.address(), o.address(), lse.address(), dRows.address())
                     .shape(n, heads, branch.segmentLength(), branch.dilation(), offsetMode(config), config.causal())
                     .gathered(true, g.offsetInSegment(), maxKeys * d).first(false).headDim(d);
-            launch(LaunchGeometry.of(1, heads, maxQueries, device.shape(precision.kernelName(d))), precision.kernelName(d),
-                    params, null);
+            String kernel = precision.kernelName(d);
+            launch(LaunchGeometry.of(1, heads, maxQueries, device.shape(kernel)), kernel, params, null);
             check(JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize (gathered attention kernel)");
         }
     }

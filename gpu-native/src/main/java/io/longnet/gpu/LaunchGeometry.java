@@ -13,7 +13,7 @@ public record LaunchGeometry(int gridX, int gridY, int gridZ, int threads, int s
     public static final List<Integer> HEAD_WIDTHS = List.of(32, 64, 128);
     private static final int MAX_GRID_YZ = 65_535;
 
-    /** Launch of a kernel of {@code shape} for {@code rows} selected query rows per segment over {@code segments} segments. */
+    /** Launch of a kernel of {@code shape} for {@code rows} selected query rows per segment of {@code segments}. */
     public static LaunchGeometry of(long segments, int heads, int rows, KernelShape shape) {
         long blocks = Math.max(1, (rows + shape.tileRows() - 1) / shape.tileRows());
         if (segments > Integer.MAX_VALUE || heads > MAX_GRID_YZ || blocks > MAX_GRID_YZ) {
