@@ -78,10 +78,6 @@ final class SimdTileAttention extends SegmentTileAttention {
     }
 
     /**
-     * A channel of the {@link #ROWS} rows at a time, gathered (stride {@code d}) into the block's lanes
-     * {@code i % STEP ..} of {@link #qT}; lanes of rows past {@code n} take stale values, never read.
-     */
-    /**
      * {@link #ROWS} channels of the rows at a time, transposed in registers into the block's lanes
      * {@code i % STEP ..} of {@link #qT} (the scalar copy, an index per value, took twice as long); lanes of
      * rows past {@code n} take stale values, never read.
