@@ -42,13 +42,13 @@ struct Kernel {
     void (*fn)(const DilatedParams);
     int threads, smem, block_m;
 };
-template <int D, typename T>
+template <typename T>
 Kernel with_shape(void (*fn)(const DilatedParams)) { return {fn, T::THREADS, T::SMEM_BYTES, T::BLOCK_M}; }
-template <int D> Kernel sync_kernel() { return with_shape<D, MmaTraits<D>>(k_sync<D>); }
-template <int D> Kernel wg_kernel() { return with_shape<D, MmaTraits<D>>(k_wg<D>); }
+template <int D> Kernel sync_kernel() { return with_shape<MmaTraits<D>>(k_sync<D>); }
+template <int D> Kernel wg_kernel() { return with_shape<MmaTraits<D>>(k_wg<D>); }
 // The kernel dilated_fwd_launch.cu runs on sm_90a.
 template <int D> Kernel shipped_kernel() {
-    if constexpr (D == 64) return with_shape<D, WarpSpecialisedTraits<D>>(k_ws<D>);
+    if constexpr (D == 64) return with_shape<WarpSpecialisedTraits<D>>(k_ws<D>);
     else return wg_kernel<D>();
 }
 

@@ -352,12 +352,7 @@ __device__ __forceinline__ void dilated_fwd_bf16(const DilatedParams& p) {
     const int group_last = group_first + Mma::GROUP_ROWS - 1;
 
     __shared__ uint64_t full[T::STAGES], empty[T::STAGES];  // kv_pipeline.h
-    if (tid == 0) {
-        for (int st = 0; st < T::STAGES; st++) {
-            mbarrier_init(&full[st], 32);
-            mbarrier_init(&empty[st], T::WARPS);
-        }
-    }
+    init_stage_barriers<T::STAGES>(full, empty, 32, T::WARPS);
     __syncthreads();  // the barriers initialised; the last block-wide barrier
 
     if (warp == T::WARPS) {  // the producer warp

@@ -37,12 +37,7 @@ __device__ __forceinline__ void dilated_fwd_ws(const DilatedParams& p) {
     const int tiles = (key_end + BN - 1) / BN;
 
     __shared__ uint64_t full[T::STAGES], empty[T::STAGES];  // kv_pipeline.h
-    if (tid == 0) {
-        for (int st = 0; st < T::STAGES; st++) {
-            mbarrier_init(&full[st], T::PRODUCER_WARPS * 32);
-            mbarrier_init(&empty[st], T::WARPS);
-        }
-    }
+    init_stage_barriers<T::STAGES>(full, empty, T::PRODUCER_WARPS * 32, T::WARPS);
     __syncthreads();
 
     if (warp >= T::WARPS) {
@@ -111,18 +106,9 @@ __device__ __forceinline__ void dilated_fwd_ws(const DilatedParams& p) {
         wgmma_wait<0>();
         release(clean - 1);
     }
-    for (it = clean; it < mine; it++) {
+    for (it = clean; it < mine; it++) {  // synchronous, as dilated_fwd_bf16's tiles
         wait_full(it);
-        wgmma_fence();
-        Mma::issue_scores(s, qop, ks(it));
-        wgmma_wait<0>();
-        mask_scores<BN>(s, p, sr, it * BN, q_row, t);
-        online_softmax<BN>(s, row_max, row_sum, p.scale_log2, alpha);
-        rescale<D>(acc, alpha);
-        pack_p<BN>(s, pf);
-        wgmma_fence();
-        Mma::issue_accumulate(acc, pf, vs(it));
-        wgmma_wait<0>();
+        attend_tile<D, Mma>(p, sr, qop, ks(it), vs(it), it * BN, i0, warp, lane, q_row, acc, row_max, row_sum);
         release(it);
     }
     for (it = mine; it < tiles; it++) {  // every warp waits for every tile before it releases it

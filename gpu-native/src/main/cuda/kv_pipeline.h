@@ -25,6 +25,18 @@ __device__ __forceinline__ void mbarrier_wait(uint64_t* bar, int parity) {
                  :: "r"(smem_addr(bar)), "r"(parity) : "memory");
 }
 
+// Thread 0 sets up a ring of STAGES stages: "full" awaits the copying lanes, "empty" the MMA warps. The
+// caller's block-wide barrier then makes them visible to every thread.
+template <int STAGES>
+__device__ __forceinline__ void init_stage_barriers(uint64_t* full, uint64_t* empty, int copying_lanes, int mma_warps) {
+    if (threadIdx.x == 0) {
+        for (int st = 0; st < STAGES; st++) {
+            mbarrier_init(&full[st], copying_lanes);
+            mbarrier_init(&empty[st], mma_warps);
+        }
+    }
+}
+
 // A producer lane hands over its copies: once all but its newest PENDING cp.async groups have landed, they
 // are made visible to the tensor cores' proxy (wgmma reads shared memory through it) and the lane arrives
 // on `bar`.
